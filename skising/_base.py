@@ -1,0 +1,273 @@
+"""Shared estimator plumbing: parameters, device, seeds, and THE training loop.
+
+Every learned estimator of skising (the generic :class:`~skising.IsingSubsampler`
+and the four applications) subclasses :class:`BaseIsingEstimator` and
+contributes only hooks:
+
+``_prepare(X, y)``            validate the data, return a list of items
+``_build_field_model()``      the torch field network (``field_model_``)
+``_collate(items)``           a batch object with at least ``.graph`` (a
+                              :class:`~skising.graph.Graph` on the device)
+``_field(batch)``             field ``h`` of shape ``(n_nodes,)`` (with grad)
+``_task_loss(x, batch)``      detached losses ``(K,)`` or ``(K, n_graphs)``
+
+and optionally ``_couplings(batch)`` (per-edge ``J``), ``_sample_batch`` and
+``_energy_batch`` (e.g. the convolutional grid path of the segmenter),
+``_validation_score(items)`` for best-model selection.
+
+The loop samples ``n_samples`` chains from the current field, evaluates the
+task loss, and minimises the RLOO surrogate (eq. 15) plus, when
+``target_fraction`` is set, ``penalty * (eta_det - eta)^2`` (eq. 16).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import numbers
+import time
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
+
+from ._validation import check_device, check_generator, check_int, check_scalar
+from .gradients import magnetization_penalty, rloo_surrogate
+from .sampling._energy import _energy
+from .sampling._sampler import _UPDATES, _sample
+
+__all__ = ["BaseIsingEstimator", "seed_from", "TrainingDiverged"]
+
+
+class TrainingDiverged(ValueError):
+    """Raised when the loss or the field becomes NaN/inf; the last good parameters are kept."""
+
+
+def seed_from(random_state):
+    """An int seed from ``random_state`` (None -> fresh random seed)."""
+    if random_state is None:
+        return int(np.random.SeedSequence().entropy % (2**31))
+    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
+        if random_state < 0:
+            raise ValueError(f"random_state: expected a non-negative seed, got {random_state}")
+        return int(random_state)
+    if isinstance(random_state, np.random.RandomState):
+        return int(random_state.randint(0, 2**31 - 1))
+    if isinstance(random_state, np.random.Generator):
+        return int(random_state.integers(0, 2**31 - 1))
+    raise TypeError(f"random_state: expected None, an int or a numpy RandomState/Generator, got {type(random_state).__name__}")
+
+
+class BaseIsingEstimator(BaseEstimator):
+    """Base class: shared validation and the RLOO training loop (see module doc).
+
+    Subclasses declare their constructor parameters (stored as given, no work
+    in ``__init__``) and implement the hooks.
+    """
+
+    # ------------------------------------------------------------ validation
+    def _check_common_params(self):
+        """Validate the parameters every Ising estimator has; return the device."""
+        p = self.get_params(deep=False)
+        if "beta" in p:
+            check_scalar(p["beta"], "beta", low=0.0)
+        if "coupling" in p and not isinstance(p["coupling"], (np.ndarray, torch.Tensor, list)):
+            check_scalar(p["coupling"], "coupling")
+        if "target_fraction" in p and p["target_fraction"] is not None:
+            check_scalar(p["target_fraction"], "target_fraction", low=0.0, high=1.0, low_inclusive=False)
+            if p["target_fraction"] >= 1.0:
+                raise ValueError(f"target_fraction: expected a value in (0, 1), got {p['target_fraction']!r}")
+        if "n_samples" in p:
+            check_int(p["n_samples"], "n_samples", low=2)
+        if "n_sweeps" in p:
+            check_int(p["n_sweeps"], "n_sweeps", low=1)
+        if "max_epochs" in p:
+            check_int(p["max_epochs"], "max_epochs", low=0)
+        if "epochs" in p:
+            check_int(p["epochs"], "epochs", low=0)
+        if "batch_size" in p:
+            check_int(p["batch_size"], "batch_size", low=1)
+        if "lr" in p:
+            check_scalar(p["lr"], "lr", low=0.0, low_inclusive=False)
+        if "penalty" in p:
+            check_scalar(p["penalty"], "penalty", low=0.0)
+        if "update" in p and p["update"] not in _UPDATES:
+            raise ValueError(f"update: expected one of {_UPDATES}, got {p['update']!r}")
+        if "verbose" in p:
+            check_int(int(p["verbose"]) if isinstance(p["verbose"], bool) else p["verbose"], "verbose", low=0)
+        seed_from(p.get("random_state", 0))  # type check only
+        return check_device(p.get("device", "cpu"))
+
+    # ------------------------------------------------------------ randomness
+    def _init_random(self, device):
+        """Seed -> (torch.Generator on device, numpy Generator) stored on self."""
+        self._seed = seed_from(getattr(self, "random_state", None))
+        self._torch_gen = check_generator(self._seed, device)
+        self._np_rng = np.random.default_rng(self._seed)
+
+    def _make_model(self, factory):
+        """Build the field model deterministically from the seed.
+
+        ``self.field_model`` may be None (use ``factory()``), a ``torch.nn.Module``
+        class (instantiated without arguments) or an instance (deep-copied, so
+        the estimator parameter is never trained in place).
+        """
+        fm = getattr(self, "field_model", None)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self._seed)
+            if fm is None:
+                model = factory()
+            elif isinstance(fm, type) and issubclass(fm, torch.nn.Module):
+                model = fm()
+            elif isinstance(fm, torch.nn.Module):
+                model = copy.deepcopy(fm)
+            else:
+                raise TypeError(
+                    f"field_model: expected None, a torch.nn.Module subclass or instance, got {type(fm).__name__}"
+                )
+        return model.to(self._device)
+
+    # ------------------------------------------------------------ hooks
+    def _couplings(self, batch):
+        """Per-edge couplings J of the batch graph (default: coupling x weights)."""
+        g = batch.graph
+        return float(self.coupling) * g.weight.to(device=self._device, dtype=torch.float32)
+
+    def _sample_batch(self, batch, h, J, n_chains, n_sweeps=None, init="random"):
+        return _sample(
+            batch.graph, h.detach(), J.detach(), float(self.beta), n_chains,
+            self.n_sweeps if n_sweeps is None else n_sweeps,
+            getattr(self, "update", "metropolis"), init, self._torch_gen,
+        )
+
+    def _energy_batch(self, batch, x, h, J):
+        """Differentiable energies (K, G) of samples x under field h."""
+        return _energy(batch.graph, x, h[None] if h.dim() == 1 else h, J)
+
+    def _validation_score(self, items):  # pragma: no cover - optional hook
+        raise NotImplementedError
+
+    # ------------------------------------------------------------ loop
+    def _penalty_weight(self):
+        return float(getattr(self, "penalty", 1.0))
+
+    def _train(self, items, val_items=None, epochs=None):
+        """The one RLOO training loop. Fills ``history_`` and ``n_epochs_``."""
+        model = self.field_model_
+        epochs = int(self.max_epochs if epochs is None else epochs)
+        opt = torch.optim.Adam(model.parameters(), lr=float(self.lr))
+        K = int(self.n_samples)
+        beta = float(self.beta)
+        frac = getattr(self, "target_fraction", None)
+        bs = int(self.batch_size)
+        n = len(items)
+        self.history_ = []
+        best = (-math.inf, None)
+        verbose = int(getattr(self, "verbose", 0) or 0)
+        pbar = None
+        if verbose:
+            try:
+                from tqdm.auto import tqdm
+
+                pbar = tqdm(total=epochs, desc=type(self).__name__, leave=False)
+            except ImportError:  # tqdm is an optional extra
+                pbar = None
+        for epoch in range(epochs):
+            t0 = time.perf_counter()
+            order = self._np_rng.permutation(n)
+            model.train()
+            tot, cnt, pen_tot = 0.0, 0, 0.0
+            for start in range(0, n, bs):
+                batch = self._collate([items[i] for i in order[start : start + bs]])
+                h = self._field(batch)
+                if not torch.isfinite(h.detach()).all():
+                    self._restore_last_good()
+                    raise TrainingDiverged(
+                        f"field_model produced NaN/inf fields at epoch {epoch}; lower lr (now {self.lr}) "
+                        "or check the input features. The last good parameters were kept."
+                    )
+                J = self._couplings(batch)
+                with torch.no_grad():
+                    x = self._sample_batch(batch, h, J, K)
+                losses = torch.as_tensor(self._task_loss(x, batch)).detach()
+                if losses.dim() == 0 or losses.shape[0] != K:
+                    raise ValueError(
+                        f"loss: expected a tensor of shape ({K},) or ({K}, n_graphs) (one value per sample), "
+                        f"got shape {tuple(losses.shape)}"
+                    )
+                if not torch.isfinite(losses).all():
+                    self._restore_last_good()
+                    raise TrainingDiverged(
+                        f"loss returned NaN/inf at epoch {epoch}; the last good parameters were kept"
+                    )
+                E = self._energy_batch(batch, x, h, J)
+                obj = rloo_surrogate(losses.to(self._device), E, beta)
+                pen = torch.zeros((), device=self._device)
+                if frac is not None and self._penalty_weight() > 0:
+                    pen = magnetization_penalty(h, beta, frac, batch.graph.batch)
+                    obj = obj + self._penalty_weight() * pen
+                opt.zero_grad(set_to_none=True)
+                obj.backward()
+                opt.step()
+                self._last_good = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                tot += float(losses.mean()) * len(batch.items if hasattr(batch, "items") else [0])
+                cnt += len(batch.items if hasattr(batch, "items") else [0])
+                pen_tot += float(pen)
+            rec = {"epoch": epoch, "loss": tot / max(cnt, 1), "penalty": pen_tot, "seconds": time.perf_counter() - t0}
+            if val_items is not None:
+                model.eval()
+                score = float(self._validation_score(val_items))
+                rec["val_score"] = score
+                if score > best[0]:
+                    best = (score, {k: v.detach().clone() for k, v in model.state_dict().items()}, epoch)
+            self.history_.append(rec)
+            if pbar is not None:
+                pbar.update(1)
+                pbar.set_postfix(loss=f"{rec['loss']:.4g}")
+        if pbar is not None:
+            pbar.close()
+        if val_items is not None and best[1] is not None:
+            model.load_state_dict(best[1])
+            self.best_epoch_ = best[2]
+        model.eval()
+        self.n_epochs_ = epochs
+        return self
+
+    def _restore_last_good(self):
+        state = getattr(self, "_last_good", None)
+        if state is not None:
+            self.field_model_.load_state_dict(state)
+
+    # ------------------------------------------------------------ misc
+    def _check_fitted(self):
+        check_is_fitted(self, "field_model_")
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("_last_good", None)
+        gen = state.pop("_torch_gen", None)
+        if gen is not None:  # torch.Generator does not pickle: keep its state
+            state["_torch_gen_state"] = (str(gen.device), gen.get_state())
+        return state
+
+    def __setstate__(self, state):
+        gen_state = state.pop("_torch_gen_state", None)
+        self.__dict__.update(state)
+        if gen_state is not None:
+            dev, st = gen_state
+            if dev.startswith("cuda") and not torch.cuda.is_available():
+                dev = "cpu"
+                if hasattr(self, "_device"):
+                    self._device = torch.device("cpu")
+            gen = torch.Generator(device=dev)
+            if dev == str(gen_state[0]):
+                gen.set_state(st)
+            else:
+                gen.manual_seed(getattr(self, "_seed", 0))
+            self._torch_gen = gen
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = False
+        return tags

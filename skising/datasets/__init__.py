@@ -1,0 +1,8 @@
+"""Dataset loaders and generators. Real data lives in the data home (see
+:func:`get_data_home`); a tiny real sample ships with the package."""
+
+from ._bundled import load_bunny
+from ._home import data_path, get_data_home
+from ._mesh_io import mesh_edges, read_off, write_off
+
+__all__ = ["get_data_home", "data_path", "load_bunny", "read_off", "write_off", "mesh_edges"]

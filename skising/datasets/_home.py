@@ -1,0 +1,52 @@
+"""Where the real datasets live (see CONVENTIONS.md)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+__all__ = ["get_data_home", "data_path"]
+
+_BUNDLED = Path(__file__).resolve().parent / "data"
+
+
+def get_data_home(data_home=None):
+    """Resolve the data folder.
+
+    Order: the ``data_home`` argument, else ``$SKISING_DATA``, else
+    ``../shared/data`` next to the repository when it exists, else
+    ``~/skising_data``.
+
+    Examples
+    --------
+    >>> from skising.datasets import get_data_home
+    >>> get_data_home("/tmp").as_posix()
+    '/tmp'
+    """
+    if data_home is not None:
+        return Path(data_home).expanduser()
+    env = os.environ.get("SKISING_DATA")
+    if env:
+        return Path(env).expanduser()
+    repo = Path(__file__).resolve().parents[2]
+    shared = repo.parent / "shared" / "data"
+    if shared.is_dir():
+        return shared
+    return Path("~/skising_data").expanduser()
+
+
+def data_path(*parts, data_home=None):
+    """Path of a file/folder under the data home; ``FileNotFoundError`` naming it if missing."""
+    home = get_data_home(data_home)
+    p = home.joinpath(*parts)
+    if not p.exists():
+        raise FileNotFoundError(
+            f"{p} not found. Set data_home=... or the SKISING_DATA environment variable to the folder "
+            "holding skising's datasets (the repository's ../shared/data)."
+        )
+    return p
+
+
+def bundled_path(name):
+    """Path of a small real sample shipped inside the package."""
+    return _BUNDLED / name

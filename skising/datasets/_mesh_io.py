@@ -1,0 +1,90 @@
+"""Triangle-mesh input/output (OFF), vectorised, with clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["read_off", "write_off", "mesh_edges"]
+
+
+def read_off(path):
+    """Read an OFF triangle mesh.
+
+    Returns
+    -------
+    vertices : ndarray (n, 3) float64
+    faces : ndarray (f, 3) int64
+
+    Raises
+    ------
+    FileNotFoundError, ValueError (naming the file) on malformed content:
+    bad header, wrong counts, non-triangle faces, NaN coordinates,
+    out-of-range indices.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such mesh file")
+    text = path.read_text()
+    tokens_lines = [ln.split("#", 1)[0].strip() for ln in text.splitlines()]
+    lines = [ln for ln in tokens_lines if ln]
+    if not lines:
+        raise ValueError(f"{path}: empty file")
+    head = lines[0]
+    if head.startswith("OFF"):
+        rest = head[3:].split()
+        body = lines[1:]
+        if not rest:
+            if not body:
+                raise ValueError(f"{path}: missing vertex/face counts after the OFF header")
+            rest, body = body[0].split(), body[1:]
+    else:
+        raise ValueError(f"{path}: not an OFF file (first line {head[:20]!r})")
+    try:
+        nv, nf = int(rest[0]), int(rest[1])
+    except (ValueError, IndexError) as exc:
+        raise ValueError(f"{path}: bad counts line {' '.join(rest)!r}") from exc
+    if nv <= 0 or nf < 0:
+        raise ValueError(f"{path}: invalid counts {nv} vertices, {nf} faces")
+    if len(body) < nv + nf:
+        raise ValueError(f"{path}: header announces {nv} vertices and {nf} faces, file has {len(body)} data lines")
+    try:
+        V = np.array([ln.split()[:3] for ln in body[:nv]], dtype=np.float64)
+    except ValueError as exc:
+        raise ValueError(f"{path}: malformed vertex line") from exc
+    if V.shape != (nv, 3):
+        raise ValueError(f"{path}: every vertex needs 3 coordinates")
+    if not np.isfinite(V).all():
+        raise ValueError(f"{path}: NaN or infinite vertex coordinates")
+    rows = [ln.split() for ln in body[nv : nv + nf]]
+    counts = np.array([int(r[0]) for r in rows], dtype=np.int64) if rows else np.zeros(0, np.int64)
+    if (counts != 3).any():
+        k = int(np.flatnonzero(counts != 3)[0])
+        raise ValueError(f"{path}: face {k} has {counts[k]} vertices; only triangle meshes are supported")
+    try:
+        F = np.array([r[1:4] for r in rows], dtype=np.int64).reshape(-1, 3)
+    except ValueError as exc:
+        raise ValueError(f"{path}: malformed face line") from exc
+    if F.size and (F.min() < 0 or F.max() >= nv):
+        raise ValueError(f"{path}: face index out of range [0, {nv})")
+    return V, F
+
+
+def write_off(path, vertices, faces):
+    """Write a triangle mesh as OFF."""
+    V = np.asarray(vertices, dtype=np.float64)
+    F = np.asarray(faces, dtype=np.int64)
+    with open(path, "w") as f:
+        f.write(f"OFF\n{len(V)} {len(F)} 0\n")
+        np.savetxt(f, V, fmt="%.9g")
+        np.savetxt(f, np.hstack([np.full((len(F), 1), 3), F]), fmt="%d")
+
+
+def mesh_edges(faces):
+    """Unique undirected edges (2, m) of a triangle mesh, i < j."""
+    F = np.asarray(faces, dtype=np.int64)
+    e = np.concatenate([F[:, [0, 1]], F[:, [1, 2]], F[:, [2, 0]]])
+    e = np.sort(e, axis=1)
+    e = np.unique(e, axis=0)
+    return e.T

@@ -1,0 +1,27 @@
+"""THE shared Ising engine: colouring, sampling, energies, mean field.
+
+Every estimator in skising samples through :func:`sample_ising` (or its
+private kernel) and scores samples with :func:`ising_energy`.
+"""
+
+from ._coloring import color_graph, greedy_color, is_valid_coloring
+from ._energy import (
+    ising_energy,
+    local_field,
+    magnetization_det,
+    magnetization_sto,
+    mean_field,
+)
+from ._sampler import sample_ising
+
+__all__ = [
+    "color_graph",
+    "greedy_color",
+    "is_valid_coloring",
+    "sample_ising",
+    "ising_energy",
+    "local_field",
+    "mean_field",
+    "magnetization_det",
+    "magnetization_sto",
+]
