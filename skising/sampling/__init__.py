@@ -13,6 +13,7 @@ from ._energy import (
     mean_field,
 )
 from ._sampler import sample_ising
+from ._grid import grid_kernel, ising_energy_grid, mean_field_grid, sample_ising_grid
 
 __all__ = [
     "color_graph",
@@ -24,4 +25,8 @@ __all__ = [
     "mean_field",
     "magnetization_det",
     "magnetization_sto",
+    "sample_ising_grid",
+    "ising_energy_grid",
+    "mean_field_grid",
+    "grid_kernel",
 ]

@@ -1,0 +1,330 @@
+r"""Convolutional Ising sampler on 8-neighbour pixel grids (eq. 17-18).
+
+On an image grid the coupling of eq. 17 is a 3x3 kernel ``W``: pixel ``p``
+and its neighbour ``p + d`` (``d`` in the 8-neighbourhood) interact with
+``J = W[1 + d_row, 1 + d_col]``, so the local field of every pixel is one
+``conv2d`` (zero padding: border pixels simply have fewer neighbours),
+
+.. math:: \ell_p = \sum_d W_{1+d}\, x_{p+d} + h_p .
+
+The kernel must be point-symmetric (``W[a, b] == W[2-a, 2-b]``, so that
+``J_{p,p+d} = J_{p+d,p}``) with a zero centre. The closed-form 4-colouring
+(parity of row and column, :func:`skising.graph.grid_colors`) makes the
+pixels of one colour pairwise non-adjacent, so each colour is updated in
+parallel through a strided view ``x[..., a::2, b::2]``; one sweep visits the
+four colours in the order ``(0,0), (0,1), (1,0), (1,1)`` = colours 0..3 of
+:func:`~skising.graph.grid_colors`, exactly as the generic sampler does.
+
+Update rules and exactness are those of :mod:`skising.sampling._sampler`:
+Metropolis flips with probability :math:`\min(1, e^{-\beta\Delta E})`,
+heat bath sets :math:`x_p = +1` with probability
+:math:`\sigma(2\beta\ell_p)`; both target :math:`p(x)\propto e^{-\beta E(x)}`.
+
+Layout: fields are ``(B, H, W)`` (B images), samples ``(K, B, H, W)``
+(K chains per image); every image and chain is updated in the same
+``conv2d`` call, on any device.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .._validation import check_device, check_generator, check_int, check_scalar
+
+__all__ = ["grid_kernel", "sample_ising_grid", "ising_energy_grid", "mean_field_grid"]
+
+_UPDATES = ("metropolis", "heat_bath")
+# colour c of grid_colors(..., 8) is 2 * (row % 2) + (col % 2)
+_COLOR_OFFSETS = ((0, 0), (0, 1), (1, 0), (1, 1))
+
+
+def grid_kernel(coupling=1.0, dtype=torch.float32, device=None):
+    """The 3x3 coupling kernel of eq. 18.
+
+    Parameters
+    ----------
+    coupling : float or array-like of shape (3, 3)
+        A scalar ``J`` gives ``J`` for all 8 neighbours (zero centre); a
+        3x3 array is used as is and must be point-symmetric with a zero
+        centre.
+
+    Returns
+    -------
+    torch.Tensor of shape (3, 3)
+
+    Examples
+    --------
+    >>> from skising.sampling import grid_kernel
+    >>> grid_kernel(1.0).tolist()
+    [[1.0, 1.0, 1.0], [1.0, 0.0, 1.0], [1.0, 1.0, 1.0]]
+    """
+    if isinstance(coupling, numbers.Real) and not isinstance(coupling, bool):
+        J = check_scalar(coupling, "coupling")
+        k = torch.full((3, 3), J, dtype=dtype, device=device)
+        k[1, 1] = 0.0
+        return k
+    if isinstance(coupling, torch.Tensor) and coupling.dim() == 0:
+        return grid_kernel(float(coupling), dtype, device)
+    try:
+        k = torch.as_tensor(coupling.detach() if isinstance(coupling, torch.Tensor) else np.asarray(coupling, dtype=np.float64))
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"coupling: expected a number or a 3x3 array, got {type(coupling).__name__}") from exc
+    if tuple(k.shape) != (3, 3):
+        raise ValueError(f"coupling: expected a scalar or a 3x3 kernel, got shape {tuple(k.shape)}")
+    k = k.to(dtype=dtype, device=device)
+    if not torch.isfinite(k).all():
+        raise ValueError("coupling: contains NaN or infinite values")
+    if k[1, 1] != 0:
+        raise ValueError(f"coupling: the kernel's centre must be 0 (no self-coupling), got {float(k[1, 1])}")
+    if not torch.equal(k, torch.flip(k, (0, 1))):
+        raise ValueError("coupling: the kernel must be point-symmetric, W[a, b] == W[2-a, 2-b]")
+    return k
+
+
+def _conv_neighbors(x, kernel):
+    """``sum_d W_{1+d} x_{p+d}`` for x of shape (..., H, W) -> same shape."""
+    shape = x.shape
+    out = F.conv2d(x.reshape(-1, 1, shape[-2], shape[-1]), kernel.to(x.dtype)[None, None], padding=1)
+    return out.reshape(shape)
+
+
+def _grid_sample(h, kernel, beta, n_chains, n_sweeps, update, init, gen, dtype=torch.float32):
+    """Kernel: trusts its input. ``h`` (B, H, W) -> spins (K, B, H, W).
+
+    ``init`` is ``"random" | "up" | "down"`` or a spin tensor (K, B, H, W).
+    """
+    device = h.device
+    B, Hh, Ww = h.shape
+    K = int(n_chains)
+    H = h.detach().to(dtype)[None]  # (1, B, H, W), broadcast over chains
+    if isinstance(init, str):
+        if init == "random":
+            X = torch.randint(0, 2, (K, B, Hh, Ww), generator=gen, device=device).to(dtype) * 2 - 1
+        else:
+            X = torch.full((K, B, Hh, Ww), 1.0 if init == "up" else -1.0, dtype=dtype, device=device)
+    else:
+        X = init.to(device=device, dtype=dtype).clone()
+    W = kernel.detach().to(device=device, dtype=dtype)[None, None]
+    two_beta = 2.0 * float(beta)
+    flat = X.view(K * B, 1, Hh, Ww)
+    for _ in range(n_sweeps):
+        for a, b in _COLOR_OFFSETS:
+            xc = X[..., a::2, b::2]
+            if xc.numel() == 0:
+                continue
+            # neighbour sums at this colour's pixels only: a stride-2 conv of the
+            # zero-padded grid started at offset (a, b) (a quarter of the work)
+            padded = F.pad(flat, (1, 1, 1, 1))
+            loc = F.conv2d(padded[..., a:, b:], W, stride=2).view(xc.shape) + H[..., a::2, b::2]
+            u = torch.rand(xc.shape, generator=gen, device=device, dtype=dtype)
+            if update == "metropolis":
+                flip = u < torch.exp(-two_beta * xc * loc)
+                new = torch.where(flip, -xc, xc)
+            else:
+                new = torch.where(u < torch.sigmoid(two_beta * loc), 1.0, -1.0).to(dtype)
+            X[..., a::2, b::2] = new
+    return X
+
+
+def _grid_energy(x, h, kernel):
+    """Kernel: energies of x (K, B, H, W) under h (B, H, W) -> (K, B); differentiable.
+
+    ``E = -1/2 sum_p x_p (W * x)_p - sum_p h_p x_p`` (each edge once).
+    """
+    nb = _conv_neighbors(x, kernel)
+    pair = 0.5 * (x * nb).sum((-2, -1))
+    field = (x * h).sum((-2, -1))
+    return -pair - field
+
+
+def _grid_mean_field(h, kernel, beta, damping=0.5, tol=1e-5, max_iter=200):
+    """Kernel: damped mean-field iteration of eq. 11 on grids, h (B, H, W) -> m."""
+    m = torch.tanh(beta * h)
+    for _ in range(max_iter):
+        new = (1 - damping) * m + damping * torch.tanh(beta * (h + _conv_neighbors(m, kernel)))
+        delta = (new - m).abs().max() if new.numel() else torch.zeros(())
+        m = new
+        if delta < tol:
+            break
+    return m
+
+
+def _check_grid_field(field, name="field"):
+    if isinstance(field, torch.Tensor):
+        t = field.detach()
+    else:
+        try:
+            t = torch.as_tensor(np.asarray(field, dtype=np.float64))
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{name}: expected an array of real numbers, got {type(field).__name__}") from exc
+    if t.dtype == torch.bool or t.is_complex():
+        raise TypeError(f"{name}: expected real numbers, got dtype {t.dtype}")
+    if t.dim() == 2:
+        t, single = t[None], True
+    elif t.dim() == 3:
+        single = False
+    else:
+        raise ValueError(f"{name}: expected shape (height, width) or (n_images, height, width), got {tuple(t.shape)}")
+    if not torch.isfinite(t).all():
+        raise ValueError(f"{name}: contains NaN or infinite values")
+    return t, single
+
+
+def sample_ising_grid(
+    field,
+    coupling=1.0,
+    beta=1.0,
+    n_chains=1,
+    n_sweeps=10,
+    update="metropolis",
+    init="random",
+    random_state=None,
+    device=None,
+    dtype=torch.float32,
+):
+    r"""Sample the 8-neighbour grid Ising model with ``conv2d`` updates.
+
+    Same model and semantics as :func:`sample_ising` on
+    ``grid_graph(height, width, 8)`` with per-edge couplings read from the
+    kernel (see :func:`grid_kernel`), but batched over images as well as
+    chains and without a sparse matrix.
+
+    Parameters
+    ----------
+    field : array-like of shape (height, width) or (n_images, height, width)
+    coupling : float or array-like of shape (3, 3)
+        ``J`` for all 8 neighbours, or a point-symmetric 3x3 kernel with zero
+        centre.
+    beta : float >= 0
+    n_chains : int >= 1
+        Chains per image.
+    n_sweeps : int >= 0
+        One sweep updates the 4 colour classes once.
+    update : {"metropolis", "heat_bath"}
+    init : {"random", "up", "down"} or array of the output's shape
+    random_state : None, int, numpy or torch generator
+    device : str or torch.device, optional
+        Default: the field's device if it is a tensor, else CPU.
+    dtype : torch.dtype
+
+    Returns
+    -------
+    torch.Tensor of shape (n_chains, n_images, height, width), or
+    (n_chains, height, width) for a 2-D field; values in {-1., +1.}
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skising.sampling import sample_ising_grid
+    >>> x = sample_ising_grid(torch.zeros(2, 5, 6), coupling=0.3, n_chains=4, random_state=0)
+    >>> tuple(x.shape), set(x.unique().tolist()) <= {-1.0, 1.0}
+    ((4, 2, 5, 6), True)
+    """
+    if device is None:
+        device = field.device if isinstance(field, torch.Tensor) else torch.device("cpu")
+    device = check_device(device)
+    h, single = _check_grid_field(field)
+    h = h.to(device=device, dtype=dtype)
+    kernel = grid_kernel(coupling, dtype=dtype, device=device)
+    beta = check_scalar(beta, "beta", low=0.0)
+    n_chains = check_int(n_chains, "n_chains", low=1)
+    n_sweeps = check_int(n_sweeps, "n_sweeps", low=0)
+    if update not in _UPDATES:
+        raise ValueError(f"update: expected one of {_UPDATES}, got {update!r}")
+    shape = (n_chains,) + tuple(h.shape)
+    if isinstance(init, str):
+        if init not in ("random", "up", "down"):
+            raise ValueError(f"init: expected 'random', 'up', 'down' or a spin array, got {init!r}")
+    else:
+        t = torch.as_tensor(init.detach() if isinstance(init, torch.Tensor) else np.asarray(init))
+        if single and t.dim() == len(shape) - 1:
+            t = t[:, None] if t.dim() == 3 else t
+        if t.dtype == torch.bool:
+            t = t.to(dtype) * 2 - 1
+        try:
+            t = t.to(device=device, dtype=dtype).expand(shape)
+        except RuntimeError as exc:
+            raise ValueError(f"init: cannot broadcast shape {tuple(t.shape)} to {shape}") from exc
+        if not ((t == 1) | (t == -1)).all():
+            raise ValueError("init: spins must be -1 or +1 (or booleans)")
+        init = t
+    gen = check_generator(random_state, device)
+    x = _grid_sample(h, kernel, beta, n_chains, n_sweeps, update, init, gen, dtype)
+    return x[:, 0] if single else x
+
+
+def ising_energy_grid(x, field, coupling=1.0):
+    """Energy of eq. 1 on the 8-neighbour grid, computed with one ``conv2d``.
+
+    Equals :func:`ising_energy` on ``grid_graph(height, width, 8)`` with the
+    per-edge couplings of the kernel.
+
+    Parameters
+    ----------
+    x : tensor of shape (..., height, width)
+        Spins in {-1, +1} (booleans map to +1/-1), e.g. (K, B, H, W).
+    field : tensor broadcastable to ``x``
+    coupling : float or 3x3 kernel (see :func:`grid_kernel`)
+
+    Returns
+    -------
+    torch.Tensor of shape ``x.shape[:-2]``; differentiable in ``field``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skising.sampling import ising_energy_grid
+    >>> float(ising_energy_grid(torch.ones(2, 2), torch.zeros(2, 2)))  # 6 edges
+    -6.0
+    """
+    xs = x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
+    if xs.dtype == torch.bool:
+        xs = xs.float() * 2 - 1
+    if xs.dim() < 2:
+        raise ValueError(f"x: expected shape (..., height, width), got {tuple(xs.shape)}")
+    xs = xs.to(torch.float32) if not xs.is_floating_point() else xs
+    h = field if isinstance(field, torch.Tensor) else torch.as_tensor(np.asarray(field, dtype=np.float64))
+    h = h.to(device=xs.device, dtype=xs.dtype)
+    try:
+        torch.broadcast_shapes(h.shape, xs.shape)
+    except RuntimeError as exc:
+        raise ValueError(f"field: shape {tuple(h.shape)} does not broadcast to x's {tuple(xs.shape)}") from exc
+    if isinstance(coupling, torch.Tensor) and coupling.dim() == 2:
+        kernel = coupling.to(device=xs.device, dtype=xs.dtype)  # keeps a learnable kernel's grad
+        grid_kernel(coupling)  # validate only
+    else:
+        kernel = grid_kernel(coupling, dtype=xs.dtype, device=xs.device)
+    return _grid_energy(xs, h, kernel)
+
+
+def mean_field_grid(field, coupling=1.0, beta=1.0, damping=0.5, tol=1e-5, max_iter=200):
+    r"""Mean-field magnetisations (eq. 11) on the 8-neighbour grid.
+
+    Iterates :math:`m \leftarrow (1-\lambda) m + \lambda\tanh(\beta(h + W * m))`.
+
+    Returns
+    -------
+    torch.Tensor shaped like ``field`` with values in (-1, 1).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skising.sampling import mean_field_grid
+    >>> m = mean_field_grid(torch.full((3, 3), 0.5), coupling=0.0)
+    >>> bool(torch.allclose(m, torch.tanh(torch.tensor(0.5)), atol=1e-4))
+    True
+    """
+    h, single = _check_grid_field(field)
+    h = h.to(torch.float32)
+    kernel = grid_kernel(coupling, dtype=h.dtype, device=h.device)
+    beta = check_scalar(beta, "beta", low=0.0)
+    damping = check_scalar(damping, "damping", low=0.0, high=1.0, low_inclusive=False)
+    tol = check_scalar(tol, "tol", low=0.0, low_inclusive=False)
+    max_iter = check_int(max_iter, "max_iter", low=1)
+    with torch.no_grad():
+        m = _grid_mean_field(h, kernel, beta, damping, tol, max_iter)
+    return m[0] if single else m
