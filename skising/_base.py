@@ -213,7 +213,7 @@ class BaseIsingEstimator(BaseEstimator):
                 self._last_good = {k: v.detach().clone() for k, v in model.state_dict().items()}
                 tot += float(losses.mean()) * len(batch.items if hasattr(batch, "items") else [0])
                 cnt += len(batch.items if hasattr(batch, "items") else [0])
-                pen_tot += float(pen)
+                pen_tot += float(pen.detach())
             rec = {"epoch": epoch, "loss": tot / max(cnt, 1), "penalty": pen_tot, "seconds": time.perf_counter() - t0}
             if val_items is not None:
                 model.eval()

@@ -186,3 +186,32 @@ def check_loss(loss, name="loss"):
             f"(n_samples, n_graphs), got {type(loss).__name__}"
         )
     return loss
+
+
+def check_graphs(X, name="X"):
+    """One graph or a sequence of graphs -> (list of Graph, was_single).
+
+    A PyG ``Batch`` is split into its graphs; a list/tuple/PyG dataset is a
+    collection; anything else is one graph.
+    """
+    try:
+        from torch_geometric.data import Batch, Data
+        from torch_geometric.data import Dataset as PygDataset
+    except ImportError:  # pragma: no cover
+        Batch = Data = PygDataset = ()
+    if isinstance(X, Graph):
+        if X.batch is not None and X.num_graphs > 1:
+            raise ValueError(f"{name}: pass a list of graphs instead of a batched skising Graph")
+        return [X], True
+    if Batch and isinstance(X, Batch):
+        return [as_graph(d, name=f"{name}[{i}]") for i, d in enumerate(X.to_data_list())], False
+    if isinstance(X, (list, tuple)) or (PygDataset and isinstance(X, PygDataset)):
+        if len(X) == 0:
+            raise ValueError(f"{name}: empty collection of graphs")
+        # a (2, E) edge_index given as nested lists is one graph
+        if isinstance(X, (list, tuple)) and len(X) == 2 and all(
+            isinstance(r, (list, tuple)) and all(isinstance(v, numbers.Integral) for v in r) for r in X
+        ):
+            return [as_graph(np.asarray(X), name=name)], True
+        return [as_graph(g, name=f"{name}[{i}]") for i, g in enumerate(X)], False
+    return [as_graph(X, name=name)], True

@@ -50,7 +50,7 @@ __all__ = ["sample_ising", "SamplerPlan"]
 
 _UPDATES = ("metropolis", "heat_bath")
 
-warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
+warnings.filterwarnings("ignore", message=".*Sparse CSR tensor support is in beta state.*")
 
 
 class SamplerPlan:
@@ -89,8 +89,10 @@ class SamplerPlan:
         """Sparse CSR blocks ``A_c`` (rows of colour c, all columns) with values ``J``."""
         vals = J[self.eid]
         mats = []
-        for s, e, a, b, crow, col in self.blocks:
-            mats.append(torch.sparse_csr_tensor(crow, col, vals[a:b], size=(e - s, self.n), check_invariants=False))
+        with warnings.catch_warnings():  # torch flags sparse CSR as "beta" on every construction
+            warnings.simplefilter("ignore", UserWarning)
+            for s, e, a, b, crow, col in self.blocks:
+                mats.append(torch.sparse_csr_tensor(crow, col, vals[a:b], size=(e - s, self.n), check_invariants=False))
         return mats
 
 

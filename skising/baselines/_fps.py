@@ -1,0 +1,93 @@
+"""FPS baseline: farthest point sampling on node positions."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ._base import BaseSubsampler
+
+__all__ = ["FarthestPointSubsampler", "farthest_point_sampling"]
+
+
+def _fps_torch(pos, k, start):
+    """Exact FPS, vectorised over points: k steps of an O(n) torch update."""
+    n = pos.shape[0]
+    sel = torch.empty(k, dtype=torch.long)
+    dist = torch.full((n,), float("inf"), dtype=pos.dtype)
+    cur = int(start)
+    for i in range(k):  # loop over selected points; each step is vectorised over all nodes
+        sel[i] = cur
+        dist = torch.minimum(dist, (pos - pos[cur]).pow(2).sum(1))
+        cur = int(torch.argmax(dist))
+    return sel.numpy()
+
+
+def farthest_point_sampling(pos, k, start=0, backend="auto"):
+    """Indices of ``k`` farthest-point samples of ``pos`` (n, d), starting at ``start``.
+
+    ``backend="auto"`` uses the compiled ``fpsample`` package when installed
+    (``pip install skising[fps]``; exact bucket-KD-tree FPS) and the torch
+    implementation otherwise.
+    """
+    pos = np.ascontiguousarray(np.asarray(pos, dtype=np.float32))
+    if backend in ("auto", "fpsample"):
+        try:
+            import fpsample
+        except ImportError:
+            if backend == "fpsample":
+                raise ImportError("farthest_point_sampling(backend='fpsample') needs `pip install skising[fps]`") from None
+        else:
+            if pos.shape[1] == 3 and pos.shape[0] > 16:
+                return np.asarray(fpsample.bucket_fps_kdline_sampling(pos, k, h=5, start_idx=int(start)), dtype=np.int64)
+            return np.asarray(fpsample.fps_sampling(pos, k, start_idx=int(start)), dtype=np.int64)
+    return _fps_torch(torch.from_numpy(pos).double(), k, start)
+
+
+class FarthestPointSubsampler(BaseSubsampler):
+    """Keep ``round(fraction * n)`` nodes by farthest point sampling on ``graph.pos``.
+
+    Parameters
+    ----------
+    fraction : float in (0, 1)
+    start : "random" or int
+        First point: random (from ``random_state``) or a fixed node index.
+    backend : {"auto", "fpsample", "torch"}
+    random_state : None or int
+
+    Examples
+    --------
+    >>> from skising import FarthestPointSubsampler
+    >>> from skising.datasets import load_bunny
+    >>> FarthestPointSubsampler(fraction=0.1, start=0).fit_transform(load_bunny()).sum()
+    np.int64(50)
+    """
+
+    def __init__(self, fraction=0.5, start="random", backend="auto", random_state=None):
+        self.fraction = fraction
+        self.start = start
+        self.backend = backend
+        self.random_state = random_state
+
+    def _fit(self, graphs):
+        if self.backend not in ("auto", "fpsample", "torch"):
+            raise ValueError(f"backend: expected 'auto', 'fpsample' or 'torch', got {self.backend!r}")
+        if not (self.start == "random" or (isinstance(self.start, (int, np.integer)) and self.start >= 0)):
+            raise ValueError(f"start: expected 'random' or a node index >= 0, got {self.start!r}")
+
+    def _masks(self, graph, n, rng):
+        if graph.pos is None:
+            raise ValueError("X: FarthestPointSubsampler needs node positions (graph.pos / Data.pos / pos=...)")
+        N = graph.num_nodes
+        k = self._n_keep(N)
+        pos = graph.pos.detach().cpu().numpy()
+        out = np.zeros((n, N), dtype=bool)
+        for r in range(n):  # loop over requested draws, not nodes
+            if self.start == "random":
+                s = int(rng.integers(N))
+            else:
+                if self.start >= N:
+                    raise ValueError(f"start: node index {self.start} out of range for a graph of {N} nodes")
+                s = int(self.start)
+            out[r, farthest_point_sampling(pos, k, s, self.backend)] = True
+        return out

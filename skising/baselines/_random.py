@@ -1,0 +1,34 @@
+"""RANDOM baseline: a uniformly random subset of exactly round(fraction n) nodes."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._base import BaseSubsampler
+
+__all__ = ["RandomSubsampler"]
+
+
+class RandomSubsampler(BaseSubsampler):
+    """Keep ``round(fraction * n)`` nodes chosen uniformly at random.
+
+    Examples
+    --------
+    >>> import networkx as nx
+    >>> from skising import RandomSubsampler
+    >>> RandomSubsampler(fraction=0.25, random_state=0).fit_transform(nx.path_graph(8)).sum()
+    np.int64(2)
+    """
+
+    def __init__(self, fraction=0.5, random_state=None):
+        self.fraction = fraction
+        self.random_state = random_state
+
+    def _masks(self, graph, n, rng):
+        N = graph.num_nodes
+        k = self._n_keep(N)
+        keys = rng.random((n, N))
+        idx = np.argpartition(keys, k - 1, axis=1)[:, :k]
+        out = np.zeros((n, N), dtype=bool)
+        np.put_along_axis(out, idx, True, axis=1)
+        return out

@@ -1,0 +1,32 @@
+"""Default node features for graphs without task-specific ones."""
+
+from __future__ import annotations
+
+import torch
+
+__all__ = ["default_node_features"]
+
+
+def default_node_features(graph):
+    """``[x, standardised pos, degree / mean degree]`` (whichever exist), float32.
+
+    Positions are centred on the graph's mean and scaled by its RMS radius,
+    so the features are invariant to translation and scale of the input.
+    Cached in ``graph.data["features"]``.
+    """
+    cached = graph.data.get("features")
+    if cached is not None:
+        return cached
+    parts = []
+    if graph.x is not None:
+        parts.append(graph.x.float())
+    if graph.pos is not None:
+        p = graph.pos.double()
+        p = p - p.mean(0, keepdim=True)
+        scale = p.pow(2).sum(1).mean().sqrt().clamp_min(1e-12)
+        parts.append((p / scale).float())
+    deg = graph.degree.float()
+    parts.append((deg / deg.mean().clamp_min(1.0))[:, None])
+    feats = torch.cat(parts, dim=1)
+    graph.data["features"] = feats
+    return feats
