@@ -49,14 +49,22 @@ def read_off(path):
         raise ValueError(f"{path}: invalid counts {nv} vertices, {nf} faces")
     if len(body) < nv + nf:
         raise ValueError(f"{path}: header announces {nv} vertices and {nf} faces, file has {len(body)} data lines")
-    try:
-        V = np.array([ln.split()[:3] for ln in body[:nv]], dtype=np.float64)
-    except ValueError as exc:
-        raise ValueError(f"{path}: malformed vertex line") from exc
+    V = _fast_block(body[:nv], 3, float)
+    if V is None:
+        try:
+            V = np.array([ln.split()[:3] for ln in body[:nv]], dtype=np.float64)
+        except ValueError as exc:
+            raise ValueError(f"{path}: malformed vertex line") from exc
     if V.shape != (nv, 3):
         raise ValueError(f"{path}: every vertex needs 3 coordinates")
     if not np.isfinite(V).all():
         raise ValueError(f"{path}: NaN or infinite vertex coordinates")
+    FF = _fast_block(body[nv : nv + nf], 4, int)
+    if FF is not None and (FF[:, 0] == 3).all():
+        F = np.ascontiguousarray(FF[:, 1:])
+        if F.size and (F.min() < 0 or F.max() >= nv):
+            raise ValueError(f"{path}: face index out of range [0, {nv})")
+        return V, F
     rows = [ln.split() for ln in body[nv : nv + nf]]
     counts = np.array([int(r[0]) for r in rows], dtype=np.int64) if rows else np.zeros(0, np.int64)
     if (counts != 3).any():
@@ -69,6 +77,24 @@ def read_off(path):
     if F.size and (F.min() < 0 or F.max() >= nv):
         raise ValueError(f"{path}: face index out of range [0, {nv})")
     return V, F
+
+
+def _fast_block(lines, width, kind):
+    """Parse ``lines`` of exactly ``width`` numbers each in one numpy call, or None."""
+    if not lines:
+        return np.zeros((0, width), dtype=np.float64 if kind is float else np.int64)
+    try:
+        arr = np.array(" ".join(lines).split(), dtype=np.float64)
+    except ValueError:
+        return None
+    if arr.size != width * len(lines):
+        return None
+    arr = arr.reshape(len(lines), width)
+    if kind is int:
+        if not np.isfinite(arr).all() or (arr != np.round(arr)).any():
+            return None
+        arr = arr.astype(np.int64)
+    return arr
 
 
 def write_off(path, vertices, faces):
@@ -86,5 +112,11 @@ def mesh_edges(faces):
     F = np.asarray(faces, dtype=np.int64)
     e = np.concatenate([F[:, [0, 1]], F[:, [1, 2]], F[:, [2, 0]]])
     e = np.sort(e, axis=1)
-    e = np.unique(e, axis=0)
+    if len(e) == 0:
+        return e.T.reshape(2, 0)
+    n = int(e.max()) + 1
+    if n < 3_000_000_000:  # scalar keys: much faster than unique(axis=0)
+        keys = np.unique(e[:, 0] * n + e[:, 1])
+        return np.stack([keys // n, keys % n])
+    e = np.unique(e, axis=0)  # pragma: no cover
     return e.T

@@ -1,0 +1,5 @@
+"""Task metrics."""
+
+from ._mesh import point_mesh_distance, vertex_to_mesh_distance
+
+__all__ = ["point_mesh_distance", "vertex_to_mesh_distance"]

@@ -1,0 +1,13 @@
+"""Mesh sparsification with a learned Ising model (paper Section 4.3, Appendix E)."""
+
+from ._coarsen import coarsen_mesh
+from ._laplacian import cotangent_laplacian, curvature_features
+from ._fields import EquivariantMeshField, InvariantMeshField
+from ._mesh import as_mesh, mean_edge_length
+from ._sparsifier import MeshSparsifier
+
+__all__ = [
+    "MeshSparsifier",
+    "EquivariantMeshField",
+    "InvariantMeshField",
+    "coarsen_mesh", "cotangent_laplacian", "curvature_features", "as_mesh", "mean_edge_length"]

@@ -1,0 +1,165 @@
+r"""Field networks for mesh sparsification (paper Appendix E).
+
+Both take ``(pos, z, edge_index, batch)``: vertex positions already divided
+by the mesh's mean edge length, the curvature input ``log1p(z / l^2)``
+(:func:`~skising.sparsify.curvature_features`, shape (n, 1)), directed edges
+``(2, E)`` (messages flow ``edge_index[0] -> edge_index[1]``) and the graph
+index of every vertex; they return the field ``h`` of shape ``(n,)``.
+Only relative positions enter, so ``h`` is invariant to translations, and
+the inputs are normalised by the mean edge length, so it is invariant to
+uniform scaling too.
+
+* :class:`EquivariantMeshField` (needs ``e3nn``, the ``mesh`` extra): the
+  paper's two-layer E(3)-equivariant network, irreps
+  ``0e -> 16x0e + 16x1o -> 16x0e`` with spherical-harmonic edge attributes
+  and edge-length-dependent tensor-product weights, self-interaction
+  residuals, the graph mean subtracted, and a linear map to a scalar. Its
+  output is invariant to rotations and reflections.
+* :class:`InvariantMeshField` (PyG only): the fallback when e3nn is missing;
+  two GINE layers on the curvature input with radial-basis edge-length
+  features, the same centring and read-out. Rotation invariant by
+  construction (it never sees directions).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+__all__ = ["EquivariantMeshField", "InvariantMeshField", "default_mesh_field", "has_e3nn"]
+
+
+def has_e3nn():
+    try:
+        import e3nn  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _rbf(d, n_basis=8, cutoff=3.0):
+    """Gaussian radial basis of edge lengths (in mean-edge-length units)."""
+    mu = torch.linspace(0.0, cutoff, n_basis, device=d.device, dtype=d.dtype)
+    width = cutoff / (n_basis - 1)
+    return torch.exp(-(((d[:, None] - mu) / width) ** 2))
+
+
+def _scatter_mean(src, index, n):
+    out = torch.zeros((n,) + src.shape[1:], dtype=src.dtype, device=src.device)
+    out.index_add_(0, index, src)
+    cnt = torch.zeros(n, dtype=src.dtype, device=src.device).index_add_(0, index, torch.ones_like(index, dtype=src.dtype))
+    return out / cnt.clamp(min=1).view(-1, *([1] * (src.dim() - 1)))
+
+
+def _center(h, batch, num_graphs):
+    """Subtract the per-graph mean of node features."""
+    if batch is None:
+        return h - h.mean(0, keepdim=True)
+    return h - _scatter_mean(h, batch, num_graphs)[batch]
+
+
+class EquivariantMeshField(nn.Module):
+    """The paper's two-layer E(3)-equivariant field network (needs e3nn).
+
+    Parameters
+    ----------
+    channels : int, default=16
+        Multiplicity of the hidden ``0e`` and ``1o`` irreps.
+    n_basis : int, default=8
+        Radial basis size for the edge-length-dependent weights.
+    radial_hidden : int, default=16
+        Hidden width of the radial MLP.
+    """
+
+    def __init__(self, channels=16, n_basis=8, radial_hidden=16):
+        super().__init__()
+        try:
+            from e3nn import o3
+        except ImportError as exc:  # pragma: no cover - exercised without e3nn
+            raise ImportError(
+                "EquivariantMeshField needs e3nn: pip install 'skising[mesh]' "
+                "(or use InvariantMeshField)"
+            ) from exc
+        self.channels = channels
+        self.n_basis = n_basis
+        self.irreps_in = o3.Irreps("1x0e")
+        self.irreps_sh = o3.Irreps.spherical_harmonics(1)
+        self.irreps_hidden = o3.Irreps(f"{channels}x0e + {channels}x1o")
+        self.irreps_out = o3.Irreps(f"{channels}x0e")
+        self.tp1 = o3.FullyConnectedTensorProduct(self.irreps_in, self.irreps_sh, self.irreps_hidden, shared_weights=False)
+        self.tp2 = o3.FullyConnectedTensorProduct(self.irreps_hidden, self.irreps_sh, self.irreps_out, shared_weights=False)
+        self.radial1 = nn.Sequential(nn.Linear(n_basis, radial_hidden), nn.SiLU(), nn.Linear(radial_hidden, self.tp1.weight_numel))
+        self.radial2 = nn.Sequential(nn.Linear(n_basis, radial_hidden), nn.SiLU(), nn.Linear(radial_hidden, self.tp2.weight_numel))
+        self.self1 = o3.Linear(self.irreps_in, self.irreps_hidden)  # residual / self-interaction
+        self.self2 = o3.Linear(self.irreps_hidden, self.irreps_out)
+        self.readout = nn.Linear(channels, 1)
+
+    def _gate(self, x):
+        """SiLU on scalars; vectors scaled by a sigmoid of their norm (equivariant)."""
+        c = self.channels
+        s, v = x[:, :c], x[:, c:].reshape(-1, c, 3)
+        norm = v.norm(dim=-1, keepdim=True)
+        v = v * torch.sigmoid(norm)
+        return torch.cat([nn.functional.silu(s), v.reshape(-1, 3 * c)], dim=1)
+
+    def forward(self, pos, z, edge_index, batch=None, num_graphs=1):
+        from e3nn import o3
+
+        src, dst = edge_index[0], edge_index[1]
+        vec = pos[dst] - pos[src]
+        length = vec.norm(dim=1)
+        sh = o3.spherical_harmonics(self.irreps_sh, vec, normalize=True, normalization="component")
+        emb = _rbf(length, self.n_basis)
+        n = pos.shape[0]
+        m1 = self.tp1(z[src], sh, self.radial1(emb))
+        x = self._gate(_scatter_mean(m1, dst, n) + self.self1(z))
+        m2 = self.tp2(x[src], sh, self.radial2(emb))
+        y = _scatter_mean(m2, dst, n) + self.self2(x)
+        y = _center(y, batch, num_graphs)
+        return self.readout(y).squeeze(-1)
+
+
+class InvariantMeshField(nn.Module):
+    """Invariant fallback field network on PyG's ``GINEConv`` (no e3nn needed).
+
+    Parameters
+    ----------
+    hidden : int, default=32
+    n_basis : int, default=8
+        Radial basis size of the edge-length features.
+    """
+
+    def __init__(self, hidden=32, n_basis=8):
+        super().__init__()
+        from torch_geometric.nn import GINEConv
+
+        self.n_basis = n_basis
+        self.inp = nn.Linear(1, hidden)
+        self.conv1 = GINEConv(nn.Sequential(nn.Linear(hidden, hidden), nn.SiLU(), nn.Linear(hidden, hidden)), edge_dim=n_basis)
+        self.conv2 = GINEConv(nn.Sequential(nn.Linear(hidden, hidden), nn.SiLU(), nn.Linear(hidden, hidden)), edge_dim=n_basis)
+        self.readout = nn.Linear(hidden, 1)
+
+    def forward(self, pos, z, edge_index, batch=None, num_graphs=1):
+        src, dst = edge_index[0], edge_index[1]
+        emb = _rbf((pos[dst] - pos[src]).norm(dim=1), self.n_basis)
+        x = nn.functional.silu(self.inp(z))
+        x = x + nn.functional.silu(self.conv1(x, edge_index, emb))
+        x = x + self.conv2(x, edge_index, emb)
+        x = _center(x, batch, num_graphs)
+        return self.readout(x).squeeze(-1)
+
+
+def default_mesh_field():
+    """EquivariantMeshField when e3nn is installed, else InvariantMeshField with a warning."""
+    if has_e3nn():
+        return EquivariantMeshField()
+    import warnings
+
+    warnings.warn(
+        "e3nn is not installed: MeshSparsifier falls back to the invariant InvariantMeshField. "
+        "Install the 'mesh' extra (pip install 'skising[mesh]') for the paper's equivariant network.",
+        UserWarning,
+        stacklevel=3,
+    )
+    return InvariantMeshField()
+
