@@ -86,7 +86,7 @@ def load_weizmann_horse(size=64, split=None, data_home=None, n_images=None):
         from PIL import Image
     except ImportError as exc:  # pragma: no cover - pillow comes with matplotlib
         raise ImportError(
-            "load_weizmann_horse needs pillow; install it with `pip install skising[segment]`"
+            "load_weizmann_horse needs pillow (installed with matplotlib, e.g. `pip install skising[examples]`)"
         ) from exc
     size = _check_size(size)
     if split is not None and split not in _SPLITS:
