@@ -7,3 +7,21 @@ from ._mesh_io import mesh_edges, read_off, write_off
 from ._psb import PSB_CATEGORIES, load_psb, mesh_graph
 
 __all__ = ["get_data_home", "data_path", "load_bunny", "read_off", "write_off", "mesh_edges", "load_psb", "mesh_graph", "PSB_CATEGORIES"]
+
+from ._matrices import (
+    list_suitesparse,
+    load_suitesparse_matrix,
+    load_suitesparse_windows,
+    make_banded_binary_matrices,
+    read_matrix_market,
+    split_matrices,
+)
+
+__all__ += [
+    "make_banded_binary_matrices",
+    "load_suitesparse_windows",
+    "load_suitesparse_matrix",
+    "list_suitesparse",
+    "read_matrix_market",
+    "split_matrices",
+]

@@ -1,0 +1,379 @@
+"""Sparse approximate inverses: Table 1 of the paper and a GMRES comparison.
+
+Usage (each part writes benchmarks/results/sai_parts/<part>.json; ``merge``
+collects them into benchmarks/results/sai.json and sai.md):
+
+    python benchmarks/bench_sai.py table1 --setting 1 --epochs 30
+    python benchmarks/bench_sai.py gmres --epochs 30
+    python benchmarks/bench_sai.py merge
+
+Table 1: mean (std) of ||AM - I||_F on the test split (60/20/20, seed 0) for
+ISING+MAG (learned), ISING (constant field h = 0, which keeps 50% by the
+x -> -x symmetry), RANDOM (each candidate with probability 1/2), ONLY A
+(pattern of A) and GREEDY SPAI (Grote-Huckle, same per-column budget as 50%
+of the candidates). The diagonal of M is always kept.
+Setting 1: Dataset 1, candidates A + A^2. Setting 2: Dataset 1, all entries.
+Setting 3: Dataset 2 (SuiteSparse windows), all entries.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from skising.datasets._matrices import (  # noqa: E402
+    load_suitesparse_matrix,
+    load_suitesparse_windows,
+    make_banded_binary_matrices,
+    split_matrices,
+)
+from skising.precondition import SAIPreconditioner, greedy_spai_dense, spai  # noqa: E402
+from skising.precondition._estimator import _Batch, _Item  # noqa: E402
+from skising.precondition._field import ConstantField  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results"
+PARTS = RESULTS / "sai_parts"
+COMMAND = "python " + " ".join(sys.argv)
+
+
+def rec(dataset, method, metric, values=None, mean=None, std=None, n=None, unit=None):
+    if values is not None:
+        v = np.asarray(values, dtype=float)
+        mean, std, n = float(v.mean()), float(v.std()), int(v.size)
+    return {
+        "task": "sai", "dataset": dataset, "method": method, "metric": metric,
+        "mean": mean, "std": std, "n": n, "unit": unit, "device": "cpu", "command": COMMAND,
+    }
+
+
+def setting_data(setting, n_matrices, max_per_matrix):
+    if setting in (1, 2):
+        mats = make_banded_binary_matrices(n_matrices, random_state=0)
+        info = {}
+    else:
+        mats, names = load_suitesparse_windows(max_per_matrix=max_per_matrix, return_names=True)
+        u, c = np.unique(names, return_counts=True)
+        info = {"n_windows": len(mats), "composition": dict(zip(u.tolist(), c.tolist()))}
+    return split_matrices(mats, random_state=0), info
+
+
+def residual_of_masks(items, keep_list):
+    """||AM - I||_F of one given pattern per matrix (batched least squares)."""
+    out = []
+    for s in range(0, len(items), 64):
+        b = _Batch(items[s : s + 64], "cpu", 1)
+        keep = np.concatenate(keep_list[s : s + 64])[None]
+        r, _ = b.residuals(keep, True)
+        out.extend(r[0].tolist())
+    return np.asarray(out)
+
+
+def greedy_residuals(test, pattern):
+    res, frac = [], []
+    for s in range(0, len(test), 64):
+        chunk = test[s : s + 64]
+        n = chunk[0].shape[0]
+        A = torch.as_tensor(np.stack([m.toarray() for m in chunk]))
+        cand = torch.zeros_like(A, dtype=torch.bool)
+        for i, m in enumerate(chunk):  # loop over matrices
+            it = _Item(sp.csr_matrix(m), pattern, True, build_graph=False)
+            cand[i, torch.as_tensor(it.rows), torch.as_tensor(it.cols)] = True
+        budget = torch.round(0.5 * cand.sum(1)).long()
+        mask, M, R = greedy_spai_dense(A, cand, budget)
+        res.extend(torch.linalg.norm(R, dim=(1, 2)).tolist())
+        frac.extend(((mask.sum((1, 2)) - n) / cand.sum((1, 2)).clamp_min(1)).tolist())
+    return np.asarray(res), np.asarray(frac)
+
+
+def table1(args):
+    torch.set_num_threads(args.threads)
+    setting = args.setting
+    pattern = "A2" if setting == 1 else "full"
+    (train, val, test), info = setting_data(setting, args.n_matrices, args.max_per_matrix)
+    ds = f"setting{setting}"
+    print(f"{ds}: pattern={pattern} train/val/test = {len(train)}/{len(val)}/{len(test)} {info}", flush=True)
+    records = []
+    rng = np.random.default_rng(0)
+    items = [_Item(sp.csr_matrix(m), pattern, True, build_graph=True) for m in test]
+    # ONLY A
+    onlyA = [np.asarray(_lookup_pattern(it), dtype=bool) for it in items]
+    r = residual_of_masks(items, onlyA)
+    records += [rec(ds, "ONLY A", "frobenius", r),
+                rec(ds, "ONLY A", "kept_fraction", [k.mean() if k.size else 0 for k in onlyA])]
+    # RANDOM
+    rnd = [rng.random(it.m) < 0.5 for it in items]
+    r = residual_of_masks(items, rnd)
+    records += [rec(ds, "RANDOM", "frobenius", r), rec(ds, "RANDOM", "kept_fraction", [k.mean() for k in rnd])]
+    # ISING: constant field 0 (keeps 50% in expectation by symmetry)
+    ising = SAIPreconditioner(pattern=pattern, field_model=ConstantField(0.0), max_epochs=0, random_state=0,
+                              beta=args.beta).fit(train[:2])
+    r, f = ising.evaluate(test)
+    records += [rec(ds, "ISING", "frobenius", r), rec(ds, "ISING", "kept_fraction", f)]
+    # GREEDY SPAI
+    t0 = time.perf_counter()
+    r, f = greedy_residuals(test, pattern)
+    records += [rec(ds, "GREEDY SPAI", "frobenius", r), rec(ds, "GREEDY SPAI", "kept_fraction", f),
+                rec(ds, "GREEDY SPAI", "setup_seconds", mean=(time.perf_counter() - t0) / len(test), unit="s/matrix")]
+    _print(records)
+    # ISING+MAG
+    est = SAIPreconditioner(pattern=pattern, max_epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                            n_samples=args.k, n_sweeps=args.sweeps, beta=args.beta, random_state=0,
+                            verbose=1)
+    t0 = time.perf_counter()
+    est.fit(train, X_val=val)
+    fit_s = time.perf_counter() - t0
+    for h in est.history_:
+        print(f"  epoch {h['epoch']:3d} loss {h['loss']:.4f} val {-h.get('val_score', np.nan):.4f} "
+              f"pen {h['penalty']:.3f} {h['seconds']:.1f}s", flush=True)
+    r, f = est.evaluate(test)
+    ep_s = [h["seconds"] for h in est.history_]
+    records += [rec(ds, "ISING+MAG", "frobenius", r), rec(ds, "ISING+MAG", "kept_fraction", f),
+                rec(ds, "ISING+MAG", "epoch_seconds", ep_s, unit="s"),
+                rec(ds, "ISING+MAG", "fit_seconds", mean=fit_s, n=len(ep_s), unit="s"),
+                rec(ds, "ISING+MAG", "best_epoch", mean=float(getattr(est, "best_epoch_", -1)), n=len(ep_s))]
+    r8, f8 = est.evaluate(test, n_samples=8)
+    records += [rec(ds, "ISING+MAG (best of 8)", "frobenius", r8), rec(ds, "ISING+MAG (best of 8)", "kept_fraction", f8)]
+    if info:
+        records.append(rec(ds, "DATA", "n_windows", mean=info["n_windows"], n=len(info["composition"])))
+    _print(records)
+    PARTS.mkdir(parents=True, exist_ok=True)
+    (PARTS / f"table1_{ds}.json").write_text(json.dumps({"records": records, "info": info}, indent=1))
+    torch.save(est.field_model_.state_dict(), PARTS / f"model_{ds}.pt")
+
+
+def _lookup_pattern(it):
+    """Which candidates of an item are in the pattern of A."""
+    from skising.precondition._pattern import _lookup
+
+    return _lookup(it.A, it.rows, it.cols) != 0
+
+
+def _print(records):
+    by = {}
+    for r in records:
+        by.setdefault((r["dataset"], r["method"]), {})[r["metric"]] = r
+    print(f"{'dataset':10s} {'method':24s} {'||AM-I||_F':>16s} {'kept %':>8s}")
+    for (d, m), v in by.items():
+        if "frobenius" not in v:
+            continue
+        f = v["frobenius"]
+        k = v.get("kept_fraction", {}).get("mean")
+        print(f"{d:10s} {m:24s} {f['mean']:8.3f} ({f['std']:.2f}) {100 * k if k is not None else float('nan'):8.1f}")
+    sys.stdout.flush()
+
+
+# ---------------------------------------------------------------------------
+# GMRES on real systems
+# ---------------------------------------------------------------------------
+def convection_diffusion(n_side, wind=(20.0, 10.0)):
+    """Upwind 2D convection-diffusion -Lap u + w . grad u on the unit square (Dirichlet)."""
+    h = 1.0 / (n_side + 1)
+    e = np.ones(n_side)
+    D2 = sp.diags([-e[:-1], 2 * e, -e[:-1]], [-1, 0, 1]) / h**2
+    D1 = sp.diags([-e[:-1], e], [-1, 0]) / h  # backward difference (upwind for w > 0)
+    I = sp.eye(n_side)
+    L = sp.kron(I, D2) + sp.kron(D2, I)
+    C = wind[0] * sp.kron(I, D1) + wind[1] * sp.kron(D1, I)
+    return sp.csr_matrix(L + C)
+
+
+class _Counter:
+    def __init__(self):
+        self.n = 0
+
+    def __call__(self, _):
+        self.n += 1
+
+
+def run_gmres(A, M, b, maxiter):
+    from scipy.sparse.linalg import gmres
+
+    cnt = _Counter()
+    t0 = time.perf_counter()
+    x, info = gmres(A, b, M=M, rtol=1e-8, restart=50, maxiter=maxiter, callback=cnt, callback_type="pr_norm")
+    dt = time.perf_counter() - t0
+    rel = float(np.linalg.norm(b - A @ x) / np.linalg.norm(b))
+    return cnt.n, dt, info, rel
+
+
+def gmres_part(args):
+    import pyamg
+    from scipy.sparse.linalg import LinearOperator, aslinearoperator, spilu
+
+    torch.set_num_threads(args.threads)
+    # train the learned model on Dataset 1 (Setting 1 pattern) or reuse table1's
+    mats = make_banded_binary_matrices(args.n_matrices, random_state=0)
+    train, val, _ = split_matrices(mats, random_state=0)
+    est = SAIPreconditioner(pattern="A2", max_epochs=0, random_state=0).fit(train[:2])
+    saved = PARTS / "model_setting1.pt"
+    if saved.exists():
+        est.field_model_.load_state_dict(torch.load(saved))
+        trained = "loaded from Table 1 Setting 1"
+    else:
+        est.set_params(max_epochs=args.epochs).fit(train, X_val=val)
+        trained = f"trained {args.epochs} epochs"
+    print("learned model:", trained, flush=True)
+    const = SAIPreconditioner(pattern="A2", field_model=ConstantField(0.0), max_epochs=0, random_state=0).fit(train[:2])
+    systems = [("poisson2d_200x200", pyamg.gallery.poisson((200, 200), format="csr")),
+               ("convdiff2d_100x100", convection_diffusion(100))]
+    for name in args.suitesparse:
+        systems.append((name, load_suitesparse_matrix(name)))
+    records = []
+    rng = np.random.default_rng(0)
+    for name, A in systems:
+        A = sp.csr_matrix(A)
+        n = A.shape[0]
+        b = A @ np.ones(n)
+        maxiter = args.maxiter
+        rows = []
+
+        def add(method, setup, M, nnz=None):
+            it, dt, info, rel = run_gmres(A, M, b, maxiter)
+            rows.append((method, it, setup, dt, nnz, info, rel))
+            for metric, val, unit in (("gmres_iterations", it, None), ("setup_seconds", setup, "s"),
+                                      ("solve_seconds", dt, "s"), ("nnz", nnz, None), ("rel_residual", rel, None)):
+                if val is not None:
+                    records.append(rec(name, method, metric, mean=float(val), n=1, unit=unit))
+            print(f"{name:22s} {method:26s} it={it:6d} setup={setup:7.3f}s solve={dt:7.3f}s nnz={nnz} info={info} "
+                  f"rel={rel:.1e}", flush=True)
+
+        add("NONE", 0.0, None)
+        t0 = time.perf_counter()
+        d = A.diagonal()
+        dinv = np.where(d != 0, 1.0 / np.where(d != 0, d, 1.0), 1.0)
+        Mj = aslinearoperator(sp.diags(dinv))
+        add("JACOBI", time.perf_counter() - t0, Mj, n)
+        t0 = time.perf_counter()
+        Ms = spai(A, "A")
+        add("SPAI", time.perf_counter() - t0, aslinearoperator(Ms), Ms.nnz)
+        # learned at nnz(SPAI(A)) and at half of the A + A^2 candidates
+        it_ = _Item(SAIPreconditioner()._matrices([A])[0], "A2", True, build_graph=False)
+        m_c = it_.m
+        f_same = float(np.clip((Ms.nnz - n) / max(m_c, 1), 0.02, 0.98))
+        for label, f in (("ISING+MAG (nnz SPAI)", f_same), ("ISING+MAG (A2/2)", None)):
+            t0 = time.perf_counter()
+            Mop = est.transform(A, fraction=f)
+            add(label, time.perf_counter() - t0, Mop, est.M_.nnz)
+        # random and constant-field Ising at the nnz of the learned A2/2 pattern
+        f_l = est.kept_fraction_
+        t0 = time.perf_counter()
+        keep = rng.random(m_c) < f_l
+        Mr = _solve_keep(A, it_, keep)
+        add("RANDOM (A2 nnz learned)", time.perf_counter() - t0, aslinearoperator(Mr), Mr.nnz)
+        const.field_model_.value.data.fill(float(np.arctanh(2 * f_l - 1)))
+        t0 = time.perf_counter()
+        Mc = const.transform(A)
+        add("ISING (A2 nnz learned)", time.perf_counter() - t0, Mc, const.M_.nnz)
+        try:
+            t0 = time.perf_counter()
+            ilu = spilu(sp.csc_matrix(A), drop_tol=1e-4, fill_factor=10)
+            Mi = LinearOperator(A.shape, ilu.solve)
+            add("ILU", time.perf_counter() - t0, Mi, ilu.L.nnz + ilu.U.nnz)
+        except RuntimeError as exc:
+            print(f"{name}: spilu failed ({exc})")
+        t0 = time.perf_counter()
+        try:
+            ml = pyamg.smoothed_aggregation_solver(A)
+            Ma = ml.aspreconditioner(cycle="V")
+            add("AMG", time.perf_counter() - t0, Ma, None)
+        except Exception as exc:  # pyamg can fail on indefinite/nonsymmetric systems
+            print(f"{name}: pyamg failed ({exc})")
+    PARTS.mkdir(parents=True, exist_ok=True)
+    (PARTS / "gmres.json").write_text(json.dumps({"records": records, "model": trained}, indent=1))
+
+
+def _solve_keep(A, item, keep):
+    from skising.precondition._lstsq import sai_lstsq
+
+    n = A.shape[0]
+    r = np.concatenate([item.rows[keep], np.arange(n)])
+    c = np.concatenate([item.cols[keep], np.arange(n)])
+    o = np.lexsort((r, c))
+    vals, _ = sai_lstsq(sp.csr_matrix(A), r[o], c[o])
+    return sp.csc_matrix((vals, (r[o], c[o])), shape=(n, n)).tocsr()
+
+
+def merge(args):
+    records = []
+    notes = {}
+    for p in sorted(PARTS.glob("*.json")):
+        d = json.loads(p.read_text())
+        records += d["records"]
+        notes[p.stem] = {k: v for k, v in d.items() if k != "records"}
+    (RESULTS / "sai.json").write_text(json.dumps(records, indent=1))
+    lines = ["# Sparse approximate inverses (task `sai`)", "",
+             "Machine: shared 2-core CPU (other jobs running), torch 1 thread per process.", ""]
+    t1 = [r for r in records if r["dataset"].startswith("setting")]
+    if t1:
+        lines += ["## Table 1: ||AM - I||_F on the test split, mean (std); kept % of candidates", "",
+                  "| method | " + " | ".join(sorted({r['dataset'] for r in t1})) + " |",
+                  "|---|" + "---|" * len({r['dataset'] for r in t1})]
+        dsets = sorted({r["dataset"] for r in t1})
+        methods = ["ISING+MAG", "ISING+MAG (best of 8)", "ISING", "RANDOM", "ONLY A", "GREEDY SPAI"]
+        for m in methods:
+            cells = []
+            for d in dsets:
+                f = [r for r in t1 if r["dataset"] == d and r["method"] == m and r["metric"] == "frobenius"]
+                k = [r for r in t1 if r["dataset"] == d and r["method"] == m and r["metric"] == "kept_fraction"]
+                cells.append(f"{f[0]['mean']:.2f} ({f[0]['std']:.2f}), {100 * k[0]['mean']:.1f}%" if f else "-")
+            lines.append(f"| {m} | " + " | ".join(cells) + " |")
+        lines += ["", "Training (ISING+MAG): epochs and seconds per epoch", ""]
+        for d in dsets:
+            e = [r for r in t1 if r["dataset"] == d and r["metric"] == "epoch_seconds"]
+            be = [r for r in t1 if r["dataset"] == d and r["metric"] == "best_epoch"]
+            if e:
+                lines.append(f"- {d}: {e[0]['n']} epochs, {e[0]['mean']:.1f} s/epoch"
+                             + (f", best validation epoch {int(be[0]['mean'])}" if be else ""))
+        lines.append("")
+    g = [r for r in records if not r["dataset"].startswith("setting")]
+    if g:
+        lines += ["## GMRES(50), rtol 1e-8: iterations / setup s / solve s / nnz(M)", "",
+                  "| system | method | iterations | setup s | solve s | nnz(M) |", "|---|---|---|---|---|---|"]
+        seen = []
+        for r in g:
+            if (r["dataset"], r["method"]) not in seen:
+                seen.append((r["dataset"], r["method"]))
+        for d, m in seen:
+            v = {r["metric"]: r["mean"] for r in g if r["dataset"] == d and r["method"] == m}
+            if "gmres_iterations" not in v:
+                continue
+            nnz = v.get("nnz")
+            lines.append(f"| {d} | {m} | {int(v['gmres_iterations'])} | {v.get('setup_seconds', 0):.3f} | "
+                         f"{v.get('solve_seconds', 0):.3f} | {int(nnz) if nnz is not None else '-'} |")
+    lines += ["", "Notes: " + json.dumps(notes)]
+    (RESULTS / "sai.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("part", choices=["table1", "gmres", "merge"])
+    ap.add_argument("--setting", type=int, default=1)
+    ap.add_argument("--epochs", type=int, default=30)
+    ap.add_argument("--n-matrices", type=int, default=1600)
+    ap.add_argument("--max-per-matrix", type=int, default=200)
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--lr", type=float, default=0.01)
+    ap.add_argument("--k", type=int, default=2)
+    ap.add_argument("--sweeps", type=int, default=3)
+    ap.add_argument("--beta", type=float, default=1.0)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--maxiter", type=int, default=40)
+    ap.add_argument("--suitesparse", nargs="*",
+                    default=["sherman1", "orsirr_1", "bcsstk09", "1138_bus", "bp_200", "qh882"])
+    args = ap.parse_args()
+    {"table1": table1, "gmres": gmres_part, "merge": merge}[args.part](args)
+
+
+if __name__ == "__main__":
+    main()

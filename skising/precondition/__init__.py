@@ -1,0 +1,21 @@
+"""Learned sparse approximate inverse preconditioners (paper Section 4.4)."""
+
+from ._estimator import SAIPreconditioner
+from ._field import ConstantField, EntryGCNII
+from ._greedy import greedy_spai, greedy_spai_dense, spai
+from ._lstsq import sai_lstsq, sai_lstsq_dense
+from ._pattern import candidate_pattern, check_matrix, entry_graph
+
+__all__ = [
+    "SAIPreconditioner",
+    "EntryGCNII",
+    "ConstantField",
+    "spai",
+    "greedy_spai",
+    "greedy_spai_dense",
+    "sai_lstsq",
+    "sai_lstsq_dense",
+    "candidate_pattern",
+    "check_matrix",
+    "entry_graph",
+]

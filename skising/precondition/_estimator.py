@@ -1,0 +1,428 @@
+r"""SAIPreconditioner: learned sparsity patterns of sparse approximate inverses.
+
+Paper Section 4.4 / Appendix F. Every candidate entry of ``M`` (the
+a-priori pattern, minus the diagonal, which is always kept) is an Ising node;
+entries sharing a row or a column are coupled (``coupling = -0.4``: kept
+entries spread over rows and columns). A GCNII field model maps entry
+features (``A_ij``, ``(A^2)_ij``) to the field ``h``; a sample of the Ising
+model is the pattern; the values of ``M`` are the column least-squares
+solutions of :math:`\min \|A m_k - e_k\|_2` (eq. 28) and the task loss is
+:math:`\|AM - I\|_F` (eq. 23). Training is the shared RLOO loop.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from scipy.sparse.linalg import aslinearoperator
+from sklearn.base import TransformerMixin
+
+from .._base import BaseIsingEstimator
+from .._validation import check_int
+from ..graph import batch_graphs
+from ..sampling._sampler import _sample
+from ._field import EntryGCNII
+from ._lstsq import sai_lstsq
+from ._pattern import candidate_pattern, check_matrix, entry_features, entry_graph
+
+__all__ = ["SAIPreconditioner"]
+
+
+class _Item:
+    """One matrix with its candidates, features and entry graph (CPU)."""
+
+    def __init__(self, A, pattern, keep_diagonal, build_graph=True):
+        self.A = A
+        self.n = A.shape[0]
+        self.rows, self.cols = candidate_pattern(A, pattern, keep_diagonal)
+        self.x = entry_features(A, self.rows, self.cols, pattern)
+        self.graph = entry_graph(self.rows, self.cols, x=self.x) if build_graph else None
+
+    @property
+    def m(self):
+        return self.rows.size
+
+
+class _Batch:
+    def __init__(self, items, device, K):
+        self.items = items
+        off = np.cumsum([0] + [it.n for it in items])
+        self.N = int(off[-1])
+        self.G = len(items)
+        self.rows = np.concatenate([it.rows + o for it, o in zip(items, off[:-1])])
+        self.cols = np.concatenate([it.cols + o for it, o in zip(items, off[:-1])])
+        self.col_matrix = np.repeat(np.arange(self.G), [it.n for it in items])
+        self.graph = batch_graphs([it.graph for it in items]).to(device)
+        self.x = self.graph.x.to(device)
+        self.t_rows = torch.as_tensor(self.rows, device=device)
+        self.t_cols = torch.as_tensor(self.cols, device=device)
+        self.ent_batch = self.graph.batch_vector.to(device)
+        self.A = sp.block_diag([it.A for it in items], format="csc")
+        self._rep = {}
+
+    def A_rep(self, K):
+        if K not in self._rep:
+            self._rep[K] = sp.block_diag([self.A] * K, format="csc") if K > 1 else self.A
+        return self._rep[K]
+
+    def residuals(self, keep, keep_diagonal):
+        """Frobenius residual of each (sample, matrix): keep (K, m) bool -> (K, G)."""
+        K = keep.shape[0]
+        N = self.N
+        s_idx, e_idx = np.nonzero(keep)
+        r = self.rows[e_idx] + s_idx * N
+        c = self.cols[e_idx] + s_idx * N
+        if keep_diagonal:
+            d = np.arange(K * N, dtype=np.int64)
+            r, c = np.concatenate([r, d]), np.concatenate([c, d])
+        o = np.lexsort((r, c))
+        r, c = r[o], c[o]
+        vals, res2 = sai_lstsq(self.A_rep(K), r, c)
+        per = np.zeros((K, self.G))
+        np.add.at(per, (np.repeat(np.arange(K), N), np.tile(self.col_matrix, K)), res2)
+        return np.sqrt(per), (r, c, vals)
+
+
+class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
+    r"""Sparse approximate inverse with an Ising-sampled, learned pattern.
+
+    ``fit`` learns a field model on a collection of (small) matrices;
+    ``transform(A)`` samples a pattern for any matrix ``A`` (also much larger
+    than the training ones), solves the column least-squares problems and
+    returns ``M`` as a :class:`scipy.sparse.linalg.LinearOperator`, usable as
+    ``M=`` in ``gmres``/``bicgstab``/``cg``. The CSR matrix is ``M_``.
+
+    Parameters
+    ----------
+    pattern : {"A2", "full", "A"} or sparse matrix, default="A2"
+        A-priori pattern of M: ``"A2"`` = pattern of ``A + A^2`` (Setting 1),
+        ``"full"`` = all ``n^2`` entries (Settings 2 and 3, small matrices
+        only), ``"A"`` = pattern of A, or a user pattern (same shape as every
+        matrix).
+    keep_diagonal : bool, default=True
+        Always keep the diagonal of M and leave it out of the Ising graph.
+        The paper's ISING row is reproduced only this way; with the diagonal
+        as an Ising node a constant-field Ising model equals RANDOM.
+    field_model : None, torch.nn.Module subclass or instance
+        Called as ``model(features, rows, cols, batch) -> h`` (see
+        :class:`EntryGCNII`, the default: 4 layers, 64 hidden, alpha 0.1,
+        theta 0.5).
+    coupling : float, default=-0.4
+        J between entries sharing a row or column.
+    beta : float, default=1.0
+        Inverse temperature of eq. 1 (the sampler is exact for eq. 1; the
+        paper's printed Algorithm 1 corresponds to ``2 * beta``).
+    target_fraction : float or None, default=0.5
+        Fraction of the candidates to keep (magnetisation penalty, eq. 16).
+    penalty : float, default=1.0
+        Weight of the magnetisation penalty.
+    n_samples : int, default=2
+        RLOO samples K.
+    n_sweeps : int, default=3
+        Sampler sweeps T.
+    update : {"metropolis", "heat_bath"}
+    max_epochs : int, default=300
+    lr : float, default=0.01
+    batch_size : int, default=32
+        Matrices per optimisation step.
+    transform_samples : int, default=1
+        ``transform`` draws this many patterns and keeps the one with the
+        lowest ``||AM - I||_F``.
+    device : str, default="cpu"
+    random_state : int or None
+    verbose : int
+
+    Attributes
+    ----------
+    field_model_ : torch.nn.Module
+    history_ : list of dict
+        Per-epoch training loss, penalty, seconds (and validation score).
+    M_ : scipy.sparse.csr_matrix
+        The approximate inverse built by the last ``transform``.
+    kept_fraction_ : float
+        Fraction of the candidates kept by the last ``transform``.
+
+    Examples
+    --------
+    >>> import numpy as np, pyamg
+    >>> from scipy.sparse.linalg import gmres
+    >>> from skising.datasets import make_banded_binary_matrices
+    >>> from skising.precondition import SAIPreconditioner
+    >>> est = SAIPreconditioner(max_epochs=1, random_state=0).fit(make_banded_binary_matrices(8))
+    >>> A = pyamg.gallery.poisson((20, 20), format="csr")
+    >>> M = est.transform(A)
+    >>> x, info = gmres(A, np.ones(400), M=M, rtol=1e-8)
+    >>> info
+    0
+    """
+
+    def __init__(
+        self,
+        pattern="A2",
+        keep_diagonal=True,
+        field_model=None,
+        coupling=-0.4,
+        beta=1.0,
+        target_fraction=0.5,
+        penalty=1.0,
+        n_samples=2,
+        n_sweeps=3,
+        update="metropolis",
+        max_epochs=300,
+        lr=0.01,
+        batch_size=32,
+        transform_samples=1,
+        device="cpu",
+        random_state=None,
+        verbose=0,
+    ):
+        self.pattern = pattern
+        self.keep_diagonal = keep_diagonal
+        self.field_model = field_model
+        self.coupling = coupling
+        self.beta = beta
+        self.target_fraction = target_fraction
+        self.penalty = penalty
+        self.n_samples = n_samples
+        self.n_sweeps = n_sweeps
+        self.update = update
+        self.max_epochs = max_epochs
+        self.lr = lr
+        self.batch_size = batch_size
+        self.transform_samples = transform_samples
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------ validation
+    def _validate(self):
+        device = self._check_common_params()
+        if not isinstance(self.keep_diagonal, (bool, np.bool_)):
+            raise TypeError(f"keep_diagonal: expected a bool, got {self.keep_diagonal!r}")
+        if isinstance(self.pattern, str):
+            if self.pattern not in ("A2", "A", "full"):
+                raise ValueError(f"pattern: expected 'A2', 'A', 'full' or a sparse matrix, got {self.pattern!r}")
+        elif not sp.issparse(self.pattern):
+            raise TypeError(f"pattern: expected 'A2', 'A', 'full' or a sparse matrix, got {type(self.pattern).__name__}")
+        check_int(self.transform_samples, "transform_samples", low=1)
+        return device
+
+    def _matrices(self, X, name="X"):
+        if sp.issparse(X) or (isinstance(X, np.ndarray) and X.ndim == 2):
+            X = [X]
+        elif isinstance(X, np.ndarray) and X.ndim == 3:
+            X = list(X)
+        elif not isinstance(X, (list, tuple)):
+            raise TypeError(f"{name}: expected a matrix or a list of square matrices, got {type(X).__name__}")
+        if len(X) == 0:
+            raise ValueError(f"{name}: empty list of matrices")
+        return [check_matrix(A, name=f"{name}[{i}]") for i, A in enumerate(X)]
+
+    def _in_channels(self):
+        return 3 if isinstance(self.pattern, str) and self.pattern == "full" else 2
+
+    # ------------------------------------------------------------ hooks
+    def _collate(self, items):
+        return _Batch(items, self._device, int(self.n_samples))
+
+    def _field(self, batch):
+        return self.field_model_(batch.x, batch.t_rows, batch.t_cols, batch.ent_batch)
+
+    def _task_loss(self, x, batch):
+        keep = (x > 0).cpu().numpy()
+        res, _ = batch.residuals(keep, bool(self.keep_diagonal))
+        return torch.as_tensor(res, dtype=torch.float32)
+
+    def _validation_score(self, items):
+        return -float(np.mean(self._evaluate_items(items)))
+
+    # ------------------------------------------------------------ fit
+    def fit(self, X, y=None, X_val=None):
+        """Learn the field model on a list of square matrices.
+
+        Parameters
+        ----------
+        X : list of square matrices (sparse or dense)
+        y : ignored
+        X_val : list of matrices, optional
+            Validation matrices: the epoch with the lowest mean
+            ``||AM - I||_F`` on them is kept.
+
+        Returns
+        -------
+        self
+        """
+        self._device = self._validate()
+        mats = self._matrices(X)
+        if sp.issparse(self.pattern) and any(A.shape != self.pattern.shape for A in mats):
+            raise ValueError(f"pattern: a user pattern of shape {self.pattern.shape} needs matrices of that shape")
+        self._init_random(self._device)
+        items = [_Item(A, self.pattern, bool(self.keep_diagonal)) for A in mats]
+        if sum(it.m for it in items) == 0:
+            raise ValueError("pattern: no off-diagonal candidate entries in any matrix; nothing to learn")
+        val = None
+        if X_val is not None:
+            val = [_Item(A, self.pattern, bool(self.keep_diagonal)) for A in self._matrices(X_val, "X_val")]
+        self.n_features_in_ = self._in_channels()
+        self.field_model_ = self._make_model(lambda: EntryGCNII(self._in_channels()))
+        items = [it for it in items if it.m > 0]
+        self._train(items, val_items=val)
+        return self
+
+    # ------------------------------------------------------------ inference
+    def _fresh_generator(self):
+        from .._validation import check_generator
+
+        return check_generator(self._seed + 1, self._device)
+
+    def _fields(self, item, fraction=None):
+        with torch.no_grad():
+            dev = self._device
+            h = self.field_model_(
+                item.x.to(dev),
+                torch.as_tensor(item.rows, device=dev),
+                torch.as_tensor(item.cols, device=dev),
+                torch.zeros(item.m, dtype=torch.long, device=dev),
+            ).float()
+        if fraction is not None:
+            deg = torch.as_tensor(np.bincount(item.rows, minlength=item.n)[item.rows]
+                                  + np.bincount(item.cols, minlength=item.n)[item.cols] - 2, device=h.device)
+            eta = 2.0 * float(fraction) - 1.0
+            # naive mean field: every neighbour carries the target magnetisation
+            h_eff = h + float(self.coupling) * deg.to(h.dtype) * eta
+            h = h + _shift_for_fraction(h_eff, float(self.beta), float(fraction))
+        return h
+
+    def _sample_item(self, item, n, gen, fraction=None):
+        h = self._fields(item, fraction)
+        J = float(self.coupling) * torch.ones(item.graph.num_edges, device=self._device)
+        g = item.graph.to(self._device)
+        x = _sample(g, h, J, float(self.beta), n, int(self.n_sweeps), self.update, "random", gen)
+        return (x > 0).cpu().numpy()
+
+    def _solve_item(self, item, keep):
+        """keep (K, m) -> (best M as CSR, residual of the best, fraction kept)."""
+        b = _Batch.__new__(_Batch)
+        b.items, b.N, b.G = [item], item.n, 1
+        b.rows, b.cols = item.rows, item.cols
+        b.col_matrix = np.zeros(item.n, dtype=np.int64)
+        b.A = sp.csc_matrix(item.A)
+        b._rep = {}
+        res, (r, c, vals) = b.residuals(keep, bool(self.keep_diagonal))
+        K = keep.shape[0]
+        best = int(np.argmin(res[:, 0]))
+        sel = (c // item.n) == best
+        n = item.n
+        M = sp.csc_matrix((vals[sel], (r[sel] - best * n, c[sel] - best * n)), shape=(n, n)).tocsr()
+        return M, float(res[best, 0]), float(keep[best].mean()) if item.m else 1.0
+
+    def _evaluate_items(self, items, n_samples=1, return_fraction=False):
+        """Residual ``||AM - I||_F`` of one sampled pattern per matrix (batched).
+
+        With ``n_samples > 1`` the best of that many patterns per matrix.
+        """
+        gen = self._fresh_generator()
+        res, frac = [], []
+        bs = max(int(self.batch_size), 64)
+        with torch.no_grad():
+            for s in range(0, len(items), bs):  # batches of matrices
+                b = _Batch(items[s : s + bs], self._device, 1)
+                h = self._field(b).float()
+                J = self._couplings(b).float()
+                x = self._sample_batch(b, h, J, int(n_samples))
+                keep = (x > 0).cpu().numpy()
+                r, _ = b.residuals(keep, bool(self.keep_diagonal))  # (K, G)
+                best = r.argmin(0)
+                res.extend(r[best, np.arange(b.G)].tolist())
+                ent = b.ent_batch.cpu().numpy()
+                cnt = np.bincount(ent, minlength=b.G)
+                kept = np.zeros(b.G)
+                np.add.at(kept, ent, keep[best[ent], np.arange(ent.size)])
+                frac.extend((kept / np.maximum(cnt, 1)).tolist())
+        if return_fraction:
+            return np.asarray(res), np.asarray(frac)
+        return np.asarray(res)
+
+    def evaluate(self, X, n_samples=1):
+        """Per-matrix ``||AM - I||_F`` and kept fraction of sampled patterns.
+
+        Parameters
+        ----------
+        X : list of square matrices
+        n_samples : int, default=1
+            Best of this many patterns per matrix.
+
+        Returns
+        -------
+        residuals, fractions : ndarrays of shape (n_matrices,)
+        """
+        self._check_fitted()
+        n_samples = check_int(n_samples, "n_samples", low=1)
+        items = [_Item(A, self.pattern, bool(self.keep_diagonal)) for A in self._matrices(X)]
+        return self._evaluate_items(items, n_samples, return_fraction=True)
+
+    def transform(self, A, fraction=None):
+        """Sample a pattern for ``A`` and return ``M`` as a LinearOperator.
+
+        Parameters
+        ----------
+        A : square sparse or dense matrix
+            Any size: the entry graph is built sparsely (never ``n^2``
+            memory for ``pattern="A2"``).
+        fraction : float in (0, 1), optional
+            Keep about this fraction of the candidates by adding one constant
+            to the learned field, solved in the naive mean field so that
+            ``mean tanh(beta (h + c + J d eta)) = eta = 2 fraction - 1`` (``d``:
+            number of row and column mates of an entry); used to match a given
+            ``nnz(M)``. The achieved fraction is ``kept_fraction_``.
+
+        Returns
+        -------
+        scipy.sparse.linalg.LinearOperator
+            ``matvec(v) = M_ @ v``, ``rmatvec(v) = M_.T @ v``.
+        """
+        self._check_fitted()
+        if fraction is not None and not (0.0 < float(fraction) < 1.0):
+            raise ValueError(f"fraction: expected a value in (0, 1), got {fraction!r}")
+        A = check_matrix(A)
+        if sp.issparse(self.pattern) and A.shape != self.pattern.shape:
+            raise ValueError(f"A: shape {A.shape} does not match the user pattern {self.pattern.shape}")
+        item = _Item(A, self.pattern, bool(self.keep_diagonal))
+        K = int(self.transform_samples)
+        if item.m:
+            keep = self._sample_item(item, K, self._fresh_generator(), fraction)
+        else:
+            keep = np.zeros((1, 0), dtype=bool)
+        self.M_, self.residual_, self.kept_fraction_ = self._solve_item(item, keep)
+        return aslinearoperator(self.M_)
+
+    def field(self, A):
+        """The learned field on the candidates of ``A``: ``(rows, cols, h)``."""
+        self._check_fitted()
+        A = check_matrix(A)
+        item = _Item(A, self.pattern, bool(self.keep_diagonal), build_graph=False)
+        return item.rows, item.cols, self._fields(item).cpu().numpy()
+
+    def score(self, X, y=None):
+        """Minus the mean ``||AM - I||_F`` over the matrices of ``X`` (higher is better)."""
+        self._check_fitted()
+        return -float(np.mean(self.evaluate(X)[0]))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+
+def _shift_for_fraction(h, beta, fraction, iters=60):
+    """Constant c with ``mean tanh(beta (h + c)) = 2 fraction - 1`` (bisection)."""
+    eta = 2.0 * fraction - 1.0
+    lo, hi = -50.0 / max(beta, 1e-6) - float(h.max()), 50.0 / max(beta, 1e-6) - float(h.min())
+    for _ in range(iters):
+        mid = 0.5 * (lo + hi)
+        if float(torch.tanh(beta * (h + mid)).mean()) < eta:
+            lo = mid
+        else:
+            hi = mid
+    return 0.5 * (lo + hi)

@@ -1,0 +1,124 @@
+r"""GCNII field model on the entry graph of a sparse-approximate-inverse pattern.
+
+The Ising graph of the SAI task is the line graph of the pattern: entries
+sharing a row or a column are neighbours. Its GCN propagation
+:math:`\hat P = \tilde D^{-1/2} (\tilde A + I) \tilde D^{-1/2}` therefore has a
+closed form: with :math:`y_e = x_e / \sqrt{d_e}` (:math:`d_e` = row mates +
+column mates + 1),
+
+.. math:: (\hat P x)_e = d_e^{-1/2} \Big(\sum_{e' \in \mathrm{row}(e)} y_{e'}
+          + \sum_{e' \in \mathrm{col}(e)} y_{e'} - y_e\Big),
+
+two segment sums over rows and columns: :math:`O(\mathrm{nnz} \cdot
+\mathrm{hidden})` work and memory instead of one message per line-graph
+edge (10^7 edges for a 2D Poisson matrix with n = 40,000). The layers are
+exactly PyG's ``GCN2Conv(shared_weights=True)`` (tested against it).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+__all__ = ["EntryGCNII", "ConstantField"]
+
+
+class _GCNIILayer(nn.Module):
+    def __init__(self, channels, alpha, theta, layer):
+        super().__init__()
+        self.alpha = float(alpha)
+        self.beta = math.log(float(theta) / layer + 1.0)
+        self.weight = nn.Parameter(torch.empty(channels, channels))
+        nn.init.xavier_uniform_(self.weight)  # glorot, as PyG
+
+    def forward(self, x, x0, prop):
+        h = (1.0 - self.alpha) * prop(x) + self.alpha * x0
+        return torch.addmm(h, h, self.weight, beta=1.0 - self.beta, alpha=self.beta)
+
+
+class EntryGCNII(nn.Module):
+    """GCNII on candidate entries of M -> external field ``h``.
+
+    Parameters
+    ----------
+    in_channels : int
+        Entry features (2 for ``pattern="A2"``: ``A_ij`` and ``(A^2)_ij``; 3
+        with the constant feature of ``pattern="full"``).
+    hidden : int, default=64
+    n_layers : int, default=4
+    alpha, theta : float, default=0.1, 0.5
+        GCNII's initial-residual and identity-mapping strengths.
+
+    Notes
+    -----
+    ``forward(x, rows, cols, batch)`` takes the entry features ``(m, F)``,
+    the (globally numbered) row and column of each entry and the matrix id of
+    each entry; it returns ``h`` of shape ``(m,)``. The last hidden layer is
+    centred per matrix ("output minus its mean") before the linear read-out,
+    so the read-out's bias sets the overall magnetisation.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skising.precondition import EntryGCNII
+    >>> net = EntryGCNII(2, hidden=8)
+    >>> rows, cols = torch.tensor([0, 1, 0]), torch.tensor([1, 0, 2])
+    >>> net(torch.randn(3, 2), rows, cols, torch.zeros(3, dtype=torch.long)).shape
+    torch.Size([3])
+    """
+
+    def __init__(self, in_channels=2, hidden=64, n_layers=4, alpha=0.1, theta=0.5):
+        super().__init__()
+        self.lin_in = nn.Linear(in_channels, hidden)
+        self.layers = nn.ModuleList(_GCNIILayer(hidden, alpha, theta, i + 1) for i in range(n_layers))
+        self.lin_out = nn.Linear(hidden, 1)
+
+    @staticmethod
+    def propagation(rows, cols, n_groups=None):
+        """The closed-form normalised line-graph propagation as a function."""
+        nr = int(rows.max()) + 1 if rows.numel() else 0
+        nc = int(cols.max()) + 1 if cols.numel() else 0
+        rc = torch.bincount(rows, minlength=nr).to(torch.float32)
+        cc = torch.bincount(cols, minlength=nc).to(torch.float32)
+        deg = rc[rows] + cc[cols] - 1.0  # row mates + column mates + self loop
+        dinv = deg.rsqrt()[:, None]
+
+        def prop(x):
+            y = x * dinv
+            rs = torch.zeros((nr, x.shape[1]), dtype=x.dtype, device=x.device).index_add_(0, rows, y)
+            cs = torch.zeros((nc, x.shape[1]), dtype=x.dtype, device=x.device).index_add_(0, cols, y)
+            return dinv * (rs[rows] + cs[cols] - y)
+
+        return prop
+
+    def forward(self, x, rows, cols, batch=None):
+        prop = self.propagation(rows, cols)
+        x0 = torch.relu(self.lin_in(x))
+        h = x0
+        for layer in self.layers:
+            h = torch.relu(layer(h, x0, prop))
+        if batch is None:
+            h = h - h.mean(0, keepdim=True)
+        else:
+            G = int(batch.max()) + 1 if batch.numel() else 1
+            s = torch.zeros((G, h.shape[1]), dtype=h.dtype, device=h.device).index_add_(0, batch, h)
+            cnt = torch.bincount(batch, minlength=G).clamp_min(1).to(h.dtype)[:, None]
+            h = h - (s / cnt)[batch]
+        return self.lin_out(h)[:, 0]
+
+
+class ConstantField(nn.Module):
+    """A constant field ``h_e = value`` for every entry (the paper's ISING row).
+
+    With ``max_epochs=0`` in :class:`SAIPreconditioner` it gives the
+    constant-field Ising baseline; ``value`` is tuned to a kept fraction.
+    """
+
+    def __init__(self, value=0.0):
+        super().__init__()
+        self.value = nn.Parameter(torch.tensor(float(value)))
+
+    def forward(self, x, rows, cols, batch=None):
+        return self.value.expand(x.shape[0]) * 1.0

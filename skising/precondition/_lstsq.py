@@ -1,0 +1,147 @@
+r"""Batched least squares for sparse approximate inverses (eq. 28).
+
+For a pattern of ``M`` the columns decouple:
+:math:`\min_{m_k} \|A m_k - e_k\|_2` over the entries of column ``k``.
+Column ``k`` only touches the rows of ``A`` that are nonzero in the columns
+of its pattern (plus row ``k``), so every column is a small dense problem.
+All columns are packed into one padded batch and solved by batched QR
+(``torch.linalg.lstsq(driver="gels")``): no Python loop over columns.
+
+Padding pitfall (see PAPER_NOTES): torch's default CPU driver ``gelsy``
+returns wrong solutions when zero padding columns sit between real ones.
+Here every column's unknowns are packed to the front, every padded slot gets
+a unit row with target 0 (so the padded system has full column rank and the
+padded unknowns are exactly 0), and real slots get a tiny ridge row
+(``ridge * max|A|``) so a rank-deficient column cannot produce NaN/inf.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+__all__ = ["sai_lstsq", "sai_lstsq_dense"]
+
+_RIDGE = 1e-8
+
+
+def _expand_columns(A_csc, prow, pcol, n):
+    """Triplets (column k, slot a, row r, value v) of A[:, pattern of column k]."""
+    counts = np.bincount(pcol, minlength=n)
+    starts = np.cumsum(counts) - counts
+    slot = np.arange(prow.size) - np.repeat(starts, counts)
+    ip = A_csc.indptr.astype(np.int64)
+    cnt = ip[prow + 1] - ip[prow]
+    T = int(cnt.sum())
+    e = np.repeat(np.arange(prow.size), cnt)
+    first = np.cumsum(cnt) - cnt
+    idx = np.repeat(ip[prow], cnt) + (np.arange(T) - np.repeat(first, cnt))
+    return counts, pcol[e], slot[e], A_csc.indices[idx].astype(np.int64), A_csc.data[idx]
+
+
+def sai_lstsq(A, prow, pcol, ridge=_RIDGE, max_bytes=64 * 2**20, device="cpu"):
+    """Values of ``M`` on a pattern minimising ``||A M - I||_F``, column by column.
+
+    Parameters
+    ----------
+    A : scipy.sparse matrix, shape (n, n)
+    prow, pcol : int arrays
+        Pattern of ``M`` (row, column of every entry), sorted by column and
+        then row, no duplicates; every column must hold at least one entry.
+    ridge : float
+        Relative size of the ridge rows (``ridge * max|A|``); 1e-8 changes a
+        well-conditioned solution by ~1e-16 relative.
+    max_bytes : int
+        Memory cap of one padded batch (columns are processed in chunks).
+    device : str or torch.device
+
+    Returns
+    -------
+    values : ndarray of shape (nnz,)
+        Entries of ``M`` in the order of ``(prow, pcol)``.
+    res2 : ndarray of shape (n,)
+        Squared residual ``||A m_k - e_k||^2`` of every column; their sum is
+        ``||A M - I||_F^2``.
+    """
+    A = sp.csc_matrix(A, dtype=np.float64)
+    A.sum_duplicates()
+    n = A.shape[0]
+    prow = np.asarray(prow, dtype=np.int64)
+    pcol = np.asarray(pcol, dtype=np.int64)
+    counts, k, a, r, v = _expand_columns(A, prow, pcol, n)
+    # local row numbering per column; row k (target e_k) always included
+    keys = np.concatenate([k * n + r, np.arange(n, dtype=np.int64) * (n + 1)])
+    uniq, inv = np.unique(keys, return_inverse=True)
+    first = np.searchsorted(uniq, np.arange(n, dtype=np.int64) * n)
+    local = np.arange(uniq.size) - first[uniq // n]
+    nrows = np.diff(np.r_[first, uniq.size])
+    T = k.size
+    loc, loc_t = local[inv[:T]], local[inv[T:]]
+    R = int(nrows.max())
+    S = int(counts.max())
+    amax = float(np.abs(A.data).max()) if A.nnz else 1.0
+    delta = float(ridge) * amax
+    per_col = (R + S) * (S + 1) * 8
+    chunk = max(1, int(max_bytes // max(per_col, 1)))
+    # triplets are sorted by column (pattern is column-major)
+    tri_bounds = np.searchsorted(k, np.arange(0, n + chunk, chunk))
+    values = np.empty(prow.size)
+    res2 = np.empty(n)
+    val_bounds = np.r_[0, np.cumsum(counts)]
+    slots = torch.arange(S, device=device)
+    for ci, c0 in enumerate(range(0, n, chunk)):  # chunks of columns, not columns
+        c1 = min(n, c0 + chunk)
+        nc = c1 - c0
+        t0, t1 = tri_bounds[ci], tri_bounds[ci + 1]
+        B = torch.zeros((nc, R + S, S), dtype=torch.float64, device=device)
+        kk = torch.as_tensor(k[t0:t1] - c0, device=device)
+        B[kk, torch.as_tensor(loc[t0:t1], device=device), torch.as_tensor(a[t0:t1], device=device)] = torch.as_tensor(
+            v[t0:t1], device=device
+        )
+        cnt = torch.as_tensor(counts[c0:c1], device=device)
+        pad = slots[None, :] >= cnt[:, None]  # (nc, S)
+        diag = torch.where(pad, torch.ones((), dtype=torch.float64, device=device), torch.full((), delta, dtype=torch.float64, device=device))
+        B[:, R + slots, slots] = diag
+        tgt = torch.zeros((nc, R + S, 1), dtype=torch.float64, device=device)
+        tgt[torch.arange(nc, device=device), torch.as_tensor(loc_t[c0:c1], device=device), 0] = 1.0
+        sol = torch.linalg.lstsq(B, tgt, driver="gels").solution  # (nc, S, 1)
+        resid = B[:, :R] @ sol - tgt[:, :R]
+        res2[c0:c1] = (resid[..., 0] ** 2).sum(1).cpu().numpy()
+        values[val_bounds[c0] : val_bounds[c1]] = sol[..., 0][~pad].cpu().numpy()
+    return values, res2
+
+
+def sai_lstsq_dense(A, mask, ridge=_RIDGE):
+    """Batched dense variant: ``A`` (B, n, n), ``mask`` (B, n, n) pattern of M.
+
+    Returns ``M`` (B, n, n) with the least-squares values on ``mask`` (zero
+    elsewhere) and the residual ``A M - I`` (B, n, n). Every column of
+    ``mask`` must hold at least one entry.
+    """
+    A = torch.as_tensor(A, dtype=torch.float64)
+    mask = torch.as_tensor(mask, dtype=torch.bool, device=A.device)
+    Bn, n, _ = A.shape
+    counts = mask.sum(1)  # (B, n) entries per column
+    S = int(counts.max())
+    order = torch.argsort((~mask).to(torch.int8), dim=1, stable=True)[:, :S, :]  # (B, S, n) packed rows of M
+    idx = order.transpose(1, 2)  # (B, k, S)
+    Acol = A.transpose(1, 2)  # (B, j, r): column j of A as a row
+    bi = torch.arange(Bn, device=A.device)[:, None, None]
+    Bk = Acol[bi, idx].transpose(2, 3)  # (B, k, r, S)
+    slots = torch.arange(S, device=A.device)
+    pad = slots[None, None, :] >= counts[..., None]  # (B, k, S)
+    Bk = Bk.masked_fill(pad[:, :, None, :], 0.0)
+    amax = float(A.abs().amax()) if A.numel() else 1.0
+    aug = torch.diag_embed(torch.where(pad, torch.ones((), dtype=A.dtype), torch.full((), ridge * amax, dtype=A.dtype)))
+    system = torch.cat([Bk, aug], dim=2)  # (B, k, n + S, S)
+    tgt = torch.zeros((Bn, n, n + S, 1), dtype=A.dtype, device=A.device)
+    kk = torch.arange(n, device=A.device)
+    tgt[:, kk, kk, 0] = 1.0
+    sol = torch.linalg.lstsq(system, tgt, driver="gels").solution[..., 0]  # (B, k, S)
+    sol = sol.masked_fill(pad, 0.0)
+    M = torch.zeros((Bn, n, n), dtype=A.dtype, device=A.device)
+    M.scatter_(1, order, sol.transpose(1, 2))  # M[b, order[b, s, k], k] = sol[b, k, s]
+    M = M * mask
+    resid = A @ M - torch.eye(n, dtype=A.dtype, device=A.device)
+    return M, resid

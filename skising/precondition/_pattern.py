@@ -1,0 +1,247 @@
+"""Candidate patterns of M and their line graph (the Ising graph of the SAI task).
+
+A candidate entry ``(i, j)`` of the approximate inverse ``M`` is an Ising
+node; two candidates are coupled when they share a row or a column (the line
+graph of the bipartite row/column graph of the pattern). Everything is built
+from sorted index arrays, never from an ``n x n`` dense array, so matrices
+with 10^5 rows work.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from ..graph import Graph
+
+__all__ = ["check_matrix", "candidate_pattern", "entry_graph", "entry_features"]
+
+
+def check_matrix(A, name="A", require_nonsingular_pattern=True):
+    """Validate a square real matrix; return it as CSR float64 (sorted, summed).
+
+    Raises ``TypeError`` for non-numeric or non-matrix input and
+    ``ValueError`` for non-square, empty, NaN/inf, or (when asked) a matrix
+    with an empty row or column (structurally singular).
+    """
+    if sp.issparse(A):
+        M = A
+    elif isinstance(A, torch.Tensor):
+        if A.is_sparse or A.layout != torch.strided:
+            A = A.to_dense()
+        M = A.detach().cpu().numpy()
+    else:
+        try:
+            M = np.asarray(A)
+        except Exception as exc:  # pragma: no cover - exotic objects
+            raise TypeError(f"{name}: cannot convert {type(A).__name__} to a matrix") from exc
+    if not sp.issparse(M):
+        if M.dtype == object or not (np.issubdtype(M.dtype, np.number) or M.dtype == bool):
+            raise TypeError(f"{name}: expected a real numeric matrix, got {type(A).__name__} of dtype {M.dtype}")
+        if M.ndim != 2:
+            raise ValueError(f"{name}: expected a 2-D matrix, got an array of shape {M.shape}")
+    if np.iscomplexobj(M.data if sp.issparse(M) else M):
+        raise TypeError(f"{name}: complex matrices are not supported")
+    if sp.issparse(M) and not (np.issubdtype(M.dtype, np.number) or M.dtype == bool):
+        raise TypeError(f"{name}: expected a real numeric matrix, got dtype {M.dtype}")
+    if M.shape[0] != M.shape[1]:
+        raise ValueError(f"{name}: expected a square matrix, got shape {M.shape}")
+    if M.shape[0] == 0:
+        raise ValueError(f"{name}: empty (0 x 0) matrix")
+    M = sp.csr_matrix(M, dtype=np.float64, copy=True)
+    M.sum_duplicates()
+    if not np.isfinite(M.data).all():
+        raise ValueError(f"{name}: contains NaN or infinite values")
+    M.eliminate_zeros()
+    M.sort_indices()
+    if require_nonsingular_pattern:
+        n = M.shape[0]
+        rows = np.diff(M.indptr)
+        if (rows == 0).any():
+            i = int(np.flatnonzero(rows == 0)[0])
+            raise ValueError(f"{name}: row {i} is empty, so the matrix is singular and has no inverse to approximate")
+        cols = np.bincount(M.indices, minlength=n)
+        if (cols == 0).any():
+            j = int(np.flatnonzero(cols == 0)[0])
+            raise ValueError(f"{name}: column {j} is empty, so the matrix is singular and has no inverse to approximate")
+    return M
+
+
+def candidate_pattern(A, pattern="A2", keep_diagonal=True):
+    """Candidate entries of M as ``(rows, cols)`` sorted by column, then row.
+
+    Parameters
+    ----------
+    A : scipy.sparse matrix (CSR float64, validated)
+    pattern : {"A2", "A", "full"} or sparse matrix
+        ``"A2"``: pattern of ``A + A^2`` (Setting 1); ``"A"``: pattern of A;
+        ``"full"``: all ``n^2`` entries (only sensible for small matrices);
+        a sparse matrix: its own nonzero pattern.
+    keep_diagonal : bool
+        When True the diagonal is excluded from the candidates (it is always
+        part of M).
+
+    Returns
+    -------
+    rows, cols : int64 arrays
+    """
+    n = A.shape[0]
+    if isinstance(pattern, str):
+        if pattern == "full":
+            if n > 4096:
+                raise ValueError(f"pattern: 'full' on an n={n} matrix would need n^2 candidates; use 'A2'")
+            r, c = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
+            r, c = r.ravel(), c.ravel()
+        elif pattern in ("A2", "A"):
+            P = A.copy()
+            P.data = np.ones_like(P.data)
+            if pattern == "A2":
+                P = P + P @ P
+            P = P.tocoo()
+            r, c = P.row.astype(np.int64), P.col.astype(np.int64)
+        else:
+            raise ValueError(f"pattern: expected 'A2', 'A', 'full' or a sparse matrix, got {pattern!r}")
+    elif sp.issparse(pattern) or isinstance(pattern, np.ndarray):
+        P = sp.coo_matrix(pattern)
+        if P.shape != A.shape:
+            raise ValueError(f"pattern: shape {P.shape} does not match the matrix shape {A.shape}")
+        P.sum_duplicates()
+        nz = P.data != 0
+        r, c = P.row[nz].astype(np.int64), P.col[nz].astype(np.int64)
+        if not keep_diagonal:
+            empty = np.bincount(c, minlength=n) == 0
+            if empty.any():
+                raise ValueError(
+                    f"pattern: column {int(np.flatnonzero(empty)[0])} is empty; with keep_diagonal=False every column "
+                    "needs a candidate entry"
+                )
+    else:
+        raise TypeError(f"pattern: expected 'A2', 'A', 'full' or a sparse matrix, got {type(pattern).__name__}")
+    P = sp.csc_matrix((np.ones(r.size), (r, c)), shape=(n, n))
+    P.sum_duplicates()
+    P.sort_indices()
+    c = np.repeat(np.arange(n, dtype=np.int64), np.diff(P.indptr))
+    r = P.indices.astype(np.int64)
+    if keep_diagonal:
+        off = r != c
+        r, c = r[off], c[off]
+    return r, c
+
+
+def _clique_pairs(group, order):
+    """All pairs of entries inside each group (entries listed in ``order``).
+
+    ``group[order]`` must be sorted. Returns (src, dst) entry indices.
+    """
+    g = group[order]
+    if g.size == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+    sizes = np.diff(np.r_[starts, g.size])
+    pos = np.arange(g.size) - np.repeat(starts, sizes)
+    after = np.repeat(sizes, sizes) - pos - 1  # partners after me in my group
+    total = int(after.sum())
+    if total == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    src_pos = np.repeat(np.arange(g.size), after)
+    first = np.cumsum(after) - after
+    dst_pos = src_pos + 1 + (np.arange(total) - np.repeat(first, after))
+    return order[src_pos], order[dst_pos]
+
+
+def _entry_coloring(rows, cols, max_colors=64):
+    """A proper colouring of the entry graph in closed form, or None.
+
+    Two entries sharing a row differ in ``j - i``; two sharing a column too.
+    So the diagonal offset is a proper colouring (few colours for banded and
+    stencil matrices). With the largest row/column span ``q``, ``(i + j) mod q``
+    is one as well (``n`` colours for a full ``n x n`` pattern). The smaller is
+    used when it has at most ``max_colors`` colours.
+    """
+    if rows.size == 0:
+        return np.zeros(0, np.int64)
+    off = cols - rows
+    uniq, inv = np.unique(off, return_inverse=True)
+    best = (uniq.size, inv)
+
+    def span(group, other):
+        lo = np.full(group.max() + 1, np.iinfo(np.int64).max)
+        hi = np.full(group.max() + 1, -1)
+        np.minimum.at(lo, group, other)
+        np.maximum.at(hi, group, other)
+        ok = hi >= 0
+        return int((hi[ok] - lo[ok]).max()) + 1
+
+    q = max(span(rows, cols), span(cols, rows))
+    if q < best[0]:
+        best = (q, (rows + cols) % q)
+    if best[0] > max_colors:
+        return None
+    return np.asarray(best[1], dtype=np.int64)
+
+
+def entry_graph(rows, cols, x=None):
+    """The Ising graph on candidate entries: shared row or column -> edge.
+
+    Parameters
+    ----------
+    rows, cols : int64 arrays of the candidate entries
+    x : torch.Tensor, optional
+        Node features of the entries.
+
+    Returns
+    -------
+    Graph
+        Unit edge weights; a closed-form colouring is cached under ``"auto"``
+        when one with few colours exists.
+    """
+    m = rows.size
+    s1, d1 = _clique_pairs(rows, np.argsort(rows * (cols.max() + 1 if m else 1) + cols, kind="stable"))
+    s2, d2 = _clique_pairs(cols, np.arange(m))  # entries are sorted by column already
+    src = np.concatenate([s1, s2])
+    dst = np.concatenate([d1, d2])
+    # src < dst already (entries are numbered column-major); the lexicographic
+    # order of Graph.edges is not needed by the sampler or the energy, and
+    # sorting 10^7 pairs would dominate the setup time of large matrices
+    edges = torch.from_numpy(np.stack([src, dst]))
+    g = Graph(m, edges, torch.ones(edges.shape[1], dtype=torch.float64), x=x)
+    colors = _entry_coloring(rows, cols)
+    if colors is not None:
+        g._colors["auto"] = colors
+    return g
+
+
+def entry_features(A, rows, cols, pattern):
+    """Per-candidate features: ``A_ij`` and ``(A^2)_ij`` scaled to max 1 (+ a constant 1 for ``"full"``)."""
+    amax = np.abs(A.data).max() if A.nnz else 1.0
+    An = A / amax
+    A2 = An @ An
+    a2max = np.abs(A2.data).max() if A2.nnz else 1.0
+    f1 = _lookup(An, rows, cols)
+    f2 = _lookup(A2, rows, cols) / a2max
+    feats = [f1, f2]
+    if isinstance(pattern, str) and pattern == "full":
+        feats.append(np.ones_like(f1))
+    return torch.as_tensor(np.stack(feats, 1), dtype=torch.float32)
+
+
+def _lookup(A, rows, cols):
+    """Values ``A[rows, cols]`` (0 where not stored) by binary search in CSR."""
+    A = sp.csr_matrix(A)
+    A.sum_duplicates()
+    A.sort_indices()
+    n = A.shape[1]
+    rr = np.repeat(np.arange(A.shape[0], dtype=np.int64), np.diff(A.indptr))
+    keys = rr * n + A.indices.astype(np.int64)
+    q = rows.astype(np.int64) * n + cols.astype(np.int64)
+    pos = np.searchsorted(keys, q)
+    pos = np.minimum(pos, max(keys.size - 1, 0))
+    hit = keys.size > 0
+    out = np.zeros(q.size)
+    if hit:
+        found = keys[pos] == q
+        out[found] = A.data[pos[found]]
+    return out
