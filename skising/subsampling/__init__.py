@@ -1,6 +1,7 @@
-"""The generic learned subsampler."""
+"""The generic learned subsampler and ready-made task losses."""
 
 from ._features import default_node_features
+from ._losses import CoverageLoss
 from ._subsampler import IsingSubsampler
 
-__all__ = ["IsingSubsampler", "default_node_features"]
+__all__ = ["IsingSubsampler", "CoverageLoss", "default_node_features"]

@@ -160,12 +160,12 @@ class IsingSubsampler(TransformerMixin, BaseIsingEstimator):
         out = torch.as_tensor(out).detach().to(torch.float32).to(x.device)
         if self.magnetization == "sample" and self.target_fraction is not None:
             eta = 2.0 * float(self.target_fraction) - 1.0
-            m = magnetization_sto(x, batch.graph.batch)  # (K,) or (K, G)
-            if m.dim() == 2 and m.shape[1] == 1:
-                m = m[:, 0]
+            m = magnetization_sto(x, batch.graph.batch_vector)  # (K, G)
             pen = float(self.penalty) * (m - eta) ** 2
-            if out.dim() == 1 and pen.dim() == 2:
+            if out.dim() == 1:
                 pen = pen.mean(1)
+            elif out.shape != pen.shape:
+                raise ValueError(f"loss: expected shape {tuple(pen.shape)} (n_samples, n_graphs), got {tuple(out.shape)}")
             out = out + pen
         return out
 
