@@ -53,7 +53,7 @@ def spai(A, pattern="A", keep_diagonal=True):
     return sp.csc_matrix((vals, (rows, cols)), shape=(n, n)).tocsr()
 
 
-def greedy_spai_dense(A, candidates, budget):
+def greedy_spai_dense(A, candidates, budget, init=None):
     """Greedy SPAI on a batch of small dense matrices, vectorised over columns.
 
     Starting from the diagonal, every step adds to every column ``k`` that
@@ -69,6 +69,9 @@ def greedy_spai_dense(A, candidates, budget):
         Off-diagonal entries that may be added (``[j, k]`` = row j of column k).
     budget : int tensor (B, n)
         Entries to add per column.
+    init : bool tensor (B, n, n), optional
+        Starting pattern (e.g. an Ising sample; the diagonal is added); its
+        off-diagonal entries count against ``budget``.
 
     Returns
     -------
@@ -83,7 +86,9 @@ def greedy_spai_dense(A, candidates, budget):
     cand &= ~eye
     budget = torch.as_tensor(budget, dtype=torch.long)
     mask = eye.expand(Bn, n, n).clone()
-    added = torch.zeros((Bn, n), dtype=torch.long)
+    if init is not None:
+        mask |= torch.as_tensor(init, dtype=torch.bool)
+    added = (mask & ~eye).sum(1)
     colnorm2 = (A**2).sum(1).clamp_min(1e-300)  # (B, j)
     M, R = sai_lstsq_dense(A, mask)
     for _ in range(int(budget.max()) if budget.numel() else 0):  # steps, not columns
