@@ -46,7 +46,7 @@ class ConstantFieldIsingSubsampler(BaseSubsampler):
     """
 
     def __init__(self, fraction=0.5, field=None, coupling=1.0, beta=1.0, n_sweeps=10, update="metropolis",
-                 n_chains=16, tol=0.005, device="cpu", random_state=None):
+                 n_chains=16, tol=0.01, device="cpu", random_state=None):
         self.fraction = fraction
         self.field = field
         self.coupling = coupling
@@ -88,10 +88,12 @@ class ConstantFieldIsingSubsampler(BaseSubsampler):
         bound = abs(float(self.coupling)) * maxdeg + 10.0 / beta
         lo, hi = -bound, bound
         h = 0.0
-        for it in range(40):  # bisection steps (few), each one vectorised sampling call
+        # bisection with common random numbers (the same seed at every step), so
+        # the measured fraction is a near-monotone function of h
+        for _ in range(30):
             h = 0.5 * (lo + hi)
-            frac = float(self._draw(g, h, int(self.n_chains), self._seed + it).float().mean())
-            if abs(frac - target) <= float(self.tol):
+            frac = float(self._draw(g, h, int(self.n_chains), self._seed).float().mean())
+            if abs(frac - target) <= float(self.tol) or hi - lo < 1e-4:
                 break
             if frac < target:
                 lo = h

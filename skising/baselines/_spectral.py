@@ -74,12 +74,13 @@ class SpectralSubsampler(BaseSubsampler):
             raise ValueError(f"mode: expected 'polarity' or 'rank', got {self.mode!r}")
 
     def _masks(self, graph, n, rng):
-        v = top_laplacian_eigenvector(graph, self.laplacian, self._seed)
+        v = top_laplacian_eigenvector(graph, self.laplacian, 0)  # deterministic start vector
         N = graph.num_nodes
         target = float(self.fraction) * N
-        pos_side = v >= 0
-        neg_side = v <= 0
-        if abs(pos_side.sum() - target) > abs(neg_side.sum() - target):
+        # the eigenvector's sign is arbitrary: fix it deterministically
+        pos_side, neg_side = (v >= 0).sum(), (v <= 0).sum()
+        dp, dn = abs(pos_side - target), abs(neg_side - target)
+        if dn < dp or (dn == dp and v[np.argmax(np.abs(v))] < 0):
             v = -v
         if self.mode == "polarity":
             m = v >= 0

@@ -49,6 +49,8 @@ from ._coloring import color_graph
 __all__ = ["sample_ising", "SamplerPlan"]
 
 _UPDATES = ("metropolis", "heat_bath")
+# above this many stored entries per colour block, CSR sparse-dense products win
+_CSR_MIN_NNZ = 50_000
 
 warnings.filterwarnings("ignore", message=".*Sparse CSR tensor support is in beta state.*")
 
@@ -92,7 +94,12 @@ class SamplerPlan:
         with warnings.catch_warnings():  # torch flags sparse CSR as "beta" on every construction
             warnings.simplefilter("ignore", UserWarning)
             for s, e, a, b, crow, col in self.blocks:
-                mats.append(torch.sparse_csr_tensor(crow, col, vals[a:b], size=(e - s, self.n), check_invariants=False))
+                if b - a > _CSR_MIN_NNZ:
+                    mats.append(torch.sparse_csr_tensor(crow, col, vals[a:b], size=(e - s, self.n), check_invariants=False))
+                else:  # small blocks: COO products have far less fixed overhead
+                    rows = torch.repeat_interleave(torch.arange(e - s, device=crow.device), crow[1:] - crow[:-1])
+                    mats.append(torch.sparse_coo_tensor(torch.stack([rows, col]), vals[a:b], size=(e - s, self.n),
+                                                        is_coalesced=True, check_invariants=False))
         return mats
 
 
