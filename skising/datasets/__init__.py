@@ -25,3 +25,8 @@ __all__ += [
     "read_matrix_market",
     "split_matrices",
 ]
+
+from ._ba2motifs import load_ba2motifs, make_ba2motifs
+from ._tu import load_mutagenicity, load_tu
+
+__all__ += ["load_ba2motifs", "make_ba2motifs", "load_mutagenicity", "load_tu"]

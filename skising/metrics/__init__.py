@@ -7,3 +7,7 @@ __all__ = ["point_mesh_distance", "vertex_to_mesh_distance"]
 from ._sai import sai_residual
 
 __all__ += ["sai_residual"]
+
+from ._explain import graph_explanation_accuracy, harmonic_fidelity, prediction_fidelity, topk_node_mask
+
+__all__ += ["graph_explanation_accuracy", "harmonic_fidelity", "prediction_fidelity", "topk_node_mask"]

@@ -1,0 +1,159 @@
+"""TU Dortmund text-format graph datasets (MUTAG, Mutagenicity, ...)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ._home import data_path
+
+__all__ = ["load_tu", "load_mutagenicity"]
+
+MUTAGENICITY_ATOMS = ("C", "O", "Cl", "H", "N", "F", "Br", "S", "P", "I", "Na", "K", "Li", "Ca")
+
+
+def _read_ints(path, ncols=1):
+    try:
+        arr = np.loadtxt(path, delimiter=",", dtype=np.int64, ndmin=2)
+    except ValueError as exc:
+        raise ValueError(f"{path}: malformed TU file ({exc})") from exc
+    if arr.shape[1] != ncols:
+        raise ValueError(f"{path}: expected {ncols} column(s), got {arr.shape[1]}")
+    return arr[:, 0] if ncols == 1 else arr
+
+
+def _one_hot(labels, n_classes):
+    out = np.zeros((labels.size, n_classes), dtype=np.float32)
+    out[np.arange(labels.size), labels] = 1.0
+    return out
+
+
+def load_tu(name, data_home=None):
+    """Load a TU graph-classification dataset from ``tu/<name>/`` in the data home.
+
+    Node labels become one-hot ``x``, edge labels one-hot ``edge_attr``, and
+    graph labels ``y`` (shifted so that the smallest is 0 when they are
+    ``{-1, 1}``). When ``<name>_edge_gt.txt`` exists (PGExplainer's
+    ground truth for Mutagenicity), every graph gets ``edge_gt`` (E,) bool
+    and ``node_gt`` (n,) bool (the nodes incident to a ground-truth edge).
+
+    Parameters
+    ----------
+    name : str
+        Folder and file prefix, e.g. ``"Mutagenicity"`` or ``"MUTAG"``.
+    data_home : str or Path, optional
+
+    Returns
+    -------
+    list of torch_geometric.data.Data
+
+    Raises
+    ------
+    FileNotFoundError
+        When a required file is missing (names it).
+    ValueError
+        When the files disagree in length or contain out-of-range ids.
+
+    Examples
+    --------
+    >>> from skising.datasets import load_tu
+    >>> ds = load_tu("MUTAG")  # doctest: +SKIP
+    >>> len(ds)  # doctest: +SKIP
+    188
+    """
+    from torch_geometric.data import Data
+
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"name: expected a dataset name string, got {name!r}")
+    folder = data_path("tu", name, data_home=data_home)
+    f = lambda suffix: folder / f"{name}_{suffix}.txt"  # noqa: E731
+    for req in ("A", "graph_indicator", "graph_labels"):
+        if not f(req).exists():
+            raise FileNotFoundError(f"{f(req)}: required TU file missing")
+    A = _read_ints(f("A"), 2) - 1
+    gi = _read_ints(f("graph_indicator")) - 1
+    gl = _read_ints(f("graph_labels"))
+    n_nodes, n_graphs = gi.size, gl.size
+    if A.size and (A.min() < 0 or A.max() >= n_nodes):
+        raise ValueError(f"{f('A')}: node id out of range 1..{n_nodes}")
+    if gi.min() < 0 or gi.max() >= n_graphs:
+        raise ValueError(f"{f('graph_indicator')}: graph id out of range 1..{n_graphs}")
+    if np.any(np.diff(gi) < 0):
+        raise ValueError(f"{f('graph_indicator')}: nodes must be grouped by graph")
+    y = gl.copy()
+    if set(np.unique(y)) <= {-1, 1}:
+        y = (y > 0).astype(np.int64)
+    else:
+        y = y - y.min()
+    x = None
+    if f("node_labels").exists():
+        nl = _read_ints(f("node_labels"))
+        if nl.size != n_nodes:
+            raise ValueError(f"{f('node_labels')}: {nl.size} lines, expected {n_nodes} (one per node)")
+        x = _one_hot(nl - nl.min(), int(nl.max() - nl.min()) + 1)
+    else:
+        x = np.ones((n_nodes, 1), dtype=np.float32)
+    ea = None
+    if f("edge_labels").exists():
+        el = _read_ints(f("edge_labels"))
+        if el.size != A.shape[0]:
+            raise ValueError(f"{f('edge_labels')}: {el.size} lines, expected {A.shape[0]} (one per line of A)")
+        ea = _one_hot(el - el.min(), int(el.max() - el.min()) + 1)
+    gt = None
+    if f("edge_gt").exists():
+        gt = _read_ints(f("edge_gt")).astype(bool)
+        if gt.size != A.shape[0]:
+            raise ValueError(f"{f('edge_gt')}: {gt.size} lines, expected {A.shape[0]} (one per line of A)")
+    eg = gi[A[:, 0]]
+    if np.any(eg != gi[A[:, 1]]):
+        raise ValueError(f"{f('A')}: an edge joins two different graphs")
+    order = np.argsort(eg, kind="stable")
+    A, eg = A[order], eg[order]
+    ea = None if ea is None else ea[order]
+    gt = None if gt is None else gt[order]
+    nptr = np.searchsorted(gi, np.arange(n_graphs + 1))
+    eptr = np.searchsorted(eg, np.arange(n_graphs + 1))
+    out = []
+    for g in range(n_graphs):
+        a, b, c, d = nptr[g], nptr[g + 1], eptr[g], eptr[g + 1]
+        ei = torch.as_tensor((A[c:d] - a).T.copy())
+        data = Data(x=torch.as_tensor(x[a:b]), edge_index=ei, y=torch.tensor([int(y[g])]), idx=torch.tensor([g]))
+        if ea is not None:
+            data.edge_attr = torch.as_tensor(ea[c:d])
+        if gt is not None:
+            egt = torch.as_tensor(gt[c:d])
+            ngt = torch.zeros(b - a, dtype=torch.bool)
+            ngt[ei[0, egt]] = True
+            ngt[ei[1, egt]] = True
+            data.edge_gt, data.node_gt = egt, ngt
+        out.append(data)
+    return out
+
+
+def load_mutagenicity(data_home=None, only_mutagens_with_gt=False):
+    """TU Mutagenicity (4337 molecules) with PGExplainer's NO2/NH2 ground truth.
+
+    Node features: one-hot atom types ``C, O, Cl, H, N, F, Br, S, P, I, Na,
+    K, Li, Ca`` (14); edge features ``edge_attr``: one-hot bond valence 1/2/3;
+    ``y``: 0 = mutagen, 1 = non-mutagen. Ground truth ``edge_gt`` marks the
+    edges inside NO2 and NH2 groups (``Mutagenicity_edge_gt.txt`` of the
+    PGExplainer release); ``node_gt`` the atoms of those edges. This is NOT
+    the paper's curated 1768-graph set (NH2, NO2, aliphatic halides,
+    nitroso, azo); with this ground truth the best attainable top-25 % GEA
+    on mutagens is about 0.56.
+
+    Parameters
+    ----------
+    data_home : str or Path, optional
+    only_mutagens_with_gt : bool, default False
+        Keep only mutagens (label 0) with at least one ground-truth edge,
+        the subset PGExplainer and successors evaluate on.
+
+    Returns
+    -------
+    list of torch_geometric.data.Data
+    """
+    ds = load_tu("Mutagenicity", data_home=data_home)
+    if only_mutagens_with_gt:
+        ds = [d for d in ds if int(d.y) == 0 and bool(d.edge_gt.any())]
+    return ds
