@@ -80,6 +80,40 @@ def run_one(method, seed, args, data):
     return rec
 
 
+def bench_sampler(args, repeats=5):
+    """Updates per second: conv grid path vs the generic CSR sampler on the same batch."""
+    from skising.graph import batch_graphs, grid_graph
+    from skising.sampling._grid import _grid_sample, grid_kernel
+    from skising.sampling._sampler import _sample
+
+    B, K, S, n = args.batch_size, args.n_samples, args.n_sweeps, args.size
+    dev = torch.device(args.device)
+    gen = torch.Generator(device=dev).manual_seed(0)
+    h = torch.randn(B, n, n, generator=gen, device=dev)
+    g = batch_graphs([grid_graph(n, n, 8)] * B).to(dev)
+    J = torch.ones(g.num_edges, device=dev)
+    kern = grid_kernel(1.0, device=dev)
+    runs = {
+        "grid_conv2d": lambda: _grid_sample(h, kern, 1.0, K, S, "metropolis", "random", gen),
+        "graph_csr": lambda: _sample(g, h.reshape(-1), J, 1.0, K, S, "metropolis", "random", gen),
+    }
+    out = {}
+    for name, f in runs.items():
+        f()  # warm-up (plans, colouring cache)
+        rates = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            f()
+            if dev.type == "cuda":
+                torch.cuda.synchronize()
+            rates.append(B * K * S * n * n / (time.perf_counter() - t0))
+        out[name] = rates
+        print(f"{name:12s} {np.mean(rates) / 1e6:.2f} M spin updates/s ({B} images x {K} chains x {S} sweeps, {n}x{n})")
+    RUNS.mkdir(parents=True, exist_ok=True)
+    (RUNS.parent / "segment_sampler.json").write_text(json.dumps(
+        {"rates": out, "setting": f"{B} images x {K} chains x {S} sweeps, {n}x{n}", "device": device_label(args.device)}))
+
+
 def aggregate(command):
     runs = [json.loads(p.read_text()) for p in sorted(RUNS.glob("*.json"))]
     if not runs:
@@ -115,6 +149,16 @@ def aggregate(command):
                         "mean": float(np.mean(be)), "std": None, "n": len(be), "unit": "epoch", "device": dev,
                         "command": command, "setting": note, "per_seed": be})
     RESULTS.mkdir(exist_ok=True)
+    samp = RESULTS / "segment_sampler.json"
+    if samp.exists():
+        sd = json.loads(samp.read_text())
+        for name, rates in sd["rates"].items():
+            rec = {"task": "segment", "dataset": "weizmann_horse", "method": name, "metric": "updates_per_second",
+                   "mean": float(np.mean(rates)), "std": float(np.std(rates, ddof=1)), "n": len(rates), "unit": "1/s",
+                   "device": sd["device"], "command": "python benchmarks/bench_segment.py --sampler-only",
+                   "setting": sd["setting"], "per_seed": None}
+            records.append(rec)
+            rows.append((name, "updates_per_second", rec, sd["setting"]))
     (RESULTS / "segment.json").write_text(json.dumps(records, indent=1))
     lines = [
         "# Segmentation: Weizmann horses (test split, 33 images)",
@@ -126,8 +170,12 @@ def aggregate(command):
     ]
     for name, metric, rec, note in rows:
         std = "" if rec["std"] is None else f"{rec['std']:.3f}"
-        per = ", ".join(f"{v:.3f}" for v in rec["per_seed"])
-        lines.append(f"| {name} | {metric} | {rec['mean']:.3f} | {std} | {rec['n']} | {per} | {note} |")
+        per = "" if rec["per_seed"] is None else ", ".join(f"{v:.3f}" for v in rec["per_seed"])
+        if metric == "updates_per_second":
+            std = f"{rec['std']:.3g}"
+            lines.append(f"| {name} | {metric} | {rec['mean']:.3g} | {std} | {rec['n']} | {per} | {note} |")
+        else:
+            lines.append(f"| {name} | {metric} | {rec['mean']:.3f} | {std} | {rec['n']} | {per} | {note} |")
     lines += ["", f"Device: {records[0]['device']}.", "", f"Command: `{command}`", ""]
     (RESULTS / "segment.md").write_text("\n".join(lines))
     print("\n".join(lines))
@@ -148,6 +196,7 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--no-aggregate", action="store_true")
     p.add_argument("--aggregate-only", action="store_true")
+    p.add_argument("--sampler-only", action="store_true", help="only time the grid sampler vs the CSR sampler")
     p.add_argument("--command", default=None, help="command line to record (default: this one)")
     args = p.parse_args(argv)
     command = args.command or "python benchmarks/bench_segment.py " + " ".join(sys.argv[1:] if argv is None else argv)
@@ -155,6 +204,9 @@ def main(argv=None):
         aggregate(command)
         return
     torch.set_num_threads(args.threads)
+    if args.sampler_only:
+        bench_sampler(args)
+        return
     data = tuple(load_weizmann_horse(args.size, split=s) for s in ("train", "val", "test"))
     for seed in args.seeds:
         for method in args.methods:

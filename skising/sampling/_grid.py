@@ -110,24 +110,27 @@ def _grid_sample(h, kernel, beta, n_chains, n_sweeps, update, init, gen, dtype=t
         X = init.to(device=device, dtype=dtype).clone()
     W = kernel.detach().to(device=device, dtype=dtype)[None, None]
     two_beta = 2.0 * float(beta)
-    flat = X.view(K * B, 1, Hh, Ww)
+    # spins live inside a zero-padded buffer: border pixels see zero neighbours,
+    # and no padding copy is made per colour
+    P = torch.zeros(K * B, 1, Hh + 2, Ww + 2, dtype=dtype, device=device)
+    P[..., 1:-1, 1:-1] = X.view(K * B, 1, Hh, Ww)
+    Pv = P.view(K, B, Hh + 2, Ww + 2)
     for _ in range(n_sweeps):
         for a, b in _COLOR_OFFSETS:
-            xc = X[..., a::2, b::2]
+            xc = Pv[..., 1 + a : Hh + 1 : 2, 1 + b : Ww + 1 : 2]
             if xc.numel() == 0:
                 continue
             # neighbour sums at this colour's pixels only: a stride-2 conv of the
-            # zero-padded grid started at offset (a, b) (a quarter of the work)
-            padded = F.pad(flat, (1, 1, 1, 1))
-            loc = F.conv2d(padded[..., a:, b:], W, stride=2).view(xc.shape) + H[..., a::2, b::2]
+            # padded grid started at offset (a, b) (a quarter of the work)
+            loc = F.conv2d(P[..., a:, b:], W, stride=2).view(xc.shape) + H[..., a::2, b::2]
             u = torch.rand(xc.shape, generator=gen, device=device, dtype=dtype)
             if update == "metropolis":
                 flip = u < torch.exp(-two_beta * xc * loc)
                 new = torch.where(flip, -xc, xc)
             else:
                 new = torch.where(u < torch.sigmoid(two_beta * loc), 1.0, -1.0).to(dtype)
-            X[..., a::2, b::2] = new
-    return X
+            xc.copy_(new)
+    return Pv[..., 1:-1, 1:-1].contiguous()
 
 
 def _grid_energy(x, h, kernel):
