@@ -99,9 +99,13 @@ def curvature_features(vertices, faces):
     --------
     >>> import numpy as np
     >>> from skising.sparsify import curvature_features
-    >>> V = np.array([[0., 0, 0], [1, 0, 0], [0, 1, 0], [1, 1, 0]])
-    >>> curvature_features(V, np.array([[0, 1, 2], [1, 3, 2]])).round(3).tolist()
-    [1.0, 0.0, 0.0, 1.0]
+    >>> V = np.array([[0., 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0], [.5, .5, 0]])
+    >>> F = np.array([[0, 1, 4], [1, 2, 4], [2, 3, 4], [3, 0, 4]])
+    >>> float(curvature_features(V, F)[4])  # interior vertex of a flat fan
+    0.0
+    >>> V[4, 2] = 0.5  # lift it: a pyramid tip
+    >>> float(curvature_features(V, F)[4].round(3))
+    2.0
     """
     V, F = check_mesh(vertices, faces)
     return _curvature(V, F)
