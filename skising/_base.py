@@ -173,7 +173,22 @@ class BaseIsingEstimator(BaseEstimator):
                 pbar = tqdm(total=epochs, desc=type(self).__name__, leave=False)
             except ImportError:  # tqdm is an optional extra
                 pbar = None
-        for epoch in range(epochs):
+        start_epoch = 0
+        ckpt = self._checkpoint_path()
+        if ckpt is not None and getattr(self, "_resume", False) and ckpt.exists():
+            state = torch.load(ckpt, map_location=self._device, weights_only=False)
+            if state.get("estimator") != type(self).__name__:
+                raise ValueError(
+                    f"checkpoint_dir: {ckpt} was written by {state.get('estimator')}, not {type(self).__name__}"
+                )
+            model.load_state_dict(state["model"])
+            opt.load_state_dict(state["optimizer"])
+            self._torch_gen.set_state(state["torch_gen"])
+            self._np_rng.bit_generator.state = state["np_rng"]
+            self.history_ = list(state["history"])
+            best = state["best"]
+            start_epoch = int(state["epoch"]) + 1
+        for epoch in range(start_epoch, epochs):
             t0 = time.perf_counter()
             order = self._np_rng.permutation(n)
             model.train()
@@ -222,6 +237,8 @@ class BaseIsingEstimator(BaseEstimator):
                 if score > best[0]:
                     best = (score, {k: v.detach().clone() for k, v in model.state_dict().items()}, epoch)
             self.history_.append(rec)
+            if ckpt is not None:
+                self._save_checkpoint(ckpt, epoch, opt, best)
             if pbar is not None:
                 pbar.update(1)
                 pbar.set_postfix(loss=f"{rec['loss']:.4g}")
@@ -233,6 +250,56 @@ class BaseIsingEstimator(BaseEstimator):
         model.eval()
         self.n_epochs_ = epochs
         return self
+
+    # ------------------------------------------------------------ checkpoints
+    def _set_checkpointing(self, checkpoint_dir=None, resume=False):
+        """Enable per-epoch atomic checkpoints in ``checkpoint_dir`` (and resuming)."""
+        import os
+
+        if checkpoint_dir is not None and not isinstance(checkpoint_dir, (str, os.PathLike)):
+            raise TypeError(f"checkpoint_dir: expected a path, got {type(checkpoint_dir).__name__}")
+        if resume and checkpoint_dir is None:
+            raise ValueError("resume: resuming needs a checkpoint_dir")
+        self._checkpoint_dir = checkpoint_dir
+        self._resume = bool(resume)
+
+    def _checkpoint_path(self):
+        from pathlib import Path
+
+        d = getattr(self, "_checkpoint_dir", None)
+        if d is None:
+            return None
+        d = Path(d)
+        try:
+            d.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ValueError(f"checkpoint_dir: cannot create {d}: {exc}") from exc
+        return d / "checkpoint.pt"
+
+    def _save_checkpoint(self, path, epoch, opt, best):
+        """Write the full training state atomically (temp file + rename)."""
+        import os
+        import tempfile
+
+        state = {
+            "estimator": type(self).__name__,
+            "epoch": epoch,
+            "model": self.field_model_.state_dict(),
+            "optimizer": opt.state_dict(),
+            "torch_gen": self._torch_gen.get_state(),
+            "np_rng": self._np_rng.bit_generator.state,
+            "history": self.history_,
+            "best": best,
+        }
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".checkpoint-", suffix=".pt")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                torch.save(state, f)
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
 
     def _restore_last_good(self):
         state = getattr(self, "_last_good", None)
@@ -246,6 +313,8 @@ class BaseIsingEstimator(BaseEstimator):
     def __getstate__(self):
         state = self.__dict__.copy()
         state.pop("_last_good", None)
+        state.pop("_checkpoint_dir", None)
+        state.pop("_resume", None)
         gen = state.pop("_torch_gen", None)
         if gen is not None:  # torch.Generator does not pickle: keep its state
             state["_torch_gen_state"] = (str(gen.device), gen.get_state())

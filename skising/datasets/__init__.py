@@ -27,6 +27,6 @@ __all__ += [
 ]
 
 from ._ba2motifs import load_ba2motifs, make_ba2motifs
-from ._tu import load_mutagenicity, load_tu
+from ._tu import load_mutagenicity, load_tu, toxicophore_node_masks
 
-__all__ += ["load_ba2motifs", "make_ba2motifs", "load_mutagenicity", "load_tu"]
+__all__ += ["load_ba2motifs", "make_ba2motifs", "load_mutagenicity", "load_tu", "toxicophore_node_masks"]

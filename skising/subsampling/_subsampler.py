@@ -191,13 +191,27 @@ class IsingSubsampler(TransformerMixin, BaseIsingEstimator):
                 )
 
     # ---------------------------------------------------------------- API
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, checkpoint_dir=None, resume=False):
         """Train the field model on graphs ``X`` (one graph or a list).
+
+        Parameters
+        ----------
+        X : graph or list of graphs
+        y : ignored
+        checkpoint_dir : str or path, optional
+            Write the full training state (model, optimiser, random streams,
+            history) atomically to ``checkpoint_dir/checkpoint.pt`` after
+            every epoch.
+        resume : bool
+            Continue from the checkpoint in ``checkpoint_dir`` if there is
+            one; the result is identical to an uninterrupted fit with the
+            same ``random_state``.
 
         Returns
         -------
         self
         """
+        self._set_checkpointing(checkpoint_dir, resume)
         self._validate()
         graphs, _ = check_graphs(X)
         feats = [default_node_features(g) for g in graphs]
