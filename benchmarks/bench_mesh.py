@@ -214,12 +214,22 @@ def main(argv=None):
     p.add_argument("--field", choices=["e3nn", "e3nn8", "invariant"], default="e3nn8")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", default="mesh")
+    p.add_argument("--merge", nargs="+", default=None,
+                   help="only merge these result JSON files (e.g. categories run in separate processes) into --out")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     command = "python benchmarks/bench_mesh.py " + " ".join(sys.argv[1:] if argv is None else argv)
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"{args.out}.json"
     recs = []
+    if args.merge:
+        for f in args.merge:
+            recs += json.loads(Path(f).read_text())
+        commands = " ; ".join(dict.fromkeys(r["command"] for r in recs))
+        path.write_text(json.dumps(recs, indent=1))
+        (RESULTS / f"{args.out}.md").write_text(render_md(recs, args, commands))
+        print(render_md(recs, args, commands))
+        return
 
     def log(msg):
         print(msg, flush=True)

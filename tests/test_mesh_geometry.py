@@ -275,3 +275,16 @@ def test_vertex_to_mesh_zero_when_all_kept_and_normalisations(bunny):
     assert vertex_to_mesh_distance((2 * V, F), coarse2, "eq21") == pytest.approx(4 * (d**2).sum())
     with pytest.raises(ValueError, match="normalization"):
         vertex_to_mesh_distance((V, F), coarse, "rms")
+
+
+def test_distance_falls_back_to_numpy_without_libigl(bunny, monkeypatch):
+    import skising.metrics._mesh as mm
+
+    V, F = bunny
+    keep = np.random.default_rng(1).random(len(V)) < 0.5
+    coarse = coarsen_mesh((V, F), keep)
+    ref = vertex_to_mesh_distance((V, F), coarse, "mean")
+    monkeypatch.setattr(mm, "_igl_distance", lambda P, V, F: None)
+    assert vertex_to_mesh_distance((V, F), coarse, "mean") == pytest.approx(ref, rel=1e-9)
+    with pytest.raises(ImportError, match="mesh"):
+        point_mesh_distance(V, *coarse, backend="igl")
