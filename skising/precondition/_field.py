@@ -34,7 +34,10 @@ class _GCNIILayer(nn.Module):
         nn.init.xavier_uniform_(self.weight)  # glorot, as PyG
 
     def forward(self, x, x0, prop):
-        h = (1.0 - self.alpha) * prop(x) + self.alpha * x0
+        if torch.is_grad_enabled():
+            h = (1.0 - self.alpha) * prop(x) + self.alpha * x0
+        else:
+            h = prop(x).mul_(1.0 - self.alpha).add_(x0, alpha=self.alpha)
         return torch.addmm(h, h, self.weight, beta=1.0 - self.beta, alpha=self.beta)
 
 
@@ -89,7 +92,14 @@ class EntryGCNII(nn.Module):
             y = x * dinv
             rs = torch.zeros((nr, x.shape[1]), dtype=x.dtype, device=x.device).index_add_(0, rows, y)
             cs = torch.zeros((nc, x.shape[1]), dtype=x.dtype, device=x.device).index_add_(0, cols, y)
-            return dinv * (rs[rows] + cs[cols] - y)
+            if torch.is_grad_enabled():
+                return dinv * (rs[rows] + cs[cols] - y)
+            # inference on large matrices: fewer (m, hidden) temporaries
+            out = rs.index_select(0, rows)
+            out += cs.index_select(0, cols)
+            out -= y
+            out *= dinv
+            return out
 
         return prop
 
@@ -97,8 +107,9 @@ class EntryGCNII(nn.Module):
         prop = self.propagation(rows, cols)
         x0 = torch.relu(self.lin_in(x))
         h = x0
+        grad = torch.is_grad_enabled()
         for layer in self.layers:
-            h = torch.relu(layer(h, x0, prop))
+            h = torch.relu(layer(h, x0, prop)) if grad else torch.relu_(layer(h, x0, prop))
         if batch is None:
             h = h - h.mean(0, keepdim=True)
         else:
