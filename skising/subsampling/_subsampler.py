@@ -97,9 +97,10 @@ class IsingSubsampler(TransformerMixin, BaseIsingEstimator):
     >>> from skising import IsingSubsampler
     >>> from skising.datasets import load_bunny
     >>> g = load_bunny()
-    >>> def loss(x, graph):            # keep the vertices with large z
-    ...     return -(x * graph.pos[:, 2]).mean(1)
-    >>> sub = IsingSubsampler(loss=loss, coupling=0.0, max_epochs=30, random_state=0).fit([g])
+    >>> def loss(x, graph):            # reward keeping the vertices with z > 0
+    ...     return -(x * graph.pos[:, 2].sign()).mean(1)
+    >>> sub = IsingSubsampler(loss=loss, coupling=0.0, n_samples=8, n_sweeps=2, max_epochs=30,
+    ...                       random_state=0).fit([g])
     >>> mask = sub.transform(g)
     >>> bool(g.pos[torch.as_tensor(mask), 2].mean() > g.pos[:, 2].mean())
     True
