@@ -69,6 +69,16 @@ numpydoc_class_members_toctree = False
 numpydoc_xref_param_type = False
 numpydoc_validation_checks = set()
 
+# autosummary's one-line summaries end at the first ". ": keep "eq. 1",
+# "Sec. 4", "Alg. 1", "e.g. x", "et al. (2016)" whole.
+import re as _re  # noqa: E402
+
+import sphinx.ext.autosummary as _autosummary  # noqa: E402
+
+_autosummary.periods_re = _re.compile(
+    r"(?<![Ee]q)(?<![Ee]qs)(?<!Sec)(?<!Alg)(?<!Fig)(?<!e\.g)(?<!i\.e)(?<!\bal)(?<!vs)\.(?:\s+)"
+)
+
 # -- MyST ---------------------------------------------------------------------
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
 myst_heading_anchors = 3
@@ -133,7 +143,12 @@ html_theme_options = {
     "footer_start": ["copyright"],
     "footer_end": ["sphinx-version"],
 }
-html_sidebars = {"index": [], "getting_started": [], "performance": [], "choosing_a_baseline": []}
+# No left sidebar on the reading pages (the top bar navigates; the right one
+# holds the page's contents), so text, tables and formulas get the width.
+html_sidebars = {
+    page: []
+    for page in ["index", "getting_started", "performance", "choosing_a_baseline", "api", "user_guide/*", "applications/*"]
+}
 
 
 # -- generated fragments: benchmark results ------------------------------------
@@ -269,12 +284,12 @@ def _write_api_page():
         mod = importlib.import_module(mod_name)
         for name in getattr(mod, "__all__", []):
             canonical.setdefault(id(getattr(mod, name)), f"{mod_name}.{name}")
-    top = [n for n in skising.__all__]
-    for name in top:
+    refs = []
+    for name in skising.__all__:
         target = canonical.get(id(getattr(skising, name)))
         role = "class" if isinstance(getattr(skising, name), type) else "func"
-        out.append(f"- :py:{role}:`skising.{name} <{target}>`" if target else f"- ``skising.{name}``")
-    out.append("")
+        refs.append(f":py:{role}:`{name} <{target}>`" if target else f"``{name}``")
+    out += [", ".join(refs) + ".", ""]
     seen = set()
     for mod_name, title in API_SECTIONS:
         mod = importlib.import_module(mod_name)
@@ -292,9 +307,9 @@ def _write_api_page():
             sel = [n for n in names if pred(getattr(mod, n))]
             if not sel:
                 continue
-            tmpl = "class.rst" if kind == "Classes" else "function.rst"
+            # templates: _templates/autosummary/{class,function}.rst, chosen by object type
             out += [f".. rubric:: {kind}", "", ".. autosummary::", "   :toctree: generated/",
-                    f"   :template: {tmpl}", "", *[f"   {n}" for n in sel], ""]
+                    "", *[f"   {n}" for n in sel], ""]
     text = "\n".join(out) + "\n"
     path = HERE / "api.rst"
     if not path.exists() or path.read_text(encoding="utf-8") != text:
