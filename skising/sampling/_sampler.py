@@ -32,6 +32,8 @@ from __future__ import annotations
 
 import warnings
 
+import numpy as np
+import scipy.sparse as sp
 import torch
 
 from .._validation import (
@@ -44,6 +46,7 @@ from .._validation import (
     check_int,
     check_scalar,
 )
+from . import _kernels
 from ._coloring import color_graph
 
 __all__ = ["sample_ising", "SamplerPlan"]
@@ -56,35 +59,46 @@ warnings.filterwarnings("ignore", message=".*Sparse CSR tensor support is in bet
 
 
 class SamplerPlan:
-    """Colour-permuted CSR blocks of one graph on one device (cached)."""
+    """Colour-permuted CSR blocks of one graph on one device (cached).
+
+    Nodes are sorted by colour (stable, so node order is kept inside a
+    colour); colour ``c`` owns the contiguous positions ``s:e`` and the CSR
+    rows ``a:b`` of the permuted matrix. Attributes ``rowptr`` / ``col``
+    (numpy, CPU) hold the whole permuted CSR for the compiled kernel.
+    """
 
     def __init__(self, graph, colors, device):
         n = graph.num_nodes
-        colors_t = torch.as_tensor(colors, dtype=torch.long)
-        perm = torch.argsort(colors_t, stable=True)
-        position = torch.empty(n, dtype=torch.long)
-        position[perm] = torch.arange(n)
-        counts = torch.bincount(colors_t)
-        bounds = torch.cat([torch.zeros(1, dtype=torch.long), torch.cumsum(counts, 0)])
-        rowptr, col, eid = graph.rowptr.cpu(), graph.col.cpu(), graph.eid.cpu()
-        lengths = (rowptr[1:] - rowptr[:-1])[perm]
-        new_rowptr = torch.cat([torch.zeros(1, dtype=torch.long), torch.cumsum(lengths, 0)])
-        nnz = int(new_rowptr[-1])
-        start = torch.repeat_interleave(rowptr[:-1][perm], lengths)
-        offset = torch.arange(nnz) - torch.repeat_interleave(new_rowptr[:-1], lengths)
-        src = start + offset
+        colors = np.asarray(colors, dtype=np.int64)
+        perm = np.argsort(colors, kind="stable")
+        position = np.empty(n, dtype=np.int64)
+        position[perm] = np.arange(n)
+        counts = np.bincount(colors, minlength=1) if n else np.zeros(1, dtype=np.int64)
+        bounds = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        rowptr = graph.rowptr.cpu().numpy()
+        col = graph.col.cpu().numpy()
+        eid = graph.eid.cpu().numpy()
+        # row gather of the CSR in C (scipy), then relabel columns
+        M = sp.csr_matrix((eid, col, rowptr), shape=(n, n))[perm]
+        new_rowptr = M.indptr.astype(np.int64)
+        pcol = position[M.indices]
         self.n = n
         self.device = device
-        self.perm = perm.to(device)
-        self.position = position.to(device)
-        self.eid = eid[src].to(device)
-        pcol = position[col[src]]
+        self.perm = torch.from_numpy(perm).to(device)
+        self.position = torch.from_numpy(position).to(device)
+        self.eid = torch.from_numpy(M.data.astype(np.int64)).to(device)
+        self.rowptr = new_rowptr
+        self.col = pcol.astype(np.int32) if n < 2**31 else pcol
+        self.bounds = bounds
+        self.eid_np = M.data.astype(np.int64)
+        pcol_t = torch.from_numpy(pcol)
+        rowptr_t = torch.from_numpy(new_rowptr)
         self.blocks = []
-        for c in range(counts.numel()):  # loop over colours (few), not their members
+        for c in range(counts.size):  # loop over colours (few), not their members
             s, e = int(bounds[c]), int(bounds[c + 1])
             a, b = int(new_rowptr[s]), int(new_rowptr[e])
-            crow = (new_rowptr[s : e + 1] - a).to(device)
-            self.blocks.append((s, e, a, b, crow, pcol[a:b].to(device)))
+            crow = (rowptr_t[s : e + 1] - a).to(device)
+            self.blocks.append((s, e, a, b, crow, pcol_t[a:b].to(device)))
         self.n_colors = len(self.blocks)
 
     def matrices(self, J):
@@ -112,8 +126,58 @@ def _plan(graph, coloring, device):
     return plan
 
 
-def _sample(graph, h, J, beta, n_chains, n_sweeps, update, init, gen, coloring="auto", dtype=torch.float32):
-    """Kernel: trusts validated tensors on one device. Returns (n_chains, n) spins."""
+def _use_numba(backend, device, dtype):
+    if backend == "torch":
+        return False
+    ok = _kernels.HAVE_NUMBA and torch.device(device).type == "cpu" and dtype in (torch.float32, torch.float64)
+    if backend == "numba" and not ok:
+        raise ValueError(
+            "backend: 'numba' needs numba (pip install skising[fast]), a CPU device and float32/float64; "
+            f"got numba={'yes' if _kernels.HAVE_NUMBA else 'no'}, device={device}, dtype={dtype}"
+        )
+    return ok
+
+
+def _sweeps_torch(plan, mats, X, H, n_sweeps, beta, update, k0, skeys, dtype):
+    """The simple path: one sparse product and a few vectorised ops per colour."""
+    n_chains = X.shape[1]
+    device = X.device
+    cdt = torch.float64 if dtype == torch.float64 else torch.float32
+    npdt = np.float64 if cdt == torch.float64 else np.float32
+    nb2 = float(npdt(-2.0 * beta))  # scalars rounded to the compute dtype, as in the kernel
+    tb = float(npdt(2.0 * beta))
+    for t in range(n_sweeps):
+        skey = skeys[t]
+        for (s, e, *_), A in zip(plan.blocks, mats):
+            if e == s:
+                continue
+            loc = torch.sparse.mm(A, X) if A.values().numel() else torch.zeros(e - s, n_chains, dtype=dtype, device=device)
+            loc = (loc + H[s:e]).to(cdt)
+            idx = torch.arange(s * n_chains, e * n_chains, device=device).view(e - s, n_chains)
+            u = _kernels.hash_uniform_torch(idx, k0, skey, cdt)
+            xc = X[s:e].to(cdt)
+            if update == "metropolis":
+                # accept with min(1, exp(-beta dE)), dE = 2 x loc
+                y = torch.clamp((xc * loc) * nb2, max=0.0)
+                flip = u < _kernels.exp_neg_torch(y)
+                X[s:e] = torch.where(flip, -X[s:e], X[s:e])
+            else:
+                z = loc * tb
+                ex = _kernels.exp_neg_torch(-torch.abs(z))
+                p_up = torch.where(z >= 0, torch.ones_like(ex), ex) / (1.0 + ex)
+                X[s:e] = torch.where(u < p_up, 1.0, -1.0).to(dtype)
+    return X
+
+
+def _sample(graph, h, J, beta, n_chains, n_sweeps, update, init, gen, coloring="auto", dtype=torch.float32,
+            backend="auto"):
+    """Kernel: trusts validated tensors on one device. Returns (n_chains, n) spins.
+
+    ``backend``: ``"auto"`` (compiled CPU kernel when numba is installed, the
+    device is a CPU and ``dtype`` is float32/float64; torch otherwise),
+    ``"torch"`` or ``"numba"``. Both give the same samples for a seed (see
+    :mod:`skising.sampling._kernels`).
+    """
     device = h.device
     plan = _plan(graph, coloring, device)
     n = graph.num_nodes
@@ -129,22 +193,18 @@ def _sample(graph, h, J, beta, n_chains, n_sweeps, update, init, gen, coloring="
             X = torch.full((n, n_chains), 1.0 if init == "up" else -1.0, dtype=dtype, device=device)
     else:
         X = init.to(dtype)[:, perm].T.contiguous()
-    mats = plan.matrices(J.detach().to(dtype))
-    two_beta = 2.0 * beta
-    for _ in range(n_sweeps):
-        for (s, e, *_), A in zip(plan.blocks, mats):
-            if e == s:
-                continue
-            loc = torch.sparse.mm(A, X) if A.values().numel() else torch.zeros(e - s, n_chains, dtype=dtype, device=device)
-            loc = loc + H[s:e]
-            u = torch.rand((e - s, n_chains), generator=gen, device=device, dtype=dtype)
-            xc = X[s:e]
-            if update == "metropolis":
-                # accept with min(1, exp(-beta dE)), dE = 2 x (loc)
-                flip = u < torch.exp(-two_beta * xc * loc)
-                X[s:e] = torch.where(flip, -xc, xc)
-            else:
-                X[s:e] = torch.where(u < torch.sigmoid(two_beta * loc), 1.0, -1.0).to(dtype)
+    # keys of the counter-based random numbers: two draws from the caller's generator
+    k0, k1 = torch.randint(0, 2**32, (2,), generator=gen, device=device).tolist()
+    skeys = _kernels.sweep_keys(k1, n_sweeps)
+    if n_sweeps and n and _use_numba(backend, device, dtype):
+        Xn = X.contiguous().numpy()
+        val = J.detach().to(dtype).cpu().numpy()[plan.eid_np]
+        _kernels.sweeps_numba(plan.rowptr, plan.col, val, Xn, H.contiguous().numpy(), plan.bounds, skeys, k0,
+                              beta, update == "heat_bath", n_threads=torch.get_num_threads())
+        X = torch.from_numpy(Xn)
+    elif n_sweeps:
+        mats = plan.matrices(J.detach().to(dtype))
+        X = _sweeps_torch(plan, mats, X, H, n_sweeps, beta, update, k0, skeys, dtype)
     return X.T[:, plan.position].contiguous()
 
 

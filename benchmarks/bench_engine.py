@@ -1,0 +1,362 @@
+"""Engine speed: colouring and Ising sampling on large sparse graphs, against peers.
+
+Measured in one process, on the same graphs:
+
+* ``skising[numba]``: the compiled CPU kernel (``pip install skising[fast]``);
+* ``skising[torch]``: the pure-torch path (the fallback, and the GPU path);
+* ``authors``: the paper authors' approach, networkx ``greedy_color(largest_first)``
+  plus, per colour, a torch ``index_add`` over the whole edge list;
+* ``python Alg.1``: the literal Algorithm 1 of ``skising.sampling._reference``
+  (on a 2,000-node Delaunay graph, reported per update);
+* colourings: skising's Jones-Plassmann-LF (compiled greedy in priority order)
+  against networkx ``largest_first``.
+
+Plus: the memory-bandwidth bound estimated from a measured large copy, peak RSS
+for 32 chains on the 1M-node graph, and the scaling exponent of sweep and
+colouring time over n = 1e4 .. 1e6.
+
+Run::
+
+    python benchmarks/bench_engine.py                 # full: 1M-node graphs
+    python benchmarks/bench_engine.py --quick         # 1e5 nodes, for a smoke run
+    python benchmarks/bench_engine.py --device cuda   # adds the GPU column
+
+Writes ``benchmarks/results/engine.json`` (tidy records) and ``engine.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from skising.graph import as_graph, grid_graph  # noqa: E402
+from skising.sampling import _kernels  # noqa: E402
+from skising.sampling._coloring import _jones_plassmann, color_graph  # noqa: E402
+from skising.sampling._reference import metropolis_reference  # noqa: E402
+from skising.sampling._sampler import _plan, _sample  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results"
+COMMAND = "python benchmarks/bench_engine.py " + " ".join(sys.argv[1:])
+RECORDS = []
+
+
+def record(dataset, method, metric, values, unit, device="cpu"):
+    v = np.atleast_1d(np.asarray(values, dtype=float))
+    rec = {
+        "task": "engine", "dataset": dataset, "method": method, "metric": metric,
+        "mean": float(v.mean()), "std": float(v.std(ddof=1)) if v.size > 1 else None,
+        "n": int(v.size) if v.size > 1 else None, "unit": unit, "device": device, "command": COMMAND.strip(),
+    }
+    RECORDS.append(rec)
+    print(f"  {dataset:22s} {method:34s} {metric:22s} {rec['mean']:.4g} {unit}", flush=True)
+    return rec["mean"]
+
+
+# ----------------------------------------------------------------------------- graphs
+def delaunay2d(n, seed=0):
+    from scipy.spatial import Delaunay
+
+    P = np.random.default_rng(seed).random((n, 2))
+    tri = Delaunay(P).simplices
+    e = np.concatenate([tri[:, [0, 1]], tri[:, [1, 2]], tri[:, [0, 2]]]).T
+    return as_graph(torch.as_tensor(e), num_nodes=n)
+
+
+def knn3d(n, k=8, seed=0):
+    from scipy.spatial import cKDTree
+
+    P = np.random.default_rng(seed).random((n, 3))
+    _, idx = cKDTree(P).query(P, k=k + 1)
+    src = np.repeat(np.arange(n), k)
+    return as_graph(torch.as_tensor(np.stack([src, idx[:, 1:].ravel()])), num_nodes=n)
+
+
+def psb_mesh():
+    from skising.datasets import load_psb
+
+    meshes = load_psb("bust")
+    g = max(meshes, key=lambda m: m.num_nodes)
+    return g, "psb_" + g.data.get("name", "bust").replace("/", "_")
+
+
+def suitesparse(name):
+    from skising.datasets import load_suitesparse_matrix
+
+    A = load_suitesparse_matrix(name)
+    A = A.tocoo()
+    keep = A.row != A.col
+    return as_graph(torch.as_tensor(np.stack([A.row[keep], A.col[keep]]).astype(np.int64)), num_nodes=A.shape[0])
+
+
+# ----------------------------------------------------------------------------- helpers
+def timeit(fn, repeats, warmup=1):
+    for _ in range(warmup):
+        fn()
+    out = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t)
+    return np.array(out)
+
+
+def sync(device):
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize()
+
+
+def authors_sampler(g, colors, K, n_sweeps, beta, device, gen):
+    """The authors' approach: per colour, index_add over the whole edge list."""
+    src = torch.cat([g.edges[0], g.edges[1]]).to(device)
+    dst = torch.cat([g.edges[1], g.edges[0]]).to(device)
+    J = torch.cat([g.weight, g.weight]).to(device=device, dtype=torch.float32)[:, None]
+    colors = torch.as_tensor(colors, device=device)
+    n = g.num_nodes
+    h = torch.zeros(n, 1, device=device)
+    x = torch.randint(0, 2, (n, K), generator=gen, device=device).float() * 2 - 1
+    masks = [(colors == c)[:, None] for c in range(int(colors.max()) + 1)]
+    for _ in range(n_sweeps):
+        for m in masks:
+            loc = torch.zeros(n, K, device=device).index_add_(0, dst, J * x[src]) + h
+            dE = 2 * x * loc
+            acc = torch.exp(-beta * dE) > torch.rand((n, K), generator=gen, device=device)
+            x = torch.where(m & acc, -x, x)
+    return x
+
+
+def bandwidth_gbs():
+    a = np.ones(64 * 2**20, dtype=np.float32)  # 256 MiB
+    b = np.empty_like(a)
+    t = timeit(lambda: np.copyto(b, a), 5)
+    return 2 * a.nbytes / t.min() / 1e9  # read + write
+
+
+def bytes_per_update(g, K):
+    """Lower bound on memory traffic per spin update of the compiled kernel (float32, int32 indices)."""
+    deg = 2 * g.num_edges / g.num_nodes
+    csr = 8 * deg + 8  # col + value per entry, rowptr per row: read once per node, shared by chains
+    return csr / K + 4 / K + 8  # field once per node; the spin read + written
+
+
+def reset_peak_rss():
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def peak_rss_gib():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM"):
+                return int(line.split()[1]) / 2**20
+    return float("nan")
+
+
+# ----------------------------------------------------------------------------- measurements
+def bench_graph(name, g, args, full_peers=True):
+    n, m = g.num_nodes, g.num_edges
+    print(f"\n== {name}: n={n:,} m={m:,} (mean degree {2 * m / n:.2f})", flush=True)
+    record(name, "graph", "n_nodes", n, "nodes")
+    # colouring: skising JP (compiled when numba is present)
+    t = timeit(lambda: _jones_plassmann(n, g.rowptr, g.col, 0), args.repeats)
+    record(name, "skising JP-LF", "coloring_seconds", t, "s")
+    cols = color_graph(g, "jp")
+    record(name, "skising JP-LF", "n_colors", int(cols.max()) + 1, "colors")
+    if full_peers:
+        import networkx as nx
+
+        G = g.to_networkx()
+        t0 = time.perf_counter()
+        d = nx.greedy_color(G, strategy="largest_first")
+        record(name, "networkx largest_first", "coloring_seconds", time.perf_counter() - t0, "s")
+        nx_colors = np.empty(n, dtype=np.int64)
+        nx_colors[np.fromiter(d.keys(), dtype=np.int64)] = np.fromiter(d.values(), dtype=np.int64)
+        record(name, "networkx largest_first", "n_colors", int(nx_colors.max()) + 1, "colors")
+        del G, d
+        gc.collect()
+    t0 = time.perf_counter()
+    _plan(g, "auto", "cpu")
+    record(name, "skising plan", "setup_seconds", time.perf_counter() - t0, "s")
+
+    gen = torch.Generator().manual_seed(0)
+    h = torch.zeros(n)
+    J = torch.ones(m)
+    out = {}
+    for K in (1, 32):
+        sweeps = args.sweeps if K == 1 else max(1, args.sweeps // 4)
+        backends = ["numba", "torch"] if _kernels.HAVE_NUMBA else ["torch"]
+        for backend in backends:
+            if backend == "torch" and not full_peers:
+                continue
+            t = timeit(lambda: _sample(g, h, J, 0.5, K, sweeps, "metropolis", "random", gen, backend=backend),
+                       args.repeats)
+            ups = n * K * sweeps / t
+            out[(backend, K)] = record(name, f"skising[{backend}] {K} chain{'s' * (K > 1)}", "updates_per_second",
+                                       ups, "updates/s")
+            record(name, f"skising[{backend}] {K} chain{'s' * (K > 1)}", "sweep_seconds", t / sweeps, "s")
+        if full_peers:
+            nx_sweeps = 1
+            t = timeit(lambda: authors_sampler(g, nx_colors, K, nx_sweeps, 0.5, "cpu", gen), max(1, args.repeats // 2))
+            out[("authors", K)] = record(name, f"authors (nx LF + index_add) {K} chain{'s' * (K > 1)}",
+                                         "updates_per_second", n * K * nx_sweeps / t, "updates/s")
+    if full_peers and _kernels.HAVE_NUMBA:
+        for K in (1, 32):
+            record(name, f"skising[numba] / authors, {K} chain{'s' * (K > 1)}", "speedup",
+                   out[("numba", K)] / out[("authors", K)], "x")
+    if _kernels.HAVE_NUMBA:
+        bw = args.bandwidth
+        for K in (1, 32):
+            bound = bw * 1e9 / bytes_per_update(g, K)
+            record(name, f"bandwidth bound {K} chain{'s' * (K > 1)}", "updates_per_second", bound, "updates/s")
+            record(name, f"bound / skising[numba] {K} chain{'s' * (K > 1)}", "bandwidth_ratio",
+                   bound / out[("numba", K)], "x")
+    if args.device != "cpu":
+        dev = args.device
+        gd = g.to(dev)
+        hd, Jd = h.to(dev), J.to(dev)
+        gend = torch.Generator(device=dev).manual_seed(0)
+        for K in (1, 32):
+            sweeps = args.sweeps
+
+            def run():
+                _sample(gd, hd, Jd, 0.5, K, sweeps, "metropolis", "random", gend, backend="torch")
+                sync(dev)
+
+            t = timeit(run, args.repeats)
+            record(name, f"skising[torch] {K} chain{'s' * (K > 1)}", "updates_per_second", n * K * sweeps / t,
+                   "updates/s", device=dev)
+    return out
+
+
+def bench_python_reference(args):
+    g = delaunay2d(2000, seed=1)
+    n = g.num_nodes
+    colors = color_graph(g).tolist()
+    edges = g.edges.T.tolist()
+    w = [1.0] * len(edges)
+    rng = np.random.default_rng(0)
+    x0 = rng.choice([-1.0, 1.0], n)
+    t = timeit(lambda: metropolis_reference(n, edges, w, [0.0] * n, colors, 0.5, 1, x0, rng), 3, warmup=0)
+    record("delaunay2d_2e3", "python Alg.1 (literal)", "updates_per_second", n / t, "updates/s")
+
+
+def bench_scaling(args):
+    sizes = [10**4, 10**5] + ([10**6] if not args.quick else [])
+    sweep_t, col_t = [], []
+    gen = torch.Generator().manual_seed(0)
+    for n in sizes:
+        g = delaunay2d(n, seed=2)
+        name = f"delaunay2d_{n:.0e}".replace("+0", "")
+        t = timeit(lambda: _jones_plassmann(n, g.rowptr, g.col, 0), args.repeats)
+        col_t.append(record(name, "skising JP-LF (scaling)", "coloring_seconds", t, "s"))
+        h, J = torch.zeros(n), torch.ones(g.num_edges)
+        sw = max(1, args.sweeps * 10**6 // n // 4)
+        t = timeit(lambda: _sample(g, h, J, 0.5, 1, sw, "metropolis", "random", gen), args.repeats)
+        sweep_t.append(record(name, "skising (scaling) 1 chain", "sweep_seconds", t / sw, "s"))
+        del g
+        gc.collect()
+    ln = np.log(sizes)
+    record("delaunay2d", "skising sweep time vs n", "scaling_exponent", np.polyfit(ln, np.log(sweep_t), 1)[0], "")
+    record("delaunay2d", "skising JP-LF time vs n", "scaling_exponent", np.polyfit(ln, np.log(col_t), 1)[0], "")
+
+
+def write(args):
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stem = "engine" if not args.quick else "engine_quick"
+    (RESULTS / f"{stem}.json").write_text(json.dumps(RECORDS, indent=1))
+    load = os.getloadavg()
+    lines = [
+        "# Engine benchmark",
+        "",
+        f"Command: `{COMMAND.strip()}`. Machine: {platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} cores, torch {torch.__version__}, numba "
+        f"{getattr(_kernels._nb, '__version__', 'absent')}, {args.threads} thread(s); "
+        f"load average at the end {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (shared machine: absolute "
+        "timings are depressed; ratios between rows were measured in the same process).",
+        f"GPU: {'measured on ' + args.device if args.device != 'cpu' else 'not measured (no GPU on this machine)'}.",
+        "",
+        "| dataset | method | metric | mean | std | n | unit | device |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in RECORDS:
+        std = "" if r["std"] is None else f"{r['std']:.3g}"
+        nn = "" if r["n"] is None else str(r["n"])
+        lines.append(f"| {r['dataset']} | {r['method']} | {r['metric']} | {r['mean']:.4g} | {std} | {nn} | "
+                     f"{r['unit']} | {r['device']} |")
+    (RESULTS / f"{stem}.md").write_text("\n".join(lines) + "\n")
+    print(f"\nwrote {RESULTS / stem}.json and .md")
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="1e5-node graphs instead of 1e6")
+    p.add_argument("--device", default="cpu", help="also measure the torch path on this device (e.g. cuda)")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--sweeps", type=int, default=8)
+    p.add_argument("--skip", default="", help="comma list of parts to skip: main,others,reference,scaling")
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    if _kernels.HAVE_NUMBA:
+        _kernels._nb.set_num_threads(min(args.threads, _kernels._nb.config.NUMBA_NUM_THREADS))
+    if args.device != "cpu" and not torch.cuda.is_available():
+        print(f"--device {args.device}: not available here; GPU column not measured")
+        args.device = "cpu"
+    skip = set(filter(None, args.skip.split(",")))
+    N = 10**5 if args.quick else 10**6
+    tag = "1e5" if args.quick else "1e6"
+    args.bandwidth = bandwidth_gbs()
+    record("memory", "numpy copy 256 MiB", "bandwidth", args.bandwidth, "GB/s")
+    # warm the compiled kernels (first call compiles or loads the on-disk cache)
+    tiny = delaunay2d(300)
+    for K in (1, 32):
+        _sample(tiny, torch.zeros(300), torch.ones(tiny.num_edges), 0.5, K, 1, "metropolis", "random",
+                torch.Generator().manual_seed(0))
+    _jones_plassmann(300, tiny.rowptr, tiny.col)
+
+    if "main" not in skip:
+        t0 = time.perf_counter()
+        g = delaunay2d(N)
+        print(f"(built Delaunay graph in {time.perf_counter() - t0:.1f} s)")
+        name = f"delaunay2d_{tag}"
+        bench_graph(name, g, args)
+        if _kernels.HAVE_NUMBA:  # peak RSS of 32 chains on this graph
+            h, J = torch.zeros(N), torch.ones(g.num_edges)
+            gc.collect()
+            if reset_peak_rss():
+                _sample(g, h, J, 0.5, 32, 2, "metropolis", "random", torch.Generator().manual_seed(0))
+                record(name, "skising[numba] 32 chains", "peak_rss", peak_rss_gib(), "GiB")
+        del g
+        gc.collect()
+    if "others" not in skip:
+        side = 316 if args.quick else 1000
+        bench_graph(f"grid8_{side}x{side}", grid_graph(side, side, 8), args, full_peers=False)
+        bench_graph(f"knn3d_k8_{tag}", knn3d(N), args, full_peers=False)
+        g, name = psb_mesh()
+        bench_graph(name, g, args)
+        for mat in ("luxembourg_osm", "bcsstk33"):
+            bench_graph(mat, suitesparse(mat), args)
+    if "reference" not in skip:
+        bench_python_reference(args)
+    if "scaling" not in skip:
+        bench_scaling(args)
+    write(args)
+
+
+if __name__ == "__main__":
+    main()
