@@ -200,11 +200,12 @@ def main(argv=None):
     ap.add_argument("--clf-epochs", type=int, default=100)
     ap.add_argument("--pg-epochs", type=int, default=20)
     ap.add_argument("--max-train", type=int, default=None, help="subsample the explainers' training graphs")
+    ap.add_argument("--pg-max-train", type=int, default=300, help="PGExplainer trains on the first N of them")
     ap.add_argument("--max-test", type=int, default=None, help="subsample the explained graphs")
     ap.add_argument("--methods", nargs="+",
                     default=["IGExplainer", "GNNExplainer", "PGExplainer", "RANDOM", "DEGREE", "ISING"])
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--tag", default="")
+    ap.add_argument("--label", default="", help="suffix of the method names and raw files (variants)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     command = "python benchmarks/bench_explain.py " + " ".join(sys.argv[1:] if argv is None else argv)
@@ -230,8 +231,10 @@ def main(argv=None):
     records = [{"task": "explain", "dataset": args.dataset, "method": "GIN classifier" if args.dataset == "ba2motifs"
                 else "GINE classifier", "metric": "test_accuracy", "mean": info["test_acc"], "std": None,
                 "n": len(info["test_idx"]), "unit": "fraction", "device": "cpu", "command": command}]
-    per = {}  # (method, metric) -> list over seeds
+    raw_dir = RESULTS / "explain_raw"
+    raw_dir.mkdir(parents=True, exist_ok=True)
     for seed in args.seeds:
+        rows = []
         for method in args.methods:
             extra = {}
             t_train = None
@@ -244,7 +247,8 @@ def main(argv=None):
                 scores, t = run_gnnexplainer(model, test, seed)
                 fid_masks = top_fraction_masks(scores, 0.4, seed)
             elif method == "PGExplainer":
-                scores, t, t_train, extra = run_pgexplainer(model, train, test, seed, args.dataset, args.pg_epochs)
+                scores, t, t_train, extra = run_pgexplainer(model, train[: args.pg_max_train], test, seed,
+                                                            args.dataset, args.pg_epochs)
                 fid_masks = top_fraction_masks(scores, 0.4, seed)
             elif method == "RANDOM":
                 g = torch.Generator().manual_seed(seed)
@@ -263,18 +267,33 @@ def main(argv=None):
             res["seconds_per_graph"] = t
             if t_train is not None:
                 res["train_seconds"] = t_train
-            for key, v in extra.items():
-                res[key] = v
-            for key, v in res.items():
-                per.setdefault((method, key), []).append(v)
+            res.update(extra)
+            rows.append({"method": method + args.label, "seed": seed, **res})
             print(f"seed {seed} {method:13s} " + " ".join(f"{a}={b:.4g}" for a, b in res.items()), flush=True)
+        (raw_dir / f"{args.dataset}_seed{seed}{args.label.replace(' ', '_')}.json").write_text(json.dumps(
+            {"command": command, "n_test": len(test), "n_train": len(train), "rows": rows}, indent=1))
+    aggregate(args.dataset, records)
+
+
+def aggregate(dataset, head_records):
+    """Merge every per-seed raw file of ``dataset`` into tidy records (mean, std over seeds)."""
+    per, commands = {}, set()
+    for f in sorted((RESULTS / "explain_raw").glob(f"{dataset}_seed*.json")):
+        raw = json.loads(f.read_text())
+        commands.add(raw["command"])
+        for row in raw["rows"]:
+            for key, v in row.items():
+                if key not in ("method", "seed"):
+                    per.setdefault((row["method"], key), []).append(v)
+    command = " ; ".join(sorted(commands))
     units = {"seconds_per_graph": "s", "train_seconds": "s", "final_loss": "nats", "mean_edge_mask": "mask value"}
+    records = list(head_records)
     for (method, metric), vals in per.items():
         v = np.asarray(vals, dtype=float)
-        records.append({"task": "explain", "dataset": args.dataset, "method": method, "metric": metric,
+        records.append({"task": "explain", "dataset": dataset, "method": method, "metric": metric,
                         "mean": float(v.mean()), "std": float(v.std(ddof=1)) if v.size > 1 else None, "n": int(v.size),
                         "unit": units.get(metric, "fraction"), "device": "cpu", "command": command})
-    write(records, args.dataset + (f"_{args.tag}" if args.tag else ""))
+    write(records, dataset)
 
 
 def write(records, name):

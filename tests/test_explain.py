@@ -194,7 +194,7 @@ def test_end_to_end_ba2motifs_beats_random():
     assert info["test_acc"] >= 0.8
     train = [sub[i] for i in info["train_idx"]]
     test = [sub[i] for i in info["test_idx"]]
-    ex = IsingGraphExplainer(model, epochs=40, batch_size=8, lr=3e-3, random_state=0).fit(train)
+    ex = IsingGraphExplainer(model, epochs=40, batch_size=8, lr=3e-3, n_samples=4, random_state=0).fit(train)
     h = ex.field(test)
     batch = torch.cat([torch.full((len(x),), i) for i, x in enumerate(h)])
     gt = torch.cat([d.node_gt for d in test])

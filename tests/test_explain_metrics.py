@@ -129,3 +129,22 @@ def test_load_tu_tiny_with_gt(tmp_path):
     assert ds[1].edge_index.tolist() == [[0, 1], [1, 0]]
     assert ds[0].node_gt.tolist() == [False, True, True]
     assert ds[0].edge_attr.shape == (4, 2)
+
+
+def test_toxicophores_on_hand_built_molecule():
+    from torch_geometric.data import Data
+
+    from skising.datasets import toxicophore_node_masks
+
+    # atoms: 0 C (aliphatic), 1 Cl, 2 N, 3 O, 4 O, 5 N, 6 H, 7 H, 8 N, 9 N (azo pair 8=9), 10 C, 11 C (C=C)
+    atoms = [0, 2, 4, 1, 1, 4, 3, 3, 4, 4, 0, 0]
+    bonds = [(0, 1, 1), (2, 3, 2), (2, 4, 1), (0, 2, 1), (5, 6, 1), (5, 7, 1), (0, 5, 1), (8, 9, 2),
+             (10, 11, 2), (10, 8, 1)]
+    src = [a for a, b, _ in bonds] + [b for a, b, _ in bonds]
+    dst = [b for a, b, _ in bonds] + [a for a, b, _ in bonds]
+    v = [c for *_, c in bonds] * 2
+    x = torch.nn.functional.one_hot(torch.tensor(atoms), 14).float()
+    ea = torch.nn.functional.one_hot(torch.tensor(v) - 1, 3).float()
+    d = Data(x=x, edge_index=torch.tensor([src, dst]), edge_attr=ea)
+    found = {name: torch.nonzero(m).view(-1).tolist() for name, m in toxicophore_node_masks(d)}
+    assert found == {"NO2": [2, 3, 4], "NH2": [5, 6, 7], "azo": [8, 9], "aliphatic_halide": [0, 1]}

@@ -7,7 +7,7 @@ import torch
 
 from ._home import data_path
 
-__all__ = ["load_tu", "load_mutagenicity"]
+__all__ = ["load_tu", "load_mutagenicity", "toxicophore_node_masks"]
 
 MUTAGENICITY_ATOMS = ("C", "O", "Cl", "H", "N", "F", "Br", "S", "P", "I", "Na", "K", "Li", "Ca")
 
@@ -130,7 +130,7 @@ def load_tu(name, data_home=None):
     return out
 
 
-def load_mutagenicity(data_home=None, only_mutagens_with_gt=False):
+def load_mutagenicity(data_home=None, only_mutagens_with_gt=False, ground_truth="pgexplainer"):
     """TU Mutagenicity (4337 molecules) with PGExplainer's NO2/NH2 ground truth.
 
     Node features: one-hot atom types ``C, O, Cl, H, N, F, Br, S, P, I, Na,
@@ -146,14 +146,89 @@ def load_mutagenicity(data_home=None, only_mutagens_with_gt=False):
     ----------
     data_home : str or Path, optional
     only_mutagens_with_gt : bool, default False
-        Keep only mutagens (label 0) with at least one ground-truth edge,
+        Keep only mutagens (label 0) with at least one ground-truth node,
         the subset PGExplainer and successors evaluate on.
+    ground_truth : {"pgexplainer", "toxicophores"}, default "pgexplainer"
+        ``"toxicophores"`` replaces ``node_gt`` by the union of the NO2, NH2,
+        nitroso, azo and aliphatic-halide occurrences found by
+        :func:`toxicophore_node_masks` (the toxicophores of the paper's curated
+        set) and stores the occurrences in ``gt_alternatives``. Our detection
+        finds at least one in 1370 mutagens and none in 1453 non-mutagens;
+        the curated set of 1768 graphs could not be reproduced exactly.
 
     Returns
     -------
     list of torch_geometric.data.Data
     """
+    if ground_truth not in ("pgexplainer", "toxicophores"):
+        raise ValueError(f"ground_truth: expected 'pgexplainer' or 'toxicophores', got {ground_truth!r}")
     ds = load_tu("Mutagenicity", data_home=data_home)
+    if ground_truth == "toxicophores":
+        for d in ds:
+            occ = toxicophore_node_masks(d)
+            d.gt_alternatives = [m for _, m in occ]
+            d.node_gt = torch.stack([m for _, m in occ]).any(0) if occ else torch.zeros(d.num_nodes, dtype=torch.bool)
+            src, dst = d.edge_index
+            d.edge_gt = d.node_gt[src] & d.node_gt[dst]
     if only_mutagens_with_gt:
-        ds = [d for d in ds if int(d.y) == 0 and bool(d.edge_gt.any())]
+        ds = [d for d in ds if int(d.y) == 0 and bool(d.node_gt.any())]
     return ds
+
+
+_C, _O, _CL, _H, _N, _F, _BR, _I = 0, 1, 2, 3, 4, 5, 6, 9
+
+
+def toxicophore_node_masks(data):
+    """Occurrences of five mutagenic toxicophores in one Mutagenicity molecule.
+
+    Detected from atom types (one-hot ``x``) and bond valences (one-hot
+    ``edge_attr``) as in the curated ground truth of Agarwal et al.'s
+    GraphXAI benchmark, which the paper used: NO2 (N with two O), NH2 (N with
+    two H), nitroso (N double-bonded to one O, not part of NO2), azo (N=N)
+    and aliphatic halide (Cl, Br or I bonded to a carbon with only single
+    bonds). Aromatic rings are in Kekulé form in this data, so "aliphatic"
+    is approximated as "no double or triple bond".
+
+    Returns
+    -------
+    list of (name, bool tensor (n,)) : one entry per occurrence.
+    """
+    atom = data.x.argmax(1).numpy()
+    ei = data.edge_index.numpy()
+    val = data.edge_attr.argmax(1).numpy() + 1  # bond valence 1/2/3
+    n = atom.size
+    src, dst = ei
+    out = []
+
+    def nbrs(i, kind=None, valence=None):
+        sel = src == i
+        if kind is not None:
+            sel &= atom[dst] == kind
+        if valence is not None:
+            sel &= val == valence
+        return dst[sel]
+
+    def mask(nodes):
+        m = torch.zeros(n, dtype=torch.bool)
+        m[np.asarray(nodes, dtype=np.int64)] = True
+        return m
+
+    unsat = np.zeros(n, dtype=bool)
+    unsat[src[val > 1]] = True
+    for i in np.flatnonzero(atom == _N):  # loop over nitrogen atoms of one molecule
+        o = nbrs(i, _O)
+        h = nbrs(i, _H)
+        if o.size >= 2:
+            out.append(("NO2", mask([i, *o[:2]])))
+        elif o.size == 1 and np.any(val[(src == i) & (dst == o[0])] == 2):
+            out.append(("nitroso", mask([i, o[0]])))
+        if h.size >= 2:
+            out.append(("NH2", mask([i, *h[:2]])))
+        for j in nbrs(i, _N, 2):
+            if j > i:
+                out.append(("azo", mask([i, j])))
+    for x in np.flatnonzero(np.isin(atom, [_CL, _BR, _I])):
+        for c in nbrs(x, _C):
+            if not unsat[c]:
+                out.append(("aliphatic_halide", mask([x, c])))
+    return out
