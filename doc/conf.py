@@ -184,9 +184,9 @@ def _write_results_fragments():
             text += f", written by `benchmarks/{script}`.*\n" if script else ".*\n"
         else:
             how = f"`python benchmarks/{script}`" if script else "its script"
+            heading = "## Engine benchmark" if task == "engine" else "## Results"
             text = (
-                "## Results\n\n"
-                f"```{{note}}\nNo `benchmarks/results/{task}.md` in this checkout yet: "
+                f"{heading}\n\n```{{note}}\nNo `benchmarks/results/{task}.md` in this checkout yet: "
                 f"run {how} to produce it.\n```\n"
             )
         if not out.exists() or out.read_text(encoding="utf-8") != text:
@@ -194,6 +194,75 @@ def _write_results_fragments():
 
 
 _write_results_fragments()
+
+
+def _engine_scaling_plot(results_dir, out_png):
+    """Log-log plot of sweep and colouring time against graph size, drawn from
+    the tidy records of ``benchmarks/results/engine.json`` (``None`` if absent)."""
+    import json
+
+    src = results_dir / "engine.json"
+    if not src.exists():
+        return None
+    try:
+        recs = json.loads(src.read_text(encoding="utf-8"))
+    except ValueError:
+        return None
+    series = {
+        "sampling: seconds per sweep (1 chain)": ("skising (scaling) 1 chain", "sweep_seconds"),
+        "colouring: seconds (Jones-Plassmann-LF)": ("skising JP-LF (scaling)", "coloring_seconds"),
+    }
+    pts = {}
+    for label, (method, metric) in series.items():
+        xy = []
+        for r in recs:
+            if r.get("method") == method and r.get("metric") == metric and r.get("mean"):
+                try:
+                    n = float(str(r["dataset"]).rsplit("_", 1)[-1])
+                except ValueError:
+                    continue
+                xy.append((n, float(r["mean"])))
+        if len(xy) >= 2:
+            pts[label] = sorted(xy)
+    if not pts:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    for label, xy in pts.items():
+        x, y = zip(*xy)
+        ax.loglog(x, y, "o-", label=label)
+    x0 = [p[0] for xy in pts.values() for p in xy]
+    ax.set_xlabel("nodes (Delaunay graph, about 3 edges per node)")
+    ax.set_ylabel("seconds")
+    ax.set_title("Engine scaling on CPU (from engine.json)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_xlim(min(x0) / 1.5, max(x0) * 1.5)
+    fig.tight_layout()
+    fig.savefig(out_png, dpi=110)
+    plt.close(fig)
+    return out_png
+
+
+def _write_engine_fragment():
+    out = GEN / "results_engine.md"
+    png = _engine_scaling_plot(RESULTS, GEN / "engine_scaling.png")
+    if png is None:
+        return
+    text = out.read_text(encoding="utf-8")
+    text += (
+        "\n```{figure} /_generated/engine_scaling.png\n:width: 70%\n\n"
+        "Time per sweep and per colouring against graph size, drawn from the scaling records of "
+        "`benchmarks/results/engine.json`; a slope of 1 on these axes is linear scaling.\n```\n"
+    )
+    out.write_text(text, encoding="utf-8")
+
+
+_write_engine_fragment()
 
 
 def _write_note_fragments():
