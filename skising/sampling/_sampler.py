@@ -7,6 +7,16 @@ all chains is then one sparse-times-dense product
 accept/reject and an in-place write of the block: no Python loop over nodes,
 edges or colour members, and the same code runs on CPU and CUDA.
 
+Two implementations of the sweep give the same samples for a seed: the
+torch path above (any device) and, on CPU when ``numba`` is installed
+(``pip install skising[fast]``), a compiled, multi-threaded kernel that fuses
+the product, the random numbers and the accept/reject per colour. Random
+numbers are counter-based (a hash of seed, sweep, node and chain) and ``exp``
+is evaluated by shared elementary operations, so both paths decide every
+flip identically (see :mod:`skising.sampling._kernels`). Acceptance
+probabilities are compared with uniforms on a grid of ``2^-23``, so
+probabilities below about ``6e-8`` act as zero, as with any float32 uniform.
+
 Update rules, both exact for :math:`p(x) \propto \exp(-\beta E(x))` of eq. 1:
 
 * ``"metropolis"``: flip spin *i* with probability
