@@ -16,6 +16,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(HERE))  # _sg_hooks
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 import skising  # noqa: E402
@@ -96,6 +97,7 @@ sphinx_gallery_conf = {
     "download_all_examples": False,
     "remove_config_comments": True,
     "within_subsection_order": "FileNameSortKey",
+    "reset_argv": "_sg_hooks.reset_argv",  # no CLI arguments, and __file__ defined
     "matplotlib_animations": False,
     "image_scrapers": ("matplotlib",),
     "abort_on_example_error": False,
