@@ -215,13 +215,19 @@ def entry_graph(rows, cols, x=None):
 
 
 def entry_features(A, rows, cols, pattern):
-    """Per-candidate features: ``A_ij`` and ``(A^2)_ij`` scaled to max 1 (+ a constant 1 for ``"full"``)."""
+    """Per-candidate features: ``|A_ij|`` and ``|(A^2)_ij|``, each scaled to max 1 (+ a constant 1 for ``"full"``).
+
+    Magnitudes, not signed values: on binary matrices (Dataset 1) they equal
+    ``A_ij`` and ``(A^2)_ij``, and a model trained there transfers to
+    matrices with negative off-diagonals (M-matrices such as 2D Poisson), whose
+    signed values it would never have seen.
+    """
     amax = np.abs(A.data).max() if A.nnz else 1.0
     An = A / amax
     A2 = An @ An
     a2max = np.abs(A2.data).max() if A2.nnz else 1.0
-    f1 = _lookup(An, rows, cols)
-    f2 = _lookup(A2, rows, cols) / a2max
+    f1 = np.abs(_lookup(An, rows, cols))
+    f2 = np.abs(_lookup(A2, rows, cols)) / a2max
     feats = [f1, f2]
     if isinstance(pattern, str) and pattern == "full":
         feats.append(np.ones_like(f1))
