@@ -1,6 +1,6 @@
 """
 Learned sparse-approximate-inverse patterns (Figure 5 of the paper)
-==================================================================
+===================================================================
 
 For two test matrices of Dataset 1 (Setting 1, candidates = pattern of
 A + A^2) this shows A, its inverse, the field h learned by
