@@ -380,7 +380,8 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
         Returns
         -------
         scipy.sparse.linalg.LinearOperator
-            ``matvec(v) = M_ @ v``, ``rmatvec(v) = M_.T @ v``.
+            ``matvec(v) = M_ @ v``, ``rmatvec(v) = M_.T @ v``; the CSR matrix is
+            also its attribute ``M_``.
         """
         self._check_fitted()
         if fraction is not None and not (0.0 < float(fraction) < 1.0):
@@ -395,7 +396,9 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
         else:
             keep = np.zeros((1, 0), dtype=bool)
         self.M_, self.residual_, self.kept_fraction_ = self._solve_item(item, keep)
-        return aslinearoperator(self.M_)
+        op = aslinearoperator(self.M_)
+        op.M_ = self.M_  # the CSR matrix travels with the operator
+        return op
 
     def field(self, A):
         """The learned field on the candidates of ``A``: ``(rows, cols, h)``."""
