@@ -1,6 +1,6 @@
 """
 Mesh sparsification with a learned Ising field (paper Figures 4 and 16)
-=====================================================================
+=======================================================================
 
 A :class:`skising.sparsify.MeshSparsifier` is trained on a few PSB bust
 meshes to keep half of the vertices such that the coarse mesh (every removed
