@@ -201,6 +201,60 @@ def render_md(recs, args, command):
     return "\n".join(out)
 
 
+TIMING_MESHES = [("fourleg", 398), ("human", 9), ("chair", 101), ("bust", 301), ("human", 5), ("bust", 302)]
+
+
+def run_timing(args, command):
+    """Sampling and sampling+coarsening seconds against vertex count (Figures 17-18).
+
+    One mesh per size step; best of 3 repeats; ISING+MAG uses an untrained
+    field network of the benchmark's size (the cost does not depend on training).
+    """
+    recs, lines = [], ["| mesh | vertices | " + " | ".join(
+        f"{m} sample / +coarsen" for m in ["ISING+MAG", "ISING", "RANDOM", "SPECTRAL", "FPS", "QUADRIC"]) + " |",
+        "|---|---|" + "---|" * 6]
+    dev = "cpu (2 shared cores, torch 1 thread)"
+    for cat, i in TIMING_MESHES:
+        g = load_psb(cat, ids=[i])[0]
+        it = _MeshItem(g.pos.numpy().astype(np.float64), g.data["faces"], g.data["name"])
+        it.graph = g
+        sp = MeshSparsifier(field_model=field_model(args.field, 0), epochs=0, random_state=0).fit([it])
+        sp.sample(it, 1)  # colouring and plans are cached per graph: time the steady state
+        fns = {
+            "ISING+MAG": lambda: sp.sample(it, 1)[0],
+            "ISING": lambda: ConstantFieldIsingSubsampler(0.5, field=0.0, coupling=-1.0, random_state=0).fit().transform(g),
+            "RANDOM": lambda: RandomSubsampler(0.5, random_state=0).fit().transform(g),
+            "SPECTRAL": lambda: SpectralSubsampler(0.5, random_state=0).fit().transform(g),
+            "FPS": lambda: FarthestPointSubsampler(0.5, random_state=0).fit().transform(g),
+        }
+        cells = []
+        for m, fn in fns.items():
+            ts, tt = [], []
+            for _ in range(3):
+                t0 = time.perf_counter()
+                keep = np.asarray(fn(), dtype=bool)
+                t1 = time.perf_counter()
+                _coarsen(it.V, it.F, keep, it.edges)
+                ts.append(t1 - t0)
+                tt.append(time.perf_counter() - t0)
+            cells.append((m, min(ts), min(tt)))
+        tq = min(quadric(it)[2] for _ in range(3))
+        cells.append(("QUADRIC", tq, tq))
+        for m, a, b in cells:
+            for metric, v in [("sample_seconds", a), ("sample_coarsen_seconds", b)]:
+                recs.append(dict(task="mesh", dataset=f"{cat}/{i}", method=m, metric=metric, mean=float(v), std=None,
+                                 n=int(it.num_nodes), unit="s per mesh (best of 3); n = vertices", device=dev,
+                                 command=command))
+        lines.append(f"| {cat}/{i} | {it.num_nodes} | " + " | ".join(f"{a:.3f} / {b:.3f}" for _, a, b in cells) + " |")
+        print(lines[-1], flush=True)
+    md = ["# Mesh sampling and coarsening time against vertex count", "", f"Command: `{command}`", "",
+          "Seconds per mesh, best of 3, CPU (2 cores shared with other jobs, torch 1 thread). ISING+MAG includes "
+          f"the field network ({args.field}); QUADRIC is the whole fast_simplification decimation.", ""] + lines + [""]
+    (RESULTS / "mesh_timing.json").write_text(json.dumps(recs, indent=1))
+    (RESULTS / "mesh_timing.md").write_text("\n".join(md))
+    print("\n".join(md))
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--categories", nargs="+", default=["bust", "fourleg", "human", "chair"])
@@ -214,6 +268,7 @@ def main(argv=None):
     p.add_argument("--field", choices=["e3nn", "e3nn8", "invariant"], default="e3nn8")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", default="mesh")
+    p.add_argument("--timing", action="store_true", help="only time sampling/coarsening against vertex count")
     p.add_argument("--merge", nargs="+", default=None,
                    help="only merge these result JSON files (e.g. categories run in separate processes) into --out")
     args = p.parse_args(argv)
@@ -222,6 +277,9 @@ def main(argv=None):
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"{args.out}.json"
     recs = []
+    if args.timing:
+        run_timing(args, command)
+        return
     if args.merge:
         for f in args.merge:
             recs += json.loads(Path(f).read_text())
