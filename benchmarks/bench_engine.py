@@ -255,12 +255,15 @@ def bench_python_reference(args):
     record("delaunay2d_2e3", "python Alg.1 (literal)", "updates_per_second", n / t, "updates/s")
 
 
+GRAPHS = {}  # Delaunay graphs by size, reused by the scaling part
+
+
 def bench_scaling(args):
     sizes = [10**4, 10**5] + ([10**6] if not args.quick else [])
     sweep_t, col_t = [], []
     gen = torch.Generator().manual_seed(0)
     for n in sizes:
-        g = delaunay2d(n, seed=2)
+        g = GRAPHS.pop(n, None) or delaunay2d(n)
         name = f"delaunay2d_{n:.0e}".replace("+0", "")
         t = timeit(lambda: _jones_plassmann(n, g.rowptr, g.col, 0), args.repeats)
         col_t.append(record(name, "skising JP-LF (scaling)", "coloring_seconds", t, "s"))
@@ -299,7 +302,7 @@ def write(args):
         lines.append(f"| {r['dataset']} | {r['method']} | {r['metric']} | {r['mean']:.4g} | {std} | {nn} | "
                      f"{r['unit']} | {r['device']} |")
     (RESULTS / f"{stem}.md").write_text("\n".join(lines) + "\n")
-    print(f"\nwrote {RESULTS / stem}.json and .md")
+    print(f"(wrote {RESULTS / stem}.json and .md)", flush=True)
 
 
 def main():
@@ -329,30 +332,40 @@ def main():
                 torch.Generator().manual_seed(0))
     _jones_plassmann(300, tiny.rowptr, tiny.col)
 
+    if "reference" not in skip:
+        bench_python_reference(args)
+        skip.add("reference")
     if "main" not in skip:
         t0 = time.perf_counter()
         g = delaunay2d(N)
         print(f"(built Delaunay graph in {time.perf_counter() - t0:.1f} s)")
         name = f"delaunay2d_{tag}"
         bench_graph(name, g, args)
+        write(args)
         if _kernels.HAVE_NUMBA:  # peak RSS of 32 chains on this graph
             h, J = torch.zeros(N), torch.ones(g.num_edges)
             gc.collect()
             if reset_peak_rss():
                 _sample(g, h, J, 0.5, 32, 2, "metropolis", "random", torch.Generator().manual_seed(0))
                 record(name, "skising[numba] 32 chains", "peak_rss", peak_rss_gib(), "GiB")
+        if "scaling" not in skip:
+            GRAPHS[N] = g
         del g
         gc.collect()
     if "others" not in skip:
         side = 316 if args.quick else 1000
-        bench_graph(f"grid8_{side}x{side}", grid_graph(side, side, 8), args, full_peers=False)
-        bench_graph(f"knn3d_k8_{tag}", knn3d(N), args, full_peers=False)
         g, name = psb_mesh()
         bench_graph(name, g, args)
         for mat in ("luxembourg_osm", "bcsstk33"):
             bench_graph(mat, suitesparse(mat), args)
+        write(args)
+        bench_graph(f"grid8_{side}x{side}", grid_graph(side, side, 8), args, full_peers=False)
+        write(args)
+        bench_graph(f"knn3d_k8_{tag}", knn3d(N), args, full_peers=False)
+        write(args)
     if "reference" not in skip:
         bench_python_reference(args)
+        write(args)
     if "scaling" not in skip:
         bench_scaling(args)
     write(args)

@@ -54,10 +54,11 @@ def _jones_plassmann(n, rowptr, col, seed=0, backend="auto"):
     deg = rowptr[1:] - rowptr[:-1]
     gen = torch.Generator().manual_seed(int(seed))
     # unique priorities: degree first, random tie break
-    prio = deg * n + torch.randperm(n, generator=gen)
+    r = torch.randperm(n, generator=gen)
     if backend == "numba" or (backend == "auto" and _kernels.HAVE_NUMBA):
-        order = np.argsort(-prio.numpy(), kind="stable")
+        order = _kernels.lf_order_numba(deg.numpy(), r.numpy())
         return _kernels.greedy_in_order_numba(order, rowptr.numpy(), col.numpy())
+    prio = deg * n + r
     rows = torch.repeat_interleave(torch.arange(n), deg)
     cols = col
     colors = torch.full((n,), -1, dtype=torch.long)
