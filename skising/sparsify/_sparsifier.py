@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .._validation import check_generator
+
 from .._base import BaseIsingEstimator
 from .._validation import check_int
 from ..datasets._mesh_io import mesh_edges
@@ -247,9 +249,14 @@ class MeshSparsifier(BaseIsingEstimator):
         n_samples = check_int(n_samples, "n_samples", low=1)
         it = self._item(mesh)
         batch = self._collate([it])
-        with torch.no_grad():
-            h = self._field(batch)
-            x = self._sample_batch(batch, h, self._couplings(batch), n_samples)
+        # a fresh stream per call: sample/transform are functions of the fitted state
+        saved, self._torch_gen = self._torch_gen, check_generator(self._seed + 2, self._device)
+        try:
+            with torch.no_grad():
+                h = self._field(batch)
+                x = self._sample_batch(batch, h, self._couplings(batch), n_samples)
+        finally:
+            self._torch_gen = saved
         return (x > 0).cpu().numpy()
 
     def transform(self, mesh):
