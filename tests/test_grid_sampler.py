@@ -89,8 +89,8 @@ def test_sampler_matches_exact_enumeration_3x3(update):
     h = 0.8 * rng.normal(size=(H, W))
     beta = 0.9
     _, p = _exact(H, W, k, h, beta)
-    n = 60_000
-    x = sample_ising_grid(torch.as_tensor(h), coupling=k, beta=beta, n_chains=n, n_sweeps=40,
+    n = 40_000
+    x = sample_ising_grid(torch.as_tensor(h), coupling=k, beta=beta, n_chains=n, n_sweeps=30,
                           update=update, random_state=0)
     idx = _state_index(x.reshape(n, -1).numpy())
     emp = np.bincount(idx, minlength=len(p)) / n
