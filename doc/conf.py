@@ -43,12 +43,12 @@ root_doc = "index"
 templates_path = ["_templates"]
 # The helpers' notes (doc/<area>.md) and generated fragments are *included*
 # into the application pages rather than built as pages of their own.
+# Every top-level doc/*.md except this site's own pages is such a note (a new
+# one is picked up automatically: see _write_note_fragments).
+OWN_MD_PAGES = {"performance.md"}
 exclude_patterns = [
     "_build",
-    "explain.md",
-    "mesh.md",
-    "precondition.md",
-    "segment.md",
+    *sorted(p.name for p in HERE.glob("*.md") if p.name not in OWN_MD_PAGES),
     "_generated/*.md",
     "auto_examples/*.ipynb",
     "auto_examples/*.py",
@@ -274,19 +274,31 @@ def _write_note_fragments():
     rebuilds when it changes); a placeholder stands in while a note is absent.
     """
     GEN.mkdir(exist_ok=True)
-    for area, title in [
-        ("explain", "Explaining GNN graph classifiers"),
-        ("mesh", "Mesh sparsification"),
-        ("precondition", "Sparse approximate inverse preconditioners"),
-        ("segment", "Image segmentation"),
-    ]:
+    known = [
+        ("explain", "# Explaining GNN graph classifiers"),
+        ("mesh", "# Mesh sparsification"),
+        ("precondition", "# Sparse approximate inverse preconditioners"),
+        ("segment", "# Image segmentation"),
+        ("engine", "## Engine design notes"),
+    ]
+    for area, title in known:
         out = GEN / f"note_{area}.md"
         if (HERE / f"{area}.md").exists():
-            text = f"```{{include}} ../{area}.md\n:relative-images:\n```\n"
+            offset = "\n:heading-offset: 1" if title.startswith("##") else ""
+            # "/x.md" is relative to doc/: a nested include would otherwise resolve
+            # from the including page's folder
+            text = f"```{{include}} /{area}.md\n:relative-images:{offset}\n```\n"
         else:
-            text = f"# {title}\n\n```{{note}}\nThe notes `doc/{area}.md` are not in this checkout.\n```\n"
+            text = f"{title}\n\n```{{note}}\nThe notes `doc/{area}.md` are not in this checkout.\n```\n"
         if not out.exists() or out.read_text(encoding="utf-8") != text:
             out.write_text(text, encoding="utf-8")
+    # notes nobody has placed yet: shown at the end of the Applications page
+    others = sorted(p.name for p in HERE.glob("*.md")
+                    if p.name not in OWN_MD_PAGES and p.stem not in {a for a, _ in known})
+    text = "".join(f"```{{include}} /{name}\n:relative-images:\n:heading-offset: 1\n```\n\n" for name in others)
+    out = GEN / "notes_other.md"
+    if not out.exists() or out.read_text(encoding="utf-8") != text:
+        out.write_text(text, encoding="utf-8")
 
 
 _write_note_fragments()
