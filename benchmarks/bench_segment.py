@@ -50,13 +50,14 @@ def run_one(method, seed, args, data):
     tr, va, te = data
     kw = dict(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, device=args.device, random_state=seed)
     if method == "IsingSegmenter":
-        kw.update(n_sweeps=args.n_sweeps, n_samples=args.n_samples, n_predict_samples=args.n_predict_samples)
+        kw.update(n_sweeps=args.n_sweeps, n_samples=args.n_samples, n_predict_samples=args.n_predict_samples,
+                  coupling=args.coupling)
     est = METHODS[method](**kw)
     t0 = time.perf_counter()
     est.fit(tr.images, tr.masks, va.images, va.masks)
     fit_s = time.perf_counter() - t0
     rec = {
-        "method": method, "seed": seed, "size": args.size, "epochs": args.epochs, "lr": args.lr,
+        "method": method + ("" if method != "IsingSegmenter" or not args.tag else f"({args.tag})"), "seed": seed, "size": args.size, "epochs": args.epochs, "lr": args.lr,
         "batch_size": args.batch_size, "fit_seconds": fit_s,
         "epoch_seconds": float(np.mean([h["seconds"] for h in est.history_])),
         "best_epoch": int(est.best_epoch_), "history": est.history_,
@@ -69,13 +70,14 @@ def run_one(method, seed, args, data):
         est.set_params(prediction="majority")
         # the sign of the field alone (no coupling): how much the Ising prior adds
         rec["dice"]["field_sign"] = float(dice_score(te.masks, est.decision_function(te.images) > 0))
-        rec.update(n_sweeps=args.n_sweeps, n_samples=args.n_samples, n_predict_samples=args.n_predict_samples)
+        rec.update(n_sweeps=args.n_sweeps, n_samples=args.n_samples, n_predict_samples=args.n_predict_samples,
+                   coupling=args.coupling)
     else:
         rec["dice"]["threshold"] = float(est.score(te.images, te.masks))
     rec["device"] = device_label(args.device)
     RUNS.mkdir(parents=True, exist_ok=True)
-    (RUNS / f"{method}_seed{seed}_{args.size}px.json").write_text(json.dumps(rec, indent=1))
-    print(f"{method:15s} seed {seed}: dice {rec['dice']}  best epoch {rec['best_epoch']}  "
+    (RUNS / f"{rec['method']}_seed{seed}_{args.size}px_{args.epochs}ep.json").write_text(json.dumps(rec, indent=1))
+    print(f"{rec['method']:15s} seed {seed}: dice {rec['dice']}  best epoch {rec['best_epoch']}  "
           f"{rec['epoch_seconds']:.1f} s/epoch  fit {fit_s:.0f} s", flush=True)
     return rec
 
@@ -124,12 +126,15 @@ def aggregate(command):
         groups.setdefault((r["method"], r["size"], r["epochs"]), []).append(r)
     for (method, size, epochs), rs in sorted(groups.items()):
         rs = sorted(rs, key=lambda r: r["seed"])
-        variants = {"IsingSegmenter": [("majority", "IsingSegmenter"), ("sample", "IsingSegmenter[sample]"),
-                                       ("mean_field", "IsingSegmenter[mean_field]"),
-                                       ("field_sign", "IsingSegmenter[field_sign]")],
-                    "UNetSegmenter": [("threshold", "UNetSegmenter")]}[method]
+        if method.startswith("IsingSegmenter"):
+            variants = [("majority", method), ("sample", method + "[sample]"),
+                        ("mean_field", method + "[mean_field]"), ("field_sign", method + "[field_sign]")]
+        else:
+            variants = [("threshold", method)]
         dev = rs[0]["device"]
         note = f"{size}px, {epochs} epochs, lr {rs[0]['lr']}, batch {rs[0]['batch_size']}"
+        if "n_sweeps" in rs[0]:
+            note += f", J {rs[0].get('coupling', 1.0)}, K {rs[0]['n_samples']}, {rs[0]['n_sweeps']} sweeps"
         for key, name in variants:
             vals = [r["dice"][key] for r in rs]
             rec = {"task": "segment", "dataset": "weizmann_horse", "method": name, "metric": "dice",
@@ -176,7 +181,9 @@ def aggregate(command):
             lines.append(f"| {name} | {metric} | {rec['mean']:.3g} | {std} | {rec['n']} | {per} | {note} |")
         else:
             lines.append(f"| {name} | {metric} | {rec['mean']:.3f} | {std} | {rec['n']} | {per} | {note} |")
-    lines += ["", f"Device: {records[0]['device']}.", "", f"Command: `{command}`", ""]
+    lines += ["", f"Device: {records[0]['device']}. Wall-clock times come from a shared 2-core machine running "
+              "other jobs (load average 6-20 during the training runs, about 1 for the sampler timing): "
+              "compare them loosely.", "", f"Command: `{command}`", ""]
     (RESULTS / "segment.md").write_text("\n".join(lines))
     print("\n".join(lines))
 
@@ -188,6 +195,8 @@ def main(argv=None):
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--n-sweeps", type=int, default=10)
+    p.add_argument("--coupling", type=float, default=1.0, help="J of the 8 neighbours (paper: 1)")
+    p.add_argument("--tag", default="", help="label appended to IsingSegmenter's method name for variants")
     p.add_argument("--n-samples", type=int, default=2)
     p.add_argument("--n-predict-samples", type=int, default=16)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
