@@ -30,3 +30,7 @@ from ._ba2motifs import load_ba2motifs, make_ba2motifs
 from ._tu import load_mutagenicity, load_tu, toxicophore_node_masks
 
 __all__ += ["load_ba2motifs", "make_ba2motifs", "load_mutagenicity", "load_tu", "toxicophore_node_masks"]
+
+from ._horse import load_weizmann_horse
+
+__all__ += ["load_weizmann_horse"]

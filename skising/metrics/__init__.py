@@ -11,3 +11,7 @@ __all__ += ["sai_residual"]
 from ._explain import graph_explanation_accuracy, harmonic_fidelity, prediction_fidelity, topk_node_mask
 
 __all__ += ["graph_explanation_accuracy", "harmonic_fidelity", "prediction_fidelity", "topk_node_mask"]
+
+from ._segment import dice_score
+
+__all__ += ["dice_score"]
