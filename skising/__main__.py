@@ -79,6 +79,8 @@ def main(argv=None):
     d.add_argument("--epochs", type=int, default=150)
     d.add_argument("--fraction", type=float, default=0.2)
     d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--threads", type=int, default=1,
+                   help="torch intra-op threads (default 1: the bundled graph is tiny)")
     args = parser.parse_args(argv)
     if args.command != "demo":
         parser.print_help()
@@ -87,6 +89,9 @@ def main(argv=None):
         parser.error("--fraction: expected a value in (0, 1)")
     if args.epochs < 0:
         parser.error("--epochs: expected a non-negative int")
+    if args.threads < 1:
+        parser.error("--threads: expected a positive int")
+    torch.set_num_threads(args.threads)
     demo(args.epochs, args.fraction, args.seed)
     return 0
 
