@@ -29,6 +29,13 @@ def farthest_point_sampling(pos, k, start=0, backend="auto"):
     ``backend="auto"`` uses the compiled ``fpsample`` package when installed
     (``pip install skising[fps]``; exact bucket-KD-tree FPS) and the torch
     implementation otherwise.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skising.baselines import farthest_point_sampling
+    >>> sorted(farthest_point_sampling(np.array([[0., 0.], [1., 0.], [10., 0.]]), 2, start=0).tolist())
+    [0, 2]
     """
     pos = np.ascontiguousarray(np.asarray(pos, dtype=np.float32))
     if backend in ("auto", "fpsample"):

@@ -12,7 +12,17 @@ __all__ = ["SpectralSubsampler", "top_laplacian_eigenvector"]
 
 
 def top_laplacian_eigenvector(graph, laplacian="normalized", seed=0):
-    """Eigenvector of the largest eigenvalue of the graph Laplacian."""
+    """Eigenvector of the largest eigenvalue of the graph Laplacian.
+
+    Examples
+    --------
+    >>> import networkx as nx, numpy as np
+    >>> from skising.baselines import top_laplacian_eigenvector
+    >>> from skising.graph import as_graph
+    >>> v = top_laplacian_eigenvector(as_graph(nx.cycle_graph(4)))
+    >>> bool(np.all(np.sign(v) == -np.roll(np.sign(v), 1)))   # alternating signs
+    True
+    """
     A = graph.to_scipy(weighted=True).astype(np.float64)
     A = abs(A)
     d = np.asarray(A.sum(1)).ravel()

@@ -98,7 +98,18 @@ def _fast_block(lines, width, kind):
 
 
 def write_off(path, vertices, faces):
-    """Write a triangle mesh as OFF."""
+    """Write a triangle mesh as OFF.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from skising.datasets import read_off, write_off
+    >>> path = os.path.join(tempfile.mkdtemp(), "tri.off")
+    >>> write_off(path, [[0, 0, 0], [1, 0, 0], [0, 1, 0]], [[0, 1, 2]])
+    >>> V, F = read_off(path)
+    >>> V.shape, F.tolist()
+    ((3, 3), [[0, 1, 2]])
+    """
     V = np.asarray(vertices, dtype=np.float64)
     F = np.asarray(faces, dtype=np.int64)
     with open(path, "w") as f:
@@ -108,7 +119,14 @@ def write_off(path, vertices, faces):
 
 
 def mesh_edges(faces):
-    """Unique undirected edges (2, m) of a triangle mesh, i < j."""
+    """Unique undirected edges (2, m) of a triangle mesh, i < j.
+
+    Examples
+    --------
+    >>> from skising.datasets import mesh_edges
+    >>> mesh_edges([[0, 1, 2], [0, 2, 3]]).tolist()
+    [[0, 0, 0, 1, 2], [1, 2, 3, 2, 3]]
+    """
     F = np.asarray(faces, dtype=np.int64)
     e = np.concatenate([F[:, [0, 1]], F[:, [1, 2]], F[:, [2, 0]]])
     e = np.sort(e, axis=1)

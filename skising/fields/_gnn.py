@@ -9,7 +9,16 @@ __all__ = ["GNNField", "graph_edge_index"]
 
 
 def graph_edge_index(graph):
-    """PyG-style ``edge_index`` (both directions) of a skising Graph."""
+    """PyG-style ``edge_index`` (both directions) of a skising Graph.
+
+    Examples
+    --------
+    >>> import networkx as nx
+    >>> from skising.graph import as_graph
+    >>> from skising.fields import graph_edge_index
+    >>> graph_edge_index(as_graph(nx.path_graph(3))).tolist()
+    [[0, 1, 1, 2], [1, 2, 0, 1]]
+    """
     e = graph.edges
     return torch.cat([e, e.flip(0)], dim=1)
 

@@ -82,7 +82,14 @@ def rloo_surrogate(losses, energies, beta=1.0):
 
 
 def target_magnetization(target_fraction):
-    """eta = 2 * fraction - 1: the magnetisation that keeps ``fraction`` of the nodes."""
+    """eta = 2 * fraction - 1: the magnetisation that keeps ``fraction`` of the nodes.
+
+    Examples
+    --------
+    >>> from skising.gradients import target_magnetization
+    >>> target_magnetization(0.25)
+    -0.5
+    """
     return 2.0 * float(target_fraction) - 1.0
 
 
@@ -90,6 +97,13 @@ def magnetization_penalty(field, beta, target_fraction, batch=None):
     r"""Eq. 16's penalty :math:`(\eta_{det} - \eta)^2`, averaged over graphs.
 
     ``eta_det = mean_i tanh(beta h_i)`` (eq. 12), ``eta = 2 fraction - 1``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skising.gradients import magnetization_penalty
+    >>> float(magnetization_penalty(torch.zeros(4), beta=1.0, target_fraction=0.75))
+    0.25
     """
     eta = target_magnetization(target_fraction)
     m = magnetization_det(field, beta, batch)

@@ -454,6 +454,14 @@ def batch_graphs(graphs):
     Node features/positions are concatenated when every graph has them;
     cached colourings are concatenated too, so a union of graphs seen before
     is never coloured again.
+
+    Examples
+    --------
+    >>> import networkx as nx
+    >>> from skising.graph import batch_graphs
+    >>> b = batch_graphs([nx.path_graph(3), nx.cycle_graph(4)])
+    >>> b.num_nodes, b.num_graphs, b.ptr.tolist()
+    (7, 2, [0, 3, 7])
     """
     graphs = [as_graph(g) for g in graphs]
     if not graphs:

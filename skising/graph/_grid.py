@@ -24,6 +24,12 @@ def grid_colors(height, width, connectivity=8):
     2 colours (checkerboard) for the 4-neighbour grid, 4 colours (the parity
     of row and column) for the 8-neighbour grid. Pixels are numbered in
     row-major order.
+
+    Examples
+    --------
+    >>> from skising.graph import grid_colors
+    >>> grid_colors(2, 3, connectivity=8).tolist()
+    [0, 1, 0, 2, 3, 2]
     """
     height, width = _check_side(height, "height"), _check_side(width, "width")
     i, j = np.meshgrid(np.arange(height), np.arange(width), indexing="ij")

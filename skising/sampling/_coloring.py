@@ -187,7 +187,15 @@ def color_graph(graph, method="auto", seed=0):
 
 
 def is_valid_coloring(graph, colors):
-    """True when no edge joins two nodes of the same colour."""
+    """True when no edge joins two nodes of the same colour.
+
+    Examples
+    --------
+    >>> import networkx as nx
+    >>> from skising.sampling import is_valid_coloring
+    >>> is_valid_coloring(nx.path_graph(3), [0, 1, 0]), is_valid_coloring(nx.path_graph(3), [0, 0, 1])
+    (True, False)
+    """
     g = as_graph(graph)
     c = np.asarray(colors)
     if c.shape != (g.num_nodes,):

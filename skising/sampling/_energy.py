@@ -109,7 +109,15 @@ def ising_energy(graph, x, field, coupling=1.0, per_graph=None):
 
 
 def local_field(graph, x, coupling=1.0):
-    """``sum_j J_ij x_j`` for every node; shape like ``x`` (2-D)."""
+    """``sum_j J_ij x_j`` for every node; shape like ``x`` (2-D).
+
+    Examples
+    --------
+    >>> import networkx as nx, torch
+    >>> from skising.sampling import local_field
+    >>> local_field(nx.path_graph(3), torch.tensor([1., -1., 1.]), coupling=2.0).tolist()
+    [[-2.0, 4.0, -2.0]]
+    """
     g = check_graph(graph)
     xs = _spins(x, g.num_nodes).float() if not torch.as_tensor(x).is_floating_point() else _spins(x, g.num_nodes)
     g = g.to(xs.device)
@@ -163,6 +171,13 @@ def magnetization_det(field, beta=1.0, batch=None):
     r"""Deterministic magnetisation :math:`\eta_{det} = \frac1n \sum_i \tanh(\beta h_i)` (eq. 12).
 
     With ``batch`` (node -> graph), one value per graph.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skising.sampling import magnetization_det
+    >>> float(magnetization_det(torch.tensor([0.0, 100.0]), beta=1.0))
+    0.5
     """
     h = field if isinstance(field, torch.Tensor) else torch.as_tensor(field, dtype=torch.float32)
     t = torch.tanh(beta * h)
@@ -176,7 +191,15 @@ def magnetization_det(field, beta=1.0, batch=None):
 
 
 def magnetization_sto(x, batch=None):
-    r"""Stochastic magnetisation :math:`\eta_{sto} = \frac1n \sum_i x_i` of samples (eq. 13)."""
+    r"""Stochastic magnetisation :math:`\eta_{sto} = \frac1n \sum_i x_i` of samples (eq. 13).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skising.sampling import magnetization_sto
+    >>> magnetization_sto(torch.tensor([[1., 1., 1., -1.]])).tolist()
+    [0.5]
+    """
     xs = x if isinstance(x, torch.Tensor) else torch.as_tensor(x)
     xs = xs.float() * 2 - 1 if xs.dtype == torch.bool else xs.float()
     if batch is None:
