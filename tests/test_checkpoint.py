@@ -93,3 +93,17 @@ def test_nan_loss_stops_with_clear_error_and_keeps_parameters():
     with pytest.raises(TrainingDiverged, match="NaN"):
         est.fit(load_bunny())
     assert all(torch.isfinite(p).all() for p in est.field_model_.parameters())
+
+
+def test_applications_resume_from_checkpoint(tmp_path):
+    """The applications share the loop: a resumed fit equals the uninterrupted one."""
+    from skising.datasets import load_bunny
+    from skising.sparsify import MeshSparsifier
+
+    g = load_bunny()
+    full = MeshSparsifier(epochs=3, random_state=0).fit([g])
+    first = MeshSparsifier(epochs=1, random_state=0).fit([g], checkpoint_dir=tmp_path)
+    assert (tmp_path / "checkpoint.pt").exists() and first.n_epochs_ == 1
+    resumed = MeshSparsifier(epochs=3, random_state=0).fit([g], checkpoint_dir=tmp_path, resume=True)
+    a, b = resumed.field_model_.state_dict(), full.field_model_.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)

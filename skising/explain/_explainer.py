@@ -309,7 +309,7 @@ class IsingGraphExplainer(BaseIsingEstimator):
         return -(batch.target[None] * logp).sum(-1)  # (K, G)
 
     # ------------------------------------------------------------ API
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, checkpoint_dir=None, resume=False):
         """Train the field network on the graphs ``X``.
 
         Parameters
@@ -318,11 +318,17 @@ class IsingGraphExplainer(BaseIsingEstimator):
         y : array-like of shape (n_graphs,), optional
             Labels to explain (phenomenon); default: the classifier's
             predictions (explaining the model).
+        checkpoint_dir : str or path, optional
+            Write the full training state atomically after every epoch.
+        resume : bool
+            Continue from the checkpoint in ``checkpoint_dir`` (identical
+            result to an uninterrupted fit with the same ``random_state``).
 
         Returns
         -------
         self
         """
+        self._set_checkpointing(checkpoint_dir, resume)
         self._device = self._check_params()
         self._init_random(self._device)
         data = _as_data_list(X)

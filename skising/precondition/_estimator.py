@@ -238,7 +238,7 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
         return -float(np.mean(self._evaluate_items(items)))
 
     # ------------------------------------------------------------ fit
-    def fit(self, X, y=None, X_val=None):
+    def fit(self, X, y=None, X_val=None, checkpoint_dir=None, resume=False):
         """Learn the field model on a list of square matrices.
 
         Parameters
@@ -248,11 +248,17 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
         X_val : list of matrices, optional
             Validation matrices: the epoch with the lowest mean
             ``||AM - I||_F`` on them is kept.
+        checkpoint_dir : str or path, optional
+            Write the full training state atomically after every epoch.
+        resume : bool
+            Continue from the checkpoint in ``checkpoint_dir`` (identical
+            result to an uninterrupted fit with the same ``random_state``).
 
         Returns
         -------
         self
         """
+        self._set_checkpointing(checkpoint_dir, resume)
         self._device = self._validate()
         mats = self._matrices(X)
         if sp.issparse(self.pattern) and any(A.shape != self.pattern.shape for A in mats):

@@ -215,7 +215,7 @@ class MeshSparsifier(BaseIsingEstimator):
         check_int(self.n_samples, "n_samples", low=2)
         return device
 
-    def fit(self, meshes, y=None):
+    def fit(self, meshes, y=None, checkpoint_dir=None, resume=False):
         """Train the field network on a list of meshes.
 
         Parameters
@@ -224,11 +224,17 @@ class MeshSparsifier(BaseIsingEstimator):
             ``(vertices, faces)`` pairs, ``.off`` paths or skising Graphs with
             ``pos`` and ``data["faces"]`` (e.g. :func:`~skising.datasets.load_psb`).
         y : ignored
+        checkpoint_dir : str or path, optional
+            Write the full training state atomically after every epoch.
+        resume : bool
+            Continue from the checkpoint in ``checkpoint_dir`` (identical
+            result to an uninterrupted fit with the same ``random_state``).
 
         Returns
         -------
         self
         """
+        self._set_checkpointing(checkpoint_dir, resume)
         self._device = self._check_params()
         self._init_random(self._device)
         items = self._prepare(meshes)
