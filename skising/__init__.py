@@ -17,8 +17,35 @@ from .subsampling import IsingSubsampler
 
 __version__ = "0.1.0"
 
+# the applications pull in heavier dependencies (PyG explain, e3nn, ...):
+# imported on first access (PEP 562), so `import skising` stays light
+_LAZY = {
+    "IsingGraphExplainer": "explain",
+    "SAIPreconditioner": "precondition",
+    "IsingSegmenter": "segment",
+    "UNetSegmenter": "segment",
+    "MeshSparsifier": "sparsify",
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module 'skising' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
+
 __all__ = [
     "IsingSubsampler",
+    "IsingGraphExplainer",
+    "MeshSparsifier",
+    "SAIPreconditioner",
+    "IsingSegmenter",
+    "UNetSegmenter",
     "RandomSubsampler",
     "FarthestPointSubsampler",
     "SpectralSubsampler",

@@ -84,10 +84,8 @@ def load_weizmann_horse(size=64, split=None, data_home=None, n_images=None):
     """
     try:
         from PIL import Image
-    except ImportError as exc:  # pragma: no cover - pillow comes with matplotlib
-        raise ImportError(
-            "load_weizmann_horse needs pillow (installed with matplotlib, e.g. `pip install skising[examples]`)"
-        ) from exc
+    except ImportError as exc:  # pragma: no cover - pillow is in the segment extra
+        raise ImportError("load_weizmann_horse needs pillow: `pip install skising[segment]`") from exc
     size = _check_size(size)
     if split is not None and split not in _SPLITS:
         raise ValueError(f"split: expected one of {_SPLITS} or None, got {split!r}")
