@@ -11,11 +11,12 @@ import torch
 
 SCRIPT = textwrap.dedent(
     """
-    import sys, torch
+    import sys, time, torch
     from skising import IsingSubsampler
     from skising.datasets import load_bunny
     torch.set_num_threads(1)
     def loss(x, graph):
+        time.sleep(0.1)  # slow epochs, so that the parent kills the fit mid-way
         return -(x * graph.pos[:, 1]).mean(1)
     g = load_bunny()
     IsingSubsampler(loss=loss, coupling=-1.0, max_epochs=int(sys.argv[2]), n_sweeps=2,
