@@ -36,7 +36,17 @@ def get_data_home(data_home=None):
 
 
 def data_path(*parts, data_home=None):
-    """Path of a file/folder under the data home; ``FileNotFoundError`` naming it if missing."""
+    """Path of a file/folder under the data home; ``FileNotFoundError`` naming it if missing.
+
+    Examples
+    --------
+    >>> from skising.datasets import data_path
+    >>> try:
+    ...     data_path("no-such-dataset", data_home="/tmp")
+    ... except FileNotFoundError as exc:
+    ...     print(str(exc).split(" not found")[0])
+    /tmp/no-such-dataset
+    """
     home = get_data_home(data_home)
     p = home.joinpath(*parts)
     if not p.exists():

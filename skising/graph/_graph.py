@@ -54,6 +54,16 @@ class Graph:
     num_graphs, ptr : int, torch.LongTensor
         Number of graphs in the union and node offsets (``ptr[g]`` is the
         first node of graph ``g``).
+
+    Examples
+    --------
+    >>> import networkx as nx
+    >>> from skising.graph import as_graph
+    >>> g = as_graph(nx.cycle_graph(4))
+    >>> g.edges.tolist(), g.degree.tolist()
+    ([[0, 0, 1, 2], [1, 3, 2, 3]], [2, 2, 2, 2])
+    >>> g.to_scipy().toarray().astype(int).tolist()[0]
+    [0, 1, 0, 1]
     """
 
     def __init__(self, num_nodes, edges, weight, x=None, pos=None, batch=None, data=None):
