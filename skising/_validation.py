@@ -215,3 +215,37 @@ def check_graphs(X, name="X"):
             return [as_graph(np.asarray(X), name=name)], True
         return [as_graph(g, name=f"{name}[{i}]") for i, g in enumerate(X)], False
     return [as_graph(X, name=name)], True
+
+
+def available_memory(device=None):
+    """Bytes of memory available for new tensors on ``device`` (None if unknown)."""
+    dev = torch.device("cpu") if device is None else torch.device(device)
+    if dev.type == "cuda":
+        try:
+            return int(torch.cuda.mem_get_info(dev)[0])
+        except Exception:  # noqa: BLE001 - best effort
+            return None
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        import psutil
+
+        return int(psutil.virtual_memory().available)
+    except ImportError:  # pragma: no cover
+        return None
+
+
+def check_memory(nbytes, what, hint, device=None, fraction=0.8):
+    """Raise ``MemoryError`` naming the estimate and the parameter to change
+    when ``nbytes`` exceeds ``fraction`` of the memory available on ``device``."""
+    avail = available_memory(device)
+    if avail is not None and nbytes > fraction * avail:
+        raise MemoryError(
+            f"{what} needs about {nbytes / 2**30:.2f} GiB but only {avail / 2**30:.2f} GiB are available "
+            f"on {torch.device('cpu') if device is None else device}; {hint}"
+        )

@@ -201,3 +201,8 @@ def test_metropolis_acceptance_formula_on_single_spin():
         p = float((x == 1).float().mean())
         expected = math.exp(0.6) / (2 * math.cosh(0.6))
         assert abs(p - expected) < 0.005
+
+
+def test_memory_guard_names_the_parameter():
+    with pytest.raises(MemoryError, match="n_chains"):
+        sample_ising(nx.path_graph(50), 0.0, n_chains=10**10, n_sweeps=1)

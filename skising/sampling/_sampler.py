@@ -54,6 +54,7 @@ from .._validation import (
     check_graph,
     check_init,
     check_int,
+    check_memory,
     check_scalar,
 )
 from . import _kernels
@@ -310,6 +311,11 @@ def sample_ising(
         raise ValueError(f"update: expected one of {_UPDATES}, got {update!r}")
     init = check_init(init, n_chains, g.num_nodes, device, dtype)
     gen = check_generator(random_state, device)
+    # spins, a per-chain field and one colour block of random numbers, before allocating
+    itemsize = torch.tensor([], dtype=dtype).element_size()
+    rows = 2 + (1 if h.dim() == 2 else 0) + 1
+    check_memory(rows * g.num_nodes * n_chains * itemsize, f"sampling {n_chains} chains on {g.num_nodes} nodes",
+                 "reduce n_chains (or sample in several calls)", device)
     g = g.to(device)
     J = check_coupling(coupling, g, device=device, dtype=dtype)
     return _sample(g, h, J, beta, n_chains, n_sweeps, update, init, gen, coloring, dtype)
