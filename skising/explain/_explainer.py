@@ -151,6 +151,17 @@ def _as_data_list(X, name="X"):
     for i, d in enumerate(X):
         if not isinstance(d, Data) or getattr(d, "x", None) is None or getattr(d, "edge_index", None) is None:
             raise TypeError(f"{name}: item {i} is not a torch_geometric Data with x and edge_index")
+        x = d.x
+        if not isinstance(x, torch.Tensor) or x.dim() != 2 or x.is_complex() or x.dtype == torch.bool:
+            raise TypeError(f"{name}[{i}].x: expected a real (num_nodes, num_features) tensor, "
+                            f"got {type(x).__name__} of shape {tuple(getattr(x, 'shape', ()))}")
+        if x.shape[0] == 0:
+            raise ValueError(f"{name}[{i}]: graph without nodes")
+        if x.is_floating_point() and not torch.isfinite(x).all():
+            raise ValueError(f"{name}[{i}].x: node features contain NaN or infinite values")
+        ea = getattr(d, "edge_attr", None)
+        if isinstance(ea, torch.Tensor) and ea.is_floating_point() and not torch.isfinite(ea).all():
+            raise ValueError(f"{name}[{i}].edge_attr: edge features contain NaN or infinite values")
     return X
 
 
@@ -260,14 +271,17 @@ class IsingGraphExplainer(BaseIsingEstimator):
             if self._edge_dim is not None and getattr(d, "edge_attr", None) is None:
                 raise ValueError(f"X: graph {i} lacks edge_attr, which the explainer was fitted with")
         items = []
-        for d in data:
-            g = as_graph(d.edge_index.cpu(), num_nodes=int(d.num_nodes))
+        for i, d in enumerate(data):
+            g = as_graph(d.edge_index.cpu(), num_nodes=int(d.num_nodes), name=f"X[{i}]")
             color_graph(g, "auto")  # cached on g, concatenated by batch_graphs
             items.append({"data": d, "graph": g})
         # targets: the classifier's probabilities on the whole graphs (or given labels)
         from ._classifier import predict_proba
 
-        probs = predict_proba(self.model, data, device=self._device)
+        try:
+            probs = predict_proba(self.model, data, device=self._device)
+        except (RuntimeError, IndexError) as exc:  # shape mismatch inside the user's classifier
+            raise ValueError(f"X: the classifier `model` fails on these graphs ({exc})") from exc
         if y is not None:
             y = torch.as_tensor(np.asarray(y)).long().reshape(-1)
             if y.numel() != len(data):
@@ -344,8 +358,11 @@ class IsingGraphExplainer(BaseIsingEstimator):
     def _batches(self, X):
         self._check_fitted()
         items = []
-        for d in _as_data_list(X):
-            g = as_graph(d.edge_index.cpu(), num_nodes=int(d.num_nodes))
+        for i, d in enumerate(_as_data_list(X)):
+            if d.x.shape[1] != self.n_features_in_:
+                raise ValueError(f"X: graph {i} has {d.x.shape[1]} node features, the explainer was fitted on "
+                                 f"{self.n_features_in_}")
+            g = as_graph(d.edge_index.cpu(), num_nodes=int(d.num_nodes), name=f"X[{i}]")
             color_graph(g, "auto")
             items.append({"data": d, "graph": g, "target": torch.zeros(1)})
         bs = max(int(self.batch_size), 1)
