@@ -26,13 +26,17 @@ _LOSSES = ("table", "eq21", "mean")
 class _MeshItem:
     """One mesh with everything the loop needs, computed once."""
 
-    def __init__(self, V, F, name=None):
+    def __init__(self, V, F, name=None, label="mesh"):
         self.V, self.F = V, F
         self.edges = mesh_edges(F)
         u, v = self.edges
-        self.ell = float(np.linalg.norm(V[u] - V[v], axis=1).mean())
+        with np.errstate(over="ignore", invalid="ignore"):
+            self.ell = float(np.linalg.norm(V[u] - V[v], axis=1).mean())
+        if not (np.isfinite(self.ell) and self.ell > 0):
+            raise ValueError(f"{label}: mean edge length is {self.ell!r} (coincident vertices, or coordinates outside the "
+                             "floating-point range); rescale the vertices")
         self.graph = mesh_graph(V, F, name)
-        z = _curvature(V, F) / self.ell**2
+        z = _curvature(V / self.ell, F)  # = curvature / ell^2, without under/overflow
         self.z = torch.as_tensor(np.log1p(z), dtype=torch.float32)[:, None]
         self.pos = torch.as_tensor(V / self.ell, dtype=torch.float32)
         e = torch.as_tensor(self.edges)
@@ -179,7 +183,7 @@ class MeshSparsifier(BaseIsingEstimator):
             if len(F) == 0:
                 raise ValueError(f"{name}[{i}]: the mesh has no faces")
             nm = getattr(m, "data", {}).get("name") if hasattr(m, "data") else None
-            items.append(_MeshItem(V, F, nm))
+            items.append(_MeshItem(V, F, nm, f"{name}[{i}]"))
         return items
 
     def _item(self, mesh):
