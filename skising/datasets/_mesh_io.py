@@ -23,10 +23,16 @@ def read_off(path):
     bad header, wrong counts, non-triangle faces, NaN coordinates,
     out-of-range indices.
     """
+    if not isinstance(path, (str, bytes)) and not hasattr(path, "__fspath__"):
+        raise TypeError(f"path: expected a file path, got {type(path).__name__}")
     path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no such mesh file")
-    text = path.read_text()
+    if not path.is_file():
+        what = "is a directory, not a mesh file" if path.is_dir() else "no such mesh file"
+        raise FileNotFoundError(f"{path}: {what}")
+    try:
+        text = path.read_text()
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not a text OFF file ({exc.reason} at byte {exc.start})") from exc
     tokens_lines = [ln.split("#", 1)[0].strip() for ln in text.splitlines()]
     lines = [ln for ln in tokens_lines if ln]
     if not lines:
@@ -66,7 +72,10 @@ def read_off(path):
             raise ValueError(f"{path}: face index out of range [0, {nv})")
         return V, F
     rows = [ln.split() for ln in body[nv : nv + nf]]
-    counts = np.array([int(r[0]) for r in rows], dtype=np.int64) if rows else np.zeros(0, np.int64)
+    try:
+        counts = np.array([int(r[0]) for r in rows], dtype=np.int64) if rows else np.zeros(0, np.int64)
+    except ValueError as exc:
+        raise ValueError(f"{path}: malformed face line (the first number must be the vertex count)") from exc
     if (counts != 3).any():
         k = int(np.flatnonzero(counts != 3)[0])
         raise ValueError(f"{path}: face {k} has {counts[k]} vertices; only triangle meshes are supported")
