@@ -12,6 +12,11 @@ __all__ = ["read_off", "write_off", "mesh_edges"]
 def read_off(path):
     """Read an OFF triangle mesh.
 
+    Parameters
+    ----------
+    path : str or Path
+        The ``.off`` file (triangles only).
+
     Returns
     -------
     vertices : ndarray (n, 3) float64
@@ -22,6 +27,14 @@ def read_off(path):
     FileNotFoundError, ValueError (naming the file) on malformed content:
     bad header, wrong counts, non-triangle faces, NaN coordinates,
     out-of-range indices.
+
+    Examples
+    --------
+    >>> from importlib.resources import files
+    >>> from skising.datasets import read_off
+    >>> V, F = read_off(files("skising.datasets") / "data" / "bunny-502v.off")
+    >>> V.shape, F.shape
+    ((502, 3), (1000, 3))
     """
     if not isinstance(path, (str, bytes)) and not hasattr(path, "__fspath__"):
         raise TypeError(f"path: expected a file path, got {type(path).__name__}")
