@@ -25,8 +25,12 @@ from ..sampling._sampler import _sample
 from ._field import EntryGCNII
 from ._lstsq import sai_lstsq
 from ._pattern import candidate_pattern, check_matrix, entry_features, entry_graph
+from ._rook import rook_num_edges, sample_rook
 
 __all__ = ["SAIPreconditioner"]
+
+# entry graphs with more edges than this are sampled without building them (see _rook.py)
+_ROOK_MIN_EDGES = 500_000
 
 
 class _Item:
@@ -37,7 +41,16 @@ class _Item:
         self.n = A.shape[0]
         self.rows, self.cols = candidate_pattern(A, pattern, keep_diagonal)
         self.x = entry_features(A, self.rows, self.cols, pattern)
-        self.graph = entry_graph(self.rows, self.cols, x=self.x) if build_graph else None
+        self._graph = None
+        if build_graph:
+            self._graph = entry_graph(self.rows, self.cols, x=self.x)
+
+    @property
+    def graph(self):
+        """The explicit entry graph (built on first use)."""
+        if self._graph is None:
+            self._graph = entry_graph(self.rows, self.cols, x=self.x)
+        return self._graph
 
     @property
     def m(self):
@@ -302,6 +315,11 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
 
     def _sample_item(self, item, n, gen, fraction=None):
         h = self._fields(item, fraction)
+        if rook_num_edges(item.rows, item.cols) > _ROOK_MIN_EDGES:
+            # large entry graph: sample from row and column sums, never build its edges
+            x = sample_rook(item.rows, item.cols, h, float(self.coupling), float(self.beta), n,
+                            int(self.n_sweeps), self.update, gen)
+            return (x > 0).cpu().numpy()
         J = float(self.coupling) * torch.ones(item.graph.num_edges, device=self._device)
         g = item.graph.to(self._device)
         x = _sample(g, h, J, float(self.beta), n, int(self.n_sweeps), self.update, "random", gen)
@@ -366,7 +384,12 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
         self._check_fitted()
         n_samples = check_int(n_samples, "n_samples", low=1)
         items = [_Item(A, self.pattern, bool(self.keep_diagonal)) for A in self._matrices(X)]
-        return self._evaluate_items(items, n_samples, return_fraction=True)
+        res, frac = self._evaluate_items(items, n_samples, return_fraction=True)
+        if not np.isfinite(res).all():
+            i = int(np.flatnonzero(~np.isfinite(res))[0])
+            raise ValueError(f"X[{i}]: the approximate inverse overflows float64 (entries too small or too large); "
+                             "rescale the matrix first")
+        return res, frac
 
     def transform(self, A, fraction=None):
         """Sample a pattern for ``A`` and return ``M`` as a LinearOperator.
@@ -395,13 +418,16 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
         A = check_matrix(A)
         if sp.issparse(self.pattern) and A.shape != self.pattern.shape:
             raise ValueError(f"A: shape {A.shape} does not match the user pattern {self.pattern.shape}")
-        item = _Item(A, self.pattern, bool(self.keep_diagonal))
+        item = _Item(A, self.pattern, bool(self.keep_diagonal), build_graph=False)
         K = int(self.transform_samples)
         if item.m:
             keep = self._sample_item(item, K, self._fresh_generator(), fraction)
         else:
             keep = np.zeros((1, 0), dtype=bool)
         self.M_, self.residual_, self.kept_fraction_ = self._solve_item(item, keep)
+        if not (np.isfinite(self.M_.data).all() and np.isfinite(self.residual_)):
+            raise ValueError("A: the approximate inverse overflows float64 (entries of A too small or too large); "
+                             "rescale A first, e.g. A / abs(A).max()")
         op = aslinearoperator(self.M_)
         op.M_ = self.M_  # the CSR matrix travels with the operator
         return op
