@@ -136,6 +136,17 @@ def read_matrix_market(path):
     Returns
     -------
     scipy.sparse.csr_matrix (float64)
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import scipy.io, scipy.sparse as sp
+    >>> from skising.datasets import read_matrix_market
+    >>> path = os.path.join(tempfile.mkdtemp(), "tridiag.mtx")
+    >>> scipy.io.mmwrite(path, sp.diags([0.3, 1.0, 0.3], [-1, 0, 1], shape=(90, 90)))
+    >>> A = read_matrix_market(path)
+    >>> A.shape, A.nnz, A.format
+    ((90, 90), 268, 'csr')
     """
     from scipy.io import mmread
 
@@ -154,7 +165,35 @@ def read_matrix_market(path):
 
 
 def list_suitesparse(data_home=None):
-    """Names of the SuiteSparse matrices in ``<data home>/suitesparse`` (sorted)."""
+    """Names of the SuiteSparse matrices in ``<data home>/suitesparse`` (sorted).
+
+    Parameters
+    ----------
+    data_home : str or Path, optional
+        Data folder (default: ``$SKISING_DATA`` or ``../shared/data``).
+
+    Returns
+    -------
+    list of str
+        File stems of the ``.mtx`` files, usable as ``names`` in
+        :func:`load_suitesparse_windows` and with :func:`load_suitesparse_matrix`.
+
+    Examples
+    --------
+    Any folder with a ``suitesparse/`` subfolder of MatrixMarket files works
+    as a data home:
+
+    >>> import os, tempfile
+    >>> import scipy.io, scipy.sparse as sp
+    >>> from skising.datasets import list_suitesparse
+    >>> home = tempfile.mkdtemp()
+    >>> os.mkdir(os.path.join(home, "suitesparse"))
+    >>> scipy.io.mmwrite(os.path.join(home, "suitesparse", "tridiag.mtx"), sp.eye(4))
+    >>> list_suitesparse(data_home=home)
+    ['tridiag']
+    >>> len(list_suitesparse())  # the shared data  # doctest: +SKIP
+    70
+    """
     folder = data_path("suitesparse", data_home=data_home)
     return sorted(p.stem for p in folder.glob("*.mtx"))
 
@@ -216,6 +255,24 @@ def load_suitesparse_windows(
     windows : list of scipy.sparse.csr_matrix
     sources : list of str
         Only when ``return_names`` is True.
+
+    Examples
+    --------
+    A 90 x 90 tridiagonal matrix in a temporary data home gives three
+    30 x 30 windows:
+
+    >>> import os, tempfile
+    >>> import scipy.io, scipy.sparse as sp
+    >>> from skising.datasets import load_suitesparse_windows
+    >>> home = tempfile.mkdtemp()
+    >>> os.mkdir(os.path.join(home, "suitesparse"))
+    >>> A = sp.diags([0.3, 1.0, 0.3], [-1, 0, 1], shape=(90, 90))
+    >>> scipy.io.mmwrite(os.path.join(home, "suitesparse", "tridiag.mtx"), A)
+    >>> windows, sources = load_suitesparse_windows(data_home=home, return_names=True)
+    >>> len(windows), windows[0].shape, windows[0].nnz, sources[0]
+    (3, (30, 30), 88, 'tridiag')
+    >>> len(load_suitesparse_windows())  # the shared data  # doctest: +SKIP
+    307
     """
     size = _check_int(size, "size", 2)
     if max_per_matrix is not None:
