@@ -92,6 +92,10 @@ def candidate_pattern(A, pattern="A2", keep_diagonal=True):
         if pattern == "full":
             if n > 4096:
                 raise ValueError(f"pattern: 'full' on an n={n} matrix would need n^2 candidates; use 'A2'")
+            from .._validation import check_memory
+
+            check_memory(48 * n * n, f"pattern='full' on an n={n} matrix ({n * n} candidate entries)",
+                         "use pattern='A2' or 'A', or smaller matrices")
             r, c = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
             r, c = r.ravel(), c.ravel()
         elif pattern in ("A2", "A"):
@@ -182,6 +186,32 @@ def _entry_coloring(rows, cols, max_colors=64):
     return np.asarray(best[1], dtype=np.int64)
 
 
+#: peak bytes per entry-graph edge while building it (pair arrays, Graph CSR,
+#: sort temporaries); measured 164-179 on 1e6-5e7 edges
+_BYTES_PER_ENTRY_EDGE = 192
+
+
+def entry_graph_size(rows, cols):
+    """Number of edges of the entry graph of the candidates ``(rows, cols)``, without building it."""
+    r = np.bincount(rows).astype(np.int64) if rows.size else np.zeros(0, np.int64)
+    c = np.bincount(cols).astype(np.int64) if cols.size else np.zeros(0, np.int64)
+    return int((r * (r - 1) // 2).sum() + (c * (c - 1) // 2).sum())
+
+
+def check_entry_graph_memory(rows, cols, device=None):
+    """``MemoryError`` naming the estimate and ``pattern`` before building an entry graph that cannot fit."""
+    from .._validation import check_memory
+
+    E = entry_graph_size(rows, cols)
+    check_memory(
+        _BYTES_PER_ENTRY_EDGE * E,
+        f"the SAI entry graph ({rows.size} candidate entries sharing rows/columns, {E} Ising edges)",
+        "use a sparser pattern (pattern='A2' or 'A' instead of 'full', or a user pattern) or smaller matrices",
+        device,
+    )
+    return E
+
+
 def entry_graph(rows, cols, x=None):
     """The Ising graph on candidate entries: shared row or column -> edge.
 
@@ -198,6 +228,7 @@ def entry_graph(rows, cols, x=None):
         when one with few colours exists.
     """
     m = rows.size
+    check_entry_graph_memory(rows, cols)
     s1, d1 = _clique_pairs(rows, np.argsort(rows * (cols.max() + 1 if m else 1) + cols, kind="stable"))
     s2, d2 = _clique_pairs(cols, np.arange(m))  # entries are sorted by column already
     src = np.concatenate([s1, s2])
