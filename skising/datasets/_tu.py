@@ -159,6 +159,15 @@ def load_mutagenicity(data_home=None, only_mutagens_with_gt=False, ground_truth=
     Returns
     -------
     list of torch_geometric.data.Data
+
+    Examples
+    --------
+    >>> from skising.datasets import load_mutagenicity
+    >>> ds = load_mutagenicity()  # doctest: +SKIP
+    >>> len(ds), ds[0].x.shape[1], ds[0].edge_attr.shape[1]  # doctest: +SKIP
+    (4337, 14, 3)
+    >>> len(load_mutagenicity(only_mutagens_with_gt=True))  # doctest: +SKIP
+    1015
     """
     if ground_truth not in ("pgexplainer", "toxicophores"):
         raise ValueError(f"ground_truth: expected 'pgexplainer' or 'toxicophores', got {ground_truth!r}")
@@ -189,9 +198,32 @@ def toxicophore_node_masks(data):
     bonds). Aromatic rings are in Kekulé form in this data, so "aliphatic"
     is approximated as "no double or triple bond".
 
+    Parameters
+    ----------
+    data : torch_geometric.data.Data
+        One molecule as :func:`load_mutagenicity` returns it: one-hot atom
+        types ``x`` (n, 14), ``edge_index`` with both directions of every
+        bond, one-hot bond valences ``edge_attr`` (m, 3).
+
     Returns
     -------
     list of (name, bool tensor (n,)) : one entry per occurrence.
+
+    Examples
+    --------
+    Nitromethane without its hydrogens: C-N, N=O, N-O.
+
+    >>> import torch
+    >>> from torch.nn.functional import one_hot
+    >>> from torch_geometric.data import Data
+    >>> from skising.datasets import toxicophore_node_masks
+    >>> atoms = torch.tensor([0, 4, 1, 1])  # C, N, O, O (index into the 14 atom types)
+    >>> edge_index = torch.tensor([[0, 1, 1, 2, 1, 3], [1, 0, 2, 1, 3, 1]])
+    >>> valence = torch.tensor([1, 1, 2, 2, 1, 1])
+    >>> mol = Data(x=one_hot(atoms, 14).float(), edge_index=edge_index,
+    ...            edge_attr=one_hot(valence - 1, 3).float())
+    >>> [(name, m.nonzero().flatten().tolist()) for name, m in toxicophore_node_masks(mol)]
+    [('NO2', [1, 2, 3])]
     """
     atom = data.x.argmax(1).numpy()
     ei = data.edge_index.numpy()
