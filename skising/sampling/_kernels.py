@@ -4,8 +4,13 @@ The sampler has two implementations of one sweep:
 
 * the **torch path** (:func:`skising.sampling._sampler._sweeps_torch`): readable,
   vectorised, runs on any device; and
-* the **compiled CPU path** (:func:`_sweeps_numba`, needs ``numba``, installed by
-  ``pip install skising[fast]``): one fused, multi-threaded loop per colour.
+* the **compiled CPU path** (:func:`sweeps_numba`, needs ``numba``, installed by
+  ``pip install skising[fast]``): one fused, multi-threaded loop per colour,
+  on int8 spins. With many chains, the accept/reject arithmetic is vectorised
+  across the chains of a row; with one chain, the local fields of a tile of 64
+  rows are gathered first and the arithmetic is vectorised across the tile.
+  The hash works in 32-bit lanes and ``2^-n`` is a product of exact powers of
+  two (no table gather), so LLVM emits SIMD code for the whole update.
 
 Both give **bit-identical samples** for the same seed because every number that
 decides a flip is computed by the same IEEE-754 operations in the same order:
@@ -136,129 +141,10 @@ _PARALLEL_MIN_UPDATES = 100_000
 
 
 def _build():
-    """Compile (lazily, cached on disk) the numba kernels."""
+    """Compile (lazily, cached on disk) the colouring kernels."""
     if _compiled:
         return _compiled
     nb = _nb
-    u64 = np.uint64
-    M32, S16, S15, S9, M1, M2, G = u64(MASK32), u64(16), u64(15), u64(9), u64(_M1), u64(_M2), u64(GOLDEN)
-    S32 = u64(32)
-    INV24_F64 = np.float64(INV24)
-
-    @nb.njit(inline="always")
-    def lb32(x):
-        x = x ^ (x >> S16)
-        x = (x * M1) & M32
-        x = x ^ (x >> S15)
-        x = (x * M2) & M32
-        return x ^ (x >> S16)
-
-    @nb.njit(inline="always")
-    def expneg(y, log2e, tmin, coef, pow2):
-        t = y * log2e
-        if t < tmin:
-            t = tmin
-        nf = np.floor(t)
-        f = t - nf
-        d = coef.shape[0] - 1
-        p = coef[d]
-        for q in range(d - 1, -1, -1):
-            p = p * f + coef[q]
-        return p * pow2[int(-nf)]
-
-    @nb.njit(nogil=True, cache=True)
-    def rows(r0, r1, rowptr, col, val, X, H, skey, k0, scal, coef, pow2, heat):
-        """Update rows r0:r1 of one colour (they share no edge) in place."""
-        # scal = [-2 beta, 2 beta, log2e, T_MIN, 2^-24, 0, 1] in X's dtype
-        K = X.shape[1]
-        hstep = 1 if H.shape[1] > 1 else 0
-        nb2, tb, log2e, tmin, inv24, zero, one = scal[0], scal[1], scal[2], scal[3], scal[4], scal[5], scal[6]
-        d = coef.shape[0] - 1
-        key0 = u64(k0)
-        Ku = u64(K)
-        # many chains: per row, a few simple loops over the chains that LLVM
-        # vectorises (hash, range reduction, Horner, select); few chains: scalar
-        # code that skips the random number when a flip is certain
-        vec = K >= 8
-        acc = np.empty(K, dtype=X.dtype)
-        ub = np.empty(K, dtype=X.dtype)
-        fb = np.empty(K, dtype=X.dtype)
-        pb = np.empty(K, dtype=X.dtype)
-        nbuf = np.empty(K, dtype=np.int64)
-        for i in range(r0, r1):
-            for k in range(K):
-                acc[k] = zero
-            for p in range(rowptr[i], rowptr[i + 1]):
-                j = col[p]
-                v = val[p]
-                for k in range(K):
-                    acc[k] += v * X[j, k]
-            base = u64(i) * Ku
-            if vec:
-                for k in range(K):
-                    idx = base + u64(k)
-                    hh = lb32((idx & M32) ^ key0)
-                    hh = lb32(hh ^ (((idx >> S32) * G + skey) & M32))
-                    # (2m + 1) < 2^24 is exact in float32 and float64
-                    ub[k] = np.int32((hh >> S9) * u64(2) + u64(1))
-                for k in range(K):
-                    loc = acc[k] + H[i, k * hstep]
-                    if heat:
-                        y = loc * tb
-                        y = -y if y >= zero else y
-                    else:
-                        y = min((X[i, k] * loc) * nb2, zero)
-                    tt = max(y * log2e, tmin)
-                    nf = np.floor(tt)
-                    fb[k] = tt - nf
-                    nbuf[k] = int(-nf)
-                    pb[k] = coef[d]
-                for r in range(d - 1, -1, -1):
-                    cr = coef[r]
-                    for k in range(K):
-                        pb[k] = pb[k] * fb[k] + cr
-                for k in range(K):
-                    ex = pb[k] * pow2[nbuf[k]]
-                    u = ub[k] * inv24
-                    x = X[i, k]
-                    if heat:
-                        z = (acc[k] + H[i, k * hstep]) * tb
-                        num = one if z >= zero else ex
-                        X[i, k] = one if u < num / (one + ex) else -one
-                    else:
-                        X[i, k] = -x if u < ex else x
-            else:
-                for k in range(K):
-                    loc = acc[k] + H[i, k * hstep]
-                    x = X[i, k]
-                    if heat:
-                        z = loc * tb
-                        a = -z if z >= zero else z
-                    else:
-                        a = (x * loc) * nb2
-                        if a >= zero:  # exp(0) = 1 > u: certain flip, no random number needed
-                            X[i, k] = -x
-                            continue
-                    idx = base + u64(k)
-                    hh = lb32((idx & M32) ^ key0)
-                    hh = lb32(hh ^ (((idx >> S32) * G + skey) & M32))
-                    u = np.float64((hh >> S9) * u64(2) + u64(1)) * INV24_F64
-                    ex = expneg(a, log2e, tmin, coef, pow2)
-                    if heat:
-                        num = one if z >= zero else ex
-                        X[i, k] = one if u < num / (one + ex) else -one
-                    elif u < ex:
-                        X[i, k] = -x
-
-    def sweeps(rowptr, col, val, X, H, bounds, skeys, k0, scal, coef, pow2, heat, chunk):
-        for t in range(skeys.shape[0]):
-            skey = u64(skeys[t])
-            for c in range(bounds.shape[0] - 1):
-                s, e = bounds[c], bounds[c + 1]
-                nchunks = (e - s + chunk - 1) // chunk
-                for q in nb.prange(nchunks):
-                    r0 = s + q * chunk
-                    rows(r0, min(e, r0 + chunk), rowptr, col, val, X, H, skey, k0, scal, coef, pow2, heat)
 
     @nb.njit(cache=True, nogil=True)
     def greedy(order, rowptr, col):
@@ -282,8 +168,6 @@ def _build():
             colors[v] = c
         return colors
 
-    # one body, compiled twice: threaded for big graphs, serial for small ones
-    # (a parallel region per colour costs tens of microseconds, far more on a busy machine)
     @nb.njit(cache=True, nogil=True)
     def lf_order(deg, r):
         # nodes by decreasing (deg, r), r a permutation: argsort(-(deg * n + r)) by counting sort, O(n)
@@ -312,10 +196,146 @@ def _build():
         return order
 
     _compiled["lf_order"] = lf_order
-    _compiled["sweeps"] = nb.njit(parallel=True, cache=True, nogil=True)(sweeps)
-    _compiled["sweeps_serial"] = nb.njit(parallel=False, cache=True, nogil=True)(sweeps)
     _compiled["greedy"] = greedy
     return _compiled
+
+
+_sweep_kernels = {}
+# rows per tile of the one-chain kernel: gather the local fields of a tile, then
+# one vectorised pass (hash, exp, accept) over it
+_TILE = 64
+
+
+def _make_sweeps(heat, deg):
+    """Sweep kernels for one update rule and one exp polynomial degree.
+
+    ``heat`` and ``deg`` are compile-time constants of the closure, so the
+    inner loops have no branch on them and a fixed Horner scheme: LLVM
+    vectorises the per-update arithmetic (across chains, or across the rows of
+    a tile for one chain). Spins are int8 (+-1); arithmetic is in the dtype of
+    ``scal`` (float32 or float64), with the same operations as the torch path.
+    Returns ``{"one": (serial, parallel), "many": (serial, parallel)}`` sweep drivers.
+    """
+    nb = _nb
+    u32 = np.uint32
+    M1, M2, G = u32(_M1), u32(_M2), u32(GOLDEN)
+    S9, S15, S16 = u32(9), u32(15), u32(16)
+
+    @nb.njit(inline="always")
+    def lb(x):  # lowbias32 in 32-bit lanes (vpmulld, not emulated 64-bit products)
+        x = u32(x ^ (x >> S16))
+        x = u32(x * M1)
+        x = u32(x ^ (x >> S15))
+        x = u32(x * M2)
+        return u32(x ^ (x >> S16))
+
+    @nb.njit(inline="always")
+    def flip_or_set(x, loc, lo, skh, key0, sc, c):
+        """New spin (+-1 as the compute float) for spin x with local field loc.
+
+        ``lo`` is the low word of the counter ``idx``, ``skh`` the sweep key mixed
+        with its high word, ``(hi * GOLDEN + s_t) mod 2^32`` (just ``s_t`` below 2^32).
+        """
+        nb2, tb, log2e, tmin, inv24, zero, one = sc
+        z = loc * tb
+        if heat:
+            y = -z if z >= zero else z
+        else:
+            y = min((x * loc) * nb2, zero)
+        hh = lb(lo ^ key0)
+        hh = lb(hh ^ skh)
+        # (2m + 1) < 2^24 is exact in float32 and float64
+        u = (zero + np.int32((hh >> S9) * u32(2) + u32(1))) * inv24
+        tt = max(y * log2e, tmin)
+        nf = np.floor(tt)
+        f = tt - nf
+        p = c[deg]
+        for q in range(deg - 1, -1, -1):  # constant trip count: unrolled
+            p = p * f + c[q]
+        # 2^-n, n in [0, 30], as a product of exact powers of two (no table gather)
+        n = np.int32(-nf)
+        p2 = one
+        p2 = p2 * (c[deg + 1] if n & 1 else one)
+        p2 = p2 * (c[deg + 2] if n & 2 else one)
+        p2 = p2 * (c[deg + 3] if n & 4 else one)
+        p2 = p2 * (c[deg + 4] if n & 8 else one)
+        p2 = p2 * (c[deg + 5] if n & 16 else one)
+        ex = p * p2
+        if heat:
+            num = one if z >= zero else ex
+            return one if u < num / (one + ex) else -one
+        return -x if u < ex else x
+
+    @nb.njit(nogil=True, cache=True)
+    def rows_one(r0, r1, rowptr, col, val, X, H, skey, k0, scal, c):
+        """One chain (X of shape (n,)): rows r0:r1 of one colour, updated in place."""
+        hs = 1 if H.shape[0] > 1 else 0
+        key0, sk = u32(k0), u32(skey)
+        ft = scal.dtype.type
+        # scalars as values, not loads: stores to X cannot alias them (no run-time alias checks)
+        sc = (scal[0], scal[1], scal[2], scal[3], scal[4], scal[5], scal[6])
+        acc = np.empty(_TILE, dtype=scal.dtype)
+        out = np.empty(_TILE, dtype=X.dtype)
+        for b0 in range(r0, r1, _TILE):
+            m = min(_TILE, r1 - b0)
+            for t in range(m):
+                i = b0 + t
+                a = scal[5]
+                for p in range(rowptr[i], rowptr[i + 1]):
+                    a += val[p] * ft(X[col[p]])
+                acc[t] = a + H[i * hs]
+            for t in range(m):
+                i = b0 + t
+                out[t] = np.int8(flip_or_set(ft(X[i]), acc[t], u32(i), sk, key0, sc, c))
+            for t in range(m):
+                X[b0 + t] = out[t]
+
+    @nb.njit(nogil=True, cache=True)
+    def rows_many(r0, r1, rowptr, col, val, X, H, skey, k0, scal, c):
+        """K chains (X of shape (n, K)): rows r0:r1 of one colour, updated in place."""
+        K = X.shape[1]
+        hstep = 1 if H.shape[1] > 1 else 0
+        key0, sk = u32(k0), u32(skey)
+        ft = scal.dtype.type
+        sc = (scal[0], scal[1], scal[2], scal[3], scal[4], scal[5], scal[6])
+        acc = np.empty(K, dtype=scal.dtype)
+        for i in range(r0, r1):
+            for k in range(K):
+                acc[k] = scal[5]
+            for p in range(rowptr[i], rowptr[i + 1]):
+                j = col[p]
+                v = val[p]
+                for k in range(K):
+                    acc[k] += v * ft(X[j, k])
+            base = np.int64(i) * K
+            if base + K <= 2**32:  # counters fit in 32 bits: all-32-bit lanes
+                lo0 = u32(base)
+                for k in range(K):
+                    X[i, k] = np.int8(flip_or_set(ft(X[i, k]), acc[k] + H[i, k * hstep], u32(lo0 + u32(k)), sk,
+                                                  key0, sc, c))
+            else:
+                for k in range(K):
+                    idx = base + k
+                    X[i, k] = np.int8(flip_or_set(ft(X[i, k]), acc[k] + H[i, k * hstep], u32(idx),
+                                                  u32(u32(idx >> 32) * G + sk), key0, sc, c))
+
+    def driver(rows):
+        def sweeps(rowptr, col, val, X, H, bounds, skeys, k0, scal, c, chunk):
+            for t in range(skeys.shape[0]):
+                skey = skeys[t]
+                for cc in range(bounds.shape[0] - 1):
+                    s, e = bounds[cc], bounds[cc + 1]
+                    nchunks = (e - s + chunk - 1) // chunk
+                    for q in nb.prange(nchunks):
+                        r0 = s + q * chunk
+                        rows(r0, min(e, r0 + chunk), rowptr, col, val, X, H, skey, k0, scal, c)
+
+        # one body, compiled twice: threaded for big graphs, serial for small ones
+        # (a parallel region per colour costs tens of microseconds, far more on a busy machine)
+        return (nb.njit(parallel=False, cache=True, nogil=True)(sweeps),
+                nb.njit(parallel=True, cache=True, nogil=True)(sweeps))
+
+    return {"one": driver(rows_one), "many": driver(rows_many)}
 
 
 def greedy_in_order_numba(order, rowptr, col):
@@ -329,25 +349,41 @@ def lf_order_numba(deg, r):
 
 
 def sweeps_numba(rowptr, col, val, X, H, bounds, skeys, k0, beta, heat, n_threads=None):
-    """Run ``len(skeys)`` sweeps in place on ``X`` (numpy, (n, K), colour-permuted)."""
-    dt = X.dtype
+    """Run ``len(skeys)`` sweeps in place on ``X`` (numpy int8 of +-1, shape (n,) or (n, K), colour-permuted).
+
+    ``val`` and ``H`` (shape (n,) or (n, 1) / (n, K)) are float32 or float64:
+    their dtype is the arithmetic's.
+    """
+    dt = val.dtype
+    if dt not in (np.float32, np.float64) or H.dtype != dt or X.dtype != np.int8:
+        raise TypeError(f"sweeps_numba: val/H float32 or float64 of one dtype and int8 X, got {val.dtype}, "
+                        f"{H.dtype}, {X.dtype}")
     name = "float64" if dt == np.float64 else "float32"
     scal = np.array([-2.0 * beta, 2.0 * beta, LOG2E, T_MIN, INV24, 0.0, 1.0], dtype=dt)
-    coef = np.array(EXP2_COEF[name], dtype=dt)
-    pow2 = POW2.astype(dt)
-    K = X.shape[1]
+    coef = list(EXP2_COEF[name])
+    deg = len(coef) - 1
+    # the polynomial, then 2^-1, 2^-2, 2^-4, 2^-8, 2^-16 (exact), as one homogeneous tuple
+    c = tuple(dt.type(v) for v in coef + [2.0**-1, 2.0**-2, 2.0**-4, 2.0**-8, 2.0**-16])
+    key = (bool(heat), deg)
+    if key not in _sweep_kernels:
+        _sweep_kernels[key] = _make_sweeps(*key)
+    K = 1 if X.ndim == 1 else X.shape[1]
     # ~2k spin updates per task: enough to amortise scheduling, small enough to balance
     chunk = max(16, 2048 // max(K, 1))
     n_threads = _nb.config.NUMBA_NUM_THREADS if n_threads is None else int(n_threads)
     serial = n_threads <= 1 or X.size < _PARALLEL_MIN_UPDATES
-    k = _build()["sweeps_serial" if serial else "sweeps"]
+    if X.ndim == 2 and K == 1 and X.shape[0] < 2**32:  # one-chain kernel: counters are the row index
+        X = X.reshape(-1)
+    if X.ndim == 1:
+        H = H.reshape(-1)
+    serial_k, parallel_k = _sweep_kernels[key]["one" if X.ndim == 1 else "many"]
     old = None
     if not serial:
         old = _nb.get_num_threads()
         _nb.set_num_threads(max(1, min(int(n_threads), _nb.config.NUMBA_NUM_THREADS)))
     try:
-        k(rowptr, col, val, X, H, bounds, np.asarray(skeys, dtype=np.uint64), int(k0), scal, coef, pow2,
-          bool(heat), int(chunk))
+        (serial_k if serial else parallel_k)(rowptr, col, val, X, H, bounds, np.asarray(skeys, dtype=np.uint32),
+                                            int(k0), scal, c, int(chunk))
     finally:
         if old is not None:
             _nb.set_num_threads(old)
