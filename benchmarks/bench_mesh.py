@@ -17,7 +17,10 @@ Metrics (see ``skising.metrics.vertex_to_mesh_distance``):
   (mesh units squared).
 
 Methods: ISING+MAG (learned), ISING (zero field, J = -1), RANDOM, SPECTRAL
-(normalised Laplacian polarity), FPS (random start), and beyond the paper
+(normalised Laplacian polarity), FPS (random start), POINT SAMPLER (a DevConv
+score network trained per fold on the same loss by the score-function
+estimator on independent keep decisions; Gumbel-top-k selection of exactly
+half of the vertices; ``skising.sparsify.PointSamplerSubsampler``), and beyond the paper
 QUADRIC (fast_simplification quadric edge collapse to the same vertex count;
 it moves vertices). Timings: training seconds per epoch, sampling seconds and
 sampling+coarsening seconds per mesh.
@@ -43,9 +46,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 from skising.baselines import ConstantFieldIsingSubsampler, FarthestPointSubsampler, RandomSubsampler, SpectralSubsampler
 from skising.datasets import load_psb
 from skising.metrics._mesh import _distance, _normalize
-from skising.sparsify import EquivariantMeshField, InvariantMeshField, MeshSparsifier
+from skising.sparsify import EquivariantMeshField, InvariantMeshField, MeshSparsifier, PointSamplerSubsampler
 from skising.sparsify._coarsen import _coarsen
-from skising.sparsify._sparsifier import _MeshItem
+from skising.sparsify._sparsifier import _MeshItem, _vertex_distances
 
 RESULTS = Path(__file__).resolve().parent / "results"
 PAPER = {  # Table 5 of the paper, mean over test meshes
@@ -56,6 +59,7 @@ PAPER = {  # Table 5 of the paper, mean over test meshes
     "POINT SAMPLER": dict(bust=0.298, fourleg=0.476, human=0.494, chair=0.576),
     "FPS": dict(bust=0.303, fourleg=0.395, human=0.417, chair=0.619),
 }
+METHODS = ["ISING+MAG", "ISING", "RANDOM", "SPECTRAL", "FPS", "POINT SAMPLER", "QUADRIC"]
 PAPER_EPOCH_SECONDS = dict(bust=35.2, fourleg=9.3, human=11.8, chair=13.0)
 
 
@@ -64,7 +68,7 @@ def evaluate(item, keep):
     t0 = time.perf_counter()
     Vc, Fc, _ = _coarsen(item.V, item.F, keep, item.edges)
     t_coarsen = time.perf_counter() - t0
-    d = _distance(item.V, Vc, Fc)[0]
+    d = _vertex_distances(item.V, keep, Vc, Fc)
     return _normalize(d, "table", item.ell), _normalize(d, "eq21", 1.0), t_coarsen
 
 
@@ -97,18 +101,33 @@ def run_category(cat, args, log):
     n_ver = np.array([it.num_nodes for it in items])
     rows = {m: {"table": np.zeros(len(items)), "eq21": np.zeros(len(items)), "frac": np.zeros(len(items)),
                 "t_sample": np.zeros(len(items)), "t_total": np.zeros(len(items))}
-            for m in ["ISING+MAG", "ISING", "RANDOM", "SPECTRAL", "FPS", "QUADRIC"]}
-    epoch_s = []
+            for m in METHODS}
+    rows["SPECTRAL"]["table_other_sign"] = np.zeros(len(items))
+    epoch_s, ps_epoch_s = [], []
     kf = KFold(n_splits=args.folds, shuffle=True, random_state=0)
+    tested = np.zeros(len(items), dtype=bool)
     for fold, (tr, te) in enumerate(kf.split(items)):
+        if args.only_folds is not None and fold not in args.only_folds:
+            continue
+        tested[te] = True
         t0 = time.perf_counter()
         sp = MeshSparsifier(field_model=field_model(args.field, fold), epochs=args.epochs, lr=args.lr,
                             n_samples=args.n_samples, n_sweeps=args.n_sweeps, penalty=args.penalty,
-                            random_state=fold)
-        sp.fit([items[i] for i in tr])
+                            max_grad_norm=args.max_grad_norm, random_state=fold)
+        train = [items[i] for i in tr]
+        # best-epoch selection on every 4th training mesh (no data held out), see --val
+        sp.fit(train, val_meshes=train[::4] if args.val == "train" else None)
         epoch_s += [h["seconds"] for h in sp.history_]
         log(f"[{cat}] fold {fold}: trained {args.epochs} epochs in {time.perf_counter() - t0:.1f}s, "
-            f"loss {sp.history_[0]['loss']:.3f} -> {sp.history_[-1]['loss']:.3f}")
+            f"loss {sp.history_[0]['loss']:.3f} -> {sp.history_[-1]['loss']:.3f}"
+            + (f", best epoch {sp.best_epoch_} " + str([round(h['val_score'], 3) for h in sp.history_])
+               if hasattr(sp, "best_epoch_") else ""))
+        t0 = time.perf_counter()
+        ps = PointSamplerSubsampler(epochs=args.ps_epochs, lr=args.ps_lr, n_samples=args.n_samples,
+                                    random_state=fold).fit(train)
+        ps_epoch_s += [h["seconds"] for h in ps.history_]
+        log(f"[{cat}] fold {fold}: POINT SAMPLER trained {args.ps_epochs} epochs in {time.perf_counter() - t0:.1f}s, "
+            f"loss {ps.history_[0]['loss']:.3f} -> {ps.history_[-1]['loss']:.3f}")
         methods = {
             "ISING+MAG": lambda it, r: sp.sample(it, 1)[0],
             "ISING": lambda it, r: ConstantFieldIsingSubsampler(fraction=0.5, field=0.0, coupling=-1.0, beta=1.0,
@@ -116,16 +135,23 @@ def run_category(cat, args, log):
             "RANDOM": lambda it, r: RandomSubsampler(0.5, random_state=r).fit().transform(it.graph),
             "SPECTRAL": lambda it, r: SpectralSubsampler(0.5, random_state=r).fit().transform(it.graph),
             "FPS": lambda it, r: FarthestPointSubsampler(0.5, random_state=r).fit().transform(it.graph),
+            "POINT SAMPLER": None,  # n_eval Gumbel-top-k draws at once, below
         }
         for i in te:
             it = items[i]
             for m, fn in methods.items():
                 n_eval = 1 if m == "SPECTRAL" else args.n_eval
                 vals = []
+                if m == "POINT SAMPLER":
+                    t0 = time.perf_counter()
+                    ps_masks = ps.select(it, n_eval)
+                    ps_t = (time.perf_counter() - t0) / n_eval
                 for r in range(n_eval):
                     t0 = time.perf_counter()
-                    keep = np.asarray(fn(it, 1000 * fold + r), dtype=bool)
-                    ts = time.perf_counter() - t0
+                    keep = ps_masks[r] if m == "POINT SAMPLER" else np.asarray(fn(it, 1000 * fold + r), dtype=bool)
+                    ts = ps_t if m == "POINT SAMPLER" else time.perf_counter() - t0
+                    if m == "SPECTRAL":  # the eigenvector's sign is arbitrary: score the other side too
+                        rows[m]["table_other_sign"][i] = evaluate(it, ~keep)[0]
                     tab, e21, tc = evaluate(it, keep)
                     vals.append((tab, e21, keep.mean(), ts, ts + tc))
                 v = np.mean(vals, axis=0)
@@ -135,10 +161,13 @@ def run_category(cat, args, log):
             for k, x in zip(["table", "eq21", "frac", "t_sample", "t_total"], [tab, e21, frac, tq, tq]):
                 rows["QUADRIC"][k][i] = x
         log(f"[{cat}] fold {fold}: " + ", ".join(f"{m} {rows[m]['table'][te].mean():.3f}" for m in rows))
-    return rows, epoch_s, n_ver
+    if not tested.all():  # --only-folds: report the tested meshes only
+        rows = {m: {k: v[tested] for k, v in r.items()} for m, r in rows.items()}
+        n_ver = n_ver[tested]
+    return rows, epoch_s, ps_epoch_s, n_ver
 
 
-def records_for(cat, rows, epoch_s, n_ver, args, command):
+def records_for(cat, rows, epoch_s, ps_epoch_s, n_ver, args, command):
     dev = "cpu (2 shared cores, torch 1 thread)"
     recs = []
 
@@ -154,7 +183,11 @@ def records_for(cat, rows, epoch_s, n_ver, args, command):
         rec(m, "kept_fraction", r["frac"], "fraction of vertices")
         rec(m, "sample_seconds", r["t_sample"], "s per mesh")
         rec(m, "sample_coarsen_seconds", r["t_total"], "s per mesh")
-    rec("ISING+MAG", "epoch_seconds", epoch_s, f"s per epoch ({len(n_ver) * (args.folds - 1) // args.folds} meshes)")
+    rec("SPECTRAL", "vertex_to_mesh_other_sign", rows["SPECTRAL"]["table_other_sign"],
+        "Table 5 normalisation, keeping the other sign of the eigenvector")
+    n_train = 20 * (args.folds - 1) // args.folds
+    rec("ISING+MAG", "epoch_seconds", epoch_s, f"s per epoch ({n_train} meshes)")
+    rec("POINT SAMPLER", "epoch_seconds", ps_epoch_s, f"s per epoch ({n_train} meshes)")
     rec("ALL", "n_vertices", n_ver, "vertices per mesh")
     return recs
 
@@ -162,19 +195,28 @@ def records_for(cat, rows, epoch_s, n_ver, args, command):
 def render_md(recs, args, command):
     cats = [c for c in ["bust", "fourleg", "human", "chair"] if any(r["dataset"] == c for r in recs)]
     get = {(r["dataset"], r["method"], r["metric"]): r for r in recs}
+    methods = [m for m in METHODS if any(r["method"] == m for r in recs)]
+
+    def val(c, m, metric, fmt="{:.3f}", std=True):
+        r = get.get((c, m, metric))
+        if r is None:
+            return "-"
+        return fmt.format(r["mean"]) + (f" ({r['std']:.2g})" if std and r["std"] is not None else "")
+
+    cmds = {c: sorted({r["command"] for r in recs if r["dataset"] == c}) for c in cats}
     out = ["# Mesh sparsification (Table 5), 5-fold CV on PSB", "",
-           f"Command: `{command}`", "",
-           f"Field network: {args.field}; epochs {args.epochs}; lr {args.lr}; K = {args.n_samples} samples; "
-           f"{args.n_sweeps} sweeps; {args.n_eval} evaluation samples per test mesh. Trained on the table "
-           "metric. CPU, 2 cores shared with other jobs, torch 1 thread.", "",
-           "## Vertex-to-mesh distance, Table 5 normalisation (10 x mean distance / mean edge length); mean (std) over the 20 meshes", "",
-           "| method | " + " | ".join(f"{c} (ours)" + " | " + f"{c} (paper)" for c in cats) + " |",
-           "|---|" + "---|---|" * len(cats)]
-    for m in ["ISING+MAG", "ISING", "RANDOM", "SPECTRAL", "FPS", "QUADRIC"]:
+           "Commands (settings are in the flags; defaults in `benchmarks/bench_mesh.py`):", ""]
+    out += [f"- {c}: " + " ; ".join(f"`{x}`" for x in cmds[c]) for c in cats]
+    out += ["", "Trained on the table metric; K samples per step, Metropolis sweeps and lr as in the command. "
+            "Mean (std) over the test meshes (every mesh is tested once across the folds; n in the JSON). "
+            "CPU, 2 cores shared with other jobs, torch 1 thread.", "",
+            "## Vertex-to-mesh distance, Table 5 normalisation (10 x mean distance / mean edge length)", "",
+            "| method | " + " | ".join(f"{c} (ours) | {c} (paper)" for c in cats) + " |",
+            "|---|" + "---|---|" * len(cats)]
+    for m in methods:
         cells = []
         for c in cats:
-            r = get.get((c, m, "vertex_to_mesh"))
-            cells.append(f"{r['mean']:.3f} ({r['std']:.3f})" if r else "-")
+            cells.append(val(c, m, "vertex_to_mesh"))
             cells.append(f"{PAPER[m][c]:.3f}" if m in PAPER else "-")
         out.append(f"| {m} | " + " | ".join(cells) + " |")
     out += ["", "Ratio ISING+MAG / RANDOM (paper: bust 0.64, fourleg 0.68, human 0.73, chair 0.62):", ""]
@@ -182,22 +224,28 @@ def render_md(recs, args, command):
         a, b = get.get((c, "ISING+MAG", "vertex_to_mesh")), get.get((c, "RANDOM", "vertex_to_mesh"))
         if a and b:
             out.append(f"- {c}: {a['mean'] / b['mean']:.2f}")
+    if any((c, "SPECTRAL", "vertex_to_mesh_other_sign") in get for c in cats):
+        out += ["", "SPECTRAL keeps one sign of the top eigenvector (fixed by the sign of its largest entry); "
+                "the other sign scores: " + ", ".join(
+                    f"{c} {val(c, 'SPECTRAL', 'vertex_to_mesh_other_sign', std=False)}" for c in cats) + "."]
     out += ["", "## Eq. 21 as written (sum of squared distances, mesh units^2), mean (std)", "",
             "| method | " + " | ".join(cats) + " |", "|---|" + "---|" * len(cats)]
-    for m in ["ISING+MAG", "ISING", "RANDOM", "SPECTRAL", "FPS", "QUADRIC"]:
-        cells = [f"{get[(c, m, 'vertex_to_mesh_eq21')]['mean']:.4g} ({get[(c, m, 'vertex_to_mesh_eq21')]['std']:.2g})"
-                 if (c, m, "vertex_to_mesh_eq21") in get else "-" for c in cats]
-        out.append(f"| {m} | " + " | ".join(cells) + " |")
+    for m in methods:
+        out.append(f"| {m} | " + " | ".join(val(c, m, "vertex_to_mesh_eq21", "{:.4g}") for c in cats) + " |")
+    out += ["", "## Kept fraction, mean (std)", "", "| method | " + " | ".join(cats) + " |", "|---|" + "---|" * len(cats)]
+    for m in methods:
+        out.append(f"| {m} | " + " | ".join(val(c, m, "kept_fraction") for c in cats) + " |")
     out += ["", "## Timings (seconds)", "",
             "| | " + " | ".join(cats) + " |", "|---|" + "---|" * len(cats)]
-    out.append("| mean vertices | " + " | ".join(f"{get[(c, 'ALL', 'n_vertices')]['mean']:.0f}" for c in cats) + " |")
-    out.append("| ISING+MAG epoch (ours) | " + " | ".join(f"{get[(c, 'ISING+MAG', 'epoch_seconds')]['mean']:.1f}" for c in cats) + " |")
+    out.append("| mean vertices | " + " | ".join(val(c, "ALL", "n_vertices", "{:.0f}", False) for c in cats) + " |")
+    for m in ["ISING+MAG", "POINT SAMPLER"]:
+        out.append(f"| {m} epoch (ours) | " + " | ".join(val(c, m, "epoch_seconds", "{:.1f}", False) for c in cats) + " |")
     out.append("| ISING+MAG epoch (paper, GPU) | " + " | ".join(f"{PAPER_EPOCH_SECONDS[c]:.1f}" for c in cats) + " |")
-    for m in ["ISING+MAG", "ISING", "RANDOM", "SPECTRAL", "FPS", "QUADRIC"]:
+    for m in methods:
         out.append(f"| {m} sample / +coarsen | " + " | ".join(
-            f"{get[(c, m, 'sample_seconds')]['mean']:.3f} / {get[(c, m, 'sample_coarsen_seconds')]['mean']:.3f}" for c in cats) + " |")
-    out += ["", "QUADRIC's timing is the whole decimation; its kept fraction is "
-            + ", ".join(f"{c} {get[(c, 'QUADRIC', 'kept_fraction')]['mean']:.3f}" for c in cats) + ".", ""]
+            val(c, m, "sample_seconds", std=False) + " / " + val(c, m, "sample_coarsen_seconds", std=False)
+            for c in cats) + " |")
+    out += ["", "QUADRIC's timing is the whole decimation.", ""]
     return "\n".join(out)
 
 
@@ -264,6 +312,12 @@ def main(argv=None):
     p.add_argument("--n-samples", type=int, default=4)
     p.add_argument("--n-sweeps", type=int, default=10)
     p.add_argument("--penalty", type=float, default=1.0)
+    p.add_argument("--max-grad-norm", type=float, default=None, help="gradient clipping of ISING+MAG's field network")
+    p.add_argument("--val", choices=["none", "train"], default="none",
+                   help="ISING+MAG best-epoch selection on every 4th training mesh")
+    p.add_argument("--ps-epochs", type=int, default=4, help="POINT SAMPLER epochs")
+    p.add_argument("--ps-lr", type=float, default=1e-2, help="POINT SAMPLER learning rate")
+    p.add_argument("--only-folds", type=int, nargs="+", default=None, help="run only these folds (quick checks)")
     p.add_argument("--n-eval", type=int, default=2)
     p.add_argument("--field", choices=["e3nn", "e3nn8", "invariant"], default="e3nn8")
     p.add_argument("--threads", type=int, default=1)
@@ -293,8 +347,8 @@ def main(argv=None):
         print(msg, flush=True)
 
     for cat in args.categories:
-        rows, epoch_s, n_ver = run_category(cat, args, log)
-        recs += records_for(cat, rows, epoch_s, n_ver, args, command)
+        rows, epoch_s, ps_epoch_s, n_ver = run_category(cat, args, log)
+        recs += records_for(cat, rows, epoch_s, ps_epoch_s, n_ver, args, command)
         path.write_text(json.dumps(recs, indent=1))  # partial results after each category
         (RESULTS / f"{args.out}.md").write_text(render_md(recs, args, command))
     print(render_md(recs, args, command))

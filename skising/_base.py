@@ -224,6 +224,9 @@ class BaseIsingEstimator(BaseEstimator):
                     obj = obj + self._penalty_weight() * pen
                 opt.zero_grad(set_to_none=True)
                 obj.backward()
+                clip = getattr(self, "max_grad_norm", None)  # optional estimator parameter
+                if clip is not None:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), float(clip))
                 opt.step()
                 self._last_good = {k: v.detach().clone() for k, v in model.state_dict().items()}
                 tot += float(losses.mean()) * len(batch.items if hasattr(batch, "items") else [0])

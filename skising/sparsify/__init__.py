@@ -5,9 +5,13 @@ from ._laplacian import cotangent_laplacian, curvature_features
 from ._fields import EquivariantMeshField, InvariantMeshField
 from ._mesh import as_mesh, mean_edge_length
 from ._sparsifier import MeshSparsifier
+from ._point_sampler import DevConv, DevConvMeshField, PointSamplerSubsampler
 
 __all__ = [
     "MeshSparsifier",
+    "PointSamplerSubsampler",
+    "DevConvMeshField",
+    "DevConv",
     "EquivariantMeshField",
     "InvariantMeshField",
     "coarsen_mesh", "cotangent_laplacian", "curvature_features", "as_mesh", "mean_edge_length"]

@@ -102,6 +102,31 @@ class EquivariantMeshField(nn.Module):
         v = v * torch.sigmoid(norm)
         return torch.cat([nn.functional.silu(s), v.reshape(-1, 3 * c)], dim=1)
 
+    def _tp1(self, z, sh, w):
+        """``tp1`` (``1x0e x (0e + 1o) -> c x 0e + c x 1o``) written out; equals e3nn's to rounding.
+
+        Both paths have one input multiplicity, so e3nn's path weights (1 and
+        sqrt(3)) times the Wigner 3j symbols (1 and 1/sqrt(3)) are 1.
+        """
+        c = self.channels
+        zw = z * w  # (E, 2c)
+        return torch.cat([zw[:, :c] * sh[:, :1], (zw[:, c:, None] * sh[:, None, 1:]).reshape(-1, 3 * c)], dim=1)
+
+    def _tp2(self, x, sh, w):
+        """``tp2`` (``c x 0e + c x 1o`` x ``(0e + 1o) -> c x 0e``) written out; equals e3nn's to rounding.
+
+        Per edge: ``out_k = a sum_j w0_jk s_j Y0 + a/sqrt(3) sum_j w1_jk (v_j . Y1)``
+        with e3nn's path weight ``a = 1/sqrt(2c)``; one batched matrix product
+        instead of e3nn's generic outer products (forward+backward about 2x
+        faster on CPU, measured on an 8.5k-vertex chair).
+        """
+        c = self.channels
+        a = (2.0 * c) ** -0.5
+        t0 = x[:, :c] * sh[:, :1]
+        t1 = (x[:, c:].view(-1, c, 3) * sh[:, None, 1:]).sum(-1) * (3.0**-0.5)
+        t = torch.cat([t0, t1], dim=1)[:, None, :]  # (E, 1, 2c)
+        return a * torch.bmm(t, w.view(-1, 2 * c, c)).squeeze(1)
+
     def forward(self, pos, z, edge_index, batch=None, num_graphs=1):
         from e3nn import o3
 
@@ -111,9 +136,12 @@ class EquivariantMeshField(nn.Module):
         sh = o3.spherical_harmonics(self.irreps_sh, vec, normalize=True, normalization="component")
         emb = _rbf(length, self.n_basis)
         n = pos.shape[0]
-        m1 = self.tp1(z[src], sh, self.radial1(emb))
+        e3nn_tp = getattr(self, "use_e3nn_tp", False)  # the generic e3nn path, kept as the test oracle
+        w1 = self.radial1(emb)
+        m1 = self.tp1(z[src], sh, w1) if e3nn_tp else self._tp1(z[src], sh, w1)
         x = self._gate(_scatter_mean(m1, dst, n) + self.self1(z))
-        m2 = self.tp2(x[src], sh, self.radial2(emb))
+        w2 = self.radial2(emb)
+        m2 = self.tp2(x[src], sh, w2) if e3nn_tp else self._tp2(x[src], sh, w2)
         y = _scatter_mean(m2, dst, n) + self.self2(x)
         y = _center(y, batch, num_graphs)
         return self.readout(y).squeeze(-1)

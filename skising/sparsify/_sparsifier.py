@@ -44,18 +44,35 @@ class _MeshItem:
         self.num_nodes = len(V)
 
 
+def _vertex_distances(V, keep, Vc, Fc):
+    """Distances (n,) of the original vertices ``V`` to the coarse mesh ``(Vc, Fc)``.
+
+    ``Vc`` must be ``V[keep]`` (positions fixed, as :func:`_coarsen` makes it).
+    A kept vertex that is a corner of a coarse face lies on the coarse
+    surface, so its distance is exactly 0 and it is not queried: about half
+    of the exact point-to-triangle queries are skipped.
+    """
+    n = len(V)
+    if len(Fc) == 0:  # no surface left: distance to the kept points
+        from scipy.spatial import cKDTree
+
+        return cKDTree(Vc).query(V)[0]
+    on_surface = np.zeros(len(Vc), dtype=bool)
+    on_surface[Fc.ravel()] = True
+    query = np.ones(n, dtype=bool)
+    query[np.flatnonzero(keep)[on_surface]] = False
+    d = np.zeros(n)
+    if query.any():
+        d[query] = _distance(V[query], Vc, Fc)[0]
+    return d
+
+
 def mesh_loss(item, keep, normalization="table"):
     """Distance loss of one kept-vertex mask on one mesh item (coarsen + eq. 21/table)."""
     if not keep.any():
         return 1e3
     Vc, Fc, _ = _coarsen(item.V, item.F, keep, item.edges)
-    if len(Fc) == 0:  # no surface left: distance to the kept points
-        from scipy.spatial import cKDTree
-
-        d = cKDTree(Vc).query(item.V)[0]
-    else:
-        d = _distance(item.V, Vc, Fc)[0]
-    return _normalize(d, normalization, item.ell)
+    return _normalize(_vertex_distances(item.V, keep, Vc, Fc), normalization, item.ell)
 
 
 class _MeshBatch:
@@ -113,6 +130,10 @@ class MeshSparsifier(BaseIsingEstimator):
         ``"eq21"`` = sum of squared distances (eq. 21 as written),
         ``"mean"`` = mean unsquared distance.
     update : {"metropolis", "heat_bath"}, default="metropolis"
+    max_grad_norm : float or None, default=None
+        Clip the gradient norm of the field network's parameters at every
+        step (``torch.nn.utils.clip_grad_norm_``); steadies training at
+        large ``lr``.
     device : str, default="cpu"
     random_state : int, RandomState, Generator or None, default=None
     verbose : int, default=0
@@ -148,6 +169,7 @@ class MeshSparsifier(BaseIsingEstimator):
         batch_size=1,
         loss="table",
         update="metropolis",
+        max_grad_norm=None,
         device="cpu",
         random_state=None,
         verbose=0,
@@ -164,6 +186,7 @@ class MeshSparsifier(BaseIsingEstimator):
         self.batch_size = batch_size
         self.loss = loss
         self.update = update
+        self.max_grad_norm = max_grad_norm
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -217,9 +240,17 @@ class MeshSparsifier(BaseIsingEstimator):
         if self.loss not in _LOSSES:
             raise ValueError(f"loss: expected one of {_LOSSES}, got {self.loss!r}")
         check_int(self.n_samples, "n_samples", low=2)
+        if self.max_grad_norm is not None:
+            from .._validation import check_scalar
+
+            check_scalar(self.max_grad_norm, "max_grad_norm", low=0.0, low_inclusive=False)
         return device
 
-    def fit(self, meshes, y=None, checkpoint_dir=None, resume=False):
+    def _validation_score(self, items):
+        """Minus the mean loss of one sample per mesh, from a fixed stream (best-epoch selection)."""
+        return -float(np.mean([mesh_loss(it, self.sample(it, 1)[0], self.loss) for it in items]))
+
+    def fit(self, meshes, y=None, val_meshes=None, checkpoint_dir=None, resume=False):
         """Train the field network on a list of meshes.
 
         Parameters
@@ -228,6 +259,12 @@ class MeshSparsifier(BaseIsingEstimator):
             ``(vertices, faces)`` pairs, ``.off`` paths or skising Graphs with
             ``pos`` and ``data["faces"]`` (e.g. :func:`~skising.datasets.load_psb`).
         y : ignored
+        val_meshes : list of mesh inputs, optional
+            When given, the loss (``loss``) of one sample per mesh, from a
+            fixed random stream, is measured after every epoch and the
+            parameters of the best epoch are kept (``best_epoch_``). They may
+            be held-out meshes or (a subset of) the training meshes; the
+            latter guards against a late unlucky step without giving up data.
         checkpoint_dir : str or path, optional
             Write the full training state atomically after every epoch.
         resume : bool
@@ -238,12 +275,16 @@ class MeshSparsifier(BaseIsingEstimator):
         -------
         self
         """
+        return self._fit(meshes, val_meshes, checkpoint_dir, resume, default_mesh_field)
+
+    def _fit(self, meshes, val_meshes, checkpoint_dir, resume, factory):
         self._set_checkpointing(checkpoint_dir, resume)
         self._device = self._check_params()
         self._init_random(self._device)
         items = self._prepare(meshes)
-        self.field_model_ = self._make_model(default_mesh_field)
-        self._train(items, epochs=int(self.epochs))
+        val = None if val_meshes is None else self._prepare(list(val_meshes), "val_meshes")
+        self.field_model_ = self._make_model(factory)
+        self._train(items, val_items=val, epochs=int(self.epochs))
         return self
 
     def predict_field(self, mesh):
