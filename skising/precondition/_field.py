@@ -214,6 +214,19 @@ class ConstantField(nn.Module):
 
     With ``max_epochs=0`` in :class:`SAIPreconditioner` it gives the
     constant-field Ising baseline; ``value`` is tuned to a kept fraction.
+
+    Parameters
+    ----------
+    value : float, default=0.0
+        Initial field (a trainable ``nn.Parameter``).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skising.precondition import ConstantField
+    >>> rows, cols = torch.tensor([1, 0, 2]), torch.tensor([0, 1, 1])
+    >>> ConstantField(0.5)(torch.zeros(3, 2), rows, cols).tolist()
+    [0.5, 0.5, 0.5]
     """
 
     def __init__(self, value=0.0):
