@@ -59,6 +59,20 @@ def seed_from(random_state):
     raise TypeError(f"random_state: expected None, an int or a numpy RandomState/Generator, got {type(random_state).__name__}")
 
 
+def _to_device(obj, device):
+    """Tensors and modules in ``obj`` (also inside dicts/lists/tuples) moved to ``device``;
+    modules are copied, never moved in place."""
+    if isinstance(obj, torch.nn.Module):
+        return copy.deepcopy(obj).to(device)
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().to(device)
+    if isinstance(obj, dict):
+        return {k: _to_device(v, device) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)) and not hasattr(obj, "_fields"):
+        return type(obj)(_to_device(v, device) for v in obj)
+    return obj
+
+
 class BaseIsingEstimator(BaseEstimator):
     """Base class: shared validation and the RLOO training loop (see module doc).
 
@@ -173,21 +187,8 @@ class BaseIsingEstimator(BaseEstimator):
                 pbar = tqdm(total=epochs, desc=type(self).__name__, leave=False)
             except ImportError:  # tqdm is an optional extra
                 pbar = None
-        start_epoch = 0
         ckpt = self._checkpoint_path()
-        if ckpt is not None and getattr(self, "_resume", False) and ckpt.exists():
-            state = torch.load(ckpt, map_location=self._device, weights_only=False)
-            if state.get("estimator") != type(self).__name__:
-                raise ValueError(
-                    f"checkpoint_dir: {ckpt} was written by {state.get('estimator')}, not {type(self).__name__}"
-                )
-            model.load_state_dict(state["model"])
-            opt.load_state_dict(state["optimizer"])
-            self._torch_gen.set_state(state["torch_gen"])
-            self._np_rng.bit_generator.state = state["np_rng"]
-            self.history_ = list(state["history"])
-            best = state["best"]
-            start_epoch = int(state["epoch"]) + 1
+        start_epoch, best = self._load_checkpoint(ckpt, model, opt, best)
         for epoch in range(start_epoch, epochs):
             t0 = time.perf_counter()
             order = self._np_rng.permutation(n)
@@ -195,6 +196,8 @@ class BaseIsingEstimator(BaseEstimator):
             tot, cnt, pen_tot = 0.0, 0, 0.0
             for start in range(0, n, bs):
                 batch = self._collate([items[i] for i in order[start : start + bs]])
+                if epoch == start_epoch:
+                    self._check_batch_memory(batch, K)
                 h = self._field(batch)
                 if not torch.isfinite(h.detach()).all():
                     self._restore_last_good()
@@ -254,6 +257,24 @@ class BaseIsingEstimator(BaseEstimator):
         self.n_epochs_ = epochs
         return self
 
+    def _check_batch_memory(self, batch, K):
+        """``MemoryError`` (estimate + parameters to change) before sampling a batch that cannot fit.
+
+        Counts the K chains and the per-edge energy terms kept for the
+        gradient (float32), not the field network's activations: a lower bound.
+        """
+        from ._validation import check_memory
+
+        g = batch.graph
+        n, m = int(getattr(g, "num_nodes", 0)), int(getattr(g, "num_edges", 0) or 0)
+        items = len(getattr(batch, "items", ()) or ())
+        check_memory(
+            4 * K * (6 * n + 3 * m),
+            f"a training batch of {items} item(s) ({n} nodes, {m} edges) with n_samples={K} chains",
+            f"reduce batch_size (now {getattr(self, 'batch_size', None)}) or n_samples (now {K})",
+            self._device,
+        )
+
     # ------------------------------------------------------------ checkpoints
     def _set_checkpointing(self, checkpoint_dir=None, resume=False):
         """Enable per-epoch atomic checkpoints in ``checkpoint_dir`` (and resuming)."""
@@ -279,6 +300,24 @@ class BaseIsingEstimator(BaseEstimator):
             raise ValueError(f"checkpoint_dir: cannot create {d}: {exc}") from exc
         return d / "checkpoint.pt"
 
+    def _load_checkpoint(self, path, model, opt, best):
+        """Restore the training state from ``path`` when resuming; return ``(start_epoch, best)``."""
+        if path is None or not getattr(self, "_resume", False) or not path.exists():
+            return 0, best
+        state = torch.load(path, map_location=self._device, weights_only=False)
+        if state.get("estimator") != type(self).__name__:
+            raise ValueError(f"checkpoint_dir: {path} was written by {state.get('estimator')}, not {type(self).__name__}")
+        written_on = torch.device(state.get("device", "cpu")).type
+        if written_on != self._device.type:  # generator states differ between CPU and CUDA
+            raise ValueError(f"checkpoint_dir: {path} was written on {written_on}; resume it on {written_on} "
+                             f"(device={self.device!r} now) or start a new fit")
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        self._torch_gen.set_state(state["torch_gen"].cpu())
+        self._np_rng.bit_generator.state = state["np_rng"]
+        self.history_ = list(state["history"])
+        return int(state["epoch"]) + 1, state["best"]
+
     def _save_checkpoint(self, path, epoch, opt, best):
         """Write the full training state atomically (temp file + rename)."""
         import os
@@ -286,6 +325,7 @@ class BaseIsingEstimator(BaseEstimator):
 
         state = {
             "estimator": type(self).__name__,
+            "device": str(self._device),
             "epoch": epoch,
             "model": self.field_model_.state_dict(),
             "optimizer": opt.state_dict(),
@@ -321,10 +361,22 @@ class BaseIsingEstimator(BaseEstimator):
         gen = state.pop("_torch_gen", None)
         if gen is not None:  # torch.Generator does not pickle: keep its state
             state["_torch_gen_state"] = (str(gen.device), gen.get_state())
+        dev = state.get("_device")
+        if dev is not None and torch.device(dev).type != "cpu":
+            # tensors and modules are pickled on the CPU, so that a model fitted on
+            # CUDA unpickles on a CPU-only machine; __setstate__ moves them back
+            state = {k: _to_device(v, "cpu") for k, v in state.items()}
+            state["_pickled_device"] = str(dev)
         return state
 
     def __setstate__(self, state):
         gen_state = state.pop("_torch_gen_state", None)
+        dev = state.pop("_pickled_device", None)
+        if dev is not None:
+            if torch.device(dev).type == "cuda" and not torch.cuda.is_available():
+                state["_device"] = torch.device("cpu")  # fitted on CUDA, loaded without one
+            else:
+                state = {k: _to_device(v, dev) for k, v in state.items()}
         self.__dict__.update(state)
         if gen_state is not None:
             dev, st = gen_state
