@@ -101,8 +101,8 @@ class _SegmenterMixin:
         ya = _check_masks(y, Xa, "y")
         self.n_channels_in_ = Xa.shape[1]
         # per-channel standardisation learned on the training images
-        self.channel_mean_ = Xa.mean((0, 2, 3))
-        self.channel_std_ = Xa.std((0, 2, 3)) + 1e-6
+        self.channel_mean_ = Xa.mean((0, 2, 3), dtype=np.float64)  # float64: no overflow on huge values
+        self.channel_std_ = Xa.std((0, 2, 3), dtype=np.float64) + 1e-6
         val = None
         if (X_val is None) != (y_val is None):
             raise ValueError("X_val: pass both X_val and y_val, or neither")
@@ -112,14 +112,18 @@ class _SegmenterMixin:
             val = (Xv, yv)
         return self._standardise(Xa), ya, val
 
-    def _standardise(self, Xa):
-        return (Xa - self.channel_mean_[None, :, None, None]) / self.channel_std_[None, :, None, None]
+    def _standardise(self, Xa, name="X"):
+        out = (Xa - self.channel_mean_[None, :, None, None]) / self.channel_std_[None, :, None, None]
+        if np.abs(out).max() > 1e30:  # would overflow float32 in the network
+            raise ValueError(f"{name}: pixel values lie far outside the range of the training images "
+                             "(standardised magnitude > 1e30); rescale the images like the training ones")
+        return out.astype(np.float32)
 
     def _transform_images(self, X, name="X"):
         Xa = _check_images(X, name)
         if Xa.shape[1] != self.n_channels_in_:
             raise ValueError(f"{name}: images have {Xa.shape[1]} channels, the model was fitted on {self.n_channels_in_}")
-        return self._standardise(Xa)
+        return self._standardise(Xa, name)
 
     def _build_model(self):
         return self._make_model(lambda: UNet(in_channels=self.n_channels_in_, out_channels=1))
@@ -267,7 +271,7 @@ class IsingSegmenter(_SegmenterMixin, BaseIsingEstimator):
         self.verbose = verbose
 
     # ------------------------------------------------------------ fit
-    def fit(self, X, y, X_val=None, y_val=None):
+    def fit(self, X, y, X_val=None, y_val=None, checkpoint_dir=None, resume=False):
         """Train the field network.
 
         Parameters
@@ -280,11 +284,17 @@ class IsingSegmenter(_SegmenterMixin, BaseIsingEstimator):
         X_val, y_val : optional
             Validation images and masks; the epoch with the best mean Dice
             on them is kept.
+        checkpoint_dir : str or path, optional
+            Write the full training state atomically after every epoch.
+        resume : bool
+            Continue from the checkpoint in ``checkpoint_dir`` (identical
+            result to an uninterrupted fit with the same ``random_state``).
 
         Returns
         -------
         self
         """
+        self._set_checkpointing(checkpoint_dir, resume)
         self._device = self._check_segment_params()
         if self.prediction not in _PREDICTIONS:
             raise ValueError(f"prediction: expected one of {_PREDICTIONS}, got {self.prediction!r}")
@@ -414,8 +424,9 @@ class UNetSegmenter(_SegmenterMixin, BaseIsingEstimator):
         self.random_state = random_state
         self.verbose = verbose
 
-    def fit(self, X, y, X_val=None, y_val=None):
-        """Train with binary cross-entropy; see :meth:`IsingSegmenter.fit`."""
+    def fit(self, X, y, X_val=None, y_val=None, checkpoint_dir=None, resume=False):
+        """Train with binary cross-entropy; see :meth:`IsingSegmenter.fit` (also for checkpoints)."""
+        self._set_checkpointing(checkpoint_dir, resume)
         self._device = self._check_segment_params()
         self._init_random(self._device)
         Xa, ya, val = self._fit_data(X, y, X_val, y_val)
@@ -426,7 +437,9 @@ class UNetSegmenter(_SegmenterMixin, BaseIsingEstimator):
         n, bs = Xa.shape[0], int(self.batch_size)
         best = (-math.inf, None, None)
         self.history_ = []
-        for epoch in range(int(self.epochs)):  # loop over epochs and batches only
+        ckpt = self._checkpoint_path()
+        start_epoch, best = self._load_checkpoint(ckpt, model, opt, best)
+        for epoch in range(start_epoch, int(self.epochs)):  # loop over epochs and batches only
             t0 = time.perf_counter()
             model.train()
             order = self._np_rng.permutation(n)
@@ -448,6 +461,8 @@ class UNetSegmenter(_SegmenterMixin, BaseIsingEstimator):
                 if score > best[0]:
                     best = (score, copy.deepcopy(model.state_dict()), epoch)
             self.history_.append(rec)
+            if ckpt is not None:
+                self._save_checkpoint(ckpt, epoch, opt, best)
         if best[1] is not None:
             model.load_state_dict(best[1])
             self.best_epoch_ = best[2]
