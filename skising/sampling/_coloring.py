@@ -4,7 +4,8 @@ Nodes of one colour share no edge, so all of them can be updated at once
 without changing the stationary distribution. Three families:
 
 * ``"jp"`` (default for arbitrary graphs): a vectorised Jones-Plassmann
-  colouring with largest-degree-first priorities (random tie break). Every
+  colouring with largest-degree-first priorities (ties by node index, or at
+  random for a nonzero ``seed``). Every
   round, the uncoloured nodes whose priority beats all their uncoloured
   neighbours take the smallest colour not used by a coloured neighbour.
   Rounds only touch the edges of still-uncoloured nodes, so the work is
@@ -52,9 +53,13 @@ def _jones_plassmann(n, rowptr, col, seed=0, backend="auto"):
     rowptr = torch.as_tensor(rowptr, dtype=torch.long).cpu()
     col = torch.as_tensor(col, dtype=torch.long).cpu()
     deg = rowptr[1:] - rowptr[:-1]
-    gen = torch.Generator().manual_seed(int(seed))
-    # unique priorities: degree first, random tie break
-    r = torch.randperm(n, generator=gen)
+    # unique priorities: degree first; ties by node index for seed 0 (deterministic, and the
+    # compiled greedy pass then walks each degree class in memory order: 2-3x faster on
+    # big graphs), at random for other seeds
+    if int(seed) == 0:
+        r = torch.arange(n - 1, -1, -1)
+    else:
+        r = torch.randperm(n, generator=torch.Generator().manual_seed(int(seed)))
     if backend == "numba" or (backend == "auto" and _kernels.HAVE_NUMBA):
         order = _kernels.lf_order_numba(deg.numpy(), r.numpy())
         return _kernels.greedy_in_order_numba(order, rowptr.numpy(), col.numpy())
@@ -145,7 +150,9 @@ def color_graph(graph, method="auto", seed=0):
         :func:`skising.graph.grid_graph` and the vectorised Jones-Plassmann
         colouring otherwise.
     seed : int
-        Tie-break seed of ``"jp"`` (the result is deterministic for a seed).
+        Tie-break of ``"jp"`` among equal degrees: 0 (default) prefers the
+        lower node index, other values break ties at random (the result is
+        deterministic for a seed).
 
     Returns
     -------

@@ -147,24 +147,39 @@ def _build():
     nb = _nb
 
     @nb.njit(cache=True, nogil=True)
-    def greedy(order, rowptr, col):
+    def greedy(order, rowptr, col, colors):
+        """Sequential greedy colouring in ``order``; ``colors`` (int16/int32/int64) is filled."""
         n = order.shape[0]
-        colors = np.full(n, -1, dtype=np.int64)
-        maxdeg = 0
+        one = np.uint64(1)
         for v in range(n):
-            d = rowptr[v + 1] - rowptr[v]
-            if d > maxdeg:
-                maxdeg = d
-        mark = np.full(maxdeg + 2, -1, dtype=np.int64)
+            colors[v] = -1
         for t in range(n):
             v = order[t]
+            # colours 0..63 of the neighbours as a bit set; larger ones (rare) by a scan
+            used = np.uint64(0)
+            big = False
             for p in range(rowptr[v], rowptr[v + 1]):
                 c = colors[col[p]]
                 if c >= 0:
-                    mark[c] = v
+                    if c < 64:
+                        used |= one << np.uint64(c)
+                    else:
+                        big = True
             c = 0
-            while mark[c] == v:
+            while c < 64 and (used >> np.uint64(c)) & one:
                 c += 1
+            if c == 64 or big:
+                c = 0
+                while True:
+                    hit = c < 64 and (used >> np.uint64(c)) & one
+                    if not hit:
+                        for p in range(rowptr[v], rowptr[v + 1]):
+                            if colors[col[p]] == c:
+                                hit = True
+                                break
+                    if not hit:
+                        break
+                    c += 1
             colors[v] = c
         return colors
 
@@ -339,8 +354,12 @@ def _make_sweeps(heat, deg):
 
 
 def greedy_in_order_numba(order, rowptr, col):
-    """Sequential greedy colouring visiting nodes in ``order`` (numpy int64 arrays)."""
-    return _build()["greedy"](order, rowptr, col)
+    """Sequential greedy colouring visiting nodes in ``order`` (numpy int64 arrays); int64 colours."""
+    n = order.shape[0]
+    maxdeg = int(np.max(np.diff(rowptr))) if n else 0
+    # small colour array (colours <= max degree): neighbour look-ups stay in cache
+    dt = np.int16 if maxdeg < 2**15 - 1 else np.int64
+    return _build()["greedy"](order, rowptr, col, np.empty(n, dtype=dt)).astype(np.int64)
 
 
 def lf_order_numba(deg, r):
