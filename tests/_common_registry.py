@@ -11,7 +11,7 @@ from skising.explain import IsingGraphExplainer
 from skising.fields import GINClassifier
 from skising.precondition import SAIPreconditioner
 from skising.segment import IsingSegmenter, UNetSegmenter
-from skising.sparsify import MeshSparsifier
+from skising.sparsify import MeshSparsifier, PointSamplerSubsampler
 
 
 def _images():
@@ -59,5 +59,11 @@ EXTRA_ESTIMATORS = {
         lambda: ([load_bunny()],),
         load_bunny,
         ("beta", -1.0),
+    ),
+    "PointSamplerSubsampler": (
+        lambda: PointSamplerSubsampler(epochs=1, random_state=0),
+        lambda: ([load_bunny()],),
+        lambda: [load_bunny()],
+        ("fraction", 1.5),
     ),
 }

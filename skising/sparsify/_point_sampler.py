@@ -257,7 +257,14 @@ class PointSamplerSubsampler(MeshSparsifier):
         return keep
 
     def transform(self, mesh):
-        """Kept-vertex mask (bool, (n_vertices,)) chosen as ``selection`` says."""
+        """Kept-vertex mask (bool, (n_vertices,)) chosen as ``selection`` says.
+
+        A list of meshes gives a list of masks (like the other baselines'
+        ``transform``); a ``(vertices, faces)`` tuple is one mesh.
+        """
+        self._check_fitted()
+        if isinstance(mesh, list):
+            return [self.select(m, 1)[0] for m in mesh]  # loop over meshes
         return self.select(mesh, 1)[0]
 
     def sample(self, mesh, n_samples=1):
