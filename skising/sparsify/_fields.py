@@ -69,6 +69,23 @@ class EquivariantMeshField(nn.Module):
         Radial basis size for the edge-length-dependent weights.
     radial_hidden : int, default=16
         Hidden width of the radial MLP.
+
+    Examples
+    --------
+    The field of a tetrahedron does not change when the mesh is rotated or
+    reflected:
+
+    >>> import torch
+    >>> from skising.sparsify import EquivariantMeshField
+    >>> _ = torch.manual_seed(0)
+    >>> pos, z = torch.randn(4, 3), torch.rand(4, 1)
+    >>> edge_index = torch.tensor([[0, 0, 0, 1, 1, 2, 1, 2, 3, 2, 3, 3],
+    ...                            [1, 2, 3, 2, 3, 3, 0, 0, 0, 1, 1, 2]])
+    >>> net = EquivariantMeshField()
+    >>> h = net(pos, z, edge_index)
+    >>> Q, _ = torch.linalg.qr(torch.randn(3, 3))  # an orthogonal matrix
+    >>> h.shape, bool(torch.allclose(net(pos @ Q.T, z, edge_index), h, atol=1e-5))
+    (torch.Size([4]), True)
     """
 
     def __init__(self, channels=16, n_basis=8, radial_hidden=16):
@@ -155,6 +172,20 @@ class InvariantMeshField(nn.Module):
     hidden : int, default=32
     n_basis : int, default=8
         Radial basis size of the edge-length features.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skising.sparsify import InvariantMeshField
+    >>> _ = torch.manual_seed(0)
+    >>> pos, z = torch.randn(4, 3), torch.rand(4, 1)
+    >>> edge_index = torch.tensor([[0, 0, 0, 1, 1, 2, 1, 2, 3, 2, 3, 3],
+    ...                            [1, 2, 3, 2, 3, 3, 0, 0, 0, 1, 1, 2]])
+    >>> net = InvariantMeshField()
+    >>> h = net(pos, z, edge_index)
+    >>> Q, _ = torch.linalg.qr(torch.randn(3, 3))  # an orthogonal matrix
+    >>> h.shape, bool(torch.allclose(net(pos @ Q.T, z, edge_index), h, atol=1e-5))
+    (torch.Size([4]), True)
     """
 
     def __init__(self, hidden=32, n_basis=8):
