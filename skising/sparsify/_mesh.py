@@ -49,6 +49,29 @@ def as_mesh(mesh, name="mesh"):
     returned by :func:`skising.datasets.load_psb`); any object with
     ``vertices`` and ``faces`` attributes (trimesh, ...); a PyG ``Data``
     with ``pos`` and ``face`` (3, f).
+
+    Parameters
+    ----------
+    mesh : tuple, str, Path, Graph or mesh-like object
+        One of the inputs above.
+    name : str, default="mesh"
+        The argument name used in error messages.
+
+    Returns
+    -------
+    V : ndarray of shape (n, 3), float64
+    F : ndarray of shape (f, 3), int64
+
+    Examples
+    --------
+    >>> from skising.datasets import load_bunny
+    >>> from skising.sparsify import as_mesh
+    >>> V, F = as_mesh(load_bunny())
+    >>> V.shape, F.shape
+    ((502, 3), (1000, 3))
+    >>> V, F = as_mesh(([[0, 0, 0], [1, 0, 0], [0, 1, 0]], [[0, 1, 2]]))
+    >>> V.dtype, F.dtype
+    (dtype('float64'), dtype('int64'))
     """
     from ..graph import Graph
 
@@ -76,7 +99,25 @@ def as_mesh(mesh, name="mesh"):
 
 
 def mean_edge_length(vertices, faces):
-    """Mean length of the unique undirected edges of a triangle mesh."""
+    """Mean length of the unique undirected edges of a triangle mesh.
+
+    Parameters
+    ----------
+    vertices : array-like of shape (n, 3)
+    faces : int array-like of shape (f, 3)
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    A right triangle with legs 1: edges 1, 1 and sqrt(2).
+
+    >>> from skising.sparsify import mean_edge_length
+    >>> round(mean_edge_length([[0, 0, 0], [1, 0, 0], [0, 1, 0]], [[0, 1, 2]]), 4)
+    1.1381
+    """
     from ..datasets._mesh_io import mesh_edges
 
     V = np.asarray(vertices, dtype=np.float64)
