@@ -21,7 +21,10 @@ __all__ = ["train_classifier", "predict_proba", "get_cache_dir", "model_kwargs_o
 
 
 def get_cache_dir():
-    """``$SKISING_CACHE`` or ``~/.cache/skising`` (created on demand).
+    """``$SKISING_CACHE`` or ``~/.cache/skising``: where trained classifiers are cached.
+
+    The folder is not created here; :func:`train_classifier` creates it when
+    it first saves weights.
 
     Returns
     -------
