@@ -99,6 +99,16 @@ class _SegmenterMixin:
     def _fit_data(self, X, y, X_val, y_val):
         Xa = _check_images(X, "X")
         ya = _check_masks(y, Xa, "y")
+        n, _, H, W = Xa.shape
+        bs = min(int(self.batch_size), n)
+        smallest = min(bs, n % bs or bs)
+        if self.field_model is None and smallest * -(-H // 8) * -(-W // 8) < 2:
+            # batch norm cannot train on one value per channel (lowest U-Net level: 1/8 size)
+            raise ValueError(
+                f"X: {H}x{W} images in a batch of {smallest} leave one value per channel at the U-Net's lowest "
+                f"resolution, where batch norm cannot train; use images larger than 8 px or a batch_size "
+                f"(now {self.batch_size}) that leaves no batch of a single image"
+            )
         self.n_channels_in_ = Xa.shape[1]
         # per-channel standardisation learned on the training images
         self.channel_mean_ = Xa.mean((0, 2, 3), dtype=np.float64)  # float64: no overflow on huge values
