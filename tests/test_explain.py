@@ -106,6 +106,9 @@ def test_explainer_bad_params(tiny):
         IsingGraphExplainer("gin", epochs=1).fit(ds)
     with pytest.raises(ValueError, match="loss_target"):
         IsingGraphExplainer(model, loss_target="x", epochs=1).fit(ds)
+    for bad in (-0.1, float("nan"), "a"):
+        with pytest.raises(ValueError, match="sparsity"):
+            IsingGraphExplainer(model, sparsity=bad, epochs=1).fit(ds)
     with pytest.raises(TypeError, match="X"):
         IsingGraphExplainer(model, epochs=1).fit([1, 2])
     with pytest.raises(ValueError, match="y"):
@@ -114,6 +117,18 @@ def test_explainer_bad_params(tiny):
 
     with pytest.raises(NotFittedError):
         IsingGraphExplainer(model).transform(ds)
+
+
+def test_sparsity_adds_kept_fraction_to_the_loss(tiny):
+    ds, model = tiny
+    ex0 = IsingGraphExplainer(model, epochs=0, random_state=0).fit(ds[:3])
+    ex1 = clone(ex0).set_params(sparsity=0.5).fit(ds[:3])
+    items = ex0._prepare(ds[:3])
+    batch = ex0._collate(items)
+    gen = torch.Generator().manual_seed(0)
+    x = torch.where(torch.rand(4, batch.graph.num_nodes, generator=gen) < 0.3, 1.0, -1.0)
+    kept = torch.stack([(x[:, a:b] > 0).float().mean(1) for a, b in batch.graph.subgraph_slices()], 1)
+    assert torch.allclose(ex1._task_loss(x, batch) - ex0._task_loss(x, batch), 0.5 * kept, atol=1e-6)
 
 
 def test_explainer_edge_features_use_gine():
