@@ -229,7 +229,9 @@ def _make_sweeps(heat, deg):
     vectorises the per-update arithmetic (across chains, or across the rows of
     a tile for one chain). Spins are int8 (+-1); arithmetic is in the dtype of
     ``scal`` (float32 or float64), with the same operations as the torch path.
-    Returns ``{"one": (serial, parallel), "many": (serial, parallel)}`` sweep drivers.
+    Returns ``{"one" | "tile" | "many": (serial, parallel)}`` sweep drivers: one chain,
+    2-7 chains (tiles of rows, vectorised across rows and chains), 8 chains or more
+    (row by row, vectorised across chains).
     """
     nb = _nb
     u32 = np.uint32
@@ -334,6 +336,53 @@ def _make_sweeps(heat, deg):
                     X[i, k] = np.int8(flip_or_set(ft(X[i, k]), acc[k] + H[i, k * hstep], u32(idx),
                                                   u32(u32(idx >> 32) * G + sk), key0, sc, c))
 
+    @nb.njit(nogil=True, cache=True)
+    def rows_tile(r0, r1, rowptr, col, val, X, H, skey, k0, scal, c):
+        """A few chains (2 <= K < 8): rows r0:r1 of one colour, all chains, updated in place.
+
+        ``X`` is the flat (n * K,) view of the (n, K) spins, ``H`` the flat view
+        of the (n, 1) or (n, K) field. Per tile of rows: gather the local fields
+        of the tile's rows and chains (one pass over each row's neighbours),
+        then one vectorised pass over the tile's contiguous ``rows * K`` spins,
+        whose flat index is also the random-number counter ``i * K + k``.
+        """
+        K = X.shape[0] // (rowptr.shape[0] - 1)
+        hK = H.shape[0] // (rowptr.shape[0] - 1)
+        key0, sk = u32(k0), u32(skey)
+        ft = scal.dtype.type
+        # scalars as values, not loads: stores to X cannot alias them (no run-time alias checks)
+        sc = (scal[0], scal[1], scal[2], scal[3], scal[4], scal[5], scal[6])
+        zero = sc[5]
+        tile = max(1, _TILE // K)
+        acc = np.empty(tile * K, dtype=scal.dtype)
+        out = np.empty(tile * K, dtype=X.dtype)
+        for b0 in range(r0, r1, tile):
+            m = min(tile, r1 - b0)
+            for t in range(m):
+                i = b0 + t
+                for k in range(K):
+                    acc[t * K + k] = zero
+                for p in range(rowptr[i], rowptr[i + 1]):
+                    j = col[p] * K
+                    v = val[p]
+                    for k in range(K):
+                        acc[t * K + k] += v * ft(X[j + k])
+                for k in range(K):
+                    acc[t * K + k] += H[i * hK + (k if hK > 1 else 0)]
+            q0 = np.int64(b0) * K
+            mk = m * K
+            if q0 + mk <= 2**32:  # counters fit in 32 bits: all-32-bit lanes
+                lo0 = u32(q0)
+                for q in range(mk):
+                    out[q] = np.int8(flip_or_set(ft(X[q0 + q]), acc[q], u32(lo0 + u32(q)), sk, key0, sc, c))
+            else:
+                for q in range(mk):
+                    idx = q0 + q
+                    out[q] = np.int8(flip_or_set(ft(X[idx]), acc[q], u32(idx), u32(u32(idx >> 32) * G + sk), key0,
+                                                 sc, c))
+            for q in range(mk):
+                X[q0 + q] = out[q]
+
     def driver(rows):
         def sweeps(rowptr, col, val, X, H, bounds, skeys, k0, scal, c, chunk):
             for t in range(skeys.shape[0]):
@@ -350,7 +399,7 @@ def _make_sweeps(heat, deg):
         return (nb.njit(parallel=False, cache=True, nogil=True)(sweeps),
                 nb.njit(parallel=True, cache=True, nogil=True)(sweeps))
 
-    return {"one": driver(rows_one), "many": driver(rows_many)}
+    return {"one": driver(rows_one), "tile": driver(rows_tile), "many": driver(rows_many)}
 
 
 def greedy_in_order_numba(order, rowptr, col):
@@ -386,6 +435,8 @@ def sweeps_numba(rowptr, col, val, X, H, bounds, skeys, k0, beta, heat, n_thread
     key = (bool(heat), deg)
     if key not in _sweep_kernels:
         _sweep_kernels[key] = _make_sweeps(*key)
+    if not (X.flags.c_contiguous and H.flags.c_contiguous):
+        raise ValueError("sweeps_numba: X and H must be C-contiguous (they are updated and read through flat views)")
     K = 1 if X.ndim == 1 else X.shape[1]
     # ~2k spin updates per task: enough to amortise scheduling, small enough to balance
     chunk = max(16, 2048 // max(K, 1))
@@ -395,7 +446,13 @@ def sweeps_numba(rowptr, col, val, X, H, bounds, skeys, k0, beta, heat, n_thread
         X = X.reshape(-1)
     if X.ndim == 1:
         H = H.reshape(-1)
-    serial_k, parallel_k = _sweep_kernels[key]["one" if X.ndim == 1 else "many"]
+        kind = "one"
+    elif K < 8 and X.size < 2**32:
+        kind = "tile"
+        X, H = X.reshape(-1), H.reshape(-1)  # flat views: a tile of rows is one contiguous run of spins
+    else:
+        kind = "many"
+    serial_k, parallel_k = _sweep_kernels[key][kind]
     old = None
     if not serial:
         old = _nb.get_num_threads()
