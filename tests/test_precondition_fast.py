@@ -96,3 +96,44 @@ def test_large_transform_uses_rook_path(monkeypatch):
     est.transform(A)  # the engine on the explicit entry graph
     assert built
     assert abs(est.residual_ - r_rook) < 0.05 * r_rook  # same model, same distribution
+
+
+# ---------------------------------------------------------------- features="lstsq" and the kept-fraction calibration
+def test_lstsq_features_hand_computed():
+    from skising.precondition._pattern import entry_features
+
+    rng = np.random.default_rng(0)
+    n = 6
+    Ad = rng.standard_normal((n, n)) + 4 * np.eye(n)
+    A = sp.csr_matrix(Ad)
+    rows, cols = candidate_pattern(A, "full")
+    f = entry_features(A, rows, cols, "full", "lstsq").numpy().astype(float)
+    assert f.shape == (rows.size, 6)
+    inv = np.abs(np.linalg.inv(Ad))
+    np.testing.assert_allclose(f[:, 3], inv[rows, cols] / inv.max(), rtol=1e-4)  # |M*| = |A^-1| on "full"
+    v = inv[rows, cols]
+    colmax = np.zeros(n)
+    np.maximum.at(colmax, cols, v)  # over the off-diagonal candidates of the column
+    np.testing.assert_allclose(f[:, 2], v / colmax[cols], rtol=1e-4)
+    # greedy score from the diagonal start: (a_i . r_k)^2 / ||a_i||^2, r_k = e_k - a_k m_kk
+    norms2 = (Ad**2).sum(0)
+    mkk = np.diag(Ad) / norms2
+    R = np.eye(n) - Ad * mkk[None, :]
+    score = (Ad.T @ R) ** 2 / norms2[:, None]
+    s = score[rows, cols]
+    smax = np.zeros(n)
+    np.maximum.at(smax, cols, s)
+    np.testing.assert_allclose(f[:, 4], s / smax[cols], rtol=1e-4)
+    np.testing.assert_allclose(f[:, 5], 1.0)
+
+
+def test_calibrated_fraction_and_features_param():
+    mats = make_banded_binary_matrices(40, random_state=1)
+    est = SAIPreconditioner(features="lstsq", max_epochs=1, batch_size=16, random_state=0)
+    est.fit(mats[:16], X_val=mats[16:28])
+    assert est.n_features_in_ == 5
+    assert est.field_offset_ != 0.0
+    _, frac = est.evaluate(mats[28:])
+    assert abs(frac.mean() - 0.5) < 0.03
+    with pytest.raises(ValueError, match="features"):
+        SAIPreconditioner(features="bogus", max_epochs=1).fit(mats[:4])

@@ -24,11 +24,13 @@ from ..graph import batch_graphs
 from ..sampling._sampler import _sample
 from ._field import EntryGCNII
 from ._lstsq import sai_lstsq
-from ._pattern import candidate_pattern, check_matrix, entry_features, entry_graph
+from ._pattern import FEATURES, candidate_pattern, check_matrix, entry_features, entry_graph, n_entry_features
 from ._rook import rook_num_edges, sample_rook
 
 __all__ = ["SAIPreconditioner"]
 
+# matrices used to calibrate the field offset to the target kept fraction
+_CALIBRATION_MATRICES = 256
 # entry graphs with more edges than this are sampled without building them (see _rook.py)
 _ROOK_MIN_EDGES = 500_000
 
@@ -36,11 +38,11 @@ _ROOK_MIN_EDGES = 500_000
 class _Item:
     """One matrix with its candidates, features and entry graph (CPU)."""
 
-    def __init__(self, A, pattern, keep_diagonal, build_graph=True):
+    def __init__(self, A, pattern, keep_diagonal, build_graph=True, features="A"):
         self.A = A
         self.n = A.shape[0]
         self.rows, self.cols = candidate_pattern(A, pattern, keep_diagonal)
-        self.x = entry_features(A, self.rows, self.cols, pattern)
+        self.x = entry_features(A, self.rows, self.cols, pattern, features)
         self._graph = None
         if build_graph:
             self._graph = entry_graph(self.rows, self.cols, x=self.x)
@@ -117,6 +119,14 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
         Always keep the diagonal of M and leave it out of the Ising graph.
         The paper's ISING row is reproduced only this way; with the diagonal
         as an Ising node a constant-field Ising model equals RANDOM.
+    features : {"A", "lstsq"}, default="A"
+        Entry features of the field model. ``"A"`` (the paper's): ``|A_ij|``
+        and ``|(A^2)_ij|``. ``"lstsq"`` adds three that see the
+        least-squares problem: ``|M*_ij|`` of the least-squares inverse on
+        all candidates (scaled by its column maximum and by its overall
+        maximum) and the greedy-SPAI score of the entry from a diagonal
+        start (see :func:`~skising.precondition.entry_features`); it costs
+        one extra batched least-squares solve per matrix.
     field_model : None, torch.nn.Module subclass or instance
         Called as ``model(features, rows, cols, batch) -> h`` (see
         :class:`EntryGCNII`, the default: 4 layers, 64 hidden, alpha 0.1,
@@ -155,6 +165,13 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
         The approximate inverse built by the last ``transform``.
     kept_fraction_ : float
         Fraction of the candidates kept by the last ``transform``.
+    field_offset_ : float
+        Constant added to the learned field at inference, calibrated after
+        training so that samples keep ``target_fraction`` of the candidates
+        on the validation matrices (else the first 256 training matrices):
+        eq. 16 controls ``mean tanh(beta h)``, and the couplings move the
+        sampled fraction away from it. 0 when ``target_fraction`` is None or
+        ``max_epochs=0``.
 
     Examples
     --------
@@ -174,6 +191,7 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
         self,
         pattern="A2",
         keep_diagonal=True,
+        features="A",
         field_model=None,
         coupling=-0.4,
         beta=1.0,
@@ -192,6 +210,7 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
     ):
         self.pattern = pattern
         self.keep_diagonal = keep_diagonal
+        self.features = features
         self.field_model = field_model
         self.coupling = coupling
         self.beta = beta
@@ -219,6 +238,8 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
         elif not sp.issparse(self.pattern):
             raise TypeError(f"pattern: expected 'A2', 'A', 'full' or a sparse matrix, got {type(self.pattern).__name__}")
         check_int(self.transform_samples, "transform_samples", low=1)
+        if not isinstance(self.features, str) or self.features not in FEATURES:
+            raise ValueError(f"features: expected one of {FEATURES}, got {self.features!r}")
         return device
 
     def _matrices(self, X, name="X"):
@@ -233,7 +254,10 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
         return [check_matrix(A, name=f"{name}[{i}]") for i, A in enumerate(X)]
 
     def _in_channels(self):
-        return 3 if isinstance(self.pattern, str) and self.pattern == "full" else 2
+        return n_entry_features(self.pattern, self.features)
+
+    def _item(self, A, build_graph=True):
+        return _Item(A, self.pattern, bool(self.keep_diagonal), build_graph, self.features)
 
     # ------------------------------------------------------------ hooks
     def _collate(self, items):
@@ -277,17 +301,63 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
         if sp.issparse(self.pattern) and any(A.shape != self.pattern.shape for A in mats):
             raise ValueError(f"pattern: a user pattern of shape {self.pattern.shape} needs matrices of that shape")
         self._init_random(self._device)
-        items = [_Item(A, self.pattern, bool(self.keep_diagonal)) for A in mats]
+        items = [self._item(A) for A in mats]
         if sum(it.m for it in items) == 0:
             raise ValueError("pattern: no off-diagonal candidate entries in any matrix; nothing to learn")
         val = None
         if X_val is not None:
-            val = [_Item(A, self.pattern, bool(self.keep_diagonal)) for A in self._matrices(X_val, "X_val")]
+            val = [self._item(A) for A in self._matrices(X_val, "X_val")]
         self.n_features_in_ = self._in_channels()
         self.field_model_ = self._make_model(lambda: EntryGCNII(self._in_channels()))
         items = [it for it in items if it.m > 0]
+        self.field_offset_ = 0.0
         self._train(items, val_items=val)
+        if self.target_fraction is not None and self.max_epochs > 0:
+            calib = [it for it in (val if val else items) if it.m > 0][:_CALIBRATION_MATRICES]
+            if calib:
+                self.field_offset_ = self._calibrate_offset(calib, float(self.target_fraction))
         return self
+
+    def _kept_fraction(self, items, offset):
+        """Mean kept fraction per matrix of one sample at field + offset (fixed random numbers)."""
+        gen = self._fresh_generator()
+        frac = []
+        bs = max(int(self.batch_size), 64)
+        with torch.no_grad():
+            for s in range(0, len(items), bs):  # batches of matrices
+                b = _Batch(items[s : s + bs], self._device, 1)
+                h = self._field(b).float() + offset
+                x = self._sample_batch(b, h, self._couplings(b).float(), 1)[0]
+                ent = b.ent_batch
+                kept = torch.zeros(b.G, device=x.device).index_add_(0, ent, (x > 0).float())
+                frac.append(kept / torch.bincount(ent, minlength=b.G).clamp_min(1))
+        return float(torch.cat(frac).mean())
+
+    def _calibrate_offset(self, items, fraction, steps=12):
+        """Constant added to the learned field so that samples keep ``fraction`` on ``items``.
+
+        The magnetisation penalty (eq. 16) controls ``mean tanh(beta h)``, the
+        kept fraction of the field alone; the couplings move the sampled
+        fraction away from it (58% instead of 50% in Setting 1). Bisection on
+        one constant, with the same random numbers at every step, on the
+        validation matrices (else the first training matrices).
+        """
+        lo, hi = -1.0, 1.0
+        for _ in range(20):  # bracket
+            if self._kept_fraction(items, lo) <= fraction:
+                break
+            lo *= 2.0
+        for _ in range(20):
+            if self._kept_fraction(items, hi) >= fraction:
+                break
+            hi *= 2.0
+        for _ in range(steps):  # bisection steps
+            mid = 0.5 * (lo + hi)
+            if self._kept_fraction(items, mid) < fraction:
+                lo = mid
+            else:
+                hi = mid
+        return 0.5 * (lo + hi)
 
     # ------------------------------------------------------------ inference
     def _fresh_generator(self):
@@ -303,7 +373,7 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
                 torch.as_tensor(item.rows, device=dev),
                 torch.as_tensor(item.cols, device=dev),
                 torch.zeros(item.m, dtype=torch.long, device=dev),
-            ).float()
+            ).float() + getattr(self, "field_offset_", 0.0)
         if fraction is not None:
             deg = torch.as_tensor(np.bincount(item.rows, minlength=item.n)[item.rows]
                                   + np.bincount(item.cols, minlength=item.n)[item.cols] - 2, device=h.device)
@@ -352,7 +422,7 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
         with torch.no_grad():
             for s in range(0, len(items), bs):  # batches of matrices
                 b = _Batch(items[s : s + bs], self._device, 1)
-                h = self._field(b).float()
+                h = self._field(b).float() + getattr(self, "field_offset_", 0.0)
                 J = self._couplings(b).float()
                 x = self._sample_batch(b, h, J, int(n_samples))
                 keep = (x > 0).cpu().numpy()
@@ -383,7 +453,7 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
         """
         self._check_fitted()
         n_samples = check_int(n_samples, "n_samples", low=1)
-        items = [_Item(A, self.pattern, bool(self.keep_diagonal)) for A in self._matrices(X)]
+        items = [self._item(A) for A in self._matrices(X)]
         res, frac = self._evaluate_items(items, n_samples, return_fraction=True)
         if not np.isfinite(res).all():
             i = int(np.flatnonzero(~np.isfinite(res))[0])
@@ -418,7 +488,7 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
         A = check_matrix(A)
         if sp.issparse(self.pattern) and A.shape != self.pattern.shape:
             raise ValueError(f"A: shape {A.shape} does not match the user pattern {self.pattern.shape}")
-        item = _Item(A, self.pattern, bool(self.keep_diagonal), build_graph=False)
+        item = self._item(A, build_graph=False)
         K = int(self.transform_samples)
         if item.m:
             keep = self._sample_item(item, K, self._fresh_generator(), fraction)
@@ -436,7 +506,7 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
         """The learned field on the candidates of ``A``: ``(rows, cols, h)``."""
         self._check_fitted()
         A = check_matrix(A)
-        item = _Item(A, self.pattern, bool(self.keep_diagonal), build_graph=False)
+        item = self._item(A, build_graph=False)
         return item.rows, item.cols, self._fields(item).cpu().numpy()
 
     def score(self, X, y=None):

@@ -293,8 +293,28 @@ def entry_graph(rows, cols, x=None):
     return g
 
 
-def entry_features(A, rows, cols, pattern):
-    """Per-candidate features: ``|A_ij|`` and ``|(A^2)_ij|``, each scaled to max 1 (+ a constant 1 for ``"full"``).
+FEATURES = ("A", "lstsq")
+
+
+def n_entry_features(pattern, features="A"):
+    """Number of columns :func:`entry_features` returns."""
+    k = 2 if features == "A" else 5
+    return k + (1 if isinstance(pattern, str) and pattern == "full" else 0)
+
+
+def entry_features(A, rows, cols, pattern, features="A"):
+    """Per-candidate features of the entries ``(rows, cols)`` of M.
+
+    ``features="A"`` (the paper's): ``|A_ij|`` and ``|(A^2)_ij|``, each
+    scaled to max 1. ``features="lstsq"`` adds three features that see the
+    least-squares problem (eq. 28): ``|M*_ij|`` of the least-squares inverse
+    ``M*`` on all candidates (plus the diagonal), scaled by its column
+    maximum and by its overall maximum, and the greedy-SPAI score of the
+    entry for a start from the diagonal,
+    ``(a_i . r_j)^2 / ||a_i||^2`` with ``r_j = e_j - a_j m_jj``, scaled by
+    its column maximum (``a_i``: column i of A). Their cost is one batched
+    least-squares solve on the candidate pattern. With ``pattern="full"`` a
+    constant 1 comes last.
 
     Magnitudes, not signed values: on binary matrices (Dataset 1) they equal
     ``A_ij`` and ``(A^2)_ij``, and a model trained there transfers to
@@ -308,6 +328,8 @@ def entry_features(A, rows, cols, pattern):
     f1 = np.abs(_lookup(An, rows, cols))
     f2 = np.abs(_lookup(A2, rows, cols)) / a2max
     feats = [f1, f2]
+    if features == "lstsq":
+        feats += _lstsq_features(A, rows, cols)
     if isinstance(pattern, str) and pattern == "full":
         feats.append(np.ones_like(f1))
     return torch.as_tensor(np.stack(feats, 1), dtype=torch.float32)
@@ -330,3 +352,33 @@ def _lookup(A, rows, cols):
         found = keys[pos] == q
         out[found] = A.data[pos[found]]
     return out
+
+
+def _colmax_scale(v, cols, n):
+    mx = np.zeros(n)
+    np.maximum.at(mx, cols, v)
+    return v / np.where(mx[cols] > 0, mx[cols], 1.0)
+
+
+def _lstsq_features(A, rows, cols):
+    """|M*| on the candidates (column- and globally scaled) and the greedy score from the diagonal."""
+    from ._lstsq import sai_lstsq
+
+    n = A.shape[0]
+    if rows.size == 0:
+        return [np.zeros(0)] * 3
+    A = sp.csr_matrix(A)
+    key = np.unique(np.concatenate([cols * n + rows, np.arange(n, dtype=np.int64) * (n + 1)]))
+    vals, _ = sai_lstsq(A, key % n, key // n)
+    av = np.abs(vals)
+    v = av[np.searchsorted(key, cols * n + rows)]
+    f_col = _colmax_scale(v, cols, n)
+    f_glob = v / (av.max() if av.size and av.max() > 0 else 1.0)
+    # greedy SPAI score of entry (i, k) when column k holds only its diagonal
+    colnorm2 = np.asarray(A.multiply(A).sum(0)).ravel()
+    d = A.diagonal()
+    mkk = np.where(colnorm2 > 0, d / np.where(colnorm2 > 0, colnorm2, 1.0), 0.0)
+    AtA = (A.T @ A).tocsr()
+    g = _lookup(A, cols, rows) - _lookup(AtA, rows, cols) * mkk[cols]
+    score = g**2 / np.where(colnorm2[rows] > 0, colnorm2[rows], 1.0)
+    return [f_col, f_glob, _colmax_scale(score, cols, n)]
