@@ -26,10 +26,12 @@ import copy
 import math
 import numbers
 import time
+import warnings
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 
 from ._validation import check_device, check_generator, check_int, check_scalar
@@ -189,11 +191,13 @@ class BaseIsingEstimator(BaseEstimator):
                 pbar = None
         ckpt = self._checkpoint_path()
         start_epoch, best = self._load_checkpoint(ckpt, model, opt, best)
+        warned_no_signal = False
         for epoch in range(start_epoch, epochs):
             t0 = time.perf_counter()
             order = self._np_rng.permutation(n)
             model.train()
             tot, cnt, pen_tot = 0.0, 0, 0.0
+            n_batches, n_signal = 0, 0
             for start in range(0, n, bs):
                 batch = self._collate([items[i] for i in order[start : start + bs]])
                 if epoch == start_epoch:
@@ -219,6 +223,9 @@ class BaseIsingEstimator(BaseEstimator):
                     raise TrainingDiverged(
                         f"loss returned NaN/inf at epoch {epoch}; the last good parameters were kept"
                     )
+                n_batches += 1
+                # RLOO learns only from differences between the K samples' losses
+                n_signal += int(bool((losses != losses[:1]).any()))
                 E = self._energy_batch(batch, x, h, J)
                 obj = rloo_surrogate(losses.to(self._device), E, beta)
                 pen = torch.zeros((), device=self._device)
@@ -235,7 +242,18 @@ class BaseIsingEstimator(BaseEstimator):
                 tot += float(losses.mean()) * len(batch.items if hasattr(batch, "items") else [0])
                 cnt += len(batch.items if hasattr(batch, "items") else [0])
                 pen_tot += float(pen.detach())
-            rec = {"epoch": epoch, "loss": tot / max(cnt, 1), "penalty": pen_tot, "seconds": time.perf_counter() - t0}
+            rec = {"epoch": epoch, "loss": tot / max(cnt, 1), "penalty": pen_tot, "seconds": time.perf_counter() - t0,
+                   "rloo_signal": n_signal / max(n_batches, 1)}
+            if n_batches and not n_signal and not warned_no_signal:
+                warned_no_signal = True
+                warnings.warn(
+                    f"{type(self).__name__}: at epoch {epoch} all n_samples={K} samples of every batch had the same "
+                    "loss, so the RLOO gradient of the task loss is zero (the sampler is frozen, e.g. a saturated "
+                    "field or a strong coupling). Training only follows the magnetisation penalty, if any. Lower "
+                    "beta or the coupling, raise n_samples, lower lr, or use magnetization='det'.",
+                    ConvergenceWarning,
+                    stacklevel=3,
+                )
             if val_items is not None:
                 model.eval()
                 score = float(self._validation_score(val_items))

@@ -89,7 +89,10 @@ class IsingSubsampler(TransformerMixin, BaseIsingEstimator):
     ----------
     field_model_ : torch.nn.Module
     n_features_in_ : int
-    history_ : list of dict (per-epoch mean loss, penalty, seconds)
+    history_ : list of dict
+        Per epoch: mean task loss, penalty, seconds, and ``rloo_signal``, the
+        fraction of batches whose samples had different losses (0 means no
+        gradient from the task loss; a ``ConvergenceWarning`` says so).
 
     Examples
     --------
