@@ -138,10 +138,12 @@ class _Batch:
 def _as_data_list(X, name="X"):
     from torch_geometric.data import Batch, Data
 
+    if isinstance(X, (str, bytes)):
+        raise TypeError(f"{name}: expected a list/dataset of torch_geometric Data graphs, got {type(X).__name__}")
     if isinstance(X, Batch):
-        return X.to_data_list()
-    if isinstance(X, Data):
-        return [X]
+        X = X.to_data_list()
+    elif isinstance(X, Data):
+        X = [X]
     try:
         X = list(X)
     except TypeError as exc:
@@ -295,9 +297,15 @@ class IsingGraphExplainer(BaseIsingEstimator):
         except (RuntimeError, IndexError) as exc:  # shape mismatch inside the user's classifier
             raise ValueError(f"X: the classifier `model` fails on these graphs ({exc})") from exc
         if y is not None:
-            y = torch.as_tensor(np.asarray(y)).long().reshape(-1)
+            ya = np.asarray(y)
+            if ya.dtype.kind not in "biuf" or (ya.dtype.kind == "f" and not np.array_equal(ya, np.round(ya))):
+                raise TypeError(f"y: expected integer class labels, got {ya.dtype} values")
+            y = torch.as_tensor(ya).long().reshape(-1)
             if y.numel() != len(data):
                 raise ValueError(f"y: expected {len(data)} labels (one per graph), got {y.numel()}")
+            if y.numel() and (int(y.min()) < 0 or int(y.max()) >= probs.shape[1]):
+                raise ValueError(f"y: labels must lie in [0, {probs.shape[1]}) (the classifier's classes), "
+                                 f"got {int(y.min())}..{int(y.max())}")
             tgt = torch.nn.functional.one_hot(y, probs.shape[1]).float()
         elif self.loss_target == "hard":
             tgt = torch.nn.functional.one_hot(probs.argmax(1), probs.shape[1]).float()
@@ -369,6 +377,11 @@ class IsingGraphExplainer(BaseIsingEstimator):
         self._edge_dim = int(ea.shape[1]) if ea is not None and ea.dim() == 2 else None
         self.model.to(self._device).eval()
         items = self._prepare(data, y)
+        # a one-node graph has the zero-sum field h = 0: nothing to learn from it,
+        # and alone in a batch it would break the field network's batch norm
+        items = [it for it in items if it["graph"].num_nodes > 1]
+        if not items:
+            raise ValueError("X: every graph has a single node; there is nothing to explain")
         # BatchNorm in the GIN MLPs: without it, sum aggregation on constant
         # features gives hubs large |h| from the random initialisation, and once
         # the loss saturates nothing moves them (BA-2Motifs GEA 0.47 -> 0.99).
