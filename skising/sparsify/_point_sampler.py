@@ -62,6 +62,19 @@ class DevConv(nn.Module):
         Width of the node's own features ``x``.
     channels : int
         Output width (and number of norm groups).
+
+    Examples
+    --------
+    Only differences of positions enter, so a translation changes nothing:
+
+    >>> import torch
+    >>> from skising.sparsify import DevConv
+    >>> _ = torch.manual_seed(0)
+    >>> pos, x = torch.randn(5, 3), torch.rand(5, 2)
+    >>> ei = torch.tensor([[0, 1, 1, 2, 2, 3, 3, 4], [1, 0, 2, 1, 3, 2, 4, 3]])
+    >>> conv = DevConv(3, 2, 8)
+    >>> conv(pos, x, ei).shape, bool(torch.allclose(conv(pos + 1.0, x, ei), conv(pos, x, ei)))
+    (torch.Size([5, 8]), True)
     """
 
     def __init__(self, in_diff, in_self, channels):
