@@ -76,7 +76,8 @@ class SamplerPlan:
 
     Nodes are sorted by colour (inside a colour: by node index, or for
     graphs of at least ``_REORDER_MIN_NODES`` nodes by reverse Cuthill-McKee
-    rank, for memory locality); colour ``c`` owns the contiguous positions ``s:e`` and the CSR
+    rank, for memory locality; a batch is reordered only when one of its
+    graphs is that large); colour ``c`` owns the contiguous positions ``s:e`` and the CSR
     rows ``a:b`` of the permuted matrix. Attributes ``rowptr`` / ``col``
     (numpy, CPU) hold the whole permuted CSR for the compiled kernel.
     """
@@ -84,7 +85,9 @@ class SamplerPlan:
     def __init__(self, graph, colors, device):
         n = graph.num_nodes
         colors = np.asarray(colors, dtype=np.int64)
-        if n >= _REORDER_MIN_NODES:
+        # the largest connected piece we know of: a batch's parts keep their own (local) order
+        largest = int((graph.ptr[1:] - graph.ptr[:-1]).max()) if n else 0
+        if largest >= _REORDER_MIN_NODES:
             # big graphs: inside each colour, order nodes by reverse Cuthill-McKee so that
             # neighbours sit close in memory (7x faster sweeps on a randomly labelled mesh)
             from scipy.sparse.csgraph import reverse_cuthill_mckee
@@ -94,8 +97,8 @@ class SamplerPlan:
             rank = np.empty(n, dtype=np.int64)
             rank[reverse_cuthill_mckee(A, symmetric_mode=True)] = np.arange(n)
             perm = np.lexsort((rank, colors))
-        else:
-            perm = np.argsort(colors, kind="stable")
+        else:  # stable radix sort on small integers
+            perm = np.argsort(colors.astype(np.int16) if n and colors.max() < 2**15 else colors, kind="stable")
         position = np.empty(n, dtype=np.int64)
         position[perm] = np.arange(n)
         counts = np.bincount(colors, minlength=1) if n else np.zeros(1, dtype=np.int64)
