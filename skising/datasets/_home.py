@@ -24,6 +24,8 @@ def get_data_home(data_home=None):
     '/tmp'
     """
     if data_home is not None:
+        if not isinstance(data_home, (str, os.PathLike)):
+            raise TypeError(f"data_home: expected a folder path, got {type(data_home).__name__}")
         return Path(data_home).expanduser()
     env = os.environ.get("SKISING_DATA")
     if env:
@@ -48,6 +50,9 @@ def data_path(*parts, data_home=None):
     /tmp/no-such-dataset
     """
     home = get_data_home(data_home)
+    bad = [x for x in parts if not isinstance(x, (str, os.PathLike))]
+    if bad:
+        raise TypeError(f"parts: expected path components (str), got {type(bad[0]).__name__} {bad[0]!r}")
     p = home.joinpath(*parts)
     if not p.exists():
         raise FileNotFoundError(

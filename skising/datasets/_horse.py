@@ -34,7 +34,7 @@ def _check_size(size):
         size = (int(size), int(size))
     try:
         size = tuple(int(s) for s in size)
-    except TypeError as exc:
+    except (TypeError, ValueError) as exc:
         raise TypeError(f"size: expected None, an int or a (height, width) pair, got {size!r}") from exc
     if len(size) != 2 or min(size) < 1:
         raise ValueError(f"size: expected a positive int or a (height, width) pair, got {size!r}")

@@ -37,6 +37,16 @@ def _check_int(value, name, low):
     return int(value)
 
 
+def _check_det_range(det_range):
+    try:
+        lo, hi = (float(d) for d in det_range)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"det_range: expected a pair of numbers (low, high), got {det_range!r}") from exc
+    if not (0 <= lo <= hi):
+        raise ValueError(f"det_range: expected 0 <= low <= high, got {det_range!r}")
+    return lo, hi
+
+
 def _accept(mats, max_sparsity, det_range):
     """Boolean mask of the dense (B, n, n) matrices passing the paper's filters."""
     B, n, _ = mats.shape
@@ -98,9 +108,7 @@ def make_banded_binary_matrices(
         raise ValueError("base_prob + peak_prob: must not exceed 1")
     if not (0.0 < float(max_sparsity) <= 1.0):
         raise ValueError(f"max_sparsity: expected a value in (0, 1], got {max_sparsity!r}")
-    lo, hi = (float(d) for d in det_range)
-    if not (0 <= lo <= hi):
-        raise ValueError(f"det_range: expected 0 <= low <= high, got {det_range!r}")
+    lo, hi = _check_det_range(det_range)
     rng = np.random.default_rng(random_state)
     d = np.abs(np.subtract.outer(np.arange(size), np.arange(size)))
     prob = base_prob + peak_prob * np.clip(1.0 - d / (size - 1), 0.0, None) ** float(decay_power)
@@ -277,9 +285,11 @@ def load_suitesparse_windows(
     size = _check_int(size, "size", 2)
     if max_per_matrix is not None:
         max_per_matrix = _check_int(max_per_matrix, "max_per_matrix", 1)
+    if not (0.0 < float(max_sparsity) <= 1.0):
+        raise ValueError(f"max_sparsity: expected a value in (0, 1], got {max_sparsity!r}")
+    lo, hi = _check_det_range(det_range)
     names = list_suitesparse(data_home) if names is None else list(names)
     rng = np.random.default_rng(random_state)
-    lo, hi = (float(d) for d in det_range)
     windows, sources = [], []
     for name in names:  # loop over files, not entries
         A = load_suitesparse_matrix(name, data_home=data_home)
@@ -323,7 +333,10 @@ def split_matrices(items, fractions=(0.6, 0.2, 0.2), random_state=0):
     >>> len(tr), len(va), len(te)
     (6, 2, 2)
     """
-    fr = np.asarray(fractions, dtype=float)
+    try:
+        fr = np.asarray(fractions, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"fractions: expected numbers, got {fractions!r}") from exc
     if fr.ndim != 1 or fr.size < 1 or (fr < 0).any() or abs(fr.sum() - 1.0) > 1e-9:
         raise ValueError(f"fractions: expected non-negative fractions summing to 1, got {fractions!r}")
     items = list(items)

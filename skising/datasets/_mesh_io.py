@@ -134,6 +134,14 @@ def write_off(path, vertices, faces):
     """
     V = np.asarray(vertices, dtype=np.float64)
     F = np.asarray(faces, dtype=np.int64)
+    if V.ndim != 2 or V.shape[1] != 3:
+        raise ValueError(f"vertices: expected shape (n_vertices, 3), got {V.shape}")
+    if F.size == 0:
+        F = F.reshape(0, 3)
+    if F.ndim != 2 or F.shape[1] != 3:
+        raise ValueError(f"faces: expected shape (n_faces, 3) (triangles), got {F.shape}")
+    if F.size and (F.min() < 0 or F.max() >= len(V)):
+        raise ValueError(f"faces: indices must lie in [0, {len(V)})")
     with open(path, "w") as f:
         f.write(f"OFF\n{len(V)} {len(F)} 0\n")
         np.savetxt(f, V, fmt="%.9g")
@@ -150,6 +158,10 @@ def mesh_edges(faces):
     [[0, 0, 0, 1, 2], [1, 2, 3, 2, 3]]
     """
     F = np.asarray(faces, dtype=np.int64)
+    if F.size == 0:
+        F = F.reshape(0, 3)
+    if F.ndim != 2 or F.shape[1] != 3:
+        raise ValueError(f"faces: expected shape (n_faces, 3) (triangles), got {F.shape}")
     e = np.concatenate([F[:, [0, 1]], F[:, [1, 2]], F[:, [2, 0]]])
     e = np.sort(e, axis=1)
     if len(e) == 0:

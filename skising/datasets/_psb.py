@@ -79,7 +79,10 @@ def load_psb(category, ids=None, data_home=None):
     if category not in PSB_CATEGORIES:
         raise ValueError(f"category: expected one of {sorted(PSB_CATEGORIES)}, got {category!r}")
     allowed = PSB_CATEGORIES[category]
-    ids = list(allowed) if ids is None else [int(i) for i in ids]
+    try:
+        ids = list(allowed) if ids is None else [int(i) for i in ids]
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"ids: expected an iterable of int mesh ids, got {ids!r}") from exc
     bad = [i for i in ids if i not in allowed]
     if bad:
         raise ValueError(f"ids: {bad} are not {category} meshes (valid ids {allowed.start}-{allowed.stop - 1})")
