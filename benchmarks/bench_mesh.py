@@ -101,8 +101,9 @@ def run_category(cat, args, log):
     n_ver = np.array([it.num_nodes for it in items])
     rows = {m: {"table": np.zeros(len(items)), "eq21": np.zeros(len(items)), "frac": np.zeros(len(items)),
                 "t_sample": np.zeros(len(items)), "t_total": np.zeros(len(items))}
-            for m in METHODS}
-    rows["SPECTRAL"]["table_other_sign"] = np.zeros(len(items))
+            for m in METHODS if m in args.methods}
+    if "SPECTRAL" in rows:
+        rows["SPECTRAL"]["table_other_sign"] = np.zeros(len(items))
     epoch_s, ps_epoch_s = [], []
     kf = KFold(n_splits=args.folds, shuffle=True, random_state=0)
     tested = np.zeros(len(items), dtype=bool)
@@ -110,24 +111,29 @@ def run_category(cat, args, log):
         if args.only_folds is not None and fold not in args.only_folds:
             continue
         tested[te] = True
-        t0 = time.perf_counter()
-        sp = MeshSparsifier(field_model=field_model(args.field, fold), epochs=args.epochs, lr=args.lr,
-                            n_samples=args.n_samples, n_sweeps=args.n_sweeps, penalty=args.penalty,
-                            max_grad_norm=args.max_grad_norm, random_state=fold)
         train = [items[i] for i in tr]
-        # best-epoch selection on every 4th training mesh (no data held out), see --val
-        sp.fit(train, val_meshes=train[::4] if args.val == "train" else None)
-        epoch_s += [h["seconds"] for h in sp.history_]
-        log(f"[{cat}] fold {fold}: trained {args.epochs} epochs in {time.perf_counter() - t0:.1f}s, "
-            f"loss {sp.history_[0]['loss']:.3f} -> {sp.history_[-1]['loss']:.3f}"
-            + (f", best epoch {sp.best_epoch_} " + str([round(h['val_score'], 3) for h in sp.history_])
-               if hasattr(sp, "best_epoch_") else ""))
-        t0 = time.perf_counter()
-        ps = PointSamplerSubsampler(epochs=args.ps_epochs, lr=args.ps_lr, n_samples=args.n_samples,
-                                    random_state=fold).fit(train)
-        ps_epoch_s += [h["seconds"] for h in ps.history_]
-        log(f"[{cat}] fold {fold}: POINT SAMPLER trained {args.ps_epochs} epochs in {time.perf_counter() - t0:.1f}s, "
-            f"loss {ps.history_[0]['loss']:.3f} -> {ps.history_[-1]['loss']:.3f}")
+        if "ISING+MAG" in rows:
+            t0 = time.perf_counter()
+            sp = MeshSparsifier(field_model=field_model(args.field, fold), epochs=args.epochs, lr=args.lr,
+                                n_samples=args.n_samples, n_sweeps=args.n_sweeps, penalty=args.penalty,
+                                max_grad_norm=args.max_grad_norm, random_state=fold)
+            # best-epoch selection on every 4th training mesh (no data held out), see --val
+            sp.fit(train, val_meshes=train[::4] if args.val == "train" else None)
+            epoch_s += [h["seconds"] for h in sp.history_]
+            log(f"[{cat}] fold {fold}: trained {args.epochs} epochs in {time.perf_counter() - t0:.1f}s, "
+                f"loss {sp.history_[0]['loss']:.3f} -> {sp.history_[-1]['loss']:.3f}"
+                + (f", best epoch {sp.best_epoch_} " + str([round(h['val_score'], 3) for h in sp.history_])
+                   if hasattr(sp, "best_epoch_") else ""))
+        if "POINT SAMPLER" in rows:
+            t0 = time.perf_counter()
+            ps = PointSamplerSubsampler(epochs=args.ps_epochs, lr=args.ps_lr, n_samples=args.n_samples,
+                                        random_state=fold)
+            ps.fit(train, val_meshes=train[::4] if args.val == "train" else None)
+            ps_epoch_s += [h["seconds"] for h in ps.history_]
+            log(f"[{cat}] fold {fold}: POINT SAMPLER trained {args.ps_epochs} epochs in "
+                f"{time.perf_counter() - t0:.1f}s, loss {ps.history_[0]['loss']:.3f} -> {ps.history_[-1]['loss']:.3f}"
+                + (f", best epoch {ps.best_epoch_} " + str([round(h['val_score'], 3) for h in ps.history_])
+                   if hasattr(ps, "best_epoch_") else ""))
         methods = {
             "ISING+MAG": lambda it, r: sp.sample(it, 1)[0],
             "ISING": lambda it, r: ConstantFieldIsingSubsampler(fraction=0.5, field=0.0, coupling=-1.0, beta=1.0,
@@ -140,6 +146,8 @@ def run_category(cat, args, log):
         for i in te:
             it = items[i]
             for m, fn in methods.items():
+                if m not in rows:
+                    continue
                 n_eval = 1 if m == "SPECTRAL" else args.n_eval
                 vals = []
                 if m == "POINT SAMPLER":
@@ -157,9 +165,10 @@ def run_category(cat, args, log):
                 v = np.mean(vals, axis=0)
                 for k, x in zip(["table", "eq21", "frac", "t_sample", "t_total"], v):
                     rows[m][k][i] = x
-            tab, e21, tq, frac = quadric(it)
-            for k, x in zip(["table", "eq21", "frac", "t_sample", "t_total"], [tab, e21, frac, tq, tq]):
-                rows["QUADRIC"][k][i] = x
+            if "QUADRIC" in rows:
+                tab, e21, tq, frac = quadric(it)
+                for k, x in zip(["table", "eq21", "frac", "t_sample", "t_total"], [tab, e21, frac, tq, tq]):
+                    rows["QUADRIC"][k][i] = x
         log(f"[{cat}] fold {fold}: " + ", ".join(f"{m} {rows[m]['table'][te].mean():.3f}" for m in rows))
     if not tested.all():  # --only-folds: report the tested meshes only
         rows = {m: {k: v[tested] for k, v in r.items()} for m, r in rows.items()}
@@ -183,11 +192,14 @@ def records_for(cat, rows, epoch_s, ps_epoch_s, n_ver, args, command):
         rec(m, "kept_fraction", r["frac"], "fraction of vertices")
         rec(m, "sample_seconds", r["t_sample"], "s per mesh")
         rec(m, "sample_coarsen_seconds", r["t_total"], "s per mesh")
-    rec("SPECTRAL", "vertex_to_mesh_other_sign", rows["SPECTRAL"]["table_other_sign"],
-        "Table 5 normalisation, keeping the other sign of the eigenvector")
+    if "SPECTRAL" in rows:
+        rec("SPECTRAL", "vertex_to_mesh_other_sign", rows["SPECTRAL"]["table_other_sign"],
+            "Table 5 normalisation, keeping the other sign of the eigenvector")
     n_train = 20 * (args.folds - 1) // args.folds
-    rec("ISING+MAG", "epoch_seconds", epoch_s, f"s per epoch ({n_train} meshes)")
-    rec("POINT SAMPLER", "epoch_seconds", ps_epoch_s, f"s per epoch ({n_train} meshes)")
+    if epoch_s:
+        rec("ISING+MAG", "epoch_seconds", epoch_s, f"s per epoch ({n_train} meshes)")
+    if ps_epoch_s:
+        rec("POINT SAMPLER", "epoch_seconds", ps_epoch_s, f"s per epoch ({n_train} meshes)")
     rec("ALL", "n_vertices", n_ver, "vertices per mesh")
     return recs
 
@@ -314,9 +326,11 @@ def main(argv=None):
     p.add_argument("--penalty", type=float, default=1.0)
     p.add_argument("--max-grad-norm", type=float, default=None, help="gradient clipping of ISING+MAG's field network")
     p.add_argument("--val", choices=["none", "train"], default="none",
-                   help="ISING+MAG best-epoch selection on every 4th training mesh")
+                   help="best-epoch selection (ISING+MAG and POINT SAMPLER) on every 4th training mesh")
     p.add_argument("--ps-epochs", type=int, default=4, help="POINT SAMPLER epochs")
     p.add_argument("--ps-lr", type=float, default=1e-2, help="POINT SAMPLER learning rate")
+    p.add_argument("--methods", nargs="+", default=METHODS, choices=METHODS, metavar="METHOD",
+                   help="evaluate only these methods (quote names with spaces, e.g. 'POINT SAMPLER')")
     p.add_argument("--only-folds", type=int, nargs="+", default=None, help="run only these folds (quick checks)")
     p.add_argument("--n-eval", type=int, default=2)
     p.add_argument("--field", choices=["e3nn", "e3nn8", "invariant"], default="e3nn8")

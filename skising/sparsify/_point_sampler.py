@@ -243,6 +243,12 @@ class PointSamplerSubsampler(MeshSparsifier):
         u = torch.rand((n_chains, p.shape[0]), generator=self._torch_gen, device=p.device, dtype=p.dtype)
         return torch.where(u < p, 1.0, -1.0).to(torch.float32)
 
+    def _validation_score(self, items):
+        """Minus the mean loss of one ``select`` draw per mesh (best-epoch selection on the test-time rule)."""
+        from ._sparsifier import mesh_loss
+
+        return -float(np.mean([mesh_loss(it, self.select(it, 1)[0], self.loss) for it in items]))
+
     # ------------------------------------------------------------ API
     def predict_field(self, mesh):
         """The learned scores ``s`` (n_vertices,); ``P(keep) = sigmoid(2 beta s)``."""
