@@ -254,7 +254,9 @@ def entry_graph(rows, cols, x=None):
 
     Parameters
     ----------
-    rows, cols : int64 arrays of the candidate entries
+    rows, cols : int64 arrays
+        Row and column of every candidate entry, as :func:`candidate_pattern`
+        returns them.
     x : torch.Tensor, optional
         Node features of the entries.
 
