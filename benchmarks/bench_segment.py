@@ -46,18 +46,68 @@ def device_label(device):
     return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} thread(s), shared machine)"
 
 
+def chain_diagnostics(est, te):
+    """Why RLOO learns slowly: with K = 2 samples a pixel's field only gets a
+    gradient where the two samples differ (eq. 15), so pixels that both
+    samples get wrong carry no signal."""
+    x = est.sample(te.images, n_samples=2)
+    wrong = x != te.masks[None]
+    h = est.decision_function(te.images)
+    return {"chains_differ": float((x[0] != x[1]).mean()), "both_wrong": float(wrong.all(0).mean()),
+            "sample_error": float(wrong.mean()), "mean_abs_field": float(np.abs(h).mean())}
+
+
+def save_panels(est, method, te, n_show=4):
+    """Store what Figure 2 shows for the first test images (rendered by --render-figure)."""
+    idx = np.arange(n_show)
+    out = {"image": te.images[idx], "mask": te.masks[idx], "output": est.decision_function(te.images[idx])}
+    if method.startswith("IsingSegmenter"):
+        out["prediction"] = est.predict(te.images[idx])
+    RUNS.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(RUNS / f"panels_{method}.npz", **out)
+
+
+def render_figure(ising, unet, path):
+    """Figure 2: image, ground truth, U-Net logits, Ising field, Ising prediction."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    a, b = np.load(RUNS / f"panels_{ising}.npz"), np.load(RUNS / f"panels_{unet}.npz")
+    cols = ["image", "ground truth", "U-Net logits", "Ising field h", "Ising prediction"]
+    n = len(a["image"])
+    fig, axes = plt.subplots(n, len(cols), figsize=(1.6 * len(cols), 1.6 * n), squeeze=False)
+    for r in range(n):
+        panels = [a["image"][r], a["mask"][r], b["output"][r], a["output"][r], a["prediction"][r]]
+        for c, (ax, p) in enumerate(zip(axes[r], panels)):
+            if c in (2, 3):
+                lim = float(np.abs(p).max()) or 1.0
+                ax.imshow(p, cmap="coolwarm", vmin=-lim, vmax=lim)
+            else:
+                ax.imshow(p, cmap=None if c == 0 else "gray")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(cols[c], fontsize=8)
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    print(f"wrote {path}")
+
+
 def run_one(method, seed, args, data):
     tr, va, te = data
     kw = dict(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, device=args.device, random_state=seed)
     if method == "IsingSegmenter":
         kw.update(n_sweeps=args.n_sweeps, n_samples=args.n_samples, n_predict_samples=args.n_predict_samples,
-                  coupling=args.coupling)
+                  coupling=args.coupling, beta=args.beta)
     est = METHODS[method](**kw)
     t0 = time.perf_counter()
     est.fit(tr.images, tr.masks, va.images, va.masks)
     fit_s = time.perf_counter() - t0
     rec = {
-        "method": method + ("" if method != "IsingSegmenter" or not args.tag else f"({args.tag})"), "seed": seed, "size": args.size, "epochs": args.epochs, "lr": args.lr,
+        "method": method + (f"({args.tag})" if args.tag else ""), "seed": seed, "size": args.size, "epochs": args.epochs, "lr": args.lr,
         "batch_size": args.batch_size, "fit_seconds": fit_s,
         "epoch_seconds": float(np.mean([h["seconds"] for h in est.history_])),
         "best_epoch": int(est.best_epoch_), "history": est.history_,
@@ -71,10 +121,13 @@ def run_one(method, seed, args, data):
         # the sign of the field alone (no coupling): how much the Ising prior adds
         rec["dice"]["field_sign"] = float(dice_score(te.masks, est.decision_function(te.images) > 0))
         rec.update(n_sweeps=args.n_sweeps, n_samples=args.n_samples, n_predict_samples=args.n_predict_samples,
-                   coupling=args.coupling)
+                   coupling=args.coupling, beta=args.beta)
+        rec["diagnostics"] = chain_diagnostics(est, te)
     else:
         rec["dice"]["threshold"] = float(est.score(te.images, te.masks))
     rec["device"] = device_label(args.device)
+    if args.save_panels and seed == args.seeds[0]:
+        save_panels(est, rec["method"], te)
     RUNS.mkdir(parents=True, exist_ok=True)
     (RUNS / f"{rec['method']}_seed{seed}_{args.size}px_{args.epochs}ep.json").write_text(json.dumps(rec, indent=1))
     print(f"{rec['method']:15s} seed {seed}: dice {rec['dice']}  best epoch {rec['best_epoch']}  "
@@ -135,6 +188,8 @@ def aggregate(command):
         note = f"{size}px, {epochs} epochs, lr {rs[0]['lr']}, batch {rs[0]['batch_size']}"
         if "n_sweeps" in rs[0]:
             note += f", J {rs[0].get('coupling', 1.0)}, K {rs[0]['n_samples']}, {rs[0]['n_sweeps']} sweeps"
+            if rs[0].get("beta", 1.0) != 1.0:
+                note += f", beta {rs[0]['beta']}"
         for key, name in variants:
             vals = [r["dice"][key] for r in rs]
             rec = {"task": "segment", "dataset": "weizmann_horse", "method": name, "metric": "dice",
@@ -196,7 +251,11 @@ def main(argv=None):
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--n-sweeps", type=int, default=10)
     p.add_argument("--coupling", type=float, default=1.0, help="J of the 8 neighbours (paper: 1)")
-    p.add_argument("--tag", default="", help="label appended to IsingSegmenter's method name for variants")
+    p.add_argument("--beta", type=float, default=1.0, help="inverse temperature (paper: 1)")
+    p.add_argument("--tag", default="", help="label appended to the method name for variants")
+    p.add_argument("--save-panels", action="store_true", help="store Figure 2 panels of the first seed's model")
+    p.add_argument("--render-figure", nargs=3, metavar=("ISING_METHOD", "UNET_METHOD", "PNG"),
+                   help="render Figure 2 from stored panels and exit")
     p.add_argument("--n-samples", type=int, default=2)
     p.add_argument("--n-predict-samples", type=int, default=16)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -209,6 +268,9 @@ def main(argv=None):
     p.add_argument("--command", default=None, help="command line to record (default: this one)")
     args = p.parse_args(argv)
     command = args.command or "python benchmarks/bench_segment.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    if args.render_figure:
+        render_figure(*args.render_figure)
+        return
     if args.aggregate_only:
         aggregate(command)
         return

@@ -191,7 +191,12 @@ class IsingSegmenter(_SegmenterMixin, BaseIsingEstimator):
         :class:`UNet` with the input's channel count.
     coupling : float or array-like of shape (3, 3)
         ``J`` of all 8 neighbours (eq. 18: 1), or a point-symmetric 3x3
-        kernel with zero centre.
+        kernel with zero centre. ``J = 1`` is deep in the ordered phase of
+        the 8-neighbour lattice (critical ``beta J`` about 0.19): the
+        neighbours' field (up to 8) overrides a field of the size the
+        network starts with, thin parts are eroded, and RLOO must first
+        grow ``|h|`` several-fold. ``coupling=0.25`` trained much faster on
+        Weizmann horses (``benchmarks/results/segment.md``).
     beta : float >= 0
         Inverse temperature (1 in the paper).
     n_samples : int >= 2
