@@ -231,6 +231,10 @@ def render_md(recs, args, command):
             cells.append(val(c, m, "vertex_to_mesh"))
             cells.append(f"{PAPER[m][c]:.3f}" if m in PAPER else "-")
         out.append(f"| {m} | " + " | ".join(cells) + " |")
+    partial = [f"{r['dataset']} {r['method']} (n = {r['n']})" for r in recs
+               if r["metric"] == "vertex_to_mesh" and r["n"] is not None and r["n"] < 20]
+    if partial:
+        out += ["", "Cells over fewer than the 20 meshes of a category (only some folds run): " + ", ".join(partial) + "."]
     out += ["", "Ratio ISING+MAG / RANDOM (paper: bust 0.64, fourleg 0.68, human 0.73, chair 0.62):", ""]
     for c in cats:
         a, b = get.get((c, "ISING+MAG", "vertex_to_mesh")), get.get((c, "RANDOM", "vertex_to_mesh"))
@@ -267,12 +271,12 @@ TIMING_MESHES = [("fourleg", 398), ("human", 9), ("chair", 101), ("bust", 301), 
 def run_timing(args, command):
     """Sampling and sampling+coarsening seconds against vertex count (Figures 17-18).
 
-    One mesh per size step; best of 3 repeats; ISING+MAG uses an untrained
-    field network of the benchmark's size (the cost does not depend on training).
+    One mesh per size step; best of 3 repeats; ISING+MAG and POINT SAMPLER use
+    untrained networks of the benchmark's size (the cost does not depend on training).
     """
     recs, lines = [], ["| mesh | vertices | " + " | ".join(
-        f"{m} sample / +coarsen" for m in ["ISING+MAG", "ISING", "RANDOM", "SPECTRAL", "FPS", "QUADRIC"]) + " |",
-        "|---|---|" + "---|" * 6]
+        f"{m} sample / +coarsen" for m in METHODS) + " |",
+        "|---|---|" + "---|" * len(METHODS)]
     dev = "cpu (2 shared cores, torch 1 thread)"
     for cat, i in TIMING_MESHES:
         g = load_psb(cat, ids=[i])[0]
@@ -280,12 +284,14 @@ def run_timing(args, command):
         it.graph = g
         sp = MeshSparsifier(field_model=field_model(args.field, 0), epochs=0, random_state=0).fit([it])
         sp.sample(it, 1)  # colouring and plans are cached per graph: time the steady state
+        ps = PointSamplerSubsampler(epochs=0, random_state=0).fit([it])
         fns = {
             "ISING+MAG": lambda: sp.sample(it, 1)[0],
             "ISING": lambda: ConstantFieldIsingSubsampler(0.5, field=0.0, coupling=-1.0, random_state=0).fit().transform(g),
             "RANDOM": lambda: RandomSubsampler(0.5, random_state=0).fit().transform(g),
             "SPECTRAL": lambda: SpectralSubsampler(0.5, random_state=0).fit().transform(g),
             "FPS": lambda: FarthestPointSubsampler(0.5, random_state=0).fit().transform(g),
+            "POINT SAMPLER": lambda: ps.transform(it),
         }
         cells = []
         for m, fn in fns.items():
@@ -308,8 +314,8 @@ def run_timing(args, command):
         lines.append(f"| {cat}/{i} | {it.num_nodes} | " + " | ".join(f"{a:.3f} / {b:.3f}" for _, a, b in cells) + " |")
         print(lines[-1], flush=True)
     md = ["# Mesh sampling and coarsening time against vertex count", "", f"Command: `{command}`", "",
-          "Seconds per mesh, best of 3, CPU (2 cores shared with other jobs, torch 1 thread). ISING+MAG includes "
-          f"the field network ({args.field}); QUADRIC is the whole fast_simplification decimation.", ""] + lines + [""]
+          "Seconds per mesh, best of 3, CPU (2 cores shared with other jobs, torch 1 thread). ISING+MAG and POINT SAMPLER include "
+          f"their (untrained) networks (ISING+MAG: {args.field}; POINT SAMPLER: DevConv, 32 channels); QUADRIC is the whole fast_simplification decimation.", ""] + lines + [""]
     (RESULTS / "mesh_timing.json").write_text(json.dumps(recs, indent=1))
     (RESULTS / "mesh_timing.md").write_text("\n".join(md))
     print("\n".join(md))
@@ -338,7 +344,8 @@ def main(argv=None):
     p.add_argument("--out", default="mesh")
     p.add_argument("--timing", action="store_true", help="only time sampling/coarsening against vertex count")
     p.add_argument("--merge", nargs="+", default=None,
-                   help="only merge these result JSON files (e.g. categories run in separate processes) into --out")
+                   help="only merge these result JSON files (e.g. categories run in separate processes) into --out; "
+                        "a later file's record replaces an earlier one for the same dataset, method and metric")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     command = "python benchmarks/bench_mesh.py " + " ".join(sys.argv[1:] if argv is None else argv)
@@ -349,8 +356,11 @@ def main(argv=None):
         run_timing(args, command)
         return
     if args.merge:
+        merged = {}  # a later file's record replaces an earlier one with the same (dataset, method, metric)
         for f in args.merge:
-            recs += json.loads(Path(f).read_text())
+            for r in json.loads(Path(f).read_text()):
+                merged[(r["dataset"], r["method"], r["metric"])] = r
+        recs = list(merged.values())
         commands = " ; ".join(dict.fromkeys(r["command"] for r in recs))
         path.write_text(json.dumps(recs, indent=1))
         (RESULTS / f"{args.out}.md").write_text(render_md(recs, args, commands))
