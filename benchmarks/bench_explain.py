@@ -216,6 +216,7 @@ def main(argv=None):
     ap.add_argument("--methods", nargs="+",
                     default=["IGExplainer", "GNNExplainer", "PGExplainer", "RANDOM", "DEGREE", "ISING"])
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--raw-suffix", default=None, help="suffix of the raw per-seed files (default: from --label)")
     ap.add_argument("--label", default="", help="suffix of the method names and raw files (variants)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -282,9 +283,13 @@ def main(argv=None):
             if t_train is not None:
                 res["train_seconds"] = t_train
             res.update(extra)
-            rows.append({"method": method + args.label, "seed": seed, **res})
+            name = method
+            if method == "IGExplainer" and args.sparsity:  # not the paper's loss: say so in the name
+                name = f"IGExplainer (sparsity={args.sparsity:g})"
+            rows.append({"method": name + args.label, "seed": seed, **res})
             print(f"seed {seed} {method:13s} " + " ".join(f"{a}={b:.4g}" for a, b in res.items()), flush=True)
-        (raw_dir / f"{args.dataset}_seed{seed}{args.label.replace(' ', '_')}.json").write_text(json.dumps(
+        suffix = args.raw_suffix if args.raw_suffix is not None else args.label.replace(" ", "_")
+        (raw_dir / f"{args.dataset}_seed{seed}{suffix}.json").write_text(json.dumps(
             {"command": command, "n_test": len(test), "n_train": len(train), "rows": rows}, indent=1))
     aggregate(args.dataset, records)
 
