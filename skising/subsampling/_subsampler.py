@@ -160,8 +160,20 @@ class IsingSubsampler(TransformerMixin, BaseIsingEstimator):
         return h
 
     def _task_loss(self, x, batch):
-        out = self.loss(x, batch.graph)
-        out = torch.as_tensor(out).detach().to(torch.float32).to(x.device)
+        raw = self.loss(x, batch.graph)
+        try:
+            if isinstance(raw, torch.Tensor):
+                if raw.is_complex():
+                    raise TypeError("complex loss")
+                out = raw.detach().to(torch.float32)
+            else:
+                out = torch.as_tensor(np.asarray(raw, dtype=np.float32))
+        except (TypeError, ValueError, RuntimeError) as exc:
+            raise TypeError(
+                f"loss: expected a tensor/array of numbers of shape (n_samples,) or (n_samples, n_graphs), "
+                f"got {type(raw).__name__}"
+            ) from exc
+        out = out.to(x.device)
         if self.magnetization == "sample" and self.target_fraction is not None:
             eta = 2.0 * float(self.target_fraction) - 1.0
             m = magnetization_sto(x, batch.graph.batch_vector)  # (K, G)
