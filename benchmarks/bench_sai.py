@@ -603,7 +603,7 @@ def merge(args):
                 f = [r for r in t1 if r["dataset"] == d and r["method"] == m and r["metric"] == "frobenius"]
                 k = [r for r in t1 if r["dataset"] == d and r["method"] == m and r["metric"] == "kept_fraction"]
                 cells.append(f"{f[0]['mean']:.2f} ({f[0]['std']:.2f}), {100 * k[0]['mean']:.1f}%" if f else "-")
-            lines.append(f"| {m} | " + " | ".join(cells) + " |")
+            lines.append(f"| {m.replace('|', chr(92) + '|')} | " + " | ".join(cells) + " |")
         lines += ["", "Rows: `ISING+MAG [lstsq]` = `features=\"lstsq\"` (|A|, |A^2|, |M*| column- and globally "
                   "scaled, greedy score from the diagonal; M* = least squares on all candidates), field offset "
                   "calibrated after training to keep 50% on the validation split (one sample per matrix unless "
@@ -613,7 +613,9 @@ def merge(args):
                   "`ISING+MAG` rows without [lstsq] are from the previous session's runs (the paper's |A|, |A^2| "
                   "features, no offset calibration, hence 58% kept in Setting 1); ISING, RANDOM, ONLY A and "
                   "GREEDY SPAI are deterministic baselines from that run (same data split).", ""]
-        lines += ["", "Training (learned rows): epochs and seconds per epoch", ""]
+        lines += ["", "Training (learned rows): epochs and seconds per epoch (the [lstsq] runs shared the 2 cores "
+                  "with about 20 other busy processes, load average ~20, three trainings at once; the earlier runs "
+                  "were under a lighter load, so s/epoch are not comparable across them)", ""]
         for d in dsets:
             for e in [r for r in t1 if r["dataset"] == d and r["metric"] == "epoch_seconds"]:
                 be = [r for r in t1 if r["dataset"] == d and r["metric"] == "best_epoch" and r["method"] == e["method"]]
@@ -625,9 +627,11 @@ def merge(args):
     g = [r for r in records if not r["dataset"].startswith("setting")]
     if g:
         lines += ["## GMRES(50), rtol 1e-8, at most 20 restarts (1000 iterations = not converged)", "",
-                  "Rows with a setup CPU time were rerun with the current code (`gmres_learned`, under the load "
-                  "average in the notes); the others are from the earlier full run (`gmres`). Wall times depend on "
-                  "the machine's load at the time.", "",
+                  "Rows with a setup CPU time were rerun with the current code (`gmres_learned`, default 40 "
+                  "restarts, so 2000 = not converged there; a count between 1000 and 2000 would be 'not converged' "
+                  "in the other rows), under the load average in the notes; the others are from the earlier full run "
+                  "(`gmres`, 20 restarts). Wall times depend on the machine's load at the time; the first transform "
+                  "in a process also loads the compiled sampler (sherman1's first learned row).", "",
                   "| system | method | iterations | setup s | setup CPU s | solve s | nnz(M) | true rel. residual |",
                   "|---|---|---|---|---|---|---|---|"]
         seen = []
