@@ -205,3 +205,19 @@ def test_to_device_copies_modules_and_walks_containers():
     out = _to_device({"m": lin, "t": [torch.ones(2, requires_grad=True)], "k": 3}, "cpu")
     assert out["m"] is not lin and torch.equal(out["m"].weight, lin.weight)
     assert not out["t"][0].requires_grad and out["k"] == 3
+
+
+def test_gpu_device_estimator_pickles_tensors_on_cpu_and_stays_intact(monkeypatch):
+    """__getstate__'s non-CPU branch (device recorded, copies on the CPU) and the load back."""
+    est, X = _fitted_segmenter()
+    before = est.decision_function(X)
+    model = est.field_model_
+    est._device = torch.device("cuda:0")  # pretend it was fitted on a GPU (its tensors stay on the CPU here)
+    state = est.__getstate__()
+    assert state["_pickled_device"] == "cuda:0"
+    assert state["field_model_"] is not model and est.field_model_ is model  # the live estimator is untouched
+    blob = pickle.dumps(est)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    loaded = pickle.loads(blob)
+    assert loaded._device == torch.device("cpu") and "_pickled_device" not in loaded.__dict__
+    np.testing.assert_array_equal(loaded.decision_function(X), before)
