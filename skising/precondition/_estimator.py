@@ -503,7 +503,7 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
         return op
 
     def field(self, A):
-        """The learned field on the candidates of ``A``: ``(rows, cols, h)``."""
+        """The learned field on the candidates of ``A`` (``field_offset_`` included): ``(rows, cols, h)``."""
         self._check_fitted()
         A = check_matrix(A)
         item = self._item(A, build_graph=False)
