@@ -105,8 +105,11 @@ def train_classifier(graphs, model=None, epochs=100, lr=1e-3, batch_size=64, tes
     model : torch.nn.Module, optional
         Default :class:`~skising.fields.GINClassifier` (GINE when the graphs
         carry ``edge_attr``).
-    epochs, lr, batch_size : training settings (paper: Adam 1e-3, batch 64).
-    test_size : float
+    epochs : int, default=100
+    lr : float, default=1e-3
+    batch_size : int, default=64
+        Training settings (the paper: Adam, learning rate 1e-3, batch 64).
+    test_size : float, default=0.2
         Held-out fraction (stratified random split from ``random_state``).
     random_state : int
     cache : bool
