@@ -243,7 +243,8 @@ def render_md(recs, args, command):
     if any((c, "SPECTRAL", "vertex_to_mesh_other_sign") in get for c in cats):
         out += ["", "SPECTRAL keeps one sign of the top eigenvector (fixed by the sign of its largest entry); "
                 "the other sign scores: " + ", ".join(
-                    f"{c} {val(c, 'SPECTRAL', 'vertex_to_mesh_other_sign', std=False)}" for c in cats) + "."]
+                    f"{c} {val(c, 'SPECTRAL', 'vertex_to_mesh_other_sign', std=False)}" for c in cats
+                    if (c, "SPECTRAL", "vertex_to_mesh_other_sign") in get) + "."]
     out += ["", "## Eq. 21 as written (sum of squared distances, mesh units^2), mean (std)", "",
             "| method | " + " | ".join(cats) + " |", "|---|" + "---|" * len(cats)]
     for m in methods:
@@ -348,7 +349,9 @@ def main(argv=None):
                         "a later file's record replaces an earlier one for the same dataset, method and metric")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
-    command = "python benchmarks/bench_mesh.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    import shlex
+
+    command = "python benchmarks/bench_mesh.py " + shlex.join(sys.argv[1:] if argv is None else argv)
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"{args.out}.json"
     recs = []
