@@ -131,6 +131,25 @@ def mean_field(graph, field, coupling=1.0, beta=1.0, damping=0.5, tol=1e-6, max_
     Iterates :math:`m \leftarrow (1 - \lambda) m + \lambda \tanh(\beta (h + J m))`
     (damping :math:`\lambda`) until the largest change is below ``tol``.
 
+    Parameters
+    ----------
+    graph : Graph or any input of :func:`~skising.graph.as_graph`
+    field : float or array-like of shape (n,) or (k, n)
+        External field ``h`` (a tensor that requires grad stays differentiable).
+    coupling : float or array-like of shape (m,), default=1.0
+        A scalar scales the graph's edge weights; an array gives ``J`` per
+        undirected edge, in the order of ``graph.edges``.
+    beta : float, default=1.0
+        Inverse temperature.
+    damping : float in (0, 1], default=0.5
+        Weight :math:`\lambda` of the new value in each update.
+    tol : float, default=1e-6
+        Stop when the largest change of ``m`` is below this.
+    max_iter : int, default=1000
+        Upper bound on the iterations.
+    init : array-like, optional
+        Starting magnetisations (default: ``tanh(beta h)``).
+
     Returns
     -------
     torch.Tensor of shape like ``field`` (values in (-1, 1)), differentiable
@@ -171,6 +190,19 @@ def magnetization_det(field, beta=1.0, batch=None):
     r"""Deterministic magnetisation :math:`\eta_{det} = \frac1n \sum_i \tanh(\beta h_i)` (eq. 12).
 
     With ``batch`` (node -> graph), one value per graph.
+
+    Parameters
+    ----------
+    field : array-like of shape (..., n)
+        External field ``h``.
+    beta : float, default=1.0
+        Inverse temperature.
+    batch : LongTensor of shape (n,), optional
+        Graph index of every node (as in :func:`~skising.graph.batch_graphs`).
+
+    Returns
+    -------
+    torch.Tensor of shape (...) or (..., n_graphs)
 
     Examples
     --------
