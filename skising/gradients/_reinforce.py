@@ -84,6 +84,14 @@ def rloo_surrogate(losses, energies, beta=1.0):
 def target_magnetization(target_fraction):
     """eta = 2 * fraction - 1: the magnetisation that keeps ``fraction`` of the nodes.
 
+    Parameters
+    ----------
+    target_fraction : float in [0, 1]
+
+    Returns
+    -------
+    float in [-1, 1]
+
     Examples
     --------
     >>> from skising.gradients import target_magnetization
@@ -97,6 +105,22 @@ def magnetization_penalty(field, beta, target_fraction, batch=None):
     r"""Eq. 16's penalty :math:`(\eta_{det} - \eta)^2`, averaged over graphs.
 
     ``eta_det = mean_i tanh(beta h_i)`` (eq. 12), ``eta = 2 fraction - 1``.
+
+    Parameters
+    ----------
+    field : torch.Tensor of shape (n,)
+        External field ``h`` (with grad: the penalty is differentiable).
+    beta : float
+        Inverse temperature.
+    target_fraction : float in [0, 1]
+        Fraction of nodes to keep.
+    batch : LongTensor of shape (n,), optional
+        Graph index of every node; the penalty is computed per graph and
+        averaged.
+
+    Returns
+    -------
+    torch.Tensor (scalar)
 
     Examples
     --------
