@@ -25,6 +25,18 @@ def grid_colors(height, width, connectivity=8):
     of row and column) for the 8-neighbour grid. Pixels are numbered in
     row-major order.
 
+    Parameters
+    ----------
+    height, width : int
+        Grid size in pixels.
+    connectivity : {4, 8}, default=8
+        4: horizontal and vertical neighbours; 8: diagonals too.
+
+    Returns
+    -------
+    ndarray of shape (height * width,), int64
+        Colour of every pixel.
+
     Examples
     --------
     >>> from skising.graph import grid_colors
@@ -48,6 +60,18 @@ def grid_graph(height, width, connectivity=8):
     The closed-form colouring of :func:`grid_colors` is cached on the graph,
     so sampling never runs a colouring algorithm on it. Node positions are
     ``(row, column)``.
+
+    Parameters
+    ----------
+    height, width : int
+        Grid size in pixels.
+    connectivity : {4, 8}, default=8
+        4: horizontal and vertical neighbours; 8: diagonals too.
+
+    Returns
+    -------
+    Graph
+        ``height * width`` nodes with unit edge weights.
 
     Examples
     --------
