@@ -492,6 +492,16 @@ def batch_graphs(graphs):
     cached colourings are concatenated too, so a union of graphs seen before
     is never coloured again.
 
+    Parameters
+    ----------
+    graphs : sequence of Graph or inputs of :func:`as_graph`
+
+    Returns
+    -------
+    Graph
+        With ``batch`` (graph index of every node), ``ptr`` (node offsets)
+        and ``num_graphs`` set.
+
     Examples
     --------
     >>> import networkx as nx
