@@ -111,12 +111,15 @@ def train_classifier(graphs, model=None, epochs=100, lr=1e-3, batch_size=64, tes
         Training settings (the paper: Adam, learning rate 1e-3, batch 64).
     test_size : float, default=0.2
         Held-out fraction (stratified random split from ``random_state``).
-    random_state : int
-    cache : bool
+    random_state : int, default=0
+    cache : bool, default=True
         Load/save the trained weights under :func:`get_cache_dir` /
         ``classifiers``, keyed by ``name``, the settings and a data hash.
     name : str, optional
         Dataset name in the cache key.
+    device : str or torch.device, default="cpu"
+    verbose : bool, default=False
+        Print the training loss every 10 epochs.
 
     Returns
     -------
