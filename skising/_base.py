@@ -75,6 +75,24 @@ def _to_device(obj, device):
     return obj
 
 
+def _unfreeze_penalty(h, beta, target_fraction, batch=None):
+    r""":math:`(\beta \bar h_g - \operatorname{atanh}\eta)^2`, averaged over graphs ``g``.
+
+    The field level at which an uncoupled model keeps the target fraction.
+    Unlike eq. 16's :math:`\tanh`, it never saturates, so it still has a
+    gradient when the field has driven every sample to the same state.
+    """
+    eta = min(max(2.0 * float(target_fraction) - 1.0, -0.999), 0.999)
+    bh = float(beta) * h
+    if batch is None:
+        level = bh.mean()[None]
+    else:
+        n_graphs = int(batch.max()) + 1 if batch.numel() else 1
+        level = torch.zeros(n_graphs, dtype=bh.dtype, device=bh.device).index_add_(0, batch, bh)
+        level = level / torch.bincount(batch, minlength=n_graphs).clamp(min=1).to(bh.dtype)
+    return ((level - math.atanh(eta)) ** 2).mean()
+
+
 class BaseIsingEstimator(BaseEstimator):
     """Base class: shared validation and the RLOO training loop (see module doc).
 
@@ -191,7 +209,6 @@ class BaseIsingEstimator(BaseEstimator):
                 pbar = None
         ckpt = self._checkpoint_path()
         start_epoch, best = self._load_checkpoint(ckpt, model, opt, best)
-        warned_no_signal = False
         for epoch in range(start_epoch, epochs):
             t0 = time.perf_counter()
             order = self._np_rng.permutation(n)
@@ -225,11 +242,17 @@ class BaseIsingEstimator(BaseEstimator):
                     )
                 n_batches += 1
                 # RLOO learns only from differences between the K samples' losses
-                n_signal += int(bool((losses != losses[:1]).any()))
+                signal = bool((losses != losses[:1]).any())
+                n_signal += int(signal)
                 E = self._energy_batch(batch, x, h, J)
                 obj = rloo_surrogate(losses.to(self._device), E, beta)
                 pen = torch.zeros((), device=self._device)
-                if frac is not None and self._penalty_weight() > 0:
+                if frac is not None and not signal and self._frozen_penalty_weight() > 0:
+                    # a frozen sampler (identical samples, no RLOO gradient) under a saturated field:
+                    # pull the field level back to where samples differ again
+                    pen = _unfreeze_penalty(h, beta, frac, batch.graph.batch)
+                    obj = obj + self._frozen_penalty_weight() * pen
+                elif frac is not None and self._penalty_weight() > 0:
                     pen = magnetization_penalty(h, beta, frac, batch.graph.batch)
                     obj = obj + self._penalty_weight() * pen
                 opt.zero_grad(set_to_none=True)
@@ -244,16 +267,6 @@ class BaseIsingEstimator(BaseEstimator):
                 pen_tot += float(pen.detach())
             rec = {"epoch": epoch, "loss": tot / max(cnt, 1), "penalty": pen_tot, "seconds": time.perf_counter() - t0,
                    "rloo_signal": n_signal / max(n_batches, 1)}
-            if n_batches and not n_signal and not warned_no_signal:
-                warned_no_signal = True
-                warnings.warn(
-                    f"{type(self).__name__}: at epoch {epoch} all n_samples={K} samples of every batch had the same "
-                    "loss, so the RLOO gradient of the task loss is zero (the sampler is frozen, e.g. a saturated "
-                    "field or a strong coupling). Training only follows the magnetisation penalty, if any. Lower "
-                    "beta or the coupling, raise n_samples, lower lr, or use magnetization='det'.",
-                    ConvergenceWarning,
-                    stacklevel=3,
-                )
             if val_items is not None:
                 model.eval()
                 score = float(self._validation_score(val_items))
@@ -268,12 +281,25 @@ class BaseIsingEstimator(BaseEstimator):
                 pbar.set_postfix(loss=f"{rec['loss']:.4g}")
         if pbar is not None:
             pbar.close()
+        if self.history_ and self.history_[-1]["rloo_signal"] == 0:
+            warnings.warn(
+                f"{type(self).__name__}: in the last epoch all n_samples={K} samples of every batch had the same "
+                "loss, so the RLOO gradient of the task loss was zero (a frozen sampler: e.g. a saturated field or "
+                "a strong coupling; history_[i]['rloo_signal'] shows since when). Lower lr, beta or the coupling, "
+                "or raise n_samples.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
         if val_items is not None and best[1] is not None:
             model.load_state_dict(best[1])
             self.best_epoch_ = best[2]
         model.eval()
         self.n_epochs_ = epochs
         return self
+
+    def _frozen_penalty_weight(self):
+        """Weight of :func:`_unfreeze_penalty` for a batch whose samples all had the same loss (default 0)."""
+        return 0.0
 
     def _check_batch_memory(self, batch, K):
         """``MemoryError`` (estimate + parameters to change) before sampling a batch that cannot fit.

@@ -70,7 +70,11 @@ class IsingSubsampler(TransformerMixin, BaseIsingEstimator):
         differentiable in h; exact only without coupling. ``"sample"``: adds
         :math:`(\eta_{sto}(x) - \eta)^2` (eq. 13) to every sample's loss and
         lets RLOO handle it, which controls the fraction actually sampled
-        under strong couplings.
+        under strong couplings. When all samples of a step are identical
+        (a field so strong that the sampler is frozen) RLOO has no
+        gradient; such steps use the non-saturating penalty
+        :math:`(\beta \bar h - \operatorname{atanh}\eta)^2` instead, which
+        pulls the field back (``history_[i]["rloo_signal"]`` records it).
     n_samples : int >= 2
         RLOO samples K per graph and step.
     n_sweeps : int
@@ -187,6 +191,12 @@ class IsingSubsampler(TransformerMixin, BaseIsingEstimator):
 
     def _penalty_weight(self):
         return float(self.penalty) if self.magnetization == "det" else 0.0
+
+    def _frozen_penalty_weight(self):
+        # magnetization="sample" learns the kept fraction from the samples only; when they are
+        # all identical (e.g. the field pushed every spin down) that signal is gone, and a
+        # non-saturating penalty on the field level pulls the field back
+        return float(self.penalty) if self.target_fraction is not None else 0.0
 
     # ---------------------------------------------------------------- checks
     def _validate(self):
