@@ -92,7 +92,7 @@ def render_figure(ising, unet, path):
                 ax.set_title(cols[c], fontsize=8)
     fig.tight_layout()
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=80)
     print(f"wrote {path}")
 
 
@@ -204,6 +204,15 @@ def aggregate(command):
                "unit": "s", "device": dev, "command": command, "setting": note, "per_seed": es}
         records.append(rec)
         rows.append((method, "epoch_seconds", rec, note))
+        if all("diagnostics" in r for r in rs):  # test-set chain statistics (see chain_diagnostics)
+            for key in rs[0]["diagnostics"]:
+                vals = [r["diagnostics"][key] for r in rs]
+                rec = {"task": "segment", "dataset": "weizmann_horse", "method": method, "metric": key,
+                       "mean": float(np.mean(vals)), "std": float(np.std(vals, ddof=1)) if len(vals) > 1 else None,
+                       "n": len(vals), "unit": None, "device": dev, "command": command, "setting": note,
+                       "per_seed": vals}
+                records.append(rec)
+                rows.append((method, key, rec, note))
         be = [r["best_epoch"] for r in rs]
         records.append({"task": "segment", "dataset": "weizmann_horse", "method": method, "metric": "best_epoch",
                         "mean": float(np.mean(be)), "std": None, "n": len(be), "unit": "epoch", "device": dev,
@@ -236,8 +245,11 @@ def aggregate(command):
             lines.append(f"| {name} | {metric} | {rec['mean']:.3g} | {std} | {rec['n']} | {per} | {note} |")
         else:
             lines.append(f"| {name} | {metric} | {rec['mean']:.3f} | {std} | {rec['n']} | {per} | {note} |")
-    lines += ["", f"Device: {records[0]['device']}. Wall-clock times come from a shared 2-core machine running "
-              "other jobs (load average 6-20 during the training runs, about 1 for the sampler timing): "
+    lines += ["", "`chains_differ`: fraction of test pixels where two samples differ (only those get an RLOO "
+              "gradient); `both_wrong`: fraction both samples misclassify; `sample_error`: misclassification "
+              "of one sample; `mean_abs_field`: mean |h|.",
+              "", f"Device: {records[0]['device']}. Wall-clock times come from a shared 2-core machine running "
+              "other jobs (load average 6-25 during the training runs, about 1 for the sampler timing): "
               "compare them loosely.", "", f"Command: `{command}`", ""]
     (RESULTS / "segment.md").write_text("\n".join(lines))
     print("\n".join(lines))
