@@ -209,9 +209,11 @@ class IsingGraphExplainer(BaseIsingEstimator):
     sparsity : float, default 0.0
         Weight of the kept fraction of each sample added to its task loss
         (``loss = CE + sparsity * kept_fraction``; through RLOO like the
-        cross-entropy). 0 is the paper's loss; a small value (e.g. 0.1)
-        keeps pushing unneeded nodes out once the cross-entropy is
-        saturated (see ``doc/explain.md``).
+        cross-entropy). 0 is the paper's loss; a positive value keeps
+        pushing unneeded nodes out once the cross-entropy is saturated. On
+        BA-2Motifs ``sparsity=0.2`` gave top-5 GEA 0.96-0.99 on every seed
+        (paper loss: 0.60-0.99); on Mutagenicity ``sparsity=2`` raised
+        top-25 % GEA from 0.08 to 0.44 (see ``doc/explain.md``).
     device : str, default "cpu"
     random_state : int or None
     verbose : int, default 0
