@@ -134,8 +134,8 @@ class EquivariantMeshField(nn.Module):
 
         Per edge: ``out_k = a sum_j w0_jk s_j Y0 + a/sqrt(3) sum_j w1_jk (v_j . Y1)``
         with e3nn's path weight ``a = 1/sqrt(2c)``; one batched matrix product
-        instead of e3nn's generic outer products (forward+backward about 2x
-        faster on CPU, measured on an 8.5k-vertex chair).
+        instead of e3nn's generic outer products (forward+backward 1.4x faster
+        with 8 channels, 1.9x with 16, on CPU on an 8.5k-vertex chair).
         """
         c = self.channels
         a = (2.0 * c) ** -0.5
