@@ -114,7 +114,8 @@ def top_fraction_masks(scores, frac, seed):
 def run_ig(model, train, test, seed, args):
     t0 = time.perf_counter()
     ex = IsingGraphExplainer(model, epochs=args.epochs, n_samples=args.n_samples, batch_size=64,
-                             sparsity=args.sparsity, coupling=args.coupling, random_state=seed).fit(train)
+                             sparsity=args.sparsity, coupling=args.coupling, lr=args.lr,
+                             random_state=seed).fit(train)
     t_train = time.perf_counter() - t0
     t0 = time.perf_counter()
     h = ex.field(test)
@@ -208,6 +209,7 @@ def main(argv=None):
     ap.add_argument("--n-samples", type=int, default=2)
     ap.add_argument("--sparsity", type=float, default=0.0, help="IGExplainer sparsity weight (0: paper's loss)")
     ap.add_argument("--coupling", type=float, default=1.0, help="IGExplainer coupling J")
+    ap.add_argument("--lr", type=float, default=1e-3, help="IGExplainer learning rate")
     ap.add_argument("--clf-epochs", type=int, default=100)
     ap.add_argument("--pg-epochs", type=int, default=20)
     ap.add_argument("--max-train", type=int, default=None, help="subsample the explainers' training graphs")
