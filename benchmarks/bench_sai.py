@@ -167,7 +167,7 @@ def table1(args):
 def _table1_learned(args, ds, pattern, train, val, test, info, records, label, ftag):
     est = SAIPreconditioner(pattern=pattern, max_epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                             n_samples=args.k, n_sweeps=args.sweeps, beta=args.beta, random_state=0,
-                            features=args.features, verbose=1)
+                            features=args.features, penalty=args.penalty, verbose=1)
     t0 = time.perf_counter()
     est.fit(train, X_val=val)
     fit_s = time.perf_counter() - t0
@@ -685,6 +685,7 @@ def main():
     ap.add_argument("--tag", default="")
     ap.add_argument("--skip-baselines", action="store_true")
     ap.add_argument("--baseline-commit", default="")
+    ap.add_argument("--penalty", type=float, default=1.0)
     ap.add_argument("--maxiter", type=int, default=40)
     ap.add_argument("--suitesparse", nargs="*",
                     default=["sherman1", "orsirr_1", "bcsstk09", "1138_bus", "bp_200", "qh882"])
