@@ -25,6 +25,7 @@ _LAZY = {
     "IsingSegmenter": "segment",
     "UNetSegmenter": "segment",
     "MeshSparsifier": "sparsify",
+    "PointSamplerSubsampler": "sparsify",
 }
 
 
@@ -43,6 +44,7 @@ __all__ = [
     "IsingSubsampler",
     "IsingGraphExplainer",
     "MeshSparsifier",
+    "PointSamplerSubsampler",
     "SAIPreconditioner",
     "IsingSegmenter",
     "UNetSegmenter",
