@@ -11,7 +11,7 @@ import torch
 from skising.datasets import make_banded_binary_matrices
 from skising.precondition import EntryGCNII, SAIPreconditioner, candidate_pattern, entry_graph
 from skising.precondition import _estimator
-from skising.precondition._rook import _luby_coloring, rook_coloring, rook_energy, rook_num_edges, sample_rook
+from skising.sampling._rook import _luby_coloring, rook_coloring, rook_energy, rook_num_edges, sample_rook
 from skising.sampling import is_valid_coloring
 from skising.sampling._energy import _energy
 

@@ -25,13 +25,13 @@ from ..sampling._sampler import _sample
 from ._field import EntryGCNII
 from ._lstsq import sai_lstsq
 from ._pattern import FEATURES, candidate_pattern, check_matrix, entry_features, entry_graph, n_entry_features
-from ._rook import rook_num_edges, sample_rook
+from ..sampling._rook import rook_num_edges, sample_rook
 
 __all__ = ["SAIPreconditioner"]
 
 # matrices used to calibrate the field offset to the target kept fraction
 _CALIBRATION_MATRICES = 256
-# entry graphs with more edges than this are sampled without building them (see _rook.py)
+# entry graphs with more edges than this are sampled without building them (skising.sampling._rook)
 _ROOK_MIN_EDGES = 500_000
 
 

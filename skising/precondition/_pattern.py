@@ -15,6 +15,7 @@ import scipy.sparse as sp
 import torch
 
 from ..graph import Graph
+from ..sampling._rook import _entry_coloring
 
 __all__ = ["check_matrix", "candidate_pattern", "entry_graph", "entry_features"]
 
@@ -190,37 +191,6 @@ def _clique_pairs(group, order):
     first = np.cumsum(after) - after
     dst_pos = src_pos + 1 + (np.arange(total) - np.repeat(first, after))
     return order[src_pos], order[dst_pos]
-
-
-def _entry_coloring(rows, cols, max_colors=64):
-    """A proper colouring of the entry graph in closed form, or None.
-
-    Two entries sharing a row differ in ``j - i``; two sharing a column too.
-    So the diagonal offset is a proper colouring (few colours for banded and
-    stencil matrices). With the largest row/column span ``q``, ``(i + j) mod q``
-    is one as well (``n`` colours for a full ``n x n`` pattern). The smaller is
-    used when it has at most ``max_colors`` colours.
-    """
-    if rows.size == 0:
-        return np.zeros(0, np.int64)
-    off = cols - rows
-    uniq, inv = np.unique(off, return_inverse=True)
-    best = (uniq.size, inv)
-
-    def span(group, other):
-        lo = np.full(group.max() + 1, np.iinfo(np.int64).max)
-        hi = np.full(group.max() + 1, -1)
-        np.minimum.at(lo, group, other)
-        np.maximum.at(hi, group, other)
-        ok = hi >= 0
-        return int((hi[ok] - lo[ok]).max()) + 1
-
-    q = max(span(rows, cols), span(cols, rows))
-    if q < best[0]:
-        best = (q, (rows + cols) % q)
-    if best[0] > max_colors:
-        return None
-    return np.asarray(best[1], dtype=np.int64)
 
 
 #: peak bytes per entry-graph edge while building it (pair arrays, Graph CSR,

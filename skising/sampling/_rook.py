@@ -1,4 +1,10 @@
-r"""Ising sampling on the entry graph without materialising its edges.
+r"""The engine's implicit-graph path: Ising sampling on a "rook graph" (entries of a
+sparse pattern, coupled when they share a row or a column) without materialising its edges.
+
+Part of the one engine (:mod:`skising.sampling`) next to the explicit-CSR sampler
+:func:`skising.sampling.sample_ising`: same model (eq. 1), same update rules, another
+representation of the couplings. :class:`~skising.precondition.SAIPreconditioner`
+uses it for large matrices.
 
 The Ising graph of the SAI task couples two candidate entries of ``M`` when
 they share a row or a column: every row and every column of the pattern is a
@@ -32,6 +38,37 @@ import numpy as np
 import torch
 
 __all__ = ["rook_coloring", "rook_num_edges", "sample_rook", "rook_energy"]
+
+
+def _entry_coloring(rows, cols, max_colors=64):
+    """A proper colouring of the entry graph in closed form, or None.
+
+    Two entries sharing a row differ in ``j - i``; two sharing a column too.
+    So the diagonal offset is a proper colouring (few colours for banded and
+    stencil matrices). With the largest row/column span ``q``, ``(i + j) mod q``
+    is one as well (``n`` colours for a full ``n x n`` pattern). The smaller is
+    used when it has at most ``max_colors`` colours.
+    """
+    if rows.size == 0:
+        return np.zeros(0, np.int64)
+    off = cols - rows
+    uniq, inv = np.unique(off, return_inverse=True)
+    best = (uniq.size, inv)
+
+    def span(group, other):
+        lo = np.full(group.max() + 1, np.iinfo(np.int64).max)
+        hi = np.full(group.max() + 1, -1)
+        np.minimum.at(lo, group, other)
+        np.maximum.at(hi, group, other)
+        ok = hi >= 0
+        return int((hi[ok] - lo[ok]).max()) + 1
+
+    q = max(span(rows, cols), span(cols, rows))
+    if q < best[0]:
+        best = (q, (rows + cols) % q)
+    if best[0] > max_colors:
+        return None
+    return np.asarray(best[1], dtype=np.int64)
 
 
 def rook_num_edges(rows, cols):
@@ -91,8 +128,6 @@ def rook_coloring(rows, cols):
     -------
     colors : int64 ndarray of shape (m,)
     """
-    from ._pattern import _entry_coloring
-
     rows = np.asarray(rows, dtype=np.int64)
     cols = np.asarray(cols, dtype=np.int64)
     if rows.size == 0:
@@ -150,7 +185,7 @@ def sample_rook(rows, cols, h, J, beta, n_chains, n_sweeps, update="metropolis",
     Examples
     --------
     >>> import numpy as np, torch
-    >>> from skising.precondition._rook import sample_rook
+    >>> from skising.sampling._rook import sample_rook
     >>> rows, cols = np.array([0, 1, 1, 2]), np.array([1, 0, 2, 1])
     >>> x = sample_rook(rows, cols, torch.zeros(4), -0.4, 1.0, 3, 5, gen=torch.Generator().manual_seed(0))
     >>> x.shape
