@@ -323,7 +323,7 @@ def timing(args):
 
     import pyamg
 
-    from skising.precondition._rook import rook_num_edges, sample_rook
+    from skising.sampling._rook import rook_num_edges, sample_rook
 
     torch.set_num_threads(args.threads)
     mats = make_banded_binary_matrices(4, random_state=0)
