@@ -214,27 +214,28 @@ def _sample(graph, h, J, beta, n_chains, n_sweeps, update, init, gen, coloring="
         H = h.detach().to(dtype)[perm][:, None]
     else:
         H = h.detach().to(dtype)[:, perm].T.contiguous()
+    # spins are int8 (+-1) until the sweeps need floats: the compiled kernel works on them
+    # directly (a quarter of the memory traffic and footprint of float32)
     if isinstance(init, str):
         if init == "random":
-            X = torch.randint(0, 2, (n, n_chains), generator=gen, device=device).to(dtype) * 2 - 1
+            X = torch.randint(0, 2, (n, n_chains), generator=gen, device=device, dtype=torch.int8) * 2 - 1
         else:
-            X = torch.full((n, n_chains), 1.0 if init == "up" else -1.0, dtype=dtype, device=device)
+            X = torch.full((n, n_chains), 1 if init == "up" else -1, dtype=torch.int8, device=device)
     else:
-        X = init.to(dtype)[:, perm].T.contiguous()
+        X = init.to(torch.int8)[:, perm].T.contiguous()
     # keys of the counter-based random numbers: two draws from the caller's generator
     k0, k1 = torch.randint(0, 2**32, (2,), generator=gen, device=device).tolist()
     skeys = _kernels.sweep_keys(k1, n_sweeps)
     if n_sweeps and n and _use_numba(backend, device, dtype):
-        # int8 spins in the kernel: a quarter of the memory traffic of float32
-        Xn = X.to(torch.int8).contiguous().numpy()
+        Xn = X.contiguous().numpy()
         val = J.detach().to(dtype).cpu().numpy()[plan.eid_np]
         _kernels.sweeps_numba(plan.rowptr, plan.col, val, Xn, H.contiguous().numpy(), plan.bounds, skeys, k0,
                               beta, update == "heat_bath", n_threads=torch.get_num_threads())
-        X = torch.from_numpy(Xn).to(dtype)
+        X = torch.from_numpy(Xn)
     elif n_sweeps:
         mats = plan.matrices(J.detach().to(dtype))
-        X = _sweeps_torch(plan, mats, X, H, n_sweeps, beta, update, k0, skeys, dtype)
-    return X.T[:, plan.position].contiguous()
+        X = _sweeps_torch(plan, mats, X.to(dtype), H, n_sweeps, beta, update, k0, skeys, dtype)
+    return X.T[:, plan.position].to(dtype).contiguous()
 
 
 def sample_ising(
