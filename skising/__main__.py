@@ -49,7 +49,7 @@ def demo(epochs=150, fraction=0.2, seed=0, n_eval=16, out=sys.stdout):
     t0 = time.perf_counter()
     ising = IsingSubsampler(
         loss=loss, coupling=-1.0, target_fraction=fraction, magnetization="sample", penalty=10.0,
-        n_samples=4, n_sweeps=10, max_epochs=epochs, lr=1e-2, random_state=seed,
+        n_samples=4, n_sweeps=10, max_epochs=epochs, lr=5e-3, random_state=seed,
     ).fit([g])
     t_fit = time.perf_counter() - t0
     methods = [
