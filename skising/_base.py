@@ -281,7 +281,7 @@ class BaseIsingEstimator(BaseEstimator):
                 pbar.set_postfix(loss=f"{rec['loss']:.4g}")
         if pbar is not None:
             pbar.close()
-        if self.history_ and self.history_[-1]["rloo_signal"] == 0:
+        if self.history_ and self.history_[-1].get("rloo_signal", 1.0) == 0:
             warnings.warn(
                 f"{type(self).__name__}: in the last epoch all n_samples={K} samples of every batch had the same "
                 "loss, so the RLOO gradient of the task loss was zero (a frozen sampler: e.g. a saturated field or "
