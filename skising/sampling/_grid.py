@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 
 from .._validation import check_device, check_generator, check_int, check_scalar
+from ._kernels import accept_torch
 
 __all__ = ["grid_kernel", "sample_ising_grid", "ising_energy_grid", "mean_field_grid"]
 
@@ -109,7 +110,6 @@ def _grid_sample(h, kernel, beta, n_chains, n_sweeps, update, init, gen, dtype=t
     else:
         X = init.to(device=device, dtype=dtype).clone()
     W = kernel.detach().to(device=device, dtype=dtype)[None, None]
-    two_beta = 2.0 * float(beta)
     # spins live inside a zero-padded buffer: border pixels see zero neighbours,
     # and no padding copy is made per colour
     P = torch.zeros(K * B, 1, Hh + 2, Ww + 2, dtype=dtype, device=device)
@@ -124,12 +124,7 @@ def _grid_sample(h, kernel, beta, n_chains, n_sweeps, update, init, gen, dtype=t
             # padded grid started at offset (a, b) (a quarter of the work)
             loc = F.conv2d(P[..., a:, b:], W, stride=2).view(xc.shape) + H[..., a::2, b::2]
             u = torch.rand(xc.shape, generator=gen, device=device, dtype=dtype)
-            if update == "metropolis":
-                flip = u < torch.exp(-two_beta * xc * loc)
-                new = torch.where(flip, -xc, xc)
-            else:
-                new = torch.where(u < torch.sigmoid(two_beta * loc), 1.0, -1.0).to(dtype)
-            xc.copy_(new)
+            xc.copy_(accept_torch(xc, loc, u, float(beta), update))
     return Pv[..., 1:-1, 1:-1].contiguous()
 
 

@@ -126,6 +126,20 @@ def exp_neg_torch(y):
     return p * pow2[(-nf).long()]
 
 
+def accept_torch(x, loc, u, beta, update):
+    """New spins of one colour for the torch paths that draw their own uniforms ``u``
+    (the conv grid sampler and the rook-graph sampler).
+
+    Metropolis flips with probability ``min(1, exp(-2 beta x loc))`` (``dE = 2 x loc``),
+    heat bath sets ``+1`` with probability ``sigmoid(2 beta loc)``; both exact for eq. 1.
+    """
+    import torch
+
+    if update == "metropolis":
+        return torch.where(u < torch.exp(torch.clamp(-2.0 * beta * x * loc, max=0.0)), -x, x)
+    return torch.where(u < torch.sigmoid(2.0 * beta * loc), 1.0, -1.0).to(x.dtype)
+
+
 # --------------------------------------------------------------------------- numba
 try:  # optional: pip install skising[fast]
     import numba as _nb

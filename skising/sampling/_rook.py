@@ -37,6 +37,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ._kernels import accept_torch
+
 __all__ = ["rook_coloring", "rook_num_edges", "sample_rook", "rook_energy"]
 
 
@@ -223,10 +225,7 @@ def sample_rook(rows, cols, h, J, beta, n_chains, n_sweeps, update="metropolis",
             x = X[:, idx]
             loc = (R[:, r] + C[:, k] - 2.0 * x) * J + hc
             u = torch.rand(x.shape, generator=gen, device=dev, dtype=dt)
-            if update == "metropolis":
-                new = torch.where(u < torch.exp(torch.clamp(-2.0 * b * x * loc, max=0.0)), -x, x)
-            else:
-                new = torch.where(u < torch.sigmoid(2.0 * b * loc), 1.0, -1.0).to(dt)
+            new = accept_torch(x, loc, u, b, update)
             delta = new - x
             X[:, idx] = new
             R[:, r] += delta  # distinct rows and columns within a colour
