@@ -30,6 +30,28 @@ def farthest_point_sampling(pos, k, start=0, backend="auto"):
     (``pip install skising[fps]``; exact bucket-KD-tree FPS) and the torch
     implementation otherwise.
 
+    Parameters
+    ----------
+    pos : array-like of shape (n, d)
+        Point coordinates (converted to float32).
+    k : int
+        Number of points to select, ``1 <= k <= n``.
+    start : int, default 0
+        Index of the first selected point. The ``"torch"`` backend and
+        ``fpsample``'s plain FPS honour it; ``fpsample``'s bucket-KD-tree
+        variant (used for 3-D inputs with more than 16 points) applies it in
+        its own internal point order, so its result need not contain
+        ``start``.
+    backend : {"auto", "fpsample", "torch"}, default "auto"
+        ``"fpsample"`` requires the ``fpsample`` package (``ImportError``
+        otherwise); ``"auto"`` uses it when installed and falls back to
+        ``"torch"``.
+
+    Returns
+    -------
+    numpy.ndarray of shape (k,), int64
+        Indices into ``pos`` of the selected points.
+
     Examples
     --------
     >>> import numpy as np

@@ -12,6 +12,17 @@ __all__ = ["RandomSubsampler"]
 class RandomSubsampler(BaseSubsampler):
     """Keep ``round(fraction * n)`` nodes chosen uniformly at random.
 
+    Parameters
+    ----------
+    fraction : float in (0, 1), default 0.5
+        Share of nodes to keep: every mask keeps exactly
+        ``round(fraction * n)`` nodes of an ``n``-node graph, clipped to
+        ``[1, n]``.
+    random_state : None, int, numpy RandomState or Generator, default None
+        Seed of the draws, fixed at ``fit``: a fitted estimator returns the
+        same masks on every ``transform``/``sample`` call. ``None`` draws a
+        fresh seed at each ``fit``.
+
     Examples
     --------
     >>> import networkx as nx

@@ -14,6 +14,30 @@ __all__ = ["SpectralSubsampler", "top_laplacian_eigenvector"]
 def top_laplacian_eigenvector(graph, laplacian="normalized", seed=0):
     """Eigenvector of the largest eigenvalue of the graph Laplacian.
 
+    Parameters
+    ----------
+    graph : skising.graph.Graph
+        The graph (see :func:`~skising.graph.as_graph`). The absolute values
+        of its edge weights form the adjacency matrix ``A``; a batched graph
+        is treated as one graph.
+    laplacian : {"normalized", "combinatorial"}, default "normalized"
+        ``"normalized"``: ``I - D^{-1/2} A D^{-1/2}`` (the rows of isolated
+        nodes are those of ``I``); ``"combinatorial"``: ``D - A``.
+    seed : int, default 0
+        Seed of the random start vector of the ARPACK solver
+        (:func:`scipy.sparse.linalg.eigsh`); unused for graphs with fewer
+        than 3 nodes, which are solved densely.
+
+    Returns
+    -------
+    numpy.ndarray of shape (n,), float64
+        Unit-norm eigenvector; its sign is arbitrary.
+
+    Raises
+    ------
+    ValueError
+        If ``laplacian`` is not one of the two accepted values.
+
     Examples
     --------
     >>> import networkx as nx, numpy as np
@@ -62,6 +86,9 @@ class SpectralSubsampler(BaseSubsampler):
         The normalised Laplacian is the default: with ``D - A`` the top
         eigenvector localises on a few high-degree nodes (see PAPER_NOTES).
     mode : {"polarity", "rank"}
+    random_state : None, int, numpy RandomState or Generator, default None
+        Accepted for API consistency with the other subsamplers; the masks
+        are deterministic and do not depend on it.
 
     Examples
     --------

@@ -17,6 +17,22 @@ def get_data_home(data_home=None):
     ``../shared/data`` next to the repository when it exists, else
     ``~/skising_data``.
 
+    Parameters
+    ----------
+    data_home : str, os.PathLike or None, default None
+        Explicit data folder (``~`` is expanded); ``None`` falls back to the
+        order above.
+
+    Returns
+    -------
+    pathlib.Path
+        The data folder; it is not created and need not exist.
+
+    Raises
+    ------
+    TypeError
+        If ``data_home`` is neither None nor a path.
+
     Examples
     --------
     >>> from skising.datasets import get_data_home
@@ -39,6 +55,25 @@ def get_data_home(data_home=None):
 
 def data_path(*parts, data_home=None):
     """Path of a file/folder under the data home; ``FileNotFoundError`` naming it if missing.
+
+    Parameters
+    ----------
+    *parts : str or os.PathLike
+        Path components below the data home, joined in order.
+    data_home : str, os.PathLike or None, default None
+        Data folder, resolved by :func:`get_data_home`.
+
+    Returns
+    -------
+    pathlib.Path
+        The existing file or folder ``data_home / parts[0] / parts[1] / ...``.
+
+    Raises
+    ------
+    FileNotFoundError
+        If that path does not exist.
+    TypeError
+        If ``data_home`` or one of ``parts`` is not a path.
 
     Examples
     --------

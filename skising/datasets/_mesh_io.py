@@ -122,6 +122,21 @@ def _fast_block(lines, width, kind):
 def write_off(path, vertices, faces):
     """Write a triangle mesh as OFF.
 
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Output file; overwritten if it exists.
+    vertices : array-like of shape (n_vertices, 3)
+        Vertex coordinates (written as float64, 9 significant digits).
+    faces : array-like of shape (n_faces, 3)
+        Triangle vertex indices in ``[0, n_vertices)``; may be empty.
+
+    Raises
+    ------
+    ValueError
+        If ``vertices`` or ``faces`` has the wrong shape, or a face index is
+        out of range.
+
     Examples
     --------
     >>> import os, tempfile
@@ -150,6 +165,22 @@ def write_off(path, vertices, faces):
 
 def mesh_edges(faces):
     """Unique undirected edges (2, m) of a triangle mesh, i < j.
+
+    Parameters
+    ----------
+    faces : array-like of shape (n_faces, 3)
+        Triangle vertex indices (non-negative integers); may be empty.
+
+    Returns
+    -------
+    numpy.ndarray of shape (2, m), int64
+        Every mesh edge once, as ``(i, j)`` with ``i < j``, sorted by ``i``
+        then ``j``.
+
+    Raises
+    ------
+    ValueError
+        If ``faces`` is not of shape ``(n_faces, 3)``.
 
     Examples
     --------

@@ -102,6 +102,20 @@ class GINField(nn.Module):
     Same body as :class:`GINClassifier` without pooling and with a scalar
     linear read-out per node.
 
+    Parameters
+    ----------
+    in_channels : int
+        Number of node features.
+    hidden_channels : int, default 64
+        Width of every GIN layer (and of the read-out's input).
+    num_layers : int, default 3
+        Number of GIN (or GINE) layers.
+    edge_dim : int or None, default None
+        Edge-feature dimension: uses GINE layers when set (a missing
+        ``edge_attr`` is then replaced by zeros).
+    norm : bool, default False
+        BatchNorm inside each GIN MLP (as in GIN's reference code).
+
     Examples
     --------
     >>> import torch

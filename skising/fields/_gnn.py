@@ -11,6 +11,17 @@ __all__ = ["GNNField", "graph_edge_index"]
 def graph_edge_index(graph):
     """PyG-style ``edge_index`` (both directions) of a skising Graph.
 
+    Parameters
+    ----------
+    graph : skising.graph.Graph
+        The graph (see :func:`~skising.graph.as_graph`).
+
+    Returns
+    -------
+    torch.LongTensor of shape (2, 2 m)
+        The ``m`` undirected edges ``graph.edges`` followed by the same
+        edges reversed, on the graph's device.
+
     Examples
     --------
     >>> import networkx as nx

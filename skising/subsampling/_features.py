@@ -14,6 +14,18 @@ def default_node_features(graph):
     so the features are invariant to translation and scale of the input.
     Cached in ``graph.data["features"]``.
 
+    Parameters
+    ----------
+    graph : skising.graph.Graph
+        The graph (see :func:`~skising.graph.as_graph`); uses its ``x`` and
+        ``pos`` when present, and its degrees.
+
+    Returns
+    -------
+    torch.Tensor of shape (n, n_features), float32
+        ``n_features`` is ``F + d + 1`` for node features ``x`` of width
+        ``F`` and positions of dimension ``d`` (each term only if present).
+
     Examples
     --------
     >>> from skising.datasets import load_bunny

@@ -20,6 +20,16 @@ class CoverageLoss:
     k-centre objective FPS is built for). A sample that keeps no node scores
     the graph's diameter.
 
+    Parameters
+    ----------
+    region : tuple (center, radius) or None, default None
+        Ball of important nodes: ``center`` an array-like of length ``d``
+        (the dimension of ``graph.pos``) and ``radius`` a float, both in
+        the standardised coordinates. ``None``: all nodes weigh 1.
+    outside_weight : float, default 0.1
+        Weight of the nodes outside ``region`` (unused when ``region`` is
+        None).
+
     Examples
     --------
     >>> import torch
