@@ -27,8 +27,8 @@ def farthest_point_sampling(pos, k, start=0, backend="auto"):
     """Indices of ``k`` farthest-point samples of ``pos`` (n, d), starting at ``start``.
 
     ``backend="auto"`` uses the compiled ``fpsample`` package when installed
-    (``pip install skising[fps]``; exact bucket-KD-tree FPS) and the torch
-    implementation otherwise.
+    (``pip install skising[fps]``; bucket-KD-tree FPS, exact up to ties) and
+    the torch implementation otherwise.
 
     Parameters
     ----------
@@ -37,11 +37,11 @@ def farthest_point_sampling(pos, k, start=0, backend="auto"):
     k : int
         Number of points to select, ``1 <= k <= n``.
     start : int, default 0
-        Index of the first selected point. The ``"torch"`` backend and
-        ``fpsample``'s plain FPS honour it; ``fpsample``'s bucket-KD-tree
-        variant (used for 3-D inputs with more than 16 points) applies it in
-        its own internal point order, so its result need not contain
-        ``start``.
+        Index of the first selected point; the result always starts with it.
+        (``fpsample``'s fast bucket-KD-tree FPS, used for 3-D inputs with
+        at least 32 points, reads its ``start_idx`` in its own internal
+        point order in fpsample 1.0; when its first point is not ``start``,
+        the exact compiled O(n k) ``fpsample.fps_sampling`` is used instead.)
     backend : {"auto", "fpsample", "torch"}, default "auto"
         ``"fpsample"`` requires the ``fpsample`` package (``ImportError``
         otherwise); ``"auto"`` uses it when installed and falls back to
@@ -59,6 +59,13 @@ def farthest_point_sampling(pos, k, start=0, backend="auto"):
     >>> sorted(farthest_point_sampling(np.array([[0., 0.], [1., 0.], [10., 0.]]), 2, start=0).tolist())
     [0, 2]
     """
+    return _fps(pos, k, start, backend, exact_start=True)
+
+
+def _fps(pos, k, start, backend, exact_start):
+    """FPS; with ``exact_start=False`` the bucket variant may start at another
+    point (fpsample maps ``start`` through a permutation of the points, so a
+    uniformly random ``start`` still gives a uniformly random first point)."""
     pos = np.ascontiguousarray(np.asarray(pos, dtype=np.float32))
     if backend in ("auto", "fpsample"):
         try:
@@ -67,8 +74,10 @@ def farthest_point_sampling(pos, k, start=0, backend="auto"):
             if backend == "fpsample":
                 raise ImportError("farthest_point_sampling(backend='fpsample') needs `pip install skising[fps]`") from None
         else:
-            if pos.shape[1] == 3 and pos.shape[0] > 16:
-                return np.asarray(fpsample.bucket_fps_kdline_sampling(pos, k, h=5, start_idx=int(start)), dtype=np.int64)
+            if pos.shape[1] == 3 and pos.shape[0] >= 32:  # fpsample asserts 2**h <= n
+                out = np.asarray(fpsample.bucket_fps_kdline_sampling(pos, k, h=5, start_idx=int(start)), dtype=np.int64)
+                if out[0] == int(start) or not exact_start:
+                    return out
             return np.asarray(fpsample.fps_sampling(pos, k, start_idx=int(start)), dtype=np.int64)
     return _fps_torch(torch.from_numpy(pos).double(), k, start)
 
@@ -118,5 +127,5 @@ class FarthestPointSubsampler(BaseSubsampler):
                 if self.start >= N:
                     raise ValueError(f"start: node index {self.start} out of range for a graph of {N} nodes")
                 s = int(self.start)
-            out[r, farthest_point_sampling(pos, k, s, self.backend)] = True
+            out[r, _fps(pos, k, s, self.backend, exact_start=self.start != "random")] = True
         return out
