@@ -262,6 +262,118 @@ def extra(args):
     (PARTS / f"extra_{ds}{ftag}.json").write_text(json.dumps({"records": records}, indent=1))
 
 
+# ---------------------------------------------------------------------------
+# Table 1, every row in one run (session 3)
+# ---------------------------------------------------------------------------
+def exact_half_budget(cand, fraction=0.5):
+    """Per-column budgets (B, n) summing to round(fraction * candidates) in every matrix."""
+    c = cand.sum(1)  # (B, k)
+    base = torch.floor(fraction * c).long()
+    total = torch.floor(fraction * c.sum(1) + 0.5).long()  # (B,)
+    need = (total - base.sum(1))[:, None]
+    room = (base < c).long()
+    extra = (torch.cumsum(room, 1) <= need) & (room > 0)
+    return base + extra.long()
+
+
+def greedy_keeps(items, fraction=0.5):
+    """Greedy SPAI at exactly round(fraction * m) added entries per matrix -> keeps, residuals."""
+    keeps, res = [], []
+    for s in range(0, len(items), 64):
+        chunk = items[s : s + 64]
+        n = chunk[0].n
+        A = torch.as_tensor(np.stack([it.A.toarray() for it in chunk]))
+        cand = torch.zeros_like(A, dtype=torch.bool)
+        for i, it in enumerate(chunk):  # loop over matrices
+            cand[i, torch.as_tensor(it.rows), torch.as_tensor(it.cols)] = True
+        mask, M, R = greedy_spai_dense(A, cand, exact_half_budget(cand, fraction))
+        res.extend(torch.linalg.norm(R, dim=(1, 2)).tolist())
+        for i, it in enumerate(chunk):
+            keeps.append(mask[i, torch.as_tensor(it.rows), torch.as_tensor(it.cols)].numpy())
+    return keeps, np.asarray(res)
+
+
+def load_learned(setting, tag, features="lstsq"):
+    ds = f"setting{setting}"
+    pattern = "A2" if setting == 1 else "full"
+    mats = make_banded_binary_matrices(4, random_state=0)
+    est = SAIPreconditioner(pattern=pattern, max_epochs=0, random_state=0, features=features).fit(mats[:2])
+    est.field_model_.load_state_dict(torch.load(PARTS / f"model_{ds}_{tag}.pt"))
+    est.field_offset_ = float((PARTS / f"model_{ds}_{tag}.offset").read_text())
+    return est
+
+
+def rows(args):
+    """All Table 1 rows of one setting in one run, with and without pattern refinement.
+
+    The learned model is the one saved by ``table1 --features lstsq --tag TAG``.
+    Every start (learned sample, constant-field Ising, random, top |M*|,
+    greedy SPAI) is refined by the same ``swap_refine_dense(steps=R)``, which
+    keeps the number of entries of every matrix.
+    """
+    from skising.precondition._estimator import refine_patterns
+
+    torch.set_num_threads(args.threads)
+    setting = args.setting
+    ds = f"setting{setting}"
+    pattern = "A2" if setting == 1 else "full"
+    (train, val, test), info = setting_data(setting, args.n_matrices, args.max_per_matrix)
+    print(f"{ds}: pattern={pattern} test={len(test)} refine_steps={args.refine_steps}", flush=True)
+    items = [_Item(sp.csr_matrix(m), pattern, True, build_graph=True) for m in test]
+    steps = list(args.refine_steps)
+    records = []
+    T = {}
+
+    def add(method, res, frac, seconds=None):
+        records.extend([rec(ds, method, "frobenius", res), rec(ds, method, "kept_fraction", frac)])
+        if seconds is not None:
+            records.append(rec(ds, method, "setup_seconds", mean=seconds / len(items), unit="s/matrix"))
+        _print(records[-3:] if seconds is not None else records[-2:])
+
+    def add_refined(method, keeps):
+        for R in steps:
+            t0 = time.perf_counter()
+            kk, rr = refine_patterns(items, [k[None] for k in keeps], R, args.refine_pairs)
+            add(f"{method} + REFINE{R}", np.concatenate(rr), [k[0].mean() for k in kk], time.perf_counter() - t0)
+
+    onlyA = [np.asarray(_lookup_pattern(it), dtype=bool) for it in items]
+    add("ONLY A", residual_of_masks(items, onlyA), [k.mean() if k.size else 0 for k in onlyA])
+    rng = np.random.default_rng(0)
+    rnd = [rng.random(it.m) < 0.5 for it in items]
+    add("RANDOM", residual_of_masks(items, rnd), [k.mean() for k in rnd])
+    add_refined("RANDOM", rnd)
+    # ISING: constant field 0 keeps 50% in expectation (x -> -x symmetry)
+    ising = SAIPreconditioner(pattern=pattern, field_model=ConstantField(0.0), max_epochs=0, random_state=0).fit(
+        train[:2])
+    add("ISING", *ising.evaluate(test))
+    for R in steps:
+        ising.set_params(refine_steps=R, refine_pairs=args.refine_pairs)
+        t0 = time.perf_counter()
+        r, f = ising.evaluate(test)  # same samples (fresh generator), then refined
+        add(f"ISING + REFINE{R}", r, f, time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    tm = threshold_masks(items)
+    add("TOP |M*| 50%", residual_of_masks(items, tm), [k.mean() for k in tm], time.perf_counter() - t0)
+    add_refined("TOP |M*| 50%", tm)
+    t0 = time.perf_counter()
+    gk, gr = greedy_keeps(items)
+    add("GREEDY SPAI", gr, [k.mean() for k in gk], time.perf_counter() - t0)
+    add_refined("GREEDY SPAI", gk)
+    est = load_learned(setting, args.tag)
+    label = f"ISING+MAG [{args.tag}]"
+    t0 = time.perf_counter()
+    add(label, *est.evaluate(test), time.perf_counter() - t0)
+    add(f"{label} (best of 8)", *est.evaluate(test, n_samples=8))
+    for R in steps:
+        est.set_params(refine_steps=R, refine_pairs=args.refine_pairs)
+        t0 = time.perf_counter()
+        add(f"{label} + REFINE{R}", *est.evaluate(test), time.perf_counter() - t0)
+    _print(records)
+    PARTS.mkdir(parents=True, exist_ok=True)
+    (PARTS / f"rows_{ds}.json").write_text(json.dumps({"records": records, "info": info, "refine_steps": steps,
+                                                       "load_average": os.getloadavg()}, indent=1))
+
+
 def ising_beta2(args):
     """ISING row at beta = 2: the paper's printed Algorithm 1 at beta = 1 samples exp(-2 beta E)."""
     torch.set_num_threads(args.threads)
@@ -424,7 +536,12 @@ def gmres_part(args):
     train, val, _ = split_matrices(mats, random_state=0)
     est = SAIPreconditioner(pattern="A2", max_epochs=0, random_state=0).fit(train[:2])
     saved = PARTS / "model_setting1.pt"
-    if saved.exists():
+    learned = "ISING+MAG"
+    if args.tag:  # a features="lstsq" model from `table1 --tag TAG` with its calibrated offset
+        est = load_learned(1, args.tag)
+        trained = f"loaded model_setting1_{args.tag}.pt (Table 1 Setting 1), offset {est.field_offset_:.4f}"
+        learned = f"ISING+MAG [{args.tag}]"
+    elif saved.exists():
         est.field_model_.load_state_dict(torch.load(saved))
         trained = "loaded from Table 1 Setting 1"
     else:
@@ -438,6 +555,10 @@ def gmres_part(args):
         systems.append((name, load_suitesparse_matrix(name)))
     records = []
     rng = np.random.default_rng(0)
+    c0 = [time.process_time()]
+    warm = pyamg.gallery.poisson((30, 30), format="csr")
+    est.transform(warm)  # load the compiled sampler before timing
+    const.transform(warm)
     for name, A in systems:
         A = sp.csr_matrix(A)
         n = A.shape[0]
@@ -446,9 +567,11 @@ def gmres_part(args):
         rows = []
 
         def add(method, setup, M, nnz=None):
+            cpu = time.process_time() - c0[0]
             it, dt, info, rel = run_gmres(A, M, b, maxiter)
             rows.append((method, it, setup, dt, nnz, info, rel))
             for metric, val, unit in (("gmres_iterations", it, None), ("setup_seconds", setup, "s"),
+                                      ("setup_cpu_seconds", cpu, "s"),
                                       ("solve_seconds", dt, "s"), ("nnz", nnz, None), ("rel_residual", rel, None)):
                 if val is not None:
                     records.append(rec(name, method, metric, mean=float(val), n=1, unit=unit))
@@ -457,38 +580,45 @@ def gmres_part(args):
 
         add("NONE", 0.0, None)
         t0 = time.perf_counter()
+        c0[0] = time.process_time()
         d = A.diagonal()
         dinv = np.where(d != 0, 1.0 / np.where(d != 0, d, 1.0), 1.0)
         Mj = aslinearoperator(sp.diags(dinv))
         add("JACOBI", time.perf_counter() - t0, Mj, n)
         t0 = time.perf_counter()
+        c0[0] = time.process_time()
         Ms = spai(A, "A")
         add("SPAI", time.perf_counter() - t0, aslinearoperator(Ms), Ms.nnz)
         # learned at nnz(SPAI(A)) and at half of the A + A^2 candidates
         it_ = _Item(SAIPreconditioner()._matrices([A])[0], "A2", True, build_graph=False)
         m_c = it_.m
         f_same = float(np.clip((Ms.nnz - n) / max(m_c, 1), 0.02, 0.98))
-        for label, f in (("ISING+MAG (nnz SPAI)", f_same), ("ISING+MAG (A2/2)", None)):
+        for label, f in ((f"{learned} (nnz SPAI)", f_same), (f"{learned} (A2/2)", None)):
             t0 = time.perf_counter()
+            c0[0] = time.process_time()
             Mop = est.transform(A, fraction=f)
             add(label, time.perf_counter() - t0, Mop, est.M_.nnz)
         # random and constant-field Ising at the nnz of the learned A2/2 pattern
         f_l = est.kept_fraction_
         t0 = time.perf_counter()
+        c0[0] = time.process_time()
         keep = rng.random(m_c) < f_l
         Mr = _solve_keep(A, it_, keep)
         add("RANDOM (A2 nnz learned)", time.perf_counter() - t0, aslinearoperator(Mr), Mr.nnz)
         t0 = time.perf_counter()
+        c0[0] = time.process_time()
         Mc = const.transform(A, fraction=float(np.clip(f_l, 0.02, 0.98)))
         add("ISING (A2 nnz learned)", time.perf_counter() - t0, Mc, const.M_.nnz)
         try:
             t0 = time.perf_counter()
+            c0[0] = time.process_time()
             ilu = spilu(sp.csc_matrix(A), drop_tol=1e-4, fill_factor=10)
             Mi = LinearOperator(A.shape, ilu.solve)
             add("ILU", time.perf_counter() - t0, Mi, ilu.L.nnz + ilu.U.nnz)
         except RuntimeError as exc:
             print(f"{name}: spilu failed ({exc})")
         t0 = time.perf_counter()
+        c0[0] = time.process_time()
         try:
             ml = pyamg.smoothed_aggregation_solver(A)
             Ma = ml.aspreconditioner(cycle="V")
@@ -496,7 +626,9 @@ def gmres_part(args):
         except Exception as exc:  # pyamg can fail on indefinite/nonsymmetric systems
             print(f"{name}: pyamg failed ({exc})")
     PARTS.mkdir(parents=True, exist_ok=True)
-    (PARTS / "gmres.json").write_text(json.dumps({"records": records, "model": trained}, indent=1))
+    out = "gmres_all.json" if args.tag else "gmres.json"
+    (PARTS / out).write_text(json.dumps({"records": records, "model": trained, "restart": 50,
+                                         "max_restarts": args.maxiter, "load_average": os.getloadavg()}, indent=1))
 
 
 def gmres_learned(args):
@@ -670,7 +802,8 @@ def merge(args):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("part", choices=["table1", "gmres", "gmres_learned", "merge", "extra", "ising_beta2", "timing"])
+    ap.add_argument("part", choices=["table1", "rows", "gmres", "gmres_learned", "merge", "extra", "ising_beta2",
+                                     "timing"])
     ap.add_argument("--setting", type=int, default=1)
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--n-matrices", type=int, default=1600)
@@ -686,11 +819,13 @@ def main():
     ap.add_argument("--skip-baselines", action="store_true")
     ap.add_argument("--baseline-commit", default="")
     ap.add_argument("--penalty", type=float, default=1.0)
+    ap.add_argument("--refine-steps", type=int, nargs="+", default=[4, 20])
+    ap.add_argument("--refine-pairs", type=int, default=4)
     ap.add_argument("--maxiter", type=int, default=40)
     ap.add_argument("--suitesparse", nargs="*",
                     default=["sherman1", "orsirr_1", "bcsstk09", "1138_bus", "bp_200", "qh882"])
     args = ap.parse_args()
-    {"table1": table1, "gmres": gmres_part, "gmres_learned": gmres_learned, "merge": merge, "extra": extra, "ising_beta2": ising_beta2, "timing": timing}[args.part](args)
+    {"table1": table1, "rows": rows, "gmres": gmres_part, "gmres_learned": gmres_learned, "merge": merge, "extra": extra, "ising_beta2": ising_beta2, "timing": timing}[args.part](args)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 from ._estimator import SAIPreconditioner
 from ._field import ConstantField, EntryGCNII
-from ._greedy import greedy_spai, greedy_spai_dense, spai
+from ._greedy import greedy_spai, greedy_spai_dense, spai, swap_refine_dense
 from ._lstsq import sai_lstsq, sai_lstsq_dense
 from ._pattern import candidate_pattern, check_matrix, entry_graph
 
@@ -13,6 +13,7 @@ __all__ = [
     "spai",
     "greedy_spai",
     "greedy_spai_dense",
+    "swap_refine_dense",
     "sai_lstsq",
     "sai_lstsq_dense",
     "candidate_pattern",

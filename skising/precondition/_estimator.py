@@ -23,6 +23,7 @@ from .._validation import check_int
 from ..graph import batch_graphs
 from ..sampling._sampler import _sample
 from ._field import EntryGCNII
+from ._greedy import swap_refine_dense
 from ._lstsq import sai_lstsq
 from ._pattern import FEATURES, candidate_pattern, check_matrix, entry_features, entry_graph, n_entry_features
 from ..sampling._rook import rook_num_edges, sample_rook
@@ -32,6 +33,8 @@ __all__ = ["SAIPreconditioner"]
 # matrices used to calibrate the field offset to the target kept fraction
 _CALIBRATION_MATRICES = 256
 # entry graphs with more edges than this are sampled without building them (skising.sampling._rook)
+# largest matrix the (dense) pattern refinement accepts
+_REFINE_MAX_N = 2000
 _ROOK_MIN_EDGES = 500_000
 
 
@@ -152,6 +155,18 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
     transform_samples : int, default=1
         ``transform`` draws this many patterns and keeps the one with the
         lowest ``||AM - I||_F``.
+    refine_steps : int, default=0
+        Optional local search after sampling, in ``transform`` and
+        ``evaluate`` (not in training): ``refine_steps`` rounds of
+        :func:`~skising.precondition.swap_refine_dense`, which swaps entries
+        within columns and moves entries between columns while keeping the
+        number of entries of M, accepting only moves that lower the residual.
+        0 (default) returns the Ising sample as drawn. It works on dense
+        columns, so it is meant for ``n <= 2000`` (``transform`` raises
+        ``ValueError`` above that) and needs ``keep_diagonal=True``.
+    refine_pairs : int, default=4
+        Entries moved between columns per matrix in one transfer round of
+        the refinement.
     device : str, default="cpu"
     random_state : int or None
     verbose : int
@@ -204,6 +219,8 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
         lr=0.01,
         batch_size=32,
         transform_samples=1,
+        refine_steps=0,
+        refine_pairs=4,
         device="cpu",
         random_state=None,
         verbose=0,
@@ -223,6 +240,8 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
         self.lr = lr
         self.batch_size = batch_size
         self.transform_samples = transform_samples
+        self.refine_steps = refine_steps
+        self.refine_pairs = refine_pairs
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -238,6 +257,10 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
         elif not sp.issparse(self.pattern):
             raise TypeError(f"pattern: expected 'A2', 'A', 'full' or a sparse matrix, got {type(self.pattern).__name__}")
         check_int(self.transform_samples, "transform_samples", low=1)
+        check_int(self.refine_steps, "refine_steps", low=0)
+        check_int(self.refine_pairs, "refine_pairs", low=1)
+        if self.refine_steps and not self.keep_diagonal:
+            raise ValueError("refine_steps: the refinement keeps the diagonal fixed; it needs keep_diagonal=True")
         if not isinstance(self.features, str) or self.features not in FEATURES:
             raise ValueError(f"features: expected one of {FEATURES}, got {self.features!r}")
         return device
@@ -272,6 +295,21 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
         return torch.as_tensor(res, dtype=torch.float32)
 
     def _validation_score(self, items):
+        """Minus the mean validation ``||AM - I||_F`` at the calibrated kept fraction.
+
+        With a ``target_fraction`` every epoch is scored after the same
+        field-offset calibration that ``fit`` applies at the end, so epochs are
+        compared at (about) the same kept fraction, not at whatever fraction
+        their raw field keeps (more entries always lower the residual).
+        """
+        if self.target_fraction is not None:
+            calib = [it for it in items if it.m > 0][:_CALIBRATION_MATRICES]
+            saved = getattr(self, "field_offset_", 0.0)
+            self.field_offset_ = self._calibrate_offset(calib, float(self.target_fraction), steps=8) if calib else 0.0
+            try:
+                return -float(np.mean(self._evaluate_items(items)))
+            finally:
+                self.field_offset_ = saved
         return -float(np.mean(self._evaluate_items(items)))
 
     # ------------------------------------------------------------ fit
@@ -327,7 +365,7 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
             for s in range(0, len(items), bs):  # batches of matrices
                 b = _Batch(items[s : s + bs], self._device, 1)
                 h = self._field(b).float() + offset
-                x = self._sample_batch(b, h, self._couplings(b).float(), 1)[0]
+                x = self._sample_with(b, h, 1, gen)[0]
                 ent = b.ent_batch
                 kept = torch.zeros(b.G, device=x.device).index_add_(0, ent, (x > 0).float())
                 frac.append(kept / torch.bincount(ent, minlength=b.G).clamp_min(1))
@@ -360,6 +398,11 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
         return 0.5 * (lo + hi)
 
     # ------------------------------------------------------------ inference
+    def _sample_with(self, b, h, n, gen):
+        """Sample a batch with a given generator (evaluation and calibration reuse one fixed stream)."""
+        J = self._couplings(b).float()
+        return _sample(b.graph, h.detach(), J, float(self.beta), n, int(self.n_sweeps), self.update, "random", gen)
+
     def _fresh_generator(self):
         from .._validation import check_generator
 
@@ -423,10 +466,16 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
             for s in range(0, len(items), bs):  # batches of matrices
                 b = _Batch(items[s : s + bs], self._device, 1)
                 h = self._field(b).float() + getattr(self, "field_offset_", 0.0)
-                J = self._couplings(b).float()
-                x = self._sample_batch(b, h, J, int(n_samples))
+                x = self._sample_with(b, h, int(n_samples), gen)
                 keep = (x > 0).cpu().numpy()
-                r, _ = b.residuals(keep, bool(self.keep_diagonal))  # (K, G)
+                if int(getattr(self, "refine_steps", 0)):
+                    off = np.cumsum([0] + [it.m for it in b.items])
+                    parts = [keep[:, off[i] : off[i + 1]] for i in range(b.G)]
+                    parts, rr = refine_patterns(b.items, parts, int(self.refine_steps), int(self.refine_pairs))
+                    keep = np.concatenate(parts, axis=1)
+                    r = np.stack(rr, axis=1)  # (K, G)
+                else:
+                    r, _ = b.residuals(keep, bool(self.keep_diagonal))  # (K, G)
                 best = r.argmin(0)
                 res.extend(r[best, np.arange(b.G)].tolist())
                 ent = b.ent_batch.cpu().numpy()
@@ -492,6 +541,11 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
         K = int(self.transform_samples)
         if item.m:
             keep = self._sample_item(item, K, self._fresh_generator(), fraction)
+            if int(self.refine_steps):
+                if item.n > _REFINE_MAX_N:
+                    raise ValueError(f"refine_steps: the refinement works on dense columns, for n <= {_REFINE_MAX_N}; "
+                                     f"A has n={item.n} (use refine_steps=0)")
+                keep = refine_patterns([item], [keep], int(self.refine_steps), int(self.refine_pairs))[0][0]
         else:
             keep = np.zeros((1, 0), dtype=bool)
         self.M_, self.residual_, self.kept_fraction_ = self._solve_item(item, keep)
@@ -518,6 +572,56 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
+
+
+def refine_patterns(items, keeps, steps, pairs=4, chunk=64):
+    """Refine sampled patterns by :func:`swap_refine_dense` (diagonal kept and fixed).
+
+    Parameters
+    ----------
+    items : list of _Item
+    keeps : list of bool arrays (K, m_i)
+        Kept candidates of every sample of every item.
+    steps, pairs : int
+        See :func:`swap_refine_dense`.
+
+    Returns
+    -------
+    keeps : list of bool arrays (K, m_i), same number kept per sample
+    residuals : list of float arrays (K,), ``||AM - I||_F`` of the refined patterns
+    """
+    out_k = [None] * len(items)
+    out_r = [None] * len(items)
+    by_n = {}
+    for i, it in enumerate(items):  # group matrices by size (loop over matrices)
+        by_n.setdefault(it.n, []).append(i)
+    for n, idx in by_n.items():
+        jobs = [(i, s) for i in idx for s in range(keeps[i].shape[0])]
+        res = {i: np.empty(keeps[i].shape[0]) for i in idx}
+        kp = {i: np.empty_like(keeps[i]) for i in idx}
+        eye = torch.eye(n, dtype=torch.bool)
+        for c0 in range(0, len(jobs), chunk):  # chunks of (matrix, sample) problems
+            jb = jobs[c0 : c0 + chunk]
+            P = len(jb)
+            A = torch.as_tensor(np.stack([items[i].A.toarray() for i, _ in jb]))
+            cand = torch.zeros((P, n, n), dtype=torch.bool)
+            start = eye.expand(P, n, n).clone()
+            p_of = np.concatenate([np.full(items[i].m, p) for p, (i, _) in enumerate(jb)])
+            r_of = np.concatenate([items[i].rows for i, _ in jb])
+            c_of = np.concatenate([items[i].cols for i, _ in jb])
+            k_of = np.concatenate([keeps[i][s] for i, s in jb])
+            cand[p_of, r_of, c_of] = True
+            start[p_of[k_of], r_of[k_of], c_of[k_of]] = True
+            mask, _, R = swap_refine_dense(A, cand, start, steps=steps, pairs=pairs, fixed=eye.expand(P, n, n))
+            got = mask[p_of, r_of, c_of].numpy()
+            rn = torch.linalg.norm(R, dim=(1, 2)).numpy()
+            off = np.cumsum([0] + [items[i].m for i, _ in jb])
+            for p, (i, s) in enumerate(jb):  # scatter back (loop over matrices)
+                kp[i][s] = got[off[p] : off[p + 1]]
+                res[i][s] = rn[p]
+        for i in idx:
+            out_k[i], out_r[i] = kp[i], res[i]
+    return out_k, out_r
 
 
 def _shift_for_fraction(h, beta, fraction, iters=60):
