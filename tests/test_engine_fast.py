@@ -51,9 +51,10 @@ def test_numba_path_is_bit_identical_to_torch_path(update, K, dtype):
 
 @needs_numba
 @pytest.mark.parametrize("update", ["metropolis", "heat_bath"])
-def test_identity_with_per_chain_field_given_init_and_batches(update):
+@pytest.mark.parametrize("K", [2, 12])
+def test_identity_with_per_chain_field_given_init_and_batches(update, K):
     g = batch_graphs([_graph(150, 1), _graph(90, 2), as_graph(nx.empty_graph(3))])
-    n, K = g.num_nodes, 12
+    n = g.num_nodes
     rng = np.random.default_rng(3)
     h = torch.tensor(rng.normal(0, 1.0, (K, n)), dtype=torch.float32)
     J = torch.ones(g.num_edges) * -1.0
@@ -168,3 +169,41 @@ def test_locality_reordered_plan_keeps_paths_identical_and_exact(monkeypatch):
     bits = (x.numpy() > 0).astype(np.int64) @ (1 << np.arange(4, -1, -1))
     tv = 0.5 * np.abs(np.bincount(bits, minlength=32) / 20000 - p).sum()
     assert tv < 4 * 0.5 * np.sqrt(p * (1 - p) / 20000).sum() + 1e-3
+
+
+@needs_numba
+def test_sliced_ell_layout_holds_each_csr_row_in_order():
+    g = batch_graphs([_graph(130, 3), as_graph(nx.empty_graph(5)), as_graph(nx.star_graph(20))])
+    from skising.sampling._sampler import _plan
+
+    plan = _plan(g, "auto", "cpu")
+    sbounds, srow, swid, sptr, ecol, emap = _kernels.ell_layout(plan.rowptr, plan.col, plan.bounds)
+    nnz, S = plan.col.size, _kernels._SLICE
+    assert sbounds[-1] == srow.size and sptr[-1] == ecol.size == emap.size
+    real = emap < nnz
+    assert np.array_equal(np.sort(emap[real]), np.arange(nnz))  # every entry exactly once
+    assert np.array_equal(ecol[real], plan.col[emap[real]])
+    # slot (slice q, p, t) holds entry p of row srow[q] + t: the CSR order of each row is kept
+    q = np.repeat(np.arange(srow.size), swid * S)
+    k = np.arange(ecol.size) - sptr[q]
+    p, t = k // S, k % S
+    row = srow[q] + t
+    assert np.array_equal(emap[real], plan.rowptr[row[real]] + p[real])
+    # padding slots point at a row of their own slice (value 0 there)
+    assert np.all((ecol[~real] >= srow[q[~real]]) & (ecol[~real] < srow[q[~real]] + S))
+    for c in range(plan.n_colors):  # slices never cross a colour boundary
+        s0, s1 = sbounds[c], sbounds[c + 1]
+        assert np.all(srow[s0:s1] >= plan.bounds[c]) and np.all(srow[s0:s1] < plan.bounds[c + 1])
+
+
+@needs_numba
+@pytest.mark.parametrize("update", ["metropolis", "heat_bath"])
+def test_one_chain_ell_kernel_identical_with_isolated_nodes_and_exact_zero_fields(update):
+    # colour sizes that are not multiples of the slice, empty rows, and local fields that cancel to 0
+    g = batch_graphs([as_graph(nx.empty_graph(7)), _graph(203, 5), as_graph(nx.cycle_graph(9))])
+    J = torch.ones(g.num_edges)
+    h = torch.zeros(g.num_nodes)
+    h[::3] = -0.0
+    for beta in (0.0, 0.4, 2.0):
+        a, b = _both(g, h, J, beta, 1, 5, update, "random", 11, torch.float32)
+        assert torch.equal(a, b)

@@ -224,6 +224,39 @@ def _build():
             start[d] += 1
         return order
 
+    @nb.njit(cache=True, nogil=True)
+    def ell_fill(rowptr, col, srow, send, S, proto):
+        ns = srow.shape[0]
+        swid = np.zeros(ns, dtype=np.int64)
+        sptr = np.zeros(ns + 1, dtype=np.int64)
+        for q in range(ns):
+            w = 0
+            for i in range(srow[q], send[q]):
+                w = max(w, rowptr[i + 1] - rowptr[i])
+            swid[q] = w
+            sptr[q + 1] = sptr[q] + w * S
+        tot = sptr[ns]
+        ecol = np.empty(tot, dtype=np.uint32)
+        emap = np.empty(tot, dtype=proto.dtype)
+        nnz = rowptr[rowptr.shape[0] - 1]
+        for q in range(ns):
+            b = sptr[q]
+            r0 = srow[q]
+            m = send[q] - r0
+            for p in range(swid[q]):
+                for t in range(S):
+                    i = r0 + min(t, m - 1)  # lanes past the colour's end repeat its last row
+                    k = rowptr[i] + p
+                    o = b + p * S + t
+                    if t < m and k < rowptr[i + 1]:
+                        ecol[o] = col[k]
+                        emap[o] = k
+                    else:  # padding: the row itself, value 0
+                        ecol[o] = i
+                        emap[o] = nnz
+        return swid, sptr, ecol, emap
+
+    _compiled["ell_fill"] = ell_fill
     _compiled["lf_order"] = lf_order
     _compiled["greedy"] = greedy
     return _compiled
@@ -233,9 +266,11 @@ _sweep_kernels = {}
 # rows per tile of the one-chain kernel: gather the local fields of a tile, then
 # one vectorised pass (hash, exp, accept) over it
 _TILE = 64
+# rows per slice of the sliced-ELL layout (one chain): a tile is _TILE // _SLICE slices
+_SLICE = 8
 
 
-def _make_sweeps(heat, deg):
+def _make_sweeps(heat, deg, tile_k=0):
     """Sweep kernels for one update rule and one exp polynomial degree.
 
     ``heat`` and ``deg`` are compile-time constants of the closure, so the
@@ -245,7 +280,9 @@ def _make_sweeps(heat, deg):
     ``scal`` (float32 or float64), with the same operations as the torch path.
     Returns ``{"one" | "tile" | "many": (serial, parallel)}`` sweep drivers: one chain,
     2-7 chains (tiles of rows, vectorised across rows and chains), 8 chains or more
-    (row by row, vectorised across chains).
+    (row by row, vectorised across chains), ``"ell"``: one chain on the sliced-ELL layout.
+    With ``tile_k`` (2-7) it returns instead the sliced-ELL drivers for that many chains,
+    ``tile_k`` a compile-time constant (2.3x faster than a run-time chain count for 2 chains).
     """
     nb = _nb
     u32 = np.uint32
@@ -297,7 +334,10 @@ def _make_sweeps(heat, deg):
             return one if u < num / (one + ex) else -one
         return -x if u < ex else x
 
-    @nb.njit(nogil=True, cache=True)
+    if tile_k:
+        return _make_ell_tile(flip_or_set, int(tile_k))
+
+    @nb.njit(nogil=True, cache=True, error_model="numpy")
     def rows_one(r0, r1, rowptr, col, val, X, H, skey, k0, scal, c):
         """One chain (X of shape (n,)): rows r0:r1 of one colour, updated in place."""
         hs = 1 if H.shape[0] > 1 else 0
@@ -321,7 +361,7 @@ def _make_sweeps(heat, deg):
             for t in range(m):
                 X[b0 + t] = out[t]
 
-    @nb.njit(nogil=True, cache=True)
+    @nb.njit(nogil=True, cache=True, error_model="numpy")
     def rows_many(r0, r1, rowptr, col, val, X, H, skey, k0, scal, c):
         """K chains (X of shape (n, K)): rows r0:r1 of one colour, updated in place."""
         K = X.shape[1]
@@ -338,19 +378,27 @@ def _make_sweeps(heat, deg):
                 v = val[p]
                 for k in range(K):
                     acc[k] += v * ft(X[j, k])
+            # the field in its own pass: a run-time stride (k * hstep) inside the accept loop
+            # would turn its loads into gathers
+            if hstep:
+                for k in range(K):
+                    acc[k] += H[i, k]
+            else:
+                hv = H[i, 0]
+                for k in range(K):
+                    acc[k] += hv
             base = np.int64(i) * K
             if base + K <= 2**32:  # counters fit in 32 bits: all-32-bit lanes
                 lo0 = u32(base)
                 for k in range(K):
-                    X[i, k] = np.int8(flip_or_set(ft(X[i, k]), acc[k] + H[i, k * hstep], u32(lo0 + u32(k)), sk,
-                                                  key0, sc, c))
+                    X[i, k] = np.int8(flip_or_set(ft(X[i, k]), acc[k], u32(lo0 + u32(k)), sk, key0, sc, c))
             else:
                 for k in range(K):
                     idx = base + k
-                    X[i, k] = np.int8(flip_or_set(ft(X[i, k]), acc[k] + H[i, k * hstep], u32(idx),
-                                                  u32(u32(idx >> 32) * G + sk), key0, sc, c))
+                    X[i, k] = np.int8(flip_or_set(ft(X[i, k]), acc[k], u32(idx), u32(u32(idx >> 32) * G + sk), key0,
+                                                  sc, c))
 
-    @nb.njit(nogil=True, cache=True)
+    @nb.njit(nogil=True, cache=True, error_model="numpy")
     def rows_tile(r0, r1, rowptr, col, val, X, H, skey, k0, scal, c):
         """A few chains (2 <= K < 8): rows r0:r1 of one colour, all chains, updated in place.
 
@@ -410,10 +458,165 @@ def _make_sweeps(heat, deg):
 
         # one body, compiled twice: threaded for big graphs, serial for small ones
         # (a parallel region per colour costs tens of microseconds, far more on a busy machine)
-        return (nb.njit(parallel=False, cache=True, nogil=True)(sweeps),
-                nb.njit(parallel=True, cache=True, nogil=True)(sweeps))
+        return (nb.njit(parallel=False, cache=True, nogil=True, error_model="numpy")(sweeps),
+                nb.njit(parallel=True, cache=True, nogil=True, error_model="numpy")(sweeps))
 
-    return {"one": driver(rows_one), "tile": driver(rows_tile), "many": driver(rows_many)}
+    u64 = np.uint64
+    S, TS = _SLICE, _TILE // _SLICE
+
+    @nb.njit(nogil=True, cache=True, error_model="numpy")
+    def ell_one(s0, s1, rend, srow, swid, sptr, ecol, ev, X, H, skey, k0, scal, c):
+        """One chain, sliced-ELL layout: slices s0:s1 of one colour (rows up to ``rend``), in place.
+
+        Per tile of ``TS`` slices: the local fields of its rows are gathered slot by
+        slot (slot p of all S rows of a slice, then p + 1: fixed trip counts, no
+        branch per row), then one vectorised accept/reject pass over the tile.
+        Indices are unsigned so numba emits no negative-index wraparound.
+        """
+        key0, sk = u32(k0), u32(skey)
+        ft = scal.dtype.type
+        sc = (scal[0], scal[1], scal[2], scal[3], scal[4], scal[5], scal[6])
+        acc = np.empty(S * TS, dtype=scal.dtype)
+        out = np.empty(S * TS, dtype=X.dtype)
+        for a0 in range(s0, s1, TS):
+            a1 = min(s1, a0 + TS)
+            for sl in range(a0, a1):
+                w = swid[sl]
+                b = u64(sptr[sl])
+                q0 = (sl - a0) * S
+                for t in range(S):
+                    acc[q0 + t] = sc[5]
+                for p in range(w):
+                    o = b + u64(p * S)
+                    for t in range(S):
+                        acc[q0 + t] += ev[o + u64(t)] * ft(X[u64(ecol[o + u64(t)])])
+            r = u64(srow[a0])
+            m = min(u64(rend), r + u64(S * TS)) - r
+            for t in range(m):
+                i = r + t
+                out[t] = np.int8(flip_or_set(ft(X[i]), acc[t] + H[i], u32(i), sk, key0, sc, c))
+            for t in range(m):
+                X[r + t] = out[t]
+
+    def ell_sweeps(sbounds, bounds, srow, swid, sptr, ecol, ev, X, H, skeys, k0, scal, c, chunk):
+        for t in range(skeys.shape[0]):
+            skey = skeys[t]
+            for cc in range(sbounds.shape[0] - 1):
+                s, e = sbounds[cc], sbounds[cc + 1]
+                nchunks = (e - s + chunk - 1) // chunk
+                for q in nb.prange(nchunks):
+                    a = s + q * chunk
+                    ell_one(a, min(e, a + chunk), bounds[cc + 1], srow, swid, sptr, ecol, ev, X, H, skey, k0,
+                            scal, c)
+
+    ell = (nb.njit(parallel=False, cache=True, nogil=True, error_model="numpy")(ell_sweeps),
+           nb.njit(parallel=True, cache=True, nogil=True, error_model="numpy")(ell_sweeps))
+    return {"one": driver(rows_one), "tile": driver(rows_tile), "many": driver(rows_many), "ell": ell}
+
+
+def _make_ell_tile(flip_or_set, KC):
+    """Sliced-ELL sweep drivers for ``KC`` chains (2 <= KC < 8, a compile-time constant)."""
+    nb = _nb
+    u32, u64 = np.uint32, np.uint64
+    S, TS = _SLICE, _TILE // _SLICE
+    T = S * TS
+
+    @nb.njit(nogil=True, cache=True, error_model="numpy")
+    def ell_tile(s0, s1, rend, srow, swid, sptr, ecol, ev, X, H, skey, k0, scal, c):
+        """KC chains: slices s0:s1 of one colour, ``X`` the flat (n * KC,) spins, ``H`` flat (n,) or (n * KC,).
+
+        As the one-chain ELL kernel, with the KC spins of each neighbour gathered per
+        slot; a tile's ``rows * KC`` spins are contiguous, and their flat index is the
+        random-number counter ``i * KC + k``.
+        """
+        hK = H.shape[0] // (X.shape[0] // KC)
+        key0, sk = u32(k0), u32(skey)
+        ft = scal.dtype.type
+        sc = (scal[0], scal[1], scal[2], scal[3], scal[4], scal[5], scal[6])
+        acc = np.empty(T * KC, dtype=scal.dtype)
+        out = np.empty(T * KC, dtype=X.dtype)
+        uK = u64(KC)
+        for a0 in range(s0, s1, TS):
+            a1 = min(s1, a0 + TS)
+            for sl in range(a0, a1):
+                w = swid[sl]
+                b = u64(sptr[sl])
+                q0 = (sl - a0) * S * KC
+                for t in range(S * KC):
+                    acc[q0 + t] = sc[5]
+                for p in range(w):
+                    o = b + u64(p * S)
+                    for t in range(S):
+                        j = u64(ecol[o + u64(t)]) * uK
+                        v = ev[o + u64(t)]
+                        for k in range(KC):
+                            acc[q0 + t * KC + k] += v * ft(X[j + u64(k)])
+            r = u64(srow[a0])
+            m = min(u64(rend), r + u64(T)) - r
+            q0 = r * uK
+            mk = m * uK
+            if hK > 1:
+                for q in range(mk):
+                    acc[q] += H[q0 + q]
+            else:
+                for t in range(m):
+                    hv = H[r + t]
+                    for k in range(KC):
+                        acc[t * KC + k] += hv
+            if q0 + mk <= u64(2**32):  # counters fit in 32 bits: all-32-bit lanes
+                lo0 = u32(q0)
+                for q in range(mk):
+                    out[q] = np.int8(flip_or_set(ft(X[q0 + q]), acc[q], u32(lo0 + u32(q)), sk, key0, sc, c))
+            else:
+                for q in range(mk):
+                    idx = q0 + q
+                    out[q] = np.int8(flip_or_set(ft(X[idx]), acc[q], u32(idx),
+                                                 u32(u32(idx >> u64(32)) * u32(GOLDEN) + sk), key0, sc, c))
+            for q in range(mk):
+                X[q0 + q] = out[q]
+
+    def ell_sweeps(sbounds, bounds, srow, swid, sptr, ecol, ev, X, H, skeys, k0, scal, c, chunk):
+        for t in range(skeys.shape[0]):
+            skey = skeys[t]
+            for cc in range(sbounds.shape[0] - 1):
+                s, e = sbounds[cc], sbounds[cc + 1]
+                nchunks = (e - s + chunk - 1) // chunk
+                for q in nb.prange(nchunks):
+                    a = s + q * chunk
+                    ell_tile(a, min(e, a + chunk), bounds[cc + 1], srow, swid, sptr, ecol, ev, X, H, skey, k0,
+                             scal, c)
+
+    return (nb.njit(parallel=False, cache=True, nogil=True, error_model="numpy")(ell_sweeps),
+            nb.njit(parallel=True, cache=True, nogil=True, error_model="numpy")(ell_sweeps))
+
+
+def ell_layout(rowptr, col, bounds, slice_rows=None):
+    """Sliced-ELL layout of a colour-permuted CSR (compiled; needs numba, like the kernel that uses it).
+
+    The rows of each colour are cut into slices of ``slice_rows`` consecutive
+    rows; a slice is stored column-major (slot p of its rows side by side) and
+    padded to its longest row. A padding slot points at the row itself with
+    value 0, so it adds ``+-0.0`` after the row's real terms and leaves the
+    local field's bits unchanged (the running sum starts at ``+0.0`` and can
+    never become ``-0.0``); real terms keep the CSR order of their row.
+
+    Returns ``(sbounds, srow, swid, sptr, ecol, emap)``: slice offsets per colour,
+    first row, width and slot offset of each slice, the uint32 column of each slot
+    and, per slot, the CSR entry it holds (``len(col)`` for padding).
+    """
+    S = _SLICE if slice_rows is None else int(slice_rows)
+    rowptr = np.ascontiguousarray(rowptr, dtype=np.int64)
+    bounds = np.ascontiguousarray(bounds, dtype=np.int64)
+    counts = np.diff(bounds)
+    nsl = (counts + S - 1) // S  # slices per colour
+    sbounds = np.concatenate([[0], np.cumsum(nsl)]).astype(np.int64)
+    colour_of_slice = np.repeat(np.arange(counts.size), nsl)
+    srow = (bounds[colour_of_slice] + (np.arange(int(sbounds[-1])) - sbounds[colour_of_slice]) * S).astype(np.int64)
+    send = np.minimum(srow + S, bounds[colour_of_slice + 1]).astype(np.int64)
+    nnz = int(rowptr[-1])
+    idt = np.int32 if nnz < 2**31 - 1 else np.int64
+    swid, sptr, ecol, emap = _build()["ell_fill"](rowptr, np.ascontiguousarray(col), srow, send, S, np.zeros(0, idt))
+    return sbounds, srow, swid, sptr, ecol, emap
 
 
 def greedy_in_order_numba(order, rowptr, col):
@@ -430,11 +633,15 @@ def lf_order_numba(deg, r):
     return _build()["lf_order"](deg, r)
 
 
-def sweeps_numba(rowptr, col, val, X, H, bounds, skeys, k0, beta, heat, n_threads=None):
+def sweeps_numba(rowptr, col, val, X, H, bounds, skeys, k0, beta, heat, n_threads=None, ell=None):
     """Run ``len(skeys)`` sweeps in place on ``X`` (numpy int8 of +-1, shape (n,) or (n, K), colour-permuted).
 
     ``val`` and ``H`` (shape (n,) or (n, 1) / (n, K)) are float32 or float64:
-    their dtype is the arithmetic's.
+    their dtype is the arithmetic's. ``ell``, optional, is the sliced-ELL form of
+    the same matrix, ``(sbounds, srow, swid, sptr, ecol, ev)`` (see
+    :func:`ell_layout`; ``ev`` the values per slot, 0 for padding): used for 1-7
+    chains, where it is 2-3x faster than CSR (no data-dependent branch per row).
+    Same samples either way.
     """
     dt = val.dtype
     if dt not in (np.float32, np.float64) or H.dtype != dt or X.dtype != np.int8:
@@ -466,14 +673,29 @@ def sweeps_numba(rowptr, col, val, X, H, bounds, skeys, k0, beta, heat, n_thread
         X, H = X.reshape(-1), H.reshape(-1)  # flat views: a tile of rows is one contiguous run of spins
     else:
         kind = "many"
-    serial_k, parallel_k = _sweep_kernels[key][kind]
+    use_ell = ell is not None and kind != "many"
+    if use_ell:
+        if ell[5].dtype != dt:
+            raise TypeError(f"sweeps_numba: ell values must be {dt}, got {ell[5].dtype}")
+        if kind == "one":
+            serial_k, parallel_k = _sweep_kernels[key]["ell"]
+        else:
+            tkey = key + ("ell", K)
+            if tkey not in _sweep_kernels:
+                _sweep_kernels[tkey] = _make_sweeps(*key, tile_k=K)
+            serial_k, parallel_k = _sweep_kernels[tkey]
+        # tasks of whole tiles, ~2k spin updates each
+        chunk = max(1, 2048 // (K * _TILE)) * (_TILE // _SLICE)
+        args = (ell[0], np.asarray(bounds, dtype=np.int64), ell[1], ell[2], ell[3], ell[4], ell[5], X, H)
+    else:
+        serial_k, parallel_k = _sweep_kernels[key][kind]
+        args = (rowptr, col, val, X, H, bounds)
     old = None
     if not serial:
         old = _nb.get_num_threads()
         _nb.set_num_threads(max(1, min(int(n_threads), _nb.config.NUMBA_NUM_THREADS)))
     try:
-        (serial_k if serial else parallel_k)(rowptr, col, val, X, H, bounds, np.asarray(skeys, dtype=np.uint32),
-                                            int(k0), scal, c, int(chunk))
+        (serial_k if serial else parallel_k)(*args, np.asarray(skeys, dtype=np.uint32), int(k0), scal, c, int(chunk))
     finally:
         if old is not None:
             _nb.set_num_threads(old)

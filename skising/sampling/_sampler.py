@@ -128,6 +128,21 @@ class SamplerPlan:
             crow = (rowptr_t[s : e + 1] - a).to(device)
             self.blocks.append((s, e, a, b, crow, pcol_t[a:b].to(device)))
         self.n_colors = len(self.blocks)
+        self.n_edges = graph.num_edges
+        self._ell = None
+
+    def ell(self):
+        """Sliced-ELL form of the permuted CSR for the compiled one-chain kernel (built once, on first use).
+
+        ``(sbounds, srow, swid, sptr, ecol, eid)``: see :func:`_kernels.ell_layout`; ``eid``
+        maps each slot to its undirected edge, ``n_edges`` for padding (value 0).
+        """
+        if self._ell is None:
+            sbounds, srow, swid, sptr, ecol, emap = _kernels.ell_layout(self.rowptr, self.col, self.bounds)
+            m = self.n_edges
+            eid = np.append(self.eid_np.astype(np.int32 if m < 2**31 - 1 else np.int64), m)[emap]
+            self._ell = (sbounds, srow, swid, sptr, ecol, eid)
+        return self._ell
 
     def matrices(self, J):
         """Sparse CSR blocks ``A_c`` (rows of colour c, all columns) with values ``J``."""
@@ -228,9 +243,16 @@ def _sample(graph, h, J, beta, n_chains, n_sweeps, update, init, gen, coloring="
     skeys = _kernels.sweep_keys(k1, n_sweeps)
     if n_sweeps and n and _use_numba(backend, device, dtype):
         Xn = X.contiguous().numpy()
-        val = J.detach().to(dtype).cpu().numpy()[plan.eid_np]
+        Jn = J.detach().to(dtype).cpu().numpy()
+        ell = None
+        if n_chains < 8:  # a few chains: the sliced-ELL kernels (values per slot, 0 for padding)
+            *lay, eid = plan.ell()
+            ell = (*lay, np.append(Jn, Jn.dtype.type(0))[eid])
+            val = Jn[:0]  # unused by the ELL kernel
+        else:
+            val = Jn[plan.eid_np]
         _kernels.sweeps_numba(plan.rowptr, plan.col, val, Xn, H.contiguous().numpy(), plan.bounds, skeys, k0,
-                              beta, update == "heat_bath", n_threads=torch.get_num_threads())
+                              beta, update == "heat_bath", n_threads=torch.get_num_threads(), ell=ell)
         X = torch.from_numpy(Xn)
     elif n_sweeps:
         mats = plan.matrices(J.detach().to(dtype))
