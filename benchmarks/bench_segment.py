@@ -101,7 +101,7 @@ def run_one(method, seed, args, data):
     kw = dict(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, device=args.device, random_state=seed)
     if method == "IsingSegmenter":
         kw.update(n_sweeps=args.n_sweeps, n_samples=args.n_samples, n_predict_samples=args.n_predict_samples,
-                  coupling=args.coupling, beta=args.beta)
+                  coupling=args.coupling, beta=args.beta, credit=args.credit, credit_radius=args.credit_radius)
     est = METHODS[method](**kw)
     t0 = time.perf_counter()
     est.fit(tr.images, tr.masks, va.images, va.masks)
@@ -121,7 +121,7 @@ def run_one(method, seed, args, data):
         # the sign of the field alone (no coupling): how much the Ising prior adds
         rec["dice"]["field_sign"] = float(dice_score(te.masks, est.decision_function(te.images) > 0))
         rec.update(n_sweeps=args.n_sweeps, n_samples=args.n_samples, n_predict_samples=args.n_predict_samples,
-                   coupling=args.coupling, beta=args.beta)
+                   coupling=args.coupling, beta=args.beta, credit=args.credit, credit_radius=args.credit_radius)
         rec["diagnostics"] = chain_diagnostics(est, te)
     else:
         rec["dice"]["threshold"] = float(est.score(te.images, te.masks))
@@ -190,6 +190,8 @@ def aggregate(command):
             note += f", J {rs[0].get('coupling', 1.0)}, K {rs[0]['n_samples']}, {rs[0]['n_sweeps']} sweeps"
             if rs[0].get("beta", 1.0) != 1.0:
                 note += f", beta {rs[0]['beta']}"
+            if rs[0].get("credit", "image") != "image":
+                note += f", credit {rs[0]['credit']} r={rs[0]['credit_radius']}"
         for key, name in variants:
             vals = [r["dice"][key] for r in rs]
             rec = {"task": "segment", "dataset": "weizmann_horse", "method": name, "metric": "dice",
@@ -269,6 +271,9 @@ def main(argv=None):
     p.add_argument("--render-figure", nargs=3, metavar=("ISING_METHOD", "UNET_METHOD", "PNG"),
                    help="render Figure 2 from stored panels and exit")
     p.add_argument("--n-samples", type=int, default=2)
+    p.add_argument("--credit", default="image", choices=["image", "local"],
+                   help="RLOO credit: the image's loss (paper, eq. 15) or the pixel's window (extension)")
+    p.add_argument("--credit-radius", type=int, default=0)
     p.add_argument("--n-predict-samples", type=int, default=16)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
