@@ -207,3 +207,35 @@ def test_one_chain_ell_kernel_identical_with_isolated_nodes_and_exact_zero_field
     for beta in (0.0, 0.4, 2.0):
         a, b = _both(g, h, J, beta, 1, 5, update, "random", 11, torch.float32)
         assert torch.equal(a, b)
+
+
+@needs_numba
+@pytest.mark.parametrize("K", [1, 9])
+def test_cached_coupling_values_follow_in_place_edits_and_new_tensors(K):
+    g = _graph(250, 8)
+    rng = np.random.default_rng(K)
+    h = torch.tensor(rng.normal(0, 0.5, g.num_nodes), dtype=torch.float32)
+    J = torch.tensor(rng.choice([-1.0, 0.5, 1.0], g.num_edges), dtype=torch.float32)
+    seen = []
+    for step in range(4):
+        if step == 1:
+            J.mul_(-1.0)  # in place: the plan's cached values must not be reused
+        elif step == 2:
+            J = torch.full((g.num_edges,), 0.75)  # uniform: cached by value
+        elif step == 3:
+            J = torch.full((g.num_edges,), -0.25)
+        a, b = _both(g, h, J, 0.9, K, 4, "metropolis", "random", 3, torch.float32)
+        assert torch.equal(a, b)
+        seen.append(a)
+    assert not torch.equal(seen[0], seen[1]) and not torch.equal(seen[2], seen[3])
+
+
+@needs_numba
+@pytest.mark.parametrize("K", [1, 3, 32])
+def test_compiled_unpermute_equals_torch_gather(K):
+    rng = np.random.default_rng(K)
+    X = torch.tensor(rng.choice([-1, 1], (1000, K)), dtype=torch.int8)
+    pos = torch.tensor(rng.permutation(1000))
+    for dt, ndt in ((torch.float32, np.float32), (torch.float64, np.float64)):
+        got = torch.from_numpy(_kernels.unpermute_numba(X.numpy(), pos.numpy(), ndt))
+        assert torch.equal(got, X.T[:, pos].to(dt).contiguous()) and got.is_contiguous()

@@ -256,6 +256,19 @@ def _build():
                         emap[o] = nnz
         return swid, sptr, ecol, emap
 
+    @nb.njit(cache=True, nogil=True)
+    def unpermute(X, position, out):
+        # out[k, v] = X[position[v], k]: blocks of nodes, so the rows read stay in cache across k
+        n, K = X.shape
+        B = 256
+        for v0 in range(0, n, B):
+            v1 = min(n, v0 + B)
+            for k in range(K):
+                for v in range(v0, v1):
+                    out[k, v] = X[position[v], k]
+        return out
+
+    _compiled["unpermute"] = unpermute
     _compiled["ell_fill"] = ell_fill
     _compiled["lf_order"] = lf_order
     _compiled["greedy"] = greedy
@@ -626,6 +639,12 @@ def greedy_in_order_numba(order, rowptr, col):
     # small colour array (colours <= max degree): neighbour look-ups stay in cache
     dt = np.int16 if maxdeg < 2**15 - 1 else np.int64
     return _build()["greedy"](order, rowptr, col, np.empty(n, dtype=dt)).astype(np.int64)
+
+
+def unpermute_numba(X, position, dtype):
+    """``X[position].T`` as a C-contiguous ``dtype`` array: (n, K) int8 spins to (K, n) floats in node order."""
+    n, K = X.shape
+    return _build()["unpermute"](X, np.ascontiguousarray(position, dtype=np.int64), np.empty((K, n), dtype=dtype))
 
 
 def lf_order_numba(deg, r):
