@@ -374,6 +374,30 @@ def rows(args):
                                                        "load_average": os.getloadavg()}, indent=1))
 
 
+def sweeps(args):
+    """Inference-time sweeps T of a saved learned model, offset recalibrated on validation for each T."""
+    torch.set_num_threads(args.threads)
+    setting = args.setting
+    ds = f"setting{setting}"
+    (train, val, test), _ = setting_data(setting, args.n_matrices, args.max_per_matrix)
+    est = load_learned(setting, args.tag)
+    label = f"ISING+MAG [{args.tag}]"
+    val_items = [est._item(sp.csr_matrix(m)) for m in val][:256]
+    records = []
+    for T in args.sweep_list:
+        est.set_params(n_sweeps=T)
+        t0 = time.perf_counter()
+        est.field_offset_ = est._calibrate_offset(val_items, 0.5)
+        r, f = est.evaluate(test)
+        m = f"{label} T={T}"
+        records += [rec(ds, m, "frobenius", r), rec(ds, m, "kept_fraction", f),
+                    rec(ds, m, "field_offset", mean=float(est.field_offset_), n=1)]
+        print(f"T={T} offset {est.field_offset_:.3f} ({time.perf_counter() - t0:.0f}s)", flush=True)
+        _print(records)
+    (PARTS / f"sweeps_{ds}.json").write_text(json.dumps({"records": records, "load_average": os.getloadavg()},
+                                                        indent=1))
+
+
 def ising_beta2(args):
     """ISING row at beta = 2: the paper's printed Algorithm 1 at beta = 1 samples exp(-2 beta E)."""
     torch.set_num_threads(args.threads)
@@ -556,9 +580,10 @@ def gmres_part(args):
     records = []
     rng = np.random.default_rng(0)
     c0 = [time.process_time()]
-    warm = pyamg.gallery.poisson((30, 30), format="csr")
-    est.transform(warm)  # load the compiled sampler before timing
-    const.transform(warm)
+    for side in (10, 120):  # explicit entry graph and the row/column-sum sampler
+        warm = pyamg.gallery.poisson((side, side), format="csr")
+        est.transform(warm)  # compile / load the samplers before timing
+        const.transform(warm)
     for name, A in systems:
         A = sp.csr_matrix(A)
         n = A.shape[0]
@@ -578,6 +603,7 @@ def gmres_part(args):
             print(f"{name:22s} {method:26s} it={it:6d} setup={setup:7.3f}s solve={dt:7.3f}s nnz={nnz} info={info} "
                   f"rel={rel:.1e}", flush=True)
 
+        c0[0] = time.process_time()
         add("NONE", 0.0, None)
         t0 = time.perf_counter()
         c0[0] = time.process_time()
@@ -702,107 +728,148 @@ def _solve_keep(A, item, keep):
     return sp.csc_matrix((vals, (r[o], c[o])), shape=(n, n)).tocsr()
 
 
+PAPER = {"ISING+MAG": (3.28, 2.06, 1.15), "ISING": (3.86, 3.69, 3.78), "RANDOM": (4.04, 3.86, 3.86),
+         "ONLY A": (4.12, 4.12, 2.00)}
+
+
+def _cell(recs, d, m, metric="frobenius"):
+    f = [r for r in recs if r["dataset"] == d and r["method"] == m and r["metric"] == metric]
+    return f[0] if f else None
+
+
 def merge(args):
-    records = []
-    notes = {}
-    for p in sorted(PARTS.glob("*.json")):
-        d = json.loads(p.read_text())
-        records += d["records"]
-        notes[p.stem] = {k: v for k, v in d.items() if k != "records"}
-    # a rerun part (sorted after the original) replaces the original's records of the same figure
-    last = {}
-    for r in records:
-        last[(r["dataset"], r["method"], r["metric"], r.get("unit"))] = r
-    records = list(last.values())
+    """Render sai.json / sai.md from the current parts.
+
+    Table 1 from ``rows_setting*.json`` (every row of a setting in one run)
+    and training figures from ``table1_setting*_<tag>.json``; GMRES from
+    ``gmres_all.json`` (one run, one restart cap for every row); transform
+    timing from ``timing.json``. Parts of earlier sessions live in
+    ``sai_parts/archive/`` and are not merged.
+    """
+    tag = args.tag or "lstsq-cal"
+    parts = {p.stem: json.loads(p.read_text()) for p in sorted(PARTS.glob("*.json"))}
+    use = [k for k in parts if k.startswith(("rows_", "sweeps_")) or k.endswith(f"_{tag}")
+           or k in ("gmres_all", "timing")]
+    records = [r for k in use for r in parts[k]["records"]]
     (RESULTS / "sai.json").write_text(json.dumps(records, indent=1))
-    lines = ["# Sparse approximate inverses (task `sai`)", "",
-             "Machine: shared 2-core CPU (other jobs running), torch 1 thread per process.", ""]
-    t1 = [r for r in records if r["dataset"].startswith("setting")]
+    notes = {k: {kk: vv for kk, vv in parts[k].items() if kk != "records"} for k in use}
+    L = ["# Sparse approximate inverses (task `sai`)", "",
+         "Machine: 2-core CPU shared with other agents' jobs (load averages in the notes), torch 1 thread "
+         "per process. Regenerate: `python benchmarks/bench_sai.py merge`.", ""]
+    t1 = [r for k in use if k.startswith("rows_") for r in parts[k]["records"]]
+    dsets = sorted({r["dataset"] for r in t1})
     if t1:
-        lines += ["## Table 1: ||AM - I||_F on the test split, mean (std); kept % of candidates", "",
-                  "| method | " + " | ".join(sorted({r['dataset'] for r in t1})) + " |",
-                  "|---|" + "---|" * len({r['dataset'] for r in t1})]
-        dsets = sorted({r["dataset"] for r in t1})
-        methods = ["ISING+MAG [lstsq]", "ISING+MAG [lstsq] (best of 8)", "ISING+MAG [lstsq] @25%",
-                   "ISING+MAG [lstsq]@25% + GREEDY", "TOP |M*| 50%",
-                   "ISING+MAG", "ISING+MAG (best of 8)", "ISING+MAG @50%", "ISING+MAG @25%",
-                   "ISING+MAG@25% + GREEDY", "ISING", "ISING (beta=2)", "RANDOM", "ONLY A", "GREEDY SPAI"]
-        have = {r["method"] for r in t1 if r["metric"] == "frobenius"}
-        methods = [m for m in methods if m in have] + sorted(have - set(methods))
-        for m in methods:
+        learned = f"ISING+MAG [{tag}]"
+        steps = sorted({int(m.rsplit("REFINE", 1)[1]) for m in {r["method"] for r in t1} if "REFINE" in m})
+        order = []
+        for base in (learned, "ISING", "RANDOM", "TOP |M*| 50%", "GREEDY SPAI"):
+            order.append(base)
+            if base == learned:
+                order.append(f"{learned} (best of 8)")
+            order += [f"{base} + REFINE{s}" for s in steps]
+        order.append("ONLY A")
+        L += ["## Table 1: ||AM - I||_F on the test split, mean (std), kept % of the candidates", "",
+              "One run per setting (`rows`): all rows below come from the same process and the same test "
+              "split (60/20/20, seed 0). Setting 1: Dataset 1, candidates A + A^2; Setting 2: Dataset 1, all "
+              "entries; Setting 3: SuiteSparse windows, all entries. The diagonal of M is always kept.", "",
+              "| method | " + " | ".join(dsets) + " | paper |", "|---|" + "---|" * (len(dsets) + 1)]
+        for m in order:
             cells = []
             for d in dsets:
-                f = [r for r in t1 if r["dataset"] == d and r["method"] == m and r["metric"] == "frobenius"]
-                k = [r for r in t1 if r["dataset"] == d and r["method"] == m and r["metric"] == "kept_fraction"]
-                cells.append(f"{f[0]['mean']:.2f} ({f[0]['std']:.2f}), {100 * k[0]['mean']:.1f}%" if f else "-")
-            lines.append(f"| {m.replace('|', chr(92) + '|')} | " + " | ".join(cells) + " |")
-        lines += ["", "Rows: `ISING+MAG [lstsq]` = `features=\"lstsq\"` (|A|, |A^2|, |M*| column- and globally "
-                  "scaled, greedy score from the diagonal; M* = least squares on all candidates), field offset "
-                  "calibrated after training to keep 50% on the validation split (one sample per matrix unless "
-                  "'best of 8'). `... @25% + GREEDY`: an Ising sample at 25% (mean-field shift), then greedy SPAI "
-                  "fills every column up to the GREEDY SPAI budget (a separate method, not the learned one). "
-                  "`TOP |M*| 50%`: keep the 50% largest |M*| of each matrix (no learning). "
-                  "`ISING+MAG` rows without [lstsq] are from the previous session's runs (the paper's |A|, |A^2| "
-                  "features, no offset calibration, hence 58% kept in Setting 1); ISING, RANDOM, ONLY A and "
-                  "GREEDY SPAI are deterministic baselines from that run (same data split).", ""]
-        lines += ["", "Training (learned rows): epochs and seconds per epoch (the [lstsq] runs shared the 2 cores "
-                  "with about 20 other busy processes, load average ~20, three trainings at once; the earlier runs "
-                  "were under a lighter load, so s/epoch are not comparable across them)", ""]
+                f, k = _cell(t1, d, m), _cell(t1, d, m, "kept_fraction")
+                cells.append(f"{f['mean']:.2f} ({f['std']:.2f}), {100 * k['mean']:.1f}%" if f else "-")
+            pk = "ISING+MAG" if m == learned else m
+            paper = " / ".join(f"{v:.2f}" for v in PAPER[pk]) if pk in PAPER else ""
+            L.append(f"| {m.replace('|', chr(92) + '|')} | " + " | ".join(cells) + f" | {paper} |")
+        L += ["", f"- `{learned}`: the GCNII field model with `features=\"lstsq\"` (|A|, |A^2|, |M*| scaled per "
+              "column and globally, greedy-SPAI score; M* = least squares on all candidates), best epoch chosen on "
+              "the validation split at the calibrated kept fraction, then `field_offset_` calibrated to keep 50% "
+              "on the validation split; one sample per matrix unless 'best of 8'.",
+              "- `+ REFINE<s>`: `swap_refine_dense(steps=s, pairs=4)` started from that row's pattern: "
+              "per-column swaps and between-column transfers that keep the number of entries of M, accepted only "
+              "when the residual drops (the same local search for every start).",
+              "- `ISING`: constant field h = 0 (50% by the x -> -x symmetry). `RANDOM`: each candidate with "
+              "probability 1/2. `TOP |M*| 50%`: the 50% largest |M*| of each matrix (the learned model's main input "
+              "feature, no learning). `GREEDY SPAI`: Grote-Huckle from the diagonal, per-column budgets summing to "
+              "exactly 50% of each matrix's candidates.", ""]
+        sec = [r for r in t1 if r["metric"] == "setup_seconds"]
+        if sec:
+            L += ["Wall seconds per test matrix, batched, on the shared machine (load average 10-14 during these "
+                  "runs). ISING and ISING+MAG rows: field, sampling and least squares (and the refinement); "
+                  "`RANDOM/TOP/GREEDY + REFINE` rows: the refinement alone; GREEDY SPAI and TOP |M*|: the whole "
+                  "pattern search:", "",
+                  "| method | " + " | ".join(dsets) + " |", "|---|" + "---|" * len(dsets)]
+            for m in [m for m in order if any(r["method"] == m for r in sec)]:
+                cells = []
+                for d in dsets:
+                    c = _cell(sec, d, m, "setup_seconds")
+                    cells.append(f"{c['mean']:.3f}" if c else "-")
+                L.append(f"| {m.replace('|', chr(92) + '|')} | " + " | ".join(cells) + " |")
+            L.append("")
+        L += ["Training of the learned rows (`table1 --features lstsq --tag " + tag + " --skip-baselines`):", ""]
         for d in dsets:
-            for e in [r for r in t1 if r["dataset"] == d and r["metric"] == "epoch_seconds"]:
-                be = [r for r in t1 if r["dataset"] == d and r["metric"] == "best_epoch" and r["method"] == e["method"]]
-                fo = [r for r in t1 if r["dataset"] == d and r["metric"] == "field_offset" and r["method"] == e["method"]]
-                lines.append(f"- {d}, {e['method']}: {e['n']} epochs, {e['mean']:.1f} s/epoch"
-                             + (f", best validation epoch {int(be[0]['mean'])}" if be else "")
-                             + (f", calibrated field offset {fo[0]['mean']:.3f}" if fo else ""))
-        lines.append("")
-    g = [r for r in records if not r["dataset"].startswith("setting")]
+            part = parts.get(f"table1_{d}_{tag}")
+            if not part:
+                continue
+            rr = part["records"]
+            e = [r for r in rr if r["metric"] == "epoch_seconds"][0]
+            be = [r for r in rr if r["metric"] == "best_epoch"][0]
+            fo = [r for r in rr if r["metric"] == "field_offset"][0]
+            L.append(f"- {d}: {e['n']} epochs, {e['mean']:.1f} s/epoch (std {e['std']:.1f}), best validation epoch "
+                     f"{int(be['mean'])}, calibrated field offset {fo['mean']:.3f}")
+        L.append("")
+    sw = [r for k in use if k.startswith("sweeps_") for r in parts[k]["records"]]
+    if sw:
+        L += ["Sampler sweeps T at inference (same learned model, field offset recalibrated on the validation "
+              "split for each T; `sweeps`):", "", "| setting | method | ||AM - I||_F | kept % | offset |",
+              "|---|---|---|---|---|"]
+        for d, m in dict.fromkeys((r["dataset"], r["method"]) for r in sw):
+            f, k, o = (_cell(sw, d, m, x) for x in ("frobenius", "kept_fraction", "field_offset"))
+            L.append(f"| {d} | {m} | {f['mean']:.3f} ({f['std']:.2f}) | {100 * k['mean']:.1f}% | {o['mean']:.3f} |")
+        L.append("")
+    g = parts.get("gmres_all")
     if g:
-        lines += ["## GMRES(50), rtol 1e-8, at most 20 restarts (1000 iterations = not converged)", "",
-                  "Rows with a setup CPU time were rerun with the current code (`gmres_learned`, default 40 "
-                  "restarts, so 2000 = not converged there; a count between 1000 and 2000 would be 'not converged' "
-                  "in the other rows), under the load average in the notes; the others are from the earlier full run "
-                  "(`gmres`, 20 restarts). Wall times depend on the machine's load at the time; the first transform "
-                  "in a process also loads the compiled sampler (sherman1's first learned row).", "",
-                  "| system | method | iterations | setup s | setup CPU s | solve s | nnz(M) | true rel. residual |",
-                  "|---|---|---|---|---|---|---|---|"]
+        gm = g["records"]
+        L += [f"## GMRES({g.get('restart', 50)}), rtol 1e-8, at most {g.get('max_restarts')} restarts "
+              f"({50 * int(g.get('max_restarts') or 0)} iterations = not converged)", "",
+              f"One run, every row with the same restart cap; learned model: {g.get('model')}; load average at the "
+              f"end {g.get('load_average')}. Setup wall and CPU seconds; solve wall seconds. GMRES stops on the "
+              "preconditioned residual: where the true relative residual is far above 1e-8 (bp_200 for every SAI, "
+              "qh882 for AMG) the iteration count is not a convergence.", "",
+              "| system | method | iterations | setup s | setup CPU s | solve s | nnz(M) | true rel. residual |",
+              "|---|---|---|---|---|---|---|---|"]
         seen = []
-        for r in g:
+        for r in gm:
             if (r["dataset"], r["method"]) not in seen:
                 seen.append((r["dataset"], r["method"]))
         for d, m in seen:
-            v = {r["metric"]: r["mean"] for r in g if r["dataset"] == d and r["method"] == m
-                 and not str(r.get("unit", "")).startswith("s (")}
-            if "gmres_iterations" not in v:
-                continue
+            v = {r["metric"]: r["mean"] for r in gm if r["dataset"] == d and r["method"] == m}
             nnz = v.get("nnz")
-            cpu = f"{v['setup_cpu_seconds']:.3f}" if "setup_cpu_seconds" in v else "-"
-            lines.append(f"| {d} | {m} | {int(v['gmres_iterations'])} | {v.get('setup_seconds', 0):.3f} | {cpu} | "
-                         f"{v.get('solve_seconds', 0):.3f} | {int(nnz) if nnz is not None else '-'} | "
-                         f"{v.get('rel_residual', float('nan')):.1e} |")
-    tm = [r for r in records if r["metric"] in ("setup_seconds", "setup_cpu_seconds")
-          and str(r.get("unit", "")).startswith("s (")]
+            L.append(f"| {d} | {m} | {int(v['gmres_iterations'])} | {v.get('setup_seconds', 0):.3f} | "
+                     f"{v.get('setup_cpu_seconds', float('nan')):.3f} | {v.get('solve_seconds', 0):.3f} | "
+                     f"{int(nnz) if nnz is not None else '-'} | {v.get('rel_residual', float('nan')):.1e} |")
+        L.append("")
+    tm = parts.get("timing")
     if tm:
-        lines += ["", "## transform() on 2D Poisson, pattern A + A^2, 1 torch thread", "",
-                  "CPU seconds (process time) and wall seconds; the 2-core machine was shared and heavily "
-                  f"loaded (load average {notes.get('timing', {}).get('load_average', '?')}), so wall time "
-                  "is mostly waiting: compare CPU times.", "",
-                  "| system | method | step | CPU s | wall s |", "|---|---|---|---|---|"]
+        L += ["## transform() on 2D Poisson, pattern A + A^2, 1 torch thread (session 2 measurement)", "",
+              f"CPU and wall seconds; load average {tm.get('load_average')}.", "",
+              "| system | method | step | CPU s | wall s |", "|---|---|---|---|---|"]
         rowsd = {}
-        for r in tm:
+        for r in tm["records"]:
             step = r["unit"][3:-1].rsplit(", ", 1)[0]
             kind = "cpu" if r["metric"] == "setup_cpu_seconds" else "wall"
             rowsd.setdefault((r["dataset"], r["method"], step), {})[kind] = r["mean"]
         for (d, m, st), v in rowsd.items():
-            lines.append(f"| {d} | {m} | {st} | {v.get('cpu', float('nan')):.2f} | {v.get('wall', float('nan')):.2f} |")
-    lines += ["", "Notes: " + json.dumps(notes)]
-    (RESULTS / "sai.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+            L.append(f"| {d} | {m} | {st} | {v.get('cpu', float('nan')):.2f} | {v.get('wall', float('nan')):.2f} |")
+        L.append("")
+    L += ["Notes: " + json.dumps(notes)]
+    (RESULTS / "sai.md").write_text("\n".join(L) + "\n")
+    print("\n".join(L))
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("part", choices=["table1", "rows", "gmres", "gmres_learned", "merge", "extra", "ising_beta2",
+    ap.add_argument("part", choices=["table1", "rows", "sweeps", "gmres", "gmres_learned", "merge", "extra", "ising_beta2",
                                      "timing"])
     ap.add_argument("--setting", type=int, default=1)
     ap.add_argument("--epochs", type=int, default=30)
@@ -821,11 +888,12 @@ def main():
     ap.add_argument("--penalty", type=float, default=1.0)
     ap.add_argument("--refine-steps", type=int, nargs="+", default=[4, 20])
     ap.add_argument("--refine-pairs", type=int, default=4)
+    ap.add_argument("--sweep-list", type=int, nargs="+", default=[3, 10, 30])
     ap.add_argument("--maxiter", type=int, default=40)
     ap.add_argument("--suitesparse", nargs="*",
                     default=["sherman1", "orsirr_1", "bcsstk09", "1138_bus", "bp_200", "qh882"])
     args = ap.parse_args()
-    {"table1": table1, "rows": rows, "gmres": gmres_part, "gmres_learned": gmres_learned, "merge": merge, "extra": extra, "ising_beta2": ising_beta2, "timing": timing}[args.part](args)
+    {"table1": table1, "rows": rows, "sweeps": sweeps, "gmres": gmres_part, "gmres_learned": gmres_learned, "merge": merge, "extra": extra, "ising_beta2": ising_beta2, "timing": timing}[args.part](args)
 
 
 if __name__ == "__main__":
