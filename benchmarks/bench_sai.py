@@ -398,6 +398,36 @@ def sweeps(args):
                                                         indent=1))
 
 
+def paired(args):
+    """Per-matrix comparison of the learned start and the TOP |M*| start, plain and refined (same test split)."""
+    from skising.precondition._estimator import refine_patterns
+
+    torch.set_num_threads(args.threads)
+    setting = args.setting
+    ds = f"setting{setting}"
+    pattern = "A2" if setting == 1 else "full"
+    (_, _, test), _ = setting_data(setting, args.n_matrices, args.max_per_matrix)
+    items = [_Item(sp.csr_matrix(m), pattern, True, build_graph=True) for m in test]
+    est = load_learned(setting, args.tag)
+    tm = threshold_masks(items)
+    records = []
+    for R in [0] + list(args.refine_steps):
+        est.set_params(refine_steps=R, refine_pairs=args.refine_pairs)
+        r_l, _ = est.evaluate(test)
+        if R:
+            r_t = np.concatenate(refine_patterns(items, [k[None] for k in tm], R, args.refine_pairs)[1])
+        else:
+            r_t = residual_of_masks(items, tm)
+        d = r_l - r_t
+        m = f"ISING+MAG [{args.tag}] - TOP |M*| 50%" + (f" (both + REFINE{R})" if R else "")
+        records += [rec(ds, m, "frobenius_difference", d),
+                    rec(ds, m, "fraction_learned_lower", mean=float((d < -1e-9).mean()), n=int(d.size)),
+                    rec(ds, m, "fraction_tied", mean=float((np.abs(d) <= 1e-9).mean()), n=int(d.size))]
+        print(f"{ds} R={R}: mean diff {d.mean():+.4f} (std {d.std():.3f}), median {np.median(d):+.4f}, "
+              f"learned lower on {(d < -1e-9).mean():.1%}, tied {(np.abs(d) <= 1e-9).mean():.1%}", flush=True)
+    (PARTS / f"paired_{ds}.json").write_text(json.dumps({"records": records}, indent=1))
+
+
 def ising_beta2(args):
     """ISING row at beta = 2: the paper's printed Algorithm 1 at beta = 1 samples exp(-2 beta E)."""
     torch.set_num_threads(args.threads)
@@ -748,9 +778,11 @@ def merge(args):
     """
     tag = args.tag or "lstsq-cal"
     parts = {p.stem: json.loads(p.read_text()) for p in sorted(PARTS.glob("*.json"))}
-    use = [k for k in parts if k.startswith(("rows_", "sweeps_")) or k.endswith(f"_{tag}")
-           or k in ("gmres_all", "timing")]
-    records = [r for k in use for r in parts[k]["records"]]
+    use = [k for k in parts if k.startswith(("rows_", "sweeps_", "paired_", f"table1_setting2_{tag}"))
+           or k.endswith(f"_{tag}") or k in ("gmres_all", "timing")]
+    # training parts: only their learned rows (their TOP |M*| row repeats the rows_ part's)
+    records = [r for k in use for r in parts[k]["records"]
+               if not k.startswith("table1_") or r["method"].startswith("ISING+MAG")]
     (RESULTS / "sai.json").write_text(json.dumps(records, indent=1))
     notes = {k: {kk: vv for kk, vv in parts[k].items() if kk != "records"} for k in use}
     L = ["# Sparse approximate inverses (task `sai`)", "",
@@ -818,6 +850,35 @@ def merge(args):
             L.append(f"- {d}: {e['n']} epochs, {e['mean']:.1f} s/epoch (std {e['std']:.1f}), best validation epoch "
                      f"{int(be['mean'])}, calibrated field offset {fo['mean']:.3f}")
         L.append("")
+    pr = [r for k in use if k.startswith("paired_") for r in parts[k]["records"]]
+    if pr:
+        L += ["Paired, per test matrix: learned start minus TOP |M*| start (`paired`); negative = learned "
+              "better:", "", "| setting | comparison | mean difference (std) | learned lower | tied |",
+              "|---|---|---|---|---|"]
+        for d, m in dict.fromkeys((r["dataset"], r["method"]) for r in pr):
+            f, lo, ti = (_cell(pr, d, m, x) for x in ("frobenius_difference", "fraction_learned_lower",
+                                                      "fraction_tied"))
+            L.append(f"| {d} | {m.replace('|', chr(92) + '|')} | {f['mean']:+.4f} ({f['std']:.3f}) | "
+                     f"{100 * lo['mean']:.0f}% | {100 * ti['mean']:.0f}% |")
+        L.append("")
+    ab = [k for k in use if k.startswith(f"table1_setting2_{tag}")]
+    if len(ab) > 1:
+        L += ["Setting 2 training variants (each from its own `table1` run; test split, calibrated to 50%):", "",
+              "| variant | ||AM - I||_F | kept % | best of 8 | epochs | s/epoch | best epoch |",
+              "|---|---|---|---|---|---|---|"]
+        for k in ab:
+            rr = parts[k]["records"]
+            lab = "ISING+MAG [" + k[len("table1_setting2_"):] + "]"
+            f = [r for r in rr if r["method"] == lab and r["metric"] == "frobenius"]
+            if not f:
+                continue
+            kf = [r for r in rr if r["method"] == lab and r["metric"] == "kept_fraction"][0]
+            b8 = [r for r in rr if r["method"] == lab + " (best of 8)" and r["metric"] == "frobenius"][0]
+            e = [r for r in rr if r["method"] == lab and r["metric"] == "epoch_seconds"][0]
+            be = [r for r in rr if r["method"] == lab and r["metric"] == "best_epoch"][0]
+            L.append(f"| {lab} | {f[0]['mean']:.3f} ({f[0]['std']:.2f}) | {100 * kf['mean']:.1f}% | "
+                     f"{b8['mean']:.3f} | {e['n']} | {e['mean']:.1f} | {int(be['mean'])} |")
+        L.append("")
     sw = [r for k in use if k.startswith("sweeps_") for r in parts[k]["records"]]
     if sw:
         L += ["Sampler sweeps T at inference (same learned model, field offset recalibrated on the validation "
@@ -869,7 +930,7 @@ def merge(args):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("part", choices=["table1", "rows", "sweeps", "gmres", "gmres_learned", "merge", "extra", "ising_beta2",
+    ap.add_argument("part", choices=["table1", "rows", "sweeps", "paired", "gmres", "gmres_learned", "merge", "extra", "ising_beta2",
                                      "timing"])
     ap.add_argument("--setting", type=int, default=1)
     ap.add_argument("--epochs", type=int, default=30)
@@ -893,7 +954,7 @@ def main():
     ap.add_argument("--suitesparse", nargs="*",
                     default=["sherman1", "orsirr_1", "bcsstk09", "1138_bus", "bp_200", "qh882"])
     args = ap.parse_args()
-    {"table1": table1, "rows": rows, "sweeps": sweeps, "gmres": gmres_part, "gmres_learned": gmres_learned, "merge": merge, "extra": extra, "ising_beta2": ising_beta2, "timing": timing}[args.part](args)
+    {"table1": table1, "rows": rows, "sweeps": sweeps, "paired": paired, "gmres": gmres_part, "gmres_learned": gmres_learned, "merge": merge, "extra": extra, "ising_beta2": ising_beta2, "timing": timing}[args.part](args)
 
 
 if __name__ == "__main__":
