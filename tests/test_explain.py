@@ -131,6 +131,21 @@ def test_sparsity_adds_kept_fraction_to_the_loss(tiny):
     assert torch.allclose(ex1._task_loss(x, batch) - ex0._task_loss(x, batch), 0.5 * kept, atol=1e-6)
 
 
+def test_hard_target_is_cross_entropy_to_the_predicted_class(tiny):
+    # loss_target="hard" (the Mutagenicity recommendation): -log p_sub[argmax p_full] per sample and graph
+    ds, model = tiny
+    ex = IsingGraphExplainer(model, epochs=0, loss_target="hard", random_state=0).fit(ds[:3])
+    batch = ex._collate(ex._prepare(ds[:3]))
+    gen = torch.Generator().manual_seed(1)
+    x = torch.where(torch.rand(2, batch.graph.num_nodes, generator=gen) < 0.5, 1.0, -1.0)
+    pf = predict_proba(model, ds[:3])
+    slices = batch.graph.subgraph_slices()
+    for k in range(2):
+        ps = induced_subgraph_proba(model, ds[:3], [x[k, a:b] > 0 for a, b in slices])
+        want = -torch.log(ps[torch.arange(3), pf.argmax(1)])
+        assert torch.allclose(ex._task_loss(x, batch)[k], want, atol=1e-4)
+
+
 def test_explainer_edge_features_use_gine():
     from torch_geometric.data import Data
 
