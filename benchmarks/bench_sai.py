@@ -864,7 +864,7 @@ def merge(args):
     ab = [k for k in use if k.startswith(f"table1_setting2_{tag}")]
     if len(ab) > 1:
         L += ["Setting 2 training variants (each from its own `table1` run; test split, calibrated to 50%):", "",
-              "| variant | ||AM - I||_F | kept % | best of 8 | epochs | s/epoch | best epoch |",
+              "| variant | \\|\\|AM - I\\|\\|_F | kept % | best of 8 | epochs | s/epoch | best epoch |",
               "|---|---|---|---|---|---|---|"]
         for k in ab:
             rr = parts[k]["records"]
@@ -882,7 +882,7 @@ def merge(args):
     sw = [r for k in use if k.startswith("sweeps_") for r in parts[k]["records"]]
     if sw:
         L += ["Sampler sweeps T at inference (same learned model, field offset recalibrated on the validation "
-              "split for each T; `sweeps`):", "", "| setting | method | ||AM - I||_F | kept % | offset |",
+              "split for each T; `sweeps`):", "", "| setting | method | \\|\\|AM - I\\|\\|_F | kept % | offset |",
               "|---|---|---|---|---|"]
         for d, m in dict.fromkeys((r["dataset"], r["method"]) for r in sw):
             f, k, o = (_cell(sw, d, m, x) for x in ("frobenius", "kept_fraction", "field_offset"))
