@@ -6,9 +6,11 @@ The sampler has two implementations of one sweep:
   vectorised, runs on any device; and
 * the **compiled CPU path** (:func:`sweeps_numba`, needs ``numba``, installed by
   ``pip install skising[fast]``): one fused, multi-threaded loop per colour,
-  on int8 spins. With many chains, the accept/reject arithmetic is vectorised
-  across the chains of a row; with one chain, the local fields of a tile of 64
-  rows are gathered first and the arithmetic is vectorised across the tile.
+  on int8 spins. With 8 or more chains, CSR row by row, the accept/reject
+  arithmetic vectorised across the chains of a row; with 1-7 chains, a
+  sliced-ELL layout (:func:`ell_layout`: slices of 8 rows, column-major, padded
+  to the slice's longest row, so no branch per row) whose tile of 64 rows
+  gathers its local fields first, then runs one vectorised pass over the tile.
   The hash works in 32-bit lanes and ``2^-n`` is a product of exact powers of
   two (no table gather), so LLVM emits SIMD code for the whole update.
 
