@@ -167,7 +167,8 @@ def table1(args):
 def _table1_learned(args, ds, pattern, train, val, test, info, records, label, ftag):
     est = SAIPreconditioner(pattern=pattern, max_epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                             n_samples=args.k, n_sweeps=args.sweeps, beta=args.beta, random_state=0,
-                            features=args.features, penalty=args.penalty, verbose=1)
+                            features=args.features, penalty=args.penalty, verbose=1,
+                            refine_steps=args.train_refine, refine_train=bool(args.train_refine))
     t0 = time.perf_counter()
     est.fit(train, X_val=val)
     fit_s = time.perf_counter() - t0
@@ -184,6 +185,12 @@ def _table1_learned(args, ds, pattern, train, val, test, info, records, label, f
     records += [rec(ds, label, "frobenius", r), rec(ds, label, "kept_fraction", f)]
     r8, f8 = est.evaluate(test, n_samples=8)
     records += [rec(ds, f"{label} (best of 8)", "frobenius", r8), rec(ds, f"{label} (best of 8)", "kept_fraction", f8)]
+    if args.train_refine:  # the trained rows above are refined; add the plain sample and other round counts
+        for R in [0] + [r for r in args.refine_steps if r != args.train_refine]:
+            est.set_params(refine_steps=R, refine_train=False)
+            r, f = est.evaluate(test)
+            lab = f"{label} (no refinement)" if R == 0 else f"{label} (REFINE{R})"
+            records += [rec(ds, lab, "frobenius", r), rec(ds, lab, "kept_fraction", f)]
     if info:
         records.append(rec(ds, "DATA", "n_windows", mean=info["n_windows"], n=len(info["composition"])))
     _print(records)
@@ -949,6 +956,8 @@ def main():
     ap.add_argument("--penalty", type=float, default=1.0)
     ap.add_argument("--refine-steps", type=int, nargs="+", default=[4, 20])
     ap.add_argument("--refine-pairs", type=int, default=4)
+    ap.add_argument("--train-refine", type=int, default=0,
+                    help="refine every training sample this many rounds (refine_train=True)")
     ap.add_argument("--sweep-list", type=int, nargs="+", default=[3, 10, 30])
     ap.add_argument("--maxiter", type=int, default=40)
     ap.add_argument("--suitesparse", nargs="*",

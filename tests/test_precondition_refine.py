@@ -104,3 +104,15 @@ def test_validation_compares_epochs_at_calibrated_fraction(mats):
     res, frac = est.evaluate(mats[8:16])
     assert -res.mean() == pytest.approx(est.history_[best]["val_score"], rel=0.05)
     assert frac.mean() == pytest.approx(0.5, abs=0.03)
+
+
+def test_refine_train_uses_refined_loss(mats):
+    with pytest.raises(ValueError, match="refine_train"):
+        SAIPreconditioner(refine_train=True, max_epochs=0).fit(mats[:2])
+    with pytest.raises(TypeError, match="refine_train"):
+        SAIPreconditioner(refine_train="yes", refine_steps=1, max_epochs=0).fit(mats[:2])
+    kw = dict(pattern="full", max_epochs=1, batch_size=8, random_state=0)
+    plain = SAIPreconditioner(**kw).fit(mats[:8])
+    refined = SAIPreconditioner(refine_steps=3, refine_train=True, **kw).fit(mats[:8])
+    # same first samples, but the training loss is the residual after refinement
+    assert refined.history_[0]["loss"] < 0.8 * plain.history_[0]["loss"]

@@ -167,6 +167,12 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
     refine_pairs : int, default=4
         Entries moved between columns per matrix in one transfer round of
         the refinement.
+    refine_train : bool, default=False
+        Also refine every training sample (``refine_steps`` rounds) and use
+        the residual of the refined pattern as the RLOO task loss, so that
+        the field learns starting patterns for the refinement (the loss stays
+        a black box of the sample; the refinement keeps its number of
+        entries, so the magnetisation penalty is unchanged).
     device : str, default="cpu"
     random_state : int or None
     verbose : int
@@ -221,6 +227,7 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
         transform_samples=1,
         refine_steps=0,
         refine_pairs=4,
+        refine_train=False,
         device="cpu",
         random_state=None,
         verbose=0,
@@ -242,6 +249,7 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
         self.transform_samples = transform_samples
         self.refine_steps = refine_steps
         self.refine_pairs = refine_pairs
+        self.refine_train = refine_train
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -259,6 +267,10 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
         check_int(self.transform_samples, "transform_samples", low=1)
         check_int(self.refine_steps, "refine_steps", low=0)
         check_int(self.refine_pairs, "refine_pairs", low=1)
+        if not isinstance(self.refine_train, (bool, np.bool_)):
+            raise TypeError(f"refine_train: expected a bool, got {self.refine_train!r}")
+        if self.refine_train and not self.refine_steps:
+            raise ValueError("refine_train: needs refine_steps > 0")
         if self.refine_steps and not self.keep_diagonal:
             raise ValueError("refine_steps: the refinement keeps the diagonal fixed; it needs keep_diagonal=True")
         if not isinstance(self.features, str) or self.features not in FEATURES:
@@ -291,6 +303,11 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
 
     def _task_loss(self, x, batch):
         keep = (x > 0).cpu().numpy()
+        if self.refine_train:
+            off = np.cumsum([0] + [it.m for it in batch.items])
+            parts = [keep[:, off[i] : off[i + 1]] for i in range(batch.G)]
+            _, rr = refine_patterns(batch.items, parts, int(self.refine_steps), int(self.refine_pairs))
+            return torch.as_tensor(np.stack(rr, axis=1), dtype=torch.float32)  # (K, G)
         res, _ = batch.residuals(keep, bool(self.keep_diagonal))
         return torch.as_tensor(res, dtype=torch.float32)
 
