@@ -885,7 +885,13 @@ def merge(args):
             be = [r for r in rr if r["method"] == lab and r["metric"] == "best_epoch"][0]
             L.append(f"| {lab} | {f[0]['mean']:.3f} ({f[0]['std']:.2f}) | {100 * kf['mean']:.1f}% | "
                      f"{b8['mean']:.3f} | {e['n']} | {e['mean']:.1f} | {int(be['mean'])} |")
-        L.append("")
+            for m in dict.fromkeys(r["method"] for r in rr if r["method"].startswith(lab + " (")
+                                   and "best of" not in r["method"]):
+                f2, k2 = _cell(rr, "setting2", m), _cell(rr, "setting2", m, "kept_fraction")
+                L.append(f"| {m} | {f2['mean']:.3f} ({f2['std']:.2f}) | {100 * k2['mean']:.1f}% | | | | |")
+        L += ["", "`[lstsq-cal-k4]`: K = 4 RLOO samples. `[lstsq-cal-rt4]`: `refine_train=True, refine_steps=4` (the "
+              "RLOO loss is the residual after 4 refinement rounds); its main row and best-of-8 are refined "
+              "4 rounds, the sample alone is '(no refinement)'.", ""]
     sw = [r for k in use if k.startswith("sweeps_") for r in parts[k]["records"]]
     if sw:
         L += ["Sampler sweeps T at inference (same learned model, field offset recalibrated on the validation "
