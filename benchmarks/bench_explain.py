@@ -387,7 +387,8 @@ def write(records, name):
     path.write_text(json.dumps(allrec, indent=1))
     # markdown: one table per dataset, methods x metrics (mean ± std over seeds)
     lines = ["# Explainer benchmark (`benchmarks/bench_explain.py`)", "",
-             "Machine: shared 2-core CPU (other jobs running); times are indicative only.", ""]
+             "Machine: shared 2-core CPU (other jobs running, load average 8-14 during the session-3 runs); "
+             "times are indicative only. Mean ± std over seeds (std blank: one seed).", ""]
     metrics = ["gea", "gea_sample_mean", "fidelity", "fidelity_prob", "harmonic_fidelity", "pyg_fid_plus", "pyg_fid_minus",
                "kept_fraction", "seconds_per_graph", "train_seconds"]
     for ds in sorted({r["dataset"] for r in allrec}):
@@ -397,9 +398,9 @@ def write(records, name):
             if r["metric"] == "test_accuracy":
                 lines += [f"{r['method']} test accuracy: {r['mean']:.3f} (n = {r['n']}).", ""]
         methods = [m for m in dict.fromkeys(r["method"] for r in rs) if "classifier" not in m]
-        lines += ["| method | " + " | ".join(metrics) + " |", "|---" * (len(metrics) + 1) + "|"]
+        lines += ["| method | seeds | " + " | ".join(metrics) + " |", "|---" * (len(metrics) + 2) + "|"]
         for m in methods:
-            cells = []
+            cells = [str(next((r["n"] for r in rs if r["method"] == m and r["metric"] == "gea"), ""))]
             for met in metrics:
                 r = next((r for r in rs if r["method"] == m and r["metric"] == met), None)
                 if r is None:

@@ -205,15 +205,18 @@ class IsingGraphExplainer(BaseIsingEstimator):
     loss_target : {"soft", "hard"}, default "soft"
         Cross-entropy against the classifier's probabilities on the whole
         graph (``"soft"``) or its predicted class / the given ``y``
-        (``"hard"``).
+        (``"hard"``). With ``"soft"`` a graph the classifier is unsure of
+        (p = 0.6) penalises explanations that make it surer (p = 0.98), so
+        ``"hard"`` suits the predicted-class agreement metric better.
     sparsity : float, default 0.0
         Weight of the kept fraction of each sample added to its task loss
         (``loss = CE + sparsity * kept_fraction``; through RLOO like the
         cross-entropy). 0 is the paper's loss; a positive value keeps
         pushing unneeded nodes out once the cross-entropy is saturated. On
         BA-2Motifs ``sparsity=0.2`` gave top-5 GEA 0.96-0.99 on every seed
-        (paper loss: 0.60-0.99); on Mutagenicity ``sparsity=2`` raised
-        top-25 % GEA from 0.08 to 0.44 (see ``doc/explain.md``).
+        (paper loss: 0.60-0.99); on Mutagenicity ``sparsity=2`` with
+        ``loss_target="hard"`` gave top-25 % GEA 0.27-0.44 by seed (paper
+        loss: about 0.1); see ``doc/explain.md``.
     device : str, default "cpu"
     random_state : int or None
     verbose : int, default 0
