@@ -209,6 +209,26 @@ def list_suitesparse(data_home=None):
 def load_suitesparse_matrix(name, data_home=None):
     """One SuiteSparse matrix of the data home by name, as CSR float64.
 
+    Parameters
+    ----------
+    name : str
+        File stem of the matrix, i.e. ``suitesparse/<name>.mtx`` in the data
+        home (see :func:`list_suitesparse`).
+    data_home : str or Path, optional
+        Data folder (default: ``$SKISING_DATA`` or ``../shared/data``).
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix
+        The matrix, read by :func:`read_matrix_market` (float64).
+
+    Raises
+    ------
+    TypeError
+        If ``name`` is not a str.
+    FileNotFoundError
+        If the data home has no such file.
+
     Examples
     --------
     >>> from skising.datasets import load_suitesparse_matrix
@@ -325,6 +345,21 @@ def load_suitesparse_windows(
 
 def split_matrices(items, fractions=(0.6, 0.2, 0.2), random_state=0):
     """Shuffle and split a list into train/validation/test parts (60/20/20).
+
+    Parameters
+    ----------
+    items : iterable
+        The items to split (converted to a list).
+    fractions : sequence of float, default=(0.6, 0.2, 0.2)
+        Non-negative fraction of ``items`` in each part, summing to 1; one
+        part per entry. Part sizes are the rounded cumulative fractions.
+    random_state : int, numpy.random.Generator or None, default=0
+        Seed of the shuffle (passed to :func:`numpy.random.default_rng`).
+
+    Returns
+    -------
+    list of list
+        One list of items per entry of ``fractions``, in shuffled order.
 
     Examples
     --------

@@ -88,13 +88,20 @@ def induced_subgraph_proba(model, graphs, node_masks, batch_size=128, device="cp
     ----------
     model : torch.nn.Module
         ``model(x, edge_index, batch=..., [edge_attr=...]) -> logits``.
+        It is put in evaluation mode (``model.eval()``).
     graphs : list of torch_geometric.data.Data
+        The graphs whose induced subgraphs are classified.
     node_masks : list of bool arrays/tensors, one ``(n_i,)`` per graph
         Nodes to keep; all other nodes and their edges are deleted.
+    batch_size : int, default=128
+        Number of graphs passed to ``model`` in one batch.
+    device : str or torch.device, default="cpu"
+        Device the batches are moved to; ``model`` must already live there.
 
     Returns
     -------
     torch.Tensor of shape (n_graphs, n_classes)
+        Softmax of the logits of every induced subgraph, on the CPU.
 
     Examples
     --------

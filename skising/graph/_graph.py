@@ -343,7 +343,9 @@ def as_graph(graph, edge_weight=None, num_nodes=None, x=None, pos=None, name="gr
 
     Parameters
     ----------
-    graph : Graph, scipy.sparse matrix, (2, E) integer array/tensor, networkx.Graph or torch_geometric.data.Data
+    graph : Graph, scipy.sparse matrix, int array or tensor of shape (2, E), networkx.Graph or torch_geometric.data.Data
+        The graph, in one of these forms:
+
         * a scipy sparse (weighted) adjacency: must be square and symmetric;
           entries are the edge weights;
         * an ``edge_index`` of shape ``(2, E)``: each pair is an undirected
@@ -360,10 +362,14 @@ def as_graph(graph, edge_weight=None, num_nodes=None, x=None, pos=None, name="gr
     x, pos : array-like, optional
         Node features ``(n, F)`` and positions ``(n, d)``; override those of
         the input.
+    name : str, default="graph"
+        Name of the input used as the prefix of error messages.
 
     Returns
     -------
     Graph
+        The validated graph (``graph`` itself when it already is a
+        :class:`Graph` and neither ``x`` nor ``pos`` is given).
 
     Raises
     ------

@@ -131,6 +131,25 @@ def sai_lstsq_dense(A, mask, ridge=_RIDGE):
     elsewhere) and the residual ``A M - I`` (B, n, n). Every column of
     ``mask`` must hold at least one entry.
 
+    Parameters
+    ----------
+    A : torch.Tensor or array-like of shape (B, n, n)
+        A batch of ``B`` square matrices (converted to float64; the
+        computation runs on ``A``'s device).
+    mask : torch.Tensor or array-like of bool, shape (B, n, n)
+        Sparsity pattern of ``M``: ``mask[b, i, k]`` is True when ``M[b, i, k]``
+        may be nonzero.
+    ridge : float, default=1e-8
+        Relative size of the ridge rows (``ridge * max|A|``, the maximum over
+        the whole batch), as in :func:`sai_lstsq`.
+
+    Returns
+    -------
+    M : torch.Tensor of shape (B, n, n)
+        Float64 least-squares values on ``mask``, zero elsewhere.
+    resid : torch.Tensor of shape (B, n, n)
+        The residual ``A @ M - I``.
+
     Examples
     --------
     >>> import torch

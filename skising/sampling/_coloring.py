@@ -196,6 +196,18 @@ def color_graph(graph, method="auto", seed=0):
 def is_valid_coloring(graph, colors):
     """True when no edge joins two nodes of the same colour.
 
+    Parameters
+    ----------
+    graph : Graph or any input of :func:`~skising.graph.as_graph`
+        The graph.
+    colors : array-like of shape (n_nodes,)
+        Colour of every node.
+
+    Returns
+    -------
+    bool
+        Whether the endpoints of every edge have different colours.
+
     Examples
     --------
     >>> import networkx as nx

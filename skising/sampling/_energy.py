@@ -111,6 +111,23 @@ def ising_energy(graph, x, field, coupling=1.0, per_graph=None):
 def local_field(graph, x, coupling=1.0):
     """``sum_j J_ij x_j`` for every node; shape like ``x`` (2-D).
 
+    Parameters
+    ----------
+    graph : Graph or any input of :func:`~skising.graph.as_graph`
+        The graph.
+    x : array-like of shape (n_nodes,) or (n_samples, n_nodes)
+        Spins (booleans are mapped to +1/-1; non-float values are cast to
+        float32).
+    coupling : float or array-like of shape (n_edges,), default=1.0
+        A scalar scales the graph's edge weights; an array gives ``J`` per
+        undirected edge, in the order of ``graph.edges``.
+
+    Returns
+    -------
+    torch.Tensor of shape (n_samples, n_nodes)
+        The local field of every node (a 1-D ``x`` gives one row), on the
+        device of ``x``.
+
     Examples
     --------
     >>> import networkx as nx, torch
@@ -224,6 +241,20 @@ def magnetization_det(field, beta=1.0, batch=None):
 
 def magnetization_sto(x, batch=None):
     r"""Stochastic magnetisation :math:`\eta_{sto} = \frac1n \sum_i x_i` of samples (eq. 13).
+
+    With ``batch`` (node -> graph), one value per graph.
+
+    Parameters
+    ----------
+    x : array-like of shape (..., n)
+        Spins in {-1, +1} (booleans are mapped to +1/-1).
+    batch : LongTensor of shape (n,), optional
+        Graph index of every node (as in :func:`~skising.graph.batch_graphs`).
+
+    Returns
+    -------
+    torch.Tensor of shape (...) or (..., n_graphs)
+        Mean spin (float32) over all nodes, or over the nodes of each graph.
 
     Examples
     --------

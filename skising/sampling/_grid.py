@@ -52,10 +52,17 @@ def grid_kernel(coupling=1.0, dtype=torch.float32, device=None):
         A scalar ``J`` gives ``J`` for all 8 neighbours (zero centre); a
         3x3 array is used as is and must be point-symmetric with a zero
         centre.
+    dtype : torch.dtype, default=torch.float32
+        Data type of the kernel.
+    device : str or torch.device, optional
+        Device of the kernel (default: that of a tensor ``coupling``, else
+        torch's default device).
 
     Returns
     -------
     torch.Tensor of shape (3, 3)
+        The kernel ``W``; ``W[1 + d_row, 1 + d_col]`` couples a pixel to its
+        neighbour at offset ``(d_row, d_col)``.
 
     Examples
     --------
@@ -302,11 +309,29 @@ def ising_energy_grid(x, field, coupling=1.0):
 def mean_field_grid(field, coupling=1.0, beta=1.0, damping=0.5, tol=1e-5, max_iter=200):
     r"""Mean-field magnetisations (eq. 11) on the 8-neighbour grid.
 
-    Iterates :math:`m \leftarrow (1-\lambda) m + \lambda\tanh(\beta(h + W * m))`.
+    Iterates :math:`m \leftarrow (1-\lambda) m + \lambda\tanh(\beta(h + W * m))`
+    (damping :math:`\lambda`) until the largest change is below ``tol``.
+
+    Parameters
+    ----------
+    field : array-like of shape (H, W) or (n_images, H, W)
+        External field ``h`` of every pixel (detached: no gradient flows).
+    coupling : float or array-like of shape (3, 3), default=1.0
+        Coupling kernel ``W``, as in :func:`grid_kernel`.
+    beta : float, default=1.0
+        Inverse temperature.
+    damping : float in (0, 1], default=0.5
+        Weight :math:`\lambda` of the new value in each update.
+    tol : float, default=1e-5
+        Stop when the largest change of ``m`` is below this.
+    max_iter : int, default=200
+        Upper bound on the iterations.
 
     Returns
     -------
-    torch.Tensor shaped like ``field`` with values in (-1, 1).
+    torch.Tensor
+        Float32 magnetisations shaped like ``field``, with values in (-1, 1),
+        computed without gradient tracking.
 
     Examples
     --------
