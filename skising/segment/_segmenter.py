@@ -37,9 +37,10 @@ baseline, per pixel:
    \qquad L_{kp} = \sum_{|q - p|_\infty \le r} m_{kq} / (HW).
 
 It is unbiased when the coupling is zero (pixels independent) and biased by
-the dropped correlations beyond ``r`` otherwise; the variance falls by
-roughly the number of pixels. This is an extension, not the paper's
-estimator; ``benchmarks/results/segment.md`` compares both.
+the dropped correlations beyond ``r`` otherwise; its variance is much
+lower, since a pixel no longer carries the loss noise of the whole image.
+This is an extension, not the paper's estimator;
+``benchmarks/results/segment.md`` compares both.
 """
 
 from __future__ import annotations
