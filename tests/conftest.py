@@ -31,3 +31,16 @@ def shared_data():
     if not home.is_dir():
         pytest.skip(f"shared data not found at {home}; set SKISING_DATA")
     return home
+
+
+@pytest.fixture(scope="session")
+def horses():
+    """A small real Weizmann-horse subset at 32 px: (train: 24 images, val: 8)."""
+    from skising.datasets import load_weizmann_horse
+
+    try:
+        tr = load_weizmann_horse(size=32, split="train", n_images=24)
+        va = load_weizmann_horse(size=32, split="val", n_images=8)
+    except FileNotFoundError:
+        pytest.skip("Weizmann horse data not available (set SKISING_DATA)")
+    return tr, va

@@ -29,16 +29,6 @@ def toy():
     return X, y
 
 
-@pytest.fixture(scope="module")
-def horses():
-    try:
-        tr = load_weizmann_horse(size=32, split="train", n_images=24)
-        va = load_weizmann_horse(size=32, split="val", n_images=8)
-    except FileNotFoundError:
-        pytest.skip("Weizmann horse data not available (set SKISING_DATA)")
-    return tr, va
-
-
 # ------------------------------------------------------------------ Dice
 def test_dice_hand_computed():
     a = np.zeros((2, 3, 3), bool)

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 import torch
 
-from skising.datasets._horse import load_weizmann_horse
 from skising.gradients import rloo_surrogate
 from skising.sampling._grid import grid_kernel
 from skising.segment import IsingSegmenter
@@ -84,21 +83,12 @@ def test_credit_parameters_are_checked():
         IsingSegmenter(epochs=0, credit="local", credit_radius=-1).fit(X, y)
 
 
-def test_local_credit_trains_on_real_horses():
-    try:
-        tr = load_weizmann_horse(size=32, split="train", n_images=24)
-        va = load_weizmann_horse(size=32, split="val", n_images=8)
-    except FileNotFoundError:
-        pytest.skip("Weizmann horse data not available (set SKISING_DATA)")
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        est = IsingSegmenter(epochs=6, lr=3e-3, batch_size=8, n_sweeps=5, n_predict_samples=4, coupling=0.25,
-                             credit="local", random_state=0).fit(tr.images, tr.masks, va.images, va.masks)
-        untrained = IsingSegmenter(epochs=0, n_sweeps=5, n_predict_samples=4, coupling=0.25,
-                                   random_state=0).fit(tr.images, tr.masks)
-    finally:
-        torch.set_num_threads(n)
+def test_local_credit_trains_on_real_horses(horses):
+    tr, va = horses
+    est = IsingSegmenter(epochs=6, lr=3e-3, batch_size=8, n_sweeps=5, n_predict_samples=4, coupling=0.25,
+                         credit="local", random_state=0).fit(tr.images, tr.masks, va.images, va.masks)
+    untrained = IsingSegmenter(epochs=0, n_sweeps=5, n_predict_samples=4, coupling=0.25,
+                               random_state=0).fit(tr.images, tr.masks)
     losses = [r["loss"] for r in est.history_]
     assert np.mean(losses[-2:]) < losses[0]
     assert est.score(va.images, va.masks) > untrained.score(va.images, va.masks) + 0.1
