@@ -47,7 +47,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["HAVE_NUMBA", "lowbias32", "sweep_keys", "hash_uniform_torch", "exp_neg_torch"]
+__all__ = ["HAVE_NUMBA", "lowbias32", "sweep_keys", "init_key", "hash_uniform_torch", "exp_neg_torch",
+           "random_spins_torch"]
 
 MASK32 = 0xFFFFFFFF
 GOLDEN = 0x9E3779B1
@@ -97,14 +98,40 @@ def _lowbias32_t(x):
     return x ^ (x >> 16)
 
 
-def hash_uniform_torch(idx, k0, skey, dtype):
-    """Uniforms in (0, 1) for global counters ``idx`` (int64 tensor)."""
+def _hash_torch(idx, k0, skey):
     lo = idx & MASK32
     hi = idx >> 32
     h = _lowbias32_t(lo ^ k0)
-    h = _lowbias32_t(h ^ ((hi * GOLDEN + skey) & MASK32))
-    m = h >> 9
+    return _lowbias32_t(h ^ ((hi * GOLDEN + skey) & MASK32))
+
+
+def hash_uniform_torch(idx, k0, skey, dtype):
+    """Uniforms in (0, 1) for global counters ``idx`` (int64 tensor)."""
+    m = _hash_torch(idx, k0, skey) >> 9
     return (m * 2 + 1).to(dtype) * INV24
+
+
+def init_key(k1):
+    """Key of the random start: the sweep key of sweep ``t = -1``."""
+    return sweep_keys(k1, 1, first_sweep=-1)[0]
+
+
+def random_spins_torch(n, n_chains, k0, skey, device):
+    """Random start, (n, n_chains) int8 of +-1: ``+1`` where the hash of counter
+    ``i * n_chains + k`` is below 2^31 (the uniform of the sweeps below 1/2).
+
+    Same spins as :func:`random_spins_numba`; built in pieces of 2^22 counters
+    so that the int64 temporaries stay small.
+    """
+    import torch
+
+    total = n * n_chains
+    out = torch.empty(total, dtype=torch.int8, device=device)
+    step = 1 << 22
+    for a in range(0, total, step):  # pieces of the counter range, not nodes
+        idx = torch.arange(a, min(total, a + step), dtype=torch.int64, device=device)
+        out[a : a + idx.numel()] = (1 - 2 * (_hash_torch(idx, k0, skey) >> 31)).to(torch.int8)
+    return out.view(n, n_chains)
 
 
 def _compute_dtype_name(dtype):
@@ -258,19 +285,20 @@ def _build():
                         emap[o] = nnz
         return swid, sptr, ecol, emap
 
-    @nb.njit(cache=True, nogil=True)
     def unpermute(X, position, out):
         # out[k, v] = X[position[v], k]: blocks of nodes, so the rows read stay in cache across k
         n, K = X.shape
         B = 256
-        for v0 in range(0, n, B):
+        for b in nb.prange((n + B - 1) // B):
+            v0 = b * B
             v1 = min(n, v0 + B)
             for k in range(K):
                 for v in range(v0, v1):
                     out[k, v] = X[position[v], k]
         return out
 
-    _compiled["unpermute"] = unpermute
+    _compiled["unpermute"] = (nb.njit(cache=True, nogil=True)(unpermute),
+                              nb.njit(cache=True, nogil=True, parallel=True)(unpermute))
     _compiled["ell_fill"] = ell_fill
     _compiled["lf_order"] = lf_order
     _compiled["greedy"] = greedy
@@ -283,6 +311,30 @@ _sweep_kernels = {}
 _TILE = 64
 # rows per slice of the sliced-ELL layout (one chain): a tile is _TILE // _SLICE slices
 _SLICE = 8
+
+
+def _intrinsics():
+    """32-bit ``mul`` and ``x ^ (x >> s)`` on uint32 that stay 32-bit in LLVM IR (compiled lazily)."""
+    if "intrinsics" not in _compiled:
+        from numba import types
+        from numba.extending import intrinsic
+
+        @intrinsic
+        def mul32(typingctx, a, b):
+            def codegen(context, builder, sig, args):
+                return builder.mul(args[0], args[1])
+
+            return types.uint32(types.uint32, types.uint32), codegen
+
+        @intrinsic
+        def xs32(typingctx, a, s):
+            def codegen(context, builder, sig, args):
+                return builder.xor(args[0], builder.lshr(args[0], args[1]))
+
+            return types.uint32(types.uint32, types.uint32), codegen
+
+        _compiled["intrinsics"] = (mul32, xs32)
+    return _compiled["intrinsics"]
 
 
 def _make_sweeps(heat, deg, tile_k=0):
@@ -304,13 +356,17 @@ def _make_sweeps(heat, deg, tile_k=0):
     M1, M2, G = u32(_M1), u32(_M2), u32(GOLDEN)
     S9, S15, S16 = u32(9), u32(15), u32(16)
 
+    mul32, xs32 = _intrinsics()
+
     @nb.njit(inline="always")
-    def lb(x):  # lowbias32 in 32-bit lanes (vpmulld, not emulated 64-bit products)
-        x = u32(x ^ (x >> S16))
-        x = u32(x * M1)
-        x = u32(x ^ (x >> S15))
-        x = u32(x * M2)
-        return u32(x ^ (x >> S16))
+    def lb(x):
+        # lowbias32 in 32-bit lanes: numba types uint32 * uint32 as uint64, and LLVM then
+        # vectorised the hash in 64-bit lanes (vpmullq, half the lanes per register)
+        x = xs32(x, S16)
+        x = mul32(x, M1)
+        x = xs32(x, S15)
+        x = mul32(x, M2)
+        return xs32(x, S16)
 
     @nb.njit(inline="always")
     def flip_or_set(x, loc, lo, skh, key0, sc, c):
@@ -325,10 +381,11 @@ def _make_sweeps(heat, deg, tile_k=0):
             y = -z if z >= zero else z
         else:
             y = min((x * loc) * nb2, zero)
-        hh = lb(lo ^ key0)
-        hh = lb(hh ^ skh)
-        # (2m + 1) < 2^24 is exact in float32 and float64
-        u = (zero + np.int32((hh >> S9) * u32(2) + u32(1))) * inv24
+        hh = lb(u32(lo ^ key0))
+        hh = lb(u32(hh ^ skh))
+        # (2m + 1) < 2^24 is exact in float32 and float64; converted straight to the
+        # compute float (``zero + int32`` is float64 in numba: a float64 compare per update)
+        u = type(zero)(np.int32((hh >> S9) * u32(2) + u32(1))) * inv24
         tt = max(y * log2e, tmin)
         nf = np.floor(tt)
         f = tt - nf
@@ -388,7 +445,14 @@ def _make_sweeps(heat, deg, tile_k=0):
         for i in range(r0, r1):
             for k in range(K):
                 acc[k] = scal[5]
-            for p in range(rowptr[i], rowptr[i + 1]):
+            p, p1 = rowptr[i], rowptr[i + 1]
+            while p + 1 < p1:  # two neighbours per pass over acc, same order of additions
+                j1, j2 = col[p], col[p + 1]
+                v1, v2 = val[p], val[p + 1]
+                for k in range(K):
+                    acc[k] = (acc[k] + v1 * ft(X[j1, k])) + v2 * ft(X[j2, k])
+                p += 2
+            if p < p1:
                 j = col[p]
                 v = val[p]
                 for k in range(K):
@@ -643,10 +707,72 @@ def greedy_in_order_numba(order, rowptr, col):
     return _build()["greedy"](order, rowptr, col, np.empty(n, dtype=dt)).astype(np.int64)
 
 
-def unpermute_numba(X, position, dtype):
+def _threaded(n_updates, n_threads):
+    """Run a compiled pass threaded? Context manager that sets numba's thread count for it."""
+    import contextlib
+
+    n_threads = _nb.config.NUMBA_NUM_THREADS if n_threads is None else int(n_threads)
+    if n_threads <= 1 or n_updates < _PARALLEL_MIN_UPDATES:
+        return False, contextlib.nullcontext()
+
+    @contextlib.contextmanager
+    def ctx():
+        old = _nb.get_num_threads()
+        _nb.set_num_threads(max(1, min(n_threads, _nb.config.NUMBA_NUM_THREADS)))
+        try:
+            yield
+        finally:
+            _nb.set_num_threads(old)
+
+    return True, ctx()
+
+
+def unpermute_numba(X, position, dtype, n_threads=None):
     """``X[position].T`` as a C-contiguous ``dtype`` array: (n, K) int8 spins to (K, n) floats in node order."""
     n, K = X.shape
-    return _build()["unpermute"](X, np.ascontiguousarray(position, dtype=np.int64), np.empty((K, n), dtype=dtype))
+    par, ctx = _threaded(X.size, n_threads)
+    with ctx:
+        return _build()["unpermute"][par](X, np.ascontiguousarray(position, dtype=np.int64),
+                                          np.empty((K, n), dtype=dtype))
+
+
+def random_spins_numba(n, n_chains, k0, skey, n_threads=None):
+    """Random start, (n, n_chains) int8 of +-1, the same spins as :func:`random_spins_torch`."""
+    if "spins" not in _compiled:
+        nb = _nb
+        u32 = np.uint32
+        M1, M2, G = u32(_M1), u32(_M2), u32(GOLDEN)
+        S15, S16, S31 = u32(15), u32(16), u32(31)
+        mul32, xs32 = _intrinsics()
+
+        @nb.njit(inline="always")
+        def lb(x):
+            return xs32(mul32(xs32(mul32(xs32(x, S16), M1), S15), M2), S16)
+
+        def spins(X, k0, skey):
+            key0, sk = u32(k0), u32(skey)
+            flat = X.reshape(-1)
+            total = flat.shape[0]
+            B = 4096
+            for b in nb.prange((total + B - 1) // B):
+                q0 = np.int64(b) * B
+                q1 = min(total, q0 + B)
+                if q1 <= 2**32:
+                    lo0 = u32(q0)
+                    for q in range(q1 - q0):
+                        h = lb(u32(lb(u32(u32(lo0 + u32(q)) ^ key0)) ^ sk))
+                        flat[q0 + q] = np.int8(1 - 2 * np.int32(h >> S31))
+                else:
+                    for q in range(q0, q1):
+                        h = lb(u32(lb(u32(u32(q) ^ key0)) ^ u32(u32(q >> 32) * G + sk)))
+                        flat[q] = np.int8(1 - 2 * np.int32(h >> S31))
+            return X
+
+        _compiled["spins"] = (nb.njit(cache=True, nogil=True, error_model="numpy")(spins),
+                              nb.njit(cache=True, nogil=True, error_model="numpy", parallel=True)(spins))
+    par, ctx = _threaded(n * n_chains, n_threads)
+    with ctx:
+        return _compiled["spins"][par](np.empty((n, n_chains), dtype=np.int8), int(k0), int(skey))
 
 
 def lf_order_numba(deg, r):
