@@ -11,8 +11,10 @@ The sampler has two implementations of one sweep:
   sliced-ELL layout (:func:`ell_layout`: slices of 8 rows, column-major, padded
   to the slice's longest row, so no branch per row) whose tile of 64 rows
   gathers its local fields first, then runs one vectorised pass over the tile.
-  The hash works in 32-bit lanes and ``2^-n`` is a product of exact powers of
-  two (no table gather), so LLVM emits SIMD code for the whole update.
+  The hash works in 32-bit lanes (two small LLVM intrinsics: numba would type
+  ``uint32 * uint32`` as uint64 and vectorise the hash in 64-bit lanes), the
+  uniform is compared in the compute float, and ``2^-n`` is a product of exact
+  powers of two (no table gather), so LLVM emits SIMD code for the whole update.
 
 Both give **bit-identical samples** for the same seed because every number that
 decides a flip is computed by the same IEEE-754 operations in the same order:
@@ -25,7 +27,9 @@ decides a flip is computed by the same IEEE-754 operations in the same order:
   key drawn from the caller's generator and ``s_t`` a per-sweep key. The
   compiled kernel makes its random numbers in registers (no random-number
   array, no sequential generator), the torch path makes the same ones with
-  int64 tensor operations.
+  int64 tensor operations. The random start (``init="random"``) uses the same
+  hash with the key of sweep ``t = -1`` (:func:`init_key`): spin ``+1`` where
+  the hash is below ``2^31``, i.e. where that uniform is below 1/2.
 * ``exp`` is evaluated by :func:`exp_neg` with only ``*``, ``+``, ``floor``
   and a table of powers of two (range reduction plus a fixed polynomial,
   relative error below 1e-6 in float32 and 1e-14 in float64 over the range that matters), because library ``exp``
