@@ -240,6 +240,18 @@ def _sweeps_torch(plan, mats, X, H, n_sweeps, beta, update, k0, skeys, dtype):
     return X
 
 
+def _sweeps_numba(plan, J, dtype, Xn, Hn, skeys, k0, beta, update):
+    """The compiled path: sweeps in place on ``Xn`` ((n, n_chains) int8, colour-permuted)."""
+    ell = None
+    if Xn.shape[1] < 8:  # a few chains: the sliced-ELL kernels (values per slot, 0 for padding)
+        ell = (*plan.ell()[:5], plan.slot_values(J, dtype, True))
+        val = ell[5][:0]  # unused by the ELL kernel
+    else:
+        val = plan.slot_values(J, dtype, False)
+    _kernels.sweeps_numba(plan.rowptr, plan.col, val, Xn, Hn, plan.bounds, skeys, k0, beta, update == "heat_bath",
+                          n_threads=torch.get_num_threads(), ell=ell)
+
+
 def _sample(graph, h, J, beta, n_chains, n_sweeps, update, init, gen, coloring="auto", dtype=torch.float32,
             backend="auto"):
     """Kernel: trusts validated tensors on one device. Returns (n_chains, n) spins.
@@ -278,14 +290,7 @@ def _sample(graph, h, J, beta, n_chains, n_sweeps, update, init, gen, coloring="
         X = init.to(torch.int8)[:, perm].T.contiguous()
     if n_sweeps and numba_path:
         Xn = X.contiguous().numpy()
-        ell = None
-        if n_chains < 8:  # a few chains: the sliced-ELL kernels (values per slot, 0 for padding)
-            ell = (*plan.ell()[:5], plan.slot_values(J, dtype, True))
-            val = ell[5][:0]  # unused by the ELL kernel
-        else:
-            val = plan.slot_values(J, dtype, False)
-        _kernels.sweeps_numba(plan.rowptr, plan.col, val, Xn, H.contiguous().numpy(), plan.bounds, skeys, k0,
-                              beta, update == "heat_bath", n_threads=torch.get_num_threads(), ell=ell)
+        _sweeps_numba(plan, J, dtype, Xn, H.contiguous().numpy(), skeys, k0, beta, update)
         X = torch.from_numpy(Xn)
     elif n_sweeps:
         mats = plan.matrices(J.detach().to(dtype))
