@@ -712,7 +712,9 @@ def greedy_in_order_numba(order, rowptr, col):
 
 
 def _threaded(n_updates, n_threads):
-    """Run a compiled pass threaded? Context manager that sets numba's thread count for it."""
+    """``(threaded, context)`` for a compiled pass over ``n_updates`` spins: threaded only from
+    ``_PARALLEL_MIN_UPDATES`` on and with ``n_threads > 1``; the context sets numba's thread
+    count to ``n_threads`` for the pass and restores it."""
     import contextlib
 
     n_threads = _nb.config.NUMBA_NUM_THREADS if n_threads is None else int(n_threads)
@@ -812,8 +814,7 @@ def sweeps_numba(rowptr, col, val, X, H, bounds, skeys, k0, beta, heat, n_thread
     K = 1 if X.ndim == 1 else X.shape[1]
     # ~2k spin updates per task: enough to amortise scheduling, small enough to balance
     chunk = max(16, 2048 // max(K, 1))
-    n_threads = _nb.config.NUMBA_NUM_THREADS if n_threads is None else int(n_threads)
-    serial = n_threads <= 1 or X.size < _PARALLEL_MIN_UPDATES
+    par, threads = _threaded(X.size, n_threads)
     if X.ndim == 2 and K == 1 and X.shape[0] < 2**32:  # one-chain kernel: counters are the row index
         X = X.reshape(-1)
     if X.ndim == 1:
@@ -841,12 +842,5 @@ def sweeps_numba(rowptr, col, val, X, H, bounds, skeys, k0, beta, heat, n_thread
     else:
         serial_k, parallel_k = _sweep_kernels[key][kind]
         args = (rowptr, col, val, X, H, bounds)
-    old = None
-    if not serial:
-        old = _nb.get_num_threads()
-        _nb.set_num_threads(max(1, min(int(n_threads), _nb.config.NUMBA_NUM_THREADS)))
-    try:
-        (serial_k if serial else parallel_k)(*args, np.asarray(skeys, dtype=np.uint32), int(k0), scal, c, int(chunk))
-    finally:
-        if old is not None:
-            _nb.set_num_threads(old)
+    with threads:
+        (parallel_k if par else serial_k)(*args, np.asarray(skeys, dtype=np.uint32), int(k0), scal, c, int(chunk))
