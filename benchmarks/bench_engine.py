@@ -230,7 +230,7 @@ def bench_graph(name, g, args, full_peers=True):
                 # the sweeps alone: the compiled kernel on the prepared (colour-permuted) spins and
                 # field, without the per-call set-up (random start, field permutation, output in
                 # node order)
-                Xn = _kernels.random_spins_numba(n, K, 1, 2)
+                Xn = (torch.randint(0, 2, (n, K), generator=gen, dtype=torch.int8) * 2 - 1).numpy()
                 Hn = np.zeros((n, 1), dtype=np.float32)
                 skeys = np.asarray(_kernels.sweep_keys(3, sweeps), dtype=np.uint32)
                 ts = timeit(lambda: _sweeps_numba(plan, J, torch.float32, Xn, Hn, skeys, 4, 0.5, "metropolis"),

@@ -27,9 +27,7 @@ decides a flip is computed by the same IEEE-754 operations in the same order:
   key drawn from the caller's generator and ``s_t`` a per-sweep key. The
   compiled kernel makes its random numbers in registers (no random-number
   array, no sequential generator), the torch path makes the same ones with
-  int64 tensor operations. The random start (``init="random"``) uses the same
-  hash with the key of sweep ``t = -1`` (:func:`init_key`): spin ``+1`` where
-  the hash is below ``2^31``, i.e. where that uniform is below 1/2.
+  int64 tensor operations.
 * ``exp`` is evaluated by :func:`exp_neg` with only ``*``, ``+``, ``floor``
   and a table of powers of two (range reduction plus a fixed polynomial,
   relative error below 1e-6 in float32 and 1e-14 in float64 over the range that matters), because library ``exp``
@@ -51,8 +49,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["HAVE_NUMBA", "lowbias32", "sweep_keys", "init_key", "hash_uniform_torch", "exp_neg_torch",
-           "random_spins_torch"]
+__all__ = ["HAVE_NUMBA", "lowbias32", "sweep_keys", "hash_uniform_torch", "exp_neg_torch"]
 
 MASK32 = 0xFFFFFFFF
 GOLDEN = 0x9E3779B1
@@ -113,29 +110,6 @@ def hash_uniform_torch(idx, k0, skey, dtype):
     """Uniforms in (0, 1) for global counters ``idx`` (int64 tensor)."""
     m = _hash_torch(idx, k0, skey) >> 9
     return (m * 2 + 1).to(dtype) * INV24
-
-
-def init_key(k1):
-    """Key of the random start: the sweep key of sweep ``t = -1``."""
-    return sweep_keys(k1, 1, first_sweep=-1)[0]
-
-
-def random_spins_torch(n, n_chains, k0, skey, device):
-    """Random start, (n, n_chains) int8 of +-1: ``+1`` where the hash of counter
-    ``i * n_chains + k`` is below 2^31 (the uniform of the sweeps below 1/2).
-
-    Same spins as :func:`random_spins_numba`; built in pieces of 2^22 counters
-    so that the int64 temporaries stay small.
-    """
-    import torch
-
-    total = n * n_chains
-    out = torch.empty(total, dtype=torch.int8, device=device)
-    step = 1 << 22
-    for a in range(0, total, step):  # pieces of the counter range, not nodes
-        idx = torch.arange(a, min(total, a + step), dtype=torch.int64, device=device)
-        out[a : a + idx.numel()] = (1 - 2 * (_hash_torch(idx, k0, skey) >> 31)).to(torch.int8)
-    return out.view(n, n_chains)
 
 
 def _compute_dtype_name(dtype):
@@ -740,45 +714,6 @@ def unpermute_numba(X, position, dtype, n_threads=None):
     with ctx:
         return _build()["unpermute"][par](X, np.ascontiguousarray(position, dtype=np.int64),
                                           np.empty((K, n), dtype=dtype))
-
-
-def random_spins_numba(n, n_chains, k0, skey, n_threads=None):
-    """Random start, (n, n_chains) int8 of +-1, the same spins as :func:`random_spins_torch`."""
-    if "spins" not in _compiled:
-        nb = _nb
-        u32 = np.uint32
-        M1, M2, G = u32(_M1), u32(_M2), u32(GOLDEN)
-        S15, S16, S31 = u32(15), u32(16), u32(31)
-        mul32, xs32 = _intrinsics()
-
-        @nb.njit(inline="always")
-        def lb(x):
-            return xs32(mul32(xs32(mul32(xs32(x, S16), M1), S15), M2), S16)
-
-        def spins(X, k0, skey):
-            key0, sk = u32(k0), u32(skey)
-            flat = X.reshape(-1)
-            total = flat.shape[0]
-            B = 4096
-            for b in nb.prange((total + B - 1) // B):
-                q0 = np.int64(b) * B
-                q1 = min(total, q0 + B)
-                if q1 <= 2**32:
-                    lo0 = u32(q0)
-                    for q in range(q1 - q0):
-                        h = lb(u32(lb(u32(u32(lo0 + u32(q)) ^ key0)) ^ sk))
-                        flat[q0 + q] = np.int8(1 - 2 * np.int32(h >> S31))
-                else:
-                    for q in range(q0, q1):
-                        h = lb(u32(lb(u32(u32(q) ^ key0)) ^ u32(u32(q >> 32) * G + sk)))
-                        flat[q] = np.int8(1 - 2 * np.int32(h >> S31))
-            return X
-
-        _compiled["spins"] = (nb.njit(cache=True, nogil=True, error_model="numpy")(spins),
-                              nb.njit(cache=True, nogil=True, error_model="numpy", parallel=True)(spins))
-    par, ctx = _threaded(n * n_chains, n_threads)
-    with ctx:
-        return _compiled["spins"][par](np.empty((n, n_chains), dtype=np.int8), int(k0), int(skey))
 
 
 def lf_order_numba(deg, r):

@@ -271,23 +271,17 @@ def _sample(graph, h, J, beta, n_chains, n_sweeps, update, init, gen, coloring="
         H = h.detach().to(dtype)[:, perm].T.contiguous()
     # spins are int8 (+-1) until the sweeps need floats: the compiled kernel works on them
     # directly (a quarter of the memory traffic and footprint of float32)
-    # keys of the counter-based random numbers: two draws from the caller's generator
-    k0, k1 = torch.randint(0, 2**32, (2,), generator=gen, device=device).tolist()
-    skeys = _kernels.sweep_keys(k1, n_sweeps)
-    numba_path = bool(n) and _use_numba(backend, device, dtype)
     if isinstance(init, str):
         if init == "random":
-            # the same counter hash as the sweeps (key of sweep -1): one pass, threaded in the
-            # compiled path (torch.randint took 0.17 s for 32 chains on 1M nodes)
-            if numba_path:
-                X = torch.from_numpy(_kernels.random_spins_numba(n, n_chains, k0, _kernels.init_key(k1),
-                                                                 n_threads=torch.get_num_threads()))
-            else:
-                X = _kernels.random_spins_torch(n, n_chains, k0, _kernels.init_key(k1), device)
+            X = torch.randint(0, 2, (n, n_chains), generator=gen, device=device, dtype=torch.int8) * 2 - 1
         else:
             X = torch.full((n, n_chains), 1 if init == "up" else -1, dtype=torch.int8, device=device)
     else:
         X = init.to(torch.int8)[:, perm].T.contiguous()
+    # keys of the counter-based random numbers: two draws from the caller's generator
+    k0, k1 = torch.randint(0, 2**32, (2,), generator=gen, device=device).tolist()
+    skeys = _kernels.sweep_keys(k1, n_sweeps)
+    numba_path = bool(n) and _use_numba(backend, device, dtype)
     if n_sweeps and numba_path:
         Xn = X.contiguous().numpy()
         _sweeps_numba(plan, J, dtype, Xn, H.contiguous().numpy(), skeys, k0, beta, update)
