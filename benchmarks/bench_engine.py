@@ -344,28 +344,43 @@ def write(args):
 
 
 def rss_child(n, args):
-    """Peak RSS (GiB) of a fresh process that holds the n-node Delaunay graph and samples 32
-    chains from it (plan, colouring and output included); the high-water mark is reset after
-    the graph is built, so scipy's triangulation and this process's earlier peers do not count."""
+    """A fresh process that holds the n-node Delaunay graph: peak RSS (GiB) of sampling 32 chains
+    from it (plan, colouring and output included; the high-water mark is reset after the graph
+    is built, so scipy's triangulation and this process's earlier peers do not count), then the
+    32-chain kernel alone timed there (updates/s per repeat). Returns ``(rss, rates)``."""
     import subprocess
 
-    out = subprocess.run([sys.executable, __file__, "--rss-child", str(n), "--threads", str(args.threads)],
+    out = subprocess.run([sys.executable, __file__, "--rss-child", str(n), "--threads", str(args.threads),
+                          "--repeats", str(args.repeats), "--sweeps", str(args.sweeps)],
                          capture_output=True, text=True)
+    rss, rates = None, None
     for line in out.stdout.splitlines():
         if line.startswith("PEAK_RSS_GIB"):
-            return float(line.split()[1])
-    print(f"(peak RSS child failed: {out.stderr.strip()[-300:]})")
-    return None
+            rss = float(line.split()[1])
+        if line.startswith("SWEEP_RATES"):
+            rates = np.array([float(v) for v in line.split()[1:]])
+    if rss is None or rates is None:
+        print(f"(fresh-process child failed: {out.stderr.strip()[-300:]})")
+    return rss, rates
 
 
-def _rss_child_main(n, threads):
-    torch.set_num_threads(threads)
+def _rss_child_main(n, args):
+    torch.set_num_threads(args.threads)
     g = delaunay2d(n)
     h, J = torch.zeros(n), torch.ones(g.num_edges)
+    gen = torch.Generator().manual_seed(0)
     gc.collect()
     if reset_peak_rss():
-        _sample(g, h, J, 0.5, 32, 2, "metropolis", "random", torch.Generator().manual_seed(0))
+        _sample(g, h, J, 0.5, 32, 2, "metropolis", "random", gen)
         print("PEAK_RSS_GIB", peak_rss_gib())
+    # the same kernel-only timing as bench_graph's "sweeps only" rows, in this fresh process
+    # (in the long benchmark process the 2-thread 32-chain kernel ran 1.5-2x slower; cause not found)
+    plan = _plan(g, "auto", "cpu")
+    Xn = (torch.randint(0, 2, (n, 32), generator=gen, dtype=torch.int8) * 2 - 1).numpy()
+    Hn = np.zeros((n, 1), dtype=np.float32)
+    skeys = np.asarray(_kernels.sweep_keys(3, args.sweeps), dtype=np.uint32)
+    ts = timeit(lambda: _sweeps_numba(plan, J, torch.float32, Xn, Hn, skeys, 4, 0.5, "metropolis"), args.repeats)
+    print("SWEEP_RATES", " ".join(str(n * 32 * args.sweeps / t) for t in ts))
 
 
 def main():
@@ -379,7 +394,7 @@ def main():
     p.add_argument("--rss-child", type=int, default=None, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.rss_child is not None:
-        _rss_child_main(args.rss_child, args.threads)
+        _rss_child_main(args.rss_child, args)
         return
     torch.set_num_threads(args.threads)
     if _kernels.HAVE_NUMBA:
@@ -409,10 +424,13 @@ def main():
         name = f"delaunay2d_{tag}"
         bench_graph(name, g, args)
         write(args)
-        if _kernels.HAVE_NUMBA:  # peak RSS of 32 chains on this graph, in a fresh process
-            rss = rss_child(N, args)
+        if _kernels.HAVE_NUMBA:  # peak RSS and the 32-chain kernel alone, in a fresh process
+            rss, rates = rss_child(N, args)
             if rss is not None:
                 record(name, "skising[numba] 32 chains", "peak_rss", rss, "GiB")
+            if rates is not None:
+                record(name, "skising[numba] 32 chains, sweeps only, fresh process", "updates_per_second", rates,
+                       "updates/s")
         if "scaling" not in skip:
             GRAPHS[N] = g
         del g
