@@ -502,21 +502,29 @@ def _make_sweeps(heat, deg, tile_k=0):
             for q in range(mk):
                 X[q0 + q] = out[q]
 
-    def driver(rows):
-        def sweeps(rowptr, col, val, X, H, bounds, skeys, k0, scal, c, chunk):
-            for t in range(skeys.shape[0]):
-                skey = skeys[t]
-                for cc in range(bounds.shape[0] - 1):
-                    s, e = bounds[cc], bounds[cc + 1]
-                    nchunks = (e - s + chunk - 1) // chunk
-                    for q in nb.prange(nchunks):
-                        r0 = s + q * chunk
-                        rows(r0, min(e, r0 + chunk), rowptr, col, val, X, H, skey, k0, scal, c)
+    def driver(rows_serial):
+        # the threaded driver calls its own dispatcher of the row kernel: when both drivers
+        # shared one and the serial driver ran first in a process, the threaded 32-chain
+        # sweeps ran about 2x slower for the rest of that process (order, not caching)
+        rows_threaded = nb.njit(nogil=True, cache=True, error_model="numpy")(rows_serial.py_func)
+
+        def make(rows):
+            def sweeps(rowptr, col, val, X, H, bounds, skeys, k0, scal, c, chunk):
+                for t in range(skeys.shape[0]):
+                    skey = skeys[t]
+                    for cc in range(bounds.shape[0] - 1):
+                        s, e = bounds[cc], bounds[cc + 1]
+                        nchunks = (e - s + chunk - 1) // chunk
+                        for q in nb.prange(nchunks):
+                            r0 = s + q * chunk
+                            rows(r0, min(e, r0 + chunk), rowptr, col, val, X, H, skey, k0, scal, c)
+
+            return sweeps
 
         # one body, compiled twice: threaded for big graphs, serial for small ones
         # (a parallel region per colour costs tens of microseconds, far more on a busy machine)
-        return (nb.njit(parallel=False, cache=True, nogil=True, error_model="numpy")(sweeps),
-                nb.njit(parallel=True, cache=True, nogil=True, error_model="numpy")(sweeps))
+        return (nb.njit(parallel=False, cache=True, nogil=True, error_model="numpy")(make(rows_serial)),
+                nb.njit(parallel=True, cache=True, nogil=True, error_model="numpy")(make(rows_threaded)))
 
     u64 = np.uint64
     S, TS = _SLICE, _TILE // _SLICE
@@ -555,19 +563,7 @@ def _make_sweeps(heat, deg, tile_k=0):
             for t in range(m):
                 X[r + t] = out[t]
 
-    def ell_sweeps(sbounds, bounds, srow, swid, sptr, ecol, ev, X, H, skeys, k0, scal, c, chunk):
-        for t in range(skeys.shape[0]):
-            skey = skeys[t]
-            for cc in range(sbounds.shape[0] - 1):
-                s, e = sbounds[cc], sbounds[cc + 1]
-                nchunks = (e - s + chunk - 1) // chunk
-                for q in nb.prange(nchunks):
-                    a = s + q * chunk
-                    ell_one(a, min(e, a + chunk), bounds[cc + 1], srow, swid, sptr, ecol, ev, X, H, skey, k0,
-                            scal, c)
-
-    ell = (nb.njit(parallel=False, cache=True, nogil=True, error_model="numpy")(ell_sweeps),
-           nb.njit(parallel=True, cache=True, nogil=True, error_model="numpy")(ell_sweeps))
+    ell = _ell_drivers(ell_one)
     return {"one": driver(rows_one), "tile": driver(rows_tile), "many": driver(rows_many), "ell": ell}
 
 
@@ -632,19 +628,31 @@ def _make_ell_tile(flip_or_set, KC):
             for q in range(mk):
                 X[q0 + q] = out[q]
 
-    def ell_sweeps(sbounds, bounds, srow, swid, sptr, ecol, ev, X, H, skeys, k0, scal, c, chunk):
-        for t in range(skeys.shape[0]):
-            skey = skeys[t]
-            for cc in range(sbounds.shape[0] - 1):
-                s, e = sbounds[cc], sbounds[cc + 1]
-                nchunks = (e - s + chunk - 1) // chunk
-                for q in nb.prange(nchunks):
-                    a = s + q * chunk
-                    ell_tile(a, min(e, a + chunk), bounds[cc + 1], srow, swid, sptr, ecol, ev, X, H, skey, k0,
+    return _ell_drivers(ell_tile)
+
+
+def _ell_drivers(kern):
+    """Serial and threaded sliced-ELL sweep drivers around the slice kernel ``kern``
+    (the threaded one with its own dispatcher of ``kern``; see ``driver`` in :func:`_make_sweeps`)."""
+    nb = _nb
+    kern_threaded = nb.njit(nogil=True, cache=True, error_model="numpy")(kern.py_func)
+
+    def make(kern):
+        def ell_sweeps(sbounds, bounds, srow, swid, sptr, ecol, ev, X, H, skeys, k0, scal, c, chunk):
+            for t in range(skeys.shape[0]):
+                skey = skeys[t]
+                for cc in range(sbounds.shape[0] - 1):
+                    s, e = sbounds[cc], sbounds[cc + 1]
+                    nchunks = (e - s + chunk - 1) // chunk
+                    for q in nb.prange(nchunks):
+                        a = s + q * chunk
+                        kern(a, min(e, a + chunk), bounds[cc + 1], srow, swid, sptr, ecol, ev, X, H, skey, k0,
                              scal, c)
 
-    return (nb.njit(parallel=False, cache=True, nogil=True, error_model="numpy")(ell_sweeps),
-            nb.njit(parallel=True, cache=True, nogil=True, error_model="numpy")(ell_sweeps))
+        return ell_sweeps
+
+    return (nb.njit(parallel=False, cache=True, nogil=True, error_model="numpy")(make(kern)),
+            nb.njit(parallel=True, cache=True, nogil=True, error_model="numpy")(make(kern_threaded)))
 
 
 def ell_layout(rowptr, col, bounds, slice_rows=None):
