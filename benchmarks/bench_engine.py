@@ -373,8 +373,8 @@ def _rss_child_main(n, args):
     if reset_peak_rss():
         _sample(g, h, J, 0.5, 32, 2, "metropolis", "random", gen)
         print("PEAK_RSS_GIB", peak_rss_gib())
-    # the same kernel-only timing as bench_graph's "sweeps only" rows, in this fresh process
-    # (in the long benchmark process the 2-thread 32-chain kernel ran 1.5-2x slower; cause not found)
+    # the same kernel-only timing as bench_graph's "sweeps only" rows, in this fresh process (a check
+    # on process state: a load-order effect once made the threaded kernel 2x slower in the main one)
     plan = _plan(g, "auto", "cpu")
     Xn = (torch.randint(0, 2, (n, 32), generator=gen, dtype=torch.int8) * 2 - 1).numpy()
     Hn = np.zeros((n, 1), dtype=np.float32)
