@@ -281,8 +281,7 @@ def _sample(graph, h, J, beta, n_chains, n_sweeps, update, init, gen, coloring="
     # keys of the counter-based random numbers: two draws from the caller's generator
     k0, k1 = torch.randint(0, 2**32, (2,), generator=gen, device=device).tolist()
     skeys = _kernels.sweep_keys(k1, n_sweeps)
-    numba_path = bool(n) and _use_numba(backend, device, dtype)
-    if n_sweeps and numba_path:
+    if n_sweeps and n and _use_numba(backend, device, dtype):
         Xn = X.contiguous().numpy()
         _sweeps_numba(plan, J, dtype, Xn, H.contiguous().numpy(), skeys, k0, beta, update)
         X = torch.from_numpy(Xn)
