@@ -1,0 +1,350 @@
+r"""Explicit-SIMD sweep kernel for 8 or more chains, written as LLVM IR.
+
+The compiled CPU path (:mod:`skising.sampling._kernels`) writes its kernels in
+numba and lets LLVM's loop vectoriser find the SIMD code. For many chains
+that left about half the speed on the table: the per-chain local fields lived
+in a scratch array that was loaded and stored for every neighbour, with
+run-time alias checks against the spins, and a compile-time chain count made
+LLVM unroll instead of vectorise. This module writes the row kernel directly in
+LLVM IR with explicit vectors (``<16 x float>``, ``<8 x double>``), compiled
+in-process by ``llvmlite`` (the LLVM binding numba is built on, so installed by
+``pip install skising[fast]`` with it):
+
+* the chains of a row are cut into blocks of 16 (float32) or 8 (float64) lanes,
+  the last block narrower when the chain count is not a multiple; each block's
+  local field stays in one register across the row's neighbours;
+* the neighbour rows of the row 8 positions ahead are prefetched (the colour
+  classes of a large graph visit their neighbours' spins in random order);
+* the update is the one of :func:`skising.sampling._kernels.sweeps_numba`,
+  operation for operation (same hash, same exp polynomial, same order of
+  additions, no fused multiply-add), so the samples are **bit-identical** to
+  the numba and torch paths for the same seed (``tests/test_engine_fast.py``).
+  ``2^-n`` is built from its exponent bits, which gives the same value as the
+  product of powers of two the numba kernel uses.
+
+The colours of a sweep are run in order; within a colour the rows are split
+between threads (Python threads around the compiled function, which releases
+the GIL). Used for 8 or more chains when the chain count fits in 16 blocks and
+the random-number counters fit in 32 bits (``n * n_chains <= 2**32``);
+otherwise the numba kernel runs.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import struct
+import threading
+
+import numpy as np
+
+from ._kernels import _M1, _M2, EXP2_COEF, INV24, LOG2E, T_MIN
+
+__all__ = ["available", "usable", "sweeps_simd", "kernel_ir"]
+
+LANES = {"float32": 16, "float64": 8}
+MAX_BLOCKS = 16
+PREFETCH_ROWS = 8
+# below this many spin updates per colour (on average) the threads cost more than they save
+THREAD_MIN_UPDATES = 200_000
+
+_lock = threading.Lock()
+_compiled = {}
+_pool = {}
+
+
+def available():
+    """Whether ``llvmlite`` can be imported (it comes with numba)."""
+    try:
+        import llvmlite.binding  # noqa: F401
+    except ImportError:  # pragma: no cover - numba and llvmlite are installed together
+        return False
+    return True
+
+
+def _widths(K, L):
+    return [L] * (K // L) + ([K % L] if K % L else [])
+
+
+def usable(X, H, val, col):
+    """Whether :func:`sweeps_simd` takes these arrays (else the numba kernel runs)."""
+    if X.ndim != 2 or X.shape[1] < 8 or val.dtype not in (np.float32, np.float64):
+        return False
+    K = X.shape[1]
+    return (len(_widths(K, LANES[val.dtype.name])) <= MAX_BLOCKS and X.size <= 2**32 and col.dtype == np.int32
+            and H.shape[1] in (1, K) and available())
+
+
+def _hexf(x, F):
+    """An LLVM IR floating-point literal, exact (LLVM writes floats as the double of the same value)."""
+    if F == "float":
+        x = struct.unpack("<f", struct.pack("<f", x))[0]
+    return "0x%016X" % struct.unpack("<Q", struct.pack("<d", x))[0]
+
+
+def kernel_ir(dtype, n_chains, heat, per_chain_field, prefetch=PREFETCH_ROWS):
+    """LLVM IR of ``void kern(r0, r1, rowptr, col, val, X, H, skey, key0, nb2, tb)``: rows r0:r1 of one
+    colour, all ``n_chains`` chains, updated in place (see :func:`sweeps_simd` for the arguments)."""
+    name = np.dtype(dtype).name
+    F = "float" if name == "float32" else "double"
+    L = LANES[name]
+    K = int(n_chains)
+    IW, bias, mant = ("i32", 127, 23) if F == "float" else ("i64", 1023, 52)
+    coef = EXP2_COEF[name]
+    deg = len(coef) - 1
+    widths = _widths(K, L)
+    lines = []
+    emit = lines.append
+    counter = [0]
+
+    def tmp(prefix):
+        counter[0] += 1
+        return f"%{prefix}.{counter[0]}"
+
+    def op(prefix, text):
+        r = tmp(prefix)
+        emit(f"  {r} = {text}")
+        return r
+
+    def ty(w, t):
+        return f"<{w} x {t}>"
+
+    def vconst(w, x, t=None):
+        t = t or F
+        lit = _hexf(x, F) if t == F else str(x)
+        return "<" + ", ".join([f"{t} {lit}"] * w) + ">"
+
+    def splat(w, val, t):
+        a = op("ins", f"insertelement {ty(w, t)} poison, {t} {val}, i32 0")
+        return op("splat", f"shufflevector {ty(w, t)} {a}, {ty(w, t)} poison, {ty(w, 'i32')} zeroinitializer")
+
+    def lowbias32(w, z):
+        VI = ty(w, "i32")
+        for shift, mult in ((16, _M1), (15, _M2), (16, None)):
+            s = op("h", f"lshr {VI} {z}, {vconst(w, shift, 'i32')}")
+            z = op("h", f"xor {VI} {z}, {s}")
+            if mult is not None:
+                z = op("h", f"mul {VI} {z}, {vconst(w, mult - 2**32 if mult >= 2**31 else mult, 'i32')}")
+        return z
+
+    floor = {w: f"@llvm.floor.v{w}f{32 if F == 'float' else 64}" for w in set(widths)}
+    for w in set(widths):
+        emit(f"declare {ty(w, F)} {floor[w]}({ty(w, F)})")
+    emit("declare void @llvm.prefetch.p0(ptr, i32, i32, i32)")
+    emit(f"define void @kern(i64 %r0, i64 %r1, ptr noalias readonly %rowptr, ptr noalias readonly %col, "
+         f"ptr noalias readonly %val, ptr noalias %X, ptr noalias readonly %H, i32 %skey, i32 %key0, "
+         f"{F} %nb2, {F} %tb) nounwind {{")
+    emit("entry:")
+    emit("  %go = icmp slt i64 %r0, %r1")
+    emit("  br i1 %go, label %row, label %exit")
+    emit("row:")
+    emit("  %i = phi i64 [%r0, %entry], [%inext, %accept]")
+    emit("  %rp = getelementptr inbounds i64, ptr %rowptr, i64 %i")
+    emit("  %p0 = load i64, ptr %rp")
+    emit("  %rp1 = getelementptr inbounds i64, ptr %rp, i64 1")
+    emit("  %p1 = load i64, ptr %rp1")
+    head = "%row"
+    if prefetch:  # the neighbour rows of row i + prefetch, into cache
+        emit(f"  %ipf = add i64 %i, {int(prefetch)}")
+        emit("  %dopf = icmp slt i64 %ipf, %r1")
+        emit("  br i1 %dopf, label %pfhead, label %gather")
+        emit("pfhead:")
+        emit("  %qp = getelementptr inbounds i64, ptr %rowptr, i64 %ipf")
+        emit("  %q0 = load i64, ptr %qp")
+        emit("  %qp1 = getelementptr inbounds i64, ptr %qp, i64 1")
+        emit("  %q1 = load i64, ptr %qp1")
+        emit("  %qne = icmp slt i64 %q0, %q1")
+        emit("  br i1 %qne, label %pf, label %gather")
+        emit("pf:")
+        emit("  %q = phi i64 [%q0, %pfhead], [%qn, %pf]")
+        emit("  %qc = getelementptr inbounds i32, ptr %col, i64 %q")
+        emit("  %qj32 = load i32, ptr %qc")
+        emit("  %qj = zext i32 %qj32 to i64")
+        emit(f"  %qo = mul i64 %qj, {K}")
+        emit("  %qx = getelementptr inbounds i8, ptr %X, i64 %qo")
+        emit("  call void @llvm.prefetch.p0(ptr %qx, i32 0, i32 3, i32 1)")
+        emit("  %qn = add i64 %q, 1")
+        emit("  %qm = icmp slt i64 %qn, %q1")
+        emit("  br i1 %qm, label %pf, label %gather")
+        emit("gather:")
+        head = "%gather"
+    # local fields: for each neighbour (CSR order), every block adds v * x_j (a register per block)
+    emit("  %ne = icmp slt i64 %p0, %p1")
+    emit("  br i1 %ne, label %nb, label %field")
+    emit("nb:")
+    emit(f"  %p = phi i64 [%p0, {head}], [%pn, %nb]")
+    for b, w in enumerate(widths):
+        emit(f"  %a{b} = phi {ty(w, F)} [zeroinitializer, {head}], [%an{b}, %nb]")
+    emit("  %cp = getelementptr inbounds i32, ptr %col, i64 %p")
+    emit("  %j32 = load i32, ptr %cp")
+    emit("  %j = zext i32 %j32 to i64")
+    emit(f"  %vp = getelementptr inbounds {F}, ptr %val, i64 %p")
+    emit(f"  %v = load {F}, ptr %vp")
+    emit(f"  %xo = mul i64 %j, {K}")
+    emit("  %xrow = getelementptr inbounds i8, ptr %X, i64 %xo")
+    emit(f"  %vbits = bitcast {F} %v to {IW}")
+    vs = {w: splat(w, "%vbits", IW) for w in set(widths)}
+    sign = 1 << (31 if IW == "i32" else 63)
+    off = 0
+    for b, w in enumerate(widths):
+        # v * x_j for x_j = +-1 is v with its sign bit flipped where x_j = -1: exact, and one
+        # and-xor instead of a conversion and a multiply
+        xp = op("xp", f"getelementptr inbounds i8, ptr %xrow, i64 {off}")
+        xb = op("xb", f"load {ty(w, 'i8')}, ptr {xp}, align 1")
+        xs = op("xs", f"sext {ty(w, 'i8')} {xb} to {ty(w, IW)}")
+        sg = op("sg", f"and {ty(w, IW)} {xs}, {vconst(w, sign - 2 * sign, IW)}")
+        tm = op("tm", f"bitcast {ty(w, IW)} {op('tm', f'xor {ty(w, IW)} {vs[w]}, {sg}')} to {ty(w, F)}")
+        emit(f"  %an{b} = fadd {ty(w, F)} %a{b}, {tm}")
+        off += w
+    emit("  %pn = add i64 %p, 1")
+    emit("  %more = icmp slt i64 %pn, %p1")
+    emit("  br i1 %more, label %nb, label %field")
+    emit("field:")
+    for b, w in enumerate(widths):
+        emit(f"  %acc{b} = phi {ty(w, F)} [zeroinitializer, {head}], [%an{b}, %nb]")
+    emit(f"  %io = mul i64 %i, {K}")
+    emit("  %io32 = trunc i64 %io to i32")
+    emit("  %xi = getelementptr inbounds i8, ptr %X, i64 %io")
+    if per_chain_field:
+        emit(f"  %hrow = getelementptr inbounds {F}, ptr %H, i64 %io")
+    else:
+        emit(f"  %hp = getelementptr inbounds {F}, ptr %H, i64 %i")
+        emit(f"  %hv = load {F}, ptr %hp")
+        hs = {w: splat(w, "%hv", F) for w in set(widths)}
+    emit("  br label %accept")
+    emit("accept:")
+    consts = {}
+    off = 0
+    for b, w in enumerate(widths):
+        V, VI, VB, VW, VM = ty(w, F), ty(w, "i32"), ty(w, "i8"), ty(w, IW), ty(w, "i1")
+        if w not in consts:
+            consts[w] = (splat(w, "%skey", "i32"), splat(w, "%key0", "i32"), splat(w, "%nb2", F), splat(w, "%tb", F))
+        sk, k0, nb2, tb = consts[w]
+        if per_chain_field:
+            hp = op("hp", f"getelementptr inbounds {F}, ptr %hrow, i64 {off}")
+            h = op("hb", f"load {V}, ptr {hp}, align 1")
+        else:
+            h = hs[w]
+        loc = op("loc", f"fadd {V} %acc{b}, {h}")
+        sp = op("sp", f"getelementptr inbounds i8, ptr %xi, i64 {off}")
+        sb = op("sb", f"load {VB}, ptr {sp}, align 1")
+        x = op("x", f"sitofp {VB} {sb} to {V}")
+        # uniform: counter i * K + k, two rounds of lowbias32, top 23 bits
+        base = op("base", f"add i32 %io32, {off}")
+        lanes = "<" + ", ".join(f"i32 {q}" for q in range(w)) + ">"
+        lo = op("lo", f"add {VI} {splat(w, base, 'i32')}, {lanes}")
+        hh = lowbias32(w, op("h", f"xor {VI} {lo}, {k0}"))
+        hh = lowbias32(w, op("h", f"xor {VI} {hh}, {sk}"))
+        m = op("m", f"lshr {VI} {hh}, {vconst(w, 9, 'i32')}")
+        m = op("m", f"shl {VI} {m}, {vconst(w, 1, 'i32')}")
+        m = op("m", f"or {VI} {m}, {vconst(w, 1, 'i32')}")
+        u = op("u", f"fmul {V} {op('u', f'sitofp {VI} {m} to {V}')}, {vconst(w, INV24)}")
+        if heat:  # y = -|2 beta loc| (z >= 0: -z)
+            z = op("z", f"fmul {V} {loc}, {tb}")
+            zge = op("zge", f"fcmp oge {V} {z}, zeroinitializer")
+            y = op("y", f"select {VM} {zge}, {V} {op('z', f'fneg {V} {z}')}, {V} {z}")
+        else:  # y = min(-2 beta x loc, 0), as numba's min: (0 < a) ? 0 : a
+            t2 = op("y", f"fmul {V} {op('y', f'fmul {V} {x}, {loc}')}, {nb2}")
+            y = op("y", f"select {VM} {op('y', f'fcmp olt {V} zeroinitializer, {t2}')}, {V} zeroinitializer, {V} {t2}")
+        # exp(y): t = max(y log2 e, T_MIN) as numba's max, 2^floor(t) * P(t - floor(t))
+        a = op("t", f"fmul {V} {y}, {vconst(w, LOG2E)}")
+        tmin = vconst(w, T_MIN)
+        tt = op("t", f"select {VM} {op('t', f'fcmp ogt {V} {tmin}, {a}')}, {V} {tmin}, {V} {a}")
+        nf = op("nf", f"call {V} {floor[w]}({V} {tt})")
+        f = op("f", f"fsub {V} {tt}, {nf}")
+        p = vconst(w, coef[deg])
+        for q in range(deg - 1, -1, -1):  # Horner, multiply then add (no FMA: same bits as numba and torch)
+            p = op("p", f"fadd {V} {op('p', f'fmul {V} {p}, {f}')}, {vconst(w, coef[q])}")
+        n = op("n", f"fptosi {V} {op('n', f'fneg {V} {nf}')} to {VI}")
+        if IW == "i64":
+            n = op("n", f"sext {VI} {n} to {VW}")
+        e2 = op("e", f"shl {VW} {op('e', f'sub {VW} {vconst(w, bias, IW)}, {n}')}, {vconst(w, mant, IW)}")
+        ex = op("ex", f"fmul {V} {p}, {op('e', f'bitcast {VW} {e2} to {V}')}")
+        one = vconst(w, 1.0)
+        if heat:  # +1 with probability sigma(z) = (1 if z >= 0 else e) / (1 + e)
+            num = op("q", f"select {VM} {zge}, {V} {one}, {V} {ex}")
+            prob = op("q", f"fdiv {V} {num}, {op('q', f'fadd {V} {one}, {ex}')}")
+            new = op("new", f"select {VM} {op('q', f'fcmp olt {V} {u}, {prob}')}, {V} {one}, {V} {vconst(w, -1.0)}")
+        else:  # flip with probability exp(y)
+            new = op("new", f"select {VM} {op('q', f'fcmp olt {V} {u}, {ex}')}, {V} {op('q', f'fneg {V} {x}')}, {V} {x}")
+        emit(f"  store {VB} {op('ni', f'fptosi {V} {new} to {VB}')}, ptr {sp}, align 1")
+        off += w
+    emit("  %inext = add i64 %i, 1")
+    emit("  %rmore = icmp slt i64 %inext, %r1")
+    emit("  br i1 %rmore, label %row, label %exit")
+    emit("exit:")
+    emit("  ret void")
+    emit("}")
+    return "\n".join(lines) + "\n"
+
+
+def _kernel(dtype, n_chains, heat, per_chain_field):
+    """The compiled row kernel (a ctypes function; it releases the GIL), compiled once per process."""
+    key = (np.dtype(dtype).name, int(n_chains), bool(heat), bool(per_chain_field))
+    with _lock:
+        if key in _compiled:
+            return _compiled[key][0]
+        import llvmlite.binding as llvm
+
+        llvm.initialize_native_target()
+        llvm.initialize_native_asmprinter()
+        mod = llvm.parse_assembly(kernel_ir(*key))
+        mod.verify()
+        tm = llvm.Target.from_default_triple().create_target_machine(
+            cpu=llvm.get_host_cpu_name(), features=llvm.get_host_cpu_features().flatten(), opt=3)
+        pb = llvm.create_pass_builder(tm, llvm.create_pipeline_tuning_options(speed_level=3))
+        pb.getModulePassManager().run(mod, pb)
+        engine = llvm.create_mcjit_compiler(mod, tm)
+        engine.finalize_object()
+        ft = ctypes.c_float if key[0] == "float32" else ctypes.c_double
+        proto = ctypes.CFUNCTYPE(None, ctypes.c_int64, ctypes.c_int64, *[ctypes.c_void_p] * 5, ctypes.c_uint32,
+                                 ctypes.c_uint32, ft, ft)
+        fn = proto(engine.get_function_address("kern"))
+        _compiled[key] = (fn, engine, mod, tm)  # the engine owns the code: keep it alive
+        return fn
+
+
+def _executor(n_workers):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with _lock:
+        if n_workers not in _pool:
+            _pool[n_workers] = ThreadPoolExecutor(max_workers=n_workers, thread_name_prefix="skising-sweep")
+        return _pool[n_workers]
+
+
+def sweeps_simd(rowptr, col, val, X, H, bounds, skeys, k0, beta, heat, n_threads=1):
+    """Run ``len(skeys)`` sweeps in place on ``X`` ((n, K) int8 of +-1, colour-permuted, K >= 8).
+
+    Same contract and same samples as :func:`skising.sampling._kernels.sweeps_numba`
+    (CSR ``rowptr`` int64 / ``col`` int32 / ``val``, field ``H`` of shape (n, 1)
+    or (n, K) in ``val``'s dtype, colour offsets ``bounds``, per-sweep keys
+    ``skeys``, call key ``k0``); check :func:`usable` first.
+    """
+    n, K = X.shape
+    dt = val.dtype
+    for a, name, want in ((rowptr, "rowptr", np.int64), (col, "col", np.int32), (X, "X", np.int8), (H, "H", dt)):
+        if a.dtype != want or not a.flags.c_contiguous:
+            raise TypeError(f"sweeps_simd: {name} must be C-contiguous {np.dtype(want).name}, got {a.dtype}")
+    if not val.flags.c_contiguous or rowptr.shape[0] != n + 1 or H.shape[0] != n:
+        raise ValueError("sweeps_simd: rowptr, X and H disagree on the number of rows")
+    fn = _kernel(dt, K, heat, H.shape[1] > 1)
+    ptrs = (rowptr.ctypes.data, col.ctypes.data, val.ctypes.data, X.ctypes.data, H.ctypes.data)
+    nb2, tb, key0 = -2.0 * float(beta), 2.0 * float(beta), int(k0) & 0xFFFFFFFF
+    bounds = [int(b) for b in bounds]
+    n_colors = max(1, len(bounds) - 1)
+    T = max(1, int(n_threads))
+    if T > 1 and X.size // n_colors < THREAD_MIN_UPDATES:
+        T = 1
+    pool = _executor(T - 1) if T > 1 else None
+    for skey in skeys:
+        skey = int(skey) & 0xFFFFFFFF
+        for c in range(len(bounds) - 1):
+            s, e = bounds[c], bounds[c + 1]
+            if T == 1:
+                fn(s, e, *ptrs, skey, key0, nb2, tb)
+                continue
+            cuts = [s + (e - s) * q // T for q in range(T + 1)]
+            futures = [pool.submit(fn, cuts[q], cuts[q + 1], *ptrs, skey, key0, nb2, tb) for q in range(1, T)]
+            fn(cuts[0], cuts[1], *ptrs, skey, key0, nb2, tb)
+            for fut in futures:
+                fut.result()

@@ -1,0 +1,127 @@
+"""The explicit-SIMD LLVM kernel (8+ chains) against the numba kernel and the torch path: same bits.
+
+Correctness only (no timings). Block widths that are not a multiple of the
+vector width, float64, per-chain fields, nodes without neighbours, non-dyadic
+couplings (the local field is summed in CSR order by both compiled kernels) and
+the threaded split of a colour are all checked bit for bit.
+"""
+
+import networkx as nx
+import numpy as np
+import pytest
+import torch
+
+from skising.graph import as_graph
+from skising.sampling import _kernels, sample_ising
+from skising.sampling._sampler import _plan, _sample
+
+pytestmark = pytest.mark.skipif(not _kernels.HAVE_NUMBA, reason="numba not installed (pip install skising[fast])")
+
+
+def _csr(n=500, seed=0, isolated=3):
+    G = nx.random_geometric_graph(n, 0.08, seed=seed)
+    G.add_nodes_from(range(n, n + isolated))  # rows without neighbours
+    g = as_graph(G)
+    plan = _plan(g, "auto", "cpu")
+    return g, plan
+
+
+def _run(plan, g, K, dtype, heat, per_chain, simd, n_threads=1, beta=0.7, seed=0):
+    rng = np.random.default_rng(seed)
+    n = g.num_nodes
+    J = torch.tensor(rng.normal(0, 0.7, g.num_edges), dtype=torch.float64)  # not dyadic
+    val = plan.slot_values(J.to(dtype), dtype, False)
+    X = np.where(rng.random((n, K)) < 0.5, 1, -1).astype(np.int8)
+    H = rng.normal(0, 0.6, (n, K if per_chain else 1)).astype(val.dtype)
+    skeys = _kernels.sweep_keys(int(rng.integers(2**32)), 5)
+    _kernels.sweeps_numba(plan.rowptr, plan.col, val, X, H, plan.bounds, skeys, 12345, beta, heat,
+                          n_threads=n_threads, simd=simd)
+    return X
+
+
+@pytest.mark.parametrize("K", [8, 9, 16, 20, 33])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("heat", [False, True])
+def test_simd_kernel_is_bit_identical_to_numba_kernel(K, dtype, heat):
+    from skising.sampling import _simd
+
+    g, plan = _csr()
+    for per_chain in (False, True):
+        a = _run(plan, g, K, dtype, heat, per_chain, simd=True)
+        b = _run(plan, g, K, dtype, heat, per_chain, simd=False)
+        np.testing.assert_array_equal(a, b)
+        assert 0.2 < (a > 0).mean() < 0.8
+    assert _simd.usable(a, np.zeros((g.num_nodes, 1), np.float32), np.zeros(1, np.float32), plan.col)
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+def test_threaded_split_of_a_colour_is_identical(monkeypatch, threads):
+    from skising.sampling import _simd
+
+    monkeypatch.setattr(_simd, "THREAD_MIN_UPDATES", 0)  # split even a small graph between threads
+    g, plan = _csr(700, 2)
+    for heat in (False, True):
+        a = _run(plan, g, 32, torch.float32, heat, False, simd=True, n_threads=threads)
+        b = _run(plan, g, 32, torch.float32, heat, False, simd=True, n_threads=1)
+        c = _run(plan, g, 32, torch.float32, heat, False, simd=False, n_threads=1)
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(a, c)
+
+
+def test_public_sampler_with_32_chains_matches_torch_path():
+    G = nx.random_regular_graph(5, 300, seed=1)
+    g = as_graph(G)
+    rng = np.random.default_rng(0)
+    J = torch.tensor(rng.choice([-1.0, -0.5, 0.5, 1.0], g.num_edges), dtype=torch.float32)  # dyadic: exact sums
+    h = torch.tensor(rng.normal(0, 0.5, (32, 300)), dtype=torch.float32)
+    for update in ("metropolis", "heat_bath"):
+        out = [_sample(g, h, J, 0.9, 32, 6, update, "random", torch.Generator().manual_seed(4), backend=b)
+               for b in ("torch", "numba")]
+        assert torch.equal(out[0], out[1])
+    a = sample_ising(G, 0.2, coupling=-1.0, n_chains=32, n_sweeps=4, random_state=8)
+    b = sample_ising(G, 0.2, coupling=-1.0, n_chains=32, n_sweeps=4, random_state=8)
+    assert torch.equal(a, b)
+
+
+def test_cases_the_simd_kernel_leaves_to_numba():
+    from skising.sampling import _simd
+
+    X = np.ones((10, 32), np.int8)
+    f32, H = np.zeros(4, np.float32), np.zeros((10, 1), np.float32)
+    assert _simd.usable(X, H, f32, np.zeros(4, np.int32))
+    assert not _simd.usable(np.ones((10, 7), np.int8), H, f32, np.zeros(4, np.int32))  # < 8 chains: ELL kernels
+    assert not _simd.usable(np.ones((10, 257), np.int8), H, f32, np.zeros(4, np.int32))  # > 16 blocks
+    assert not _simd.usable(X, H, f32, np.zeros(4, np.int64))  # 64-bit column indices
+    assert not _simd.usable(X, np.zeros((10, 3), np.float32), f32, np.zeros(4, np.int32))  # field shape
+    # more than 16 blocks runs the numba kernel, same samples as the torch path
+    g = as_graph(nx.cycle_graph(40))
+    J = torch.full((g.num_edges,), 0.5)
+    h = torch.zeros(40)
+    out = [_sample(g, h, J, 1.0, 257, 3, "metropolis", "random", torch.Generator().manual_seed(0), backend=b)
+           for b in ("torch", "numba")]
+    assert torch.equal(out[0], out[1])
+
+
+def test_bad_arrays_are_a_clear_error():
+    from skising.sampling import _simd
+
+    g, plan = _csr(50, 0, 0)
+    val = plan.slot_values(torch.ones(g.num_edges), torch.float32, False)
+    X = np.ones((50, 16), np.int8)
+    with pytest.raises(TypeError, match="H must be C-contiguous float32"):
+        _simd.sweeps_simd(plan.rowptr, plan.col, val, X, np.zeros((50, 1), np.float64), plan.bounds, [1], 0, 1.0,
+                          False)
+    with pytest.raises(TypeError, match="X must be"):
+        _simd.sweeps_simd(plan.rowptr, plan.col, val, X.astype(np.int16), np.zeros((50, 1), np.float32),
+                          plan.bounds, [1], 0, 1.0, False)
+    with pytest.raises(ValueError, match="number of rows"):
+        _simd.sweeps_simd(plan.rowptr, plan.col, val, X[:40], np.zeros((40, 1), np.float32), plan.bounds, [1], 0,
+                          1.0, False)
+
+
+def test_ir_is_plain_vector_code():
+    from skising.sampling import _simd
+
+    ir = _simd.kernel_ir(np.float32, 20, False, True)
+    assert "<16 x float>" in ir and "<4 x float>" in ir  # one full block and a narrower last one
+    assert "fma" not in ir and "fast" not in ir  # no contraction, no fast-math: the same roundings as numba
