@@ -14,7 +14,9 @@ Measured in one process, on the same graphs:
 For the compiled kernel, "sweeps only" rows time the kernel alone on prepared
 (colour-permuted) spins and field; the plain rows are whole calls of ``--sweeps``
 sweeps, with the per-call set-up (random start, field permutation, output in node
-order).
+order). For 32 chains the sweeps-only timing is repeated on numba's row kernel
+(``simd=False``), the kernel that the explicit-SIMD LLVM kernel of
+``skising.sampling._simd`` replaces for 8 or more chains.
 
 Plus: the memory-bandwidth bound estimated from a measured large copy, peak RSS
 for 32 chains on the 1M-node graph, and the scaling exponent of sweep and
@@ -238,6 +240,17 @@ def bench_graph(name, g, args, full_peers=True):
                 out[("sweeps", K)] = record(name, label + ", sweeps only", "updates_per_second",
                                             n * K * sweeps / ts, "updates/s")
                 record(name, label + ", sweeps only", "sweep_seconds", ts / sweeps, "s")
+                if K >= 8:
+                    # the same sweeps on numba's row kernel instead of the explicit-SIMD LLVM kernel
+                    # (skising.sampling._simd), in the same process
+                    val = plan.slot_values(J, torch.float32, False)
+                    ts = timeit(lambda: _kernels.sweeps_numba(plan.rowptr, plan.col, val, Xn, Hn, plan.bounds, skeys,
+                                                              4, 0.5, False, n_threads=args.threads, simd=False),
+                                args.repeats)
+                    out[("rowkernel", K)] = record(name, label + ", sweeps only, numba row kernel",
+                                                   "updates_per_second", n * K * sweeps / ts, "updates/s")
+                    record(name, f"explicit-SIMD / numba row kernel, {K} chains", "speedup",
+                           out[("sweeps", K)] / out[("rowkernel", K)], "x")
         if full_peers:
             nx_sweeps = 1
             t = timeit(lambda: authors_sampler(g, nx_colors, K, nx_sweeps, 0.5, "cpu", gen), max(1, args.repeats // 2))

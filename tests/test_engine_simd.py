@@ -125,3 +125,18 @@ def test_ir_is_plain_vector_code():
     ir = _simd.kernel_ir(np.float32, 20, False, True)
     assert "<16 x float>" in ir and "<4 x float>" in ir  # one full block and a narrower last one
     assert "fma" not in ir and "fast" not in ir  # no contraction, no fast-math: the same roundings as numba
+
+
+def test_compile_failure_falls_back_to_numba_with_a_warning(monkeypatch):
+    from skising.sampling import _simd
+
+    def broken(key):
+        raise RuntimeError("no LLVM target for this CPU")
+
+    monkeypatch.setattr(_simd, "_compiled", {})
+    monkeypatch.setattr(_simd, "_compile", broken)
+    g, plan = _csr(200, 5)
+    with pytest.warns(RuntimeWarning, match="did not compile"):
+        a = _run(plan, g, 16, torch.float32, False, False, simd=True)
+    b = _run(plan, g, 16, torch.float32, False, False, simd=False)
+    np.testing.assert_array_equal(a, b)

@@ -773,9 +773,10 @@ def sweeps_numba(rowptr, col, val, X, H, bounds, skeys, k0, beta, heat, n_thread
         if simd:
             from . import _simd
 
-            if _simd.usable(X, H, val, col):
-                n_threads = _nb.config.NUMBA_NUM_THREADS if n_threads is None else int(n_threads)
-                return _simd.sweeps_simd(rowptr, col, val, X, H, bounds, skeys, k0, beta, heat, n_threads=n_threads)
+            threads = _nb.config.NUMBA_NUM_THREADS if n_threads is None else int(n_threads)
+            if _simd.usable(X, H, val, col) and _simd.sweeps_simd(rowptr, col, val, X, H, bounds, skeys, k0, beta,
+                                                                   heat, n_threads=threads):
+                return
     use_ell = ell is not None and kind != "many"
     if use_ell:
         if ell[5].dtype != dt:

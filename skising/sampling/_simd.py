@@ -45,7 +45,8 @@ LANES = {"float32": 16, "float64": 8}
 MAX_BLOCKS = 16
 PREFETCH_ROWS = 8
 # below this many spin updates per colour (on average) the threads cost more than they save
-THREAD_MIN_UPDATES = 200_000
+# (a thread-pool round trip per colour, 0.1-0.2 ms on this 2-core VM)
+THREAD_MIN_UPDATES = 1_000_000
 
 _lock = threading.Lock()
 _compiled = {}
@@ -278,38 +279,53 @@ def kernel_ir(dtype, n_chains, heat, per_chain_field, prefetch=PREFETCH_ROWS):
 
 
 def _kernel(dtype, n_chains, heat, per_chain_field):
-    """The compiled row kernel (a ctypes function; it releases the GIL), compiled once per process."""
+    """The compiled row kernel (a ctypes function; it releases the GIL), compiled once per process;
+    ``None`` (with one warning) where LLVM cannot compile it for this machine."""
     key = (np.dtype(dtype).name, int(n_chains), bool(heat), bool(per_chain_field))
     with _lock:
-        if key in _compiled:
-            return _compiled[key][0]
-        import llvmlite.binding as llvm
+        if key not in _compiled:
+            try:
+                _compiled[key] = _compile(key)
+            except Exception as exc:  # an LLVM or platform failure: the numba kernel runs instead
+                import warnings
 
-        llvm.initialize_native_target()
-        llvm.initialize_native_asmprinter()
-        mod = llvm.parse_assembly(kernel_ir(*key))
-        mod.verify()
-        tm = llvm.Target.from_default_triple().create_target_machine(
-            cpu=llvm.get_host_cpu_name(), features=llvm.get_host_cpu_features().flatten(), opt=3)
-        pb = llvm.create_pass_builder(tm, llvm.create_pipeline_tuning_options(speed_level=3))
-        pb.getModulePassManager().run(mod, pb)
-        engine = llvm.create_mcjit_compiler(mod, tm)
-        engine.finalize_object()
-        ft = ctypes.c_float if key[0] == "float32" else ctypes.c_double
-        proto = ctypes.CFUNCTYPE(None, ctypes.c_int64, ctypes.c_int64, *[ctypes.c_void_p] * 5, ctypes.c_uint32,
-                                 ctypes.c_uint32, ft, ft)
-        fn = proto(engine.get_function_address("kern"))
-        _compiled[key] = (fn, engine, mod, tm)  # the engine owns the code: keep it alive
-        return fn
+                warnings.warn(f"skising: the explicit-SIMD sampling kernel did not compile ({exc!r}); "
+                              "using the numba kernel (same samples, about half the speed)", RuntimeWarning,
+                              stacklevel=3)
+                _compiled[key] = None
+        return None if _compiled[key] is None else _compiled[key][0]
+
+
+def _compile(key):
+    """LLVM IR to machine code for this CPU, in-process (MCJIT): ``(function, engine, module, target)``."""
+    import llvmlite.binding as llvm
+
+    llvm.initialize_native_target()
+    llvm.initialize_native_asmprinter()
+    mod = llvm.parse_assembly(kernel_ir(*key))
+    mod.verify()
+    tm = llvm.Target.from_default_triple().create_target_machine(
+        cpu=llvm.get_host_cpu_name(), features=llvm.get_host_cpu_features().flatten(), opt=3)
+    pb = llvm.create_pass_builder(tm, llvm.create_pipeline_tuning_options(speed_level=3))
+    pb.getModulePassManager().run(mod, pb)
+    engine = llvm.create_mcjit_compiler(mod, tm)
+    engine.finalize_object()
+    ft = ctypes.c_float if key[0] == "float32" else ctypes.c_double
+    proto = ctypes.CFUNCTYPE(None, ctypes.c_int64, ctypes.c_int64, *[ctypes.c_void_p] * 5, ctypes.c_uint32,
+                             ctypes.c_uint32, ft, ft)
+    return proto(engine.get_function_address("kern")), engine, mod, tm  # the engine owns the code
 
 
 def _executor(n_workers):
+    """A thread pool per worker count, made again in a forked child (its parent's threads are gone)."""
+    import os
     from concurrent.futures import ThreadPoolExecutor
 
+    key = (os.getpid(), n_workers)
     with _lock:
-        if n_workers not in _pool:
-            _pool[n_workers] = ThreadPoolExecutor(max_workers=n_workers, thread_name_prefix="skising-sweep")
-        return _pool[n_workers]
+        if key not in _pool:
+            _pool[key] = ThreadPoolExecutor(max_workers=n_workers, thread_name_prefix="skising-sweep")
+        return _pool[key]
 
 
 def sweeps_simd(rowptr, col, val, X, H, bounds, skeys, k0, beta, heat, n_threads=1):
@@ -318,7 +334,8 @@ def sweeps_simd(rowptr, col, val, X, H, bounds, skeys, k0, beta, heat, n_threads
     Same contract and same samples as :func:`skising.sampling._kernels.sweeps_numba`
     (CSR ``rowptr`` int64 / ``col`` int32 / ``val``, field ``H`` of shape (n, 1)
     or (n, K) in ``val``'s dtype, colour offsets ``bounds``, per-sweep keys
-    ``skeys``, call key ``k0``); check :func:`usable` first.
+    ``skeys``, call key ``k0``); check :func:`usable` first. Returns False, with
+    ``X`` untouched, where the kernel did not compile on this machine.
     """
     n, K = X.shape
     dt = val.dtype
@@ -328,6 +345,8 @@ def sweeps_simd(rowptr, col, val, X, H, bounds, skeys, k0, beta, heat, n_threads
     if not val.flags.c_contiguous or rowptr.shape[0] != n + 1 or H.shape[0] != n:
         raise ValueError("sweeps_simd: rowptr, X and H disagree on the number of rows")
     fn = _kernel(dt, K, heat, H.shape[1] > 1)
+    if fn is None:
+        return False
     ptrs = (rowptr.ctypes.data, col.ctypes.data, val.ctypes.data, X.ctypes.data, H.ctypes.data)
     nb2, tb, key0 = -2.0 * float(beta), 2.0 * float(beta), int(k0) & 0xFFFFFFFF
     bounds = [int(b) for b in bounds]
@@ -348,3 +367,4 @@ def sweeps_simd(rowptr, col, val, X, H, bounds, skeys, k0, beta, heat, n_threads
             fn(cuts[0], cuts[1], *ptrs, skey, key0, nb2, tb)
             for fut in futures:
                 fut.result()
+    return True
