@@ -773,9 +773,9 @@ def sweeps_numba(rowptr, col, val, X, H, bounds, skeys, k0, beta, heat, n_thread
         if simd:
             from . import _simd
 
-            threads = _nb.config.NUMBA_NUM_THREADS if n_threads is None else int(n_threads)
+            nt = _nb.config.NUMBA_NUM_THREADS if n_threads is None else int(n_threads)
             if _simd.usable(X, H, val, col) and _simd.sweeps_simd(rowptr, col, val, X, H, bounds, skeys, k0, beta,
-                                                                   heat, n_threads=threads):
+                                                                   heat, n_threads=nt):
                 return
     use_ell = ell is not None and kind != "many"
     if use_ell:
