@@ -54,7 +54,7 @@ def test_simd_kernel_is_bit_identical_to_numba_kernel(K, dtype, heat):
     assert _simd.usable(a, np.zeros((g.num_nodes, 1), np.float32), np.zeros(1, np.float32), plan.col)
 
 
-@pytest.mark.parametrize("threads", [2, 3])
+@pytest.mark.parametrize("threads", [2, 3, 5])  # 5: more threads than this machine has cores
 def test_threaded_split_of_a_colour_is_identical(monkeypatch, threads):
     from skising.sampling import _simd
 
@@ -140,3 +140,25 @@ def test_compile_failure_falls_back_to_numba_with_a_warning(monkeypatch):
         a = _run(plan, g, 16, torch.float32, False, False, simd=True)
     b = _run(plan, g, 16, torch.float32, False, False, simd=False)
     np.testing.assert_array_equal(a, b)
+
+
+def test_concurrent_callers_get_their_own_samples(monkeypatch):
+    import threading
+
+    from skising.sampling import _simd
+
+    monkeypatch.setattr(_simd, "THREAD_MIN_UPDATES", 0)
+    g, plan = _csr(400, 7)
+    want = {s: _run(plan, g, 16, torch.float32, False, False, simd=True, n_threads=1, seed=s) for s in range(4)}
+    got = {}
+
+    def work(s):
+        got[s] = _run(plan, g, 16, torch.float32, False, False, simd=True, n_threads=2, seed=s)
+
+    ts = [threading.Thread(target=work, args=(s,)) for s in range(4)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(timeout=60)
+    for s in range(4):
+        np.testing.assert_array_equal(got[s], want[s])

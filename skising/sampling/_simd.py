@@ -44,11 +44,12 @@ __all__ = ["available", "usable", "sweeps_simd", "kernel_ir"]
 LANES = {"float32": 16, "float64": 8}
 MAX_BLOCKS = 16
 PREFETCH_ROWS = 8
-# below this many spin updates per colour (on average) the threads cost more than they save
-# (a thread-pool round trip per colour, 0.1-0.2 ms on this 2-core VM)
-THREAD_MIN_UPDATES = 1_000_000
+# below this many spin updates per sweep the threads cost more than they save
+# (a thread-pool round trip per call, 0.1-0.2 ms on this 2-core VM)
+THREAD_MIN_UPDATES = 200_000
 
 _lock = threading.Lock()
+_threaded_call = threading.Lock()
 _compiled = {}
 _pool = {}
 
@@ -131,7 +132,7 @@ def kernel_ir(dtype, n_chains, heat, per_chain_field, prefetch=PREFETCH_ROWS):
     for w in set(widths):
         emit(f"declare {ty(w, F)} {floor[w]}({ty(w, F)})")
     emit("declare void @llvm.prefetch.p0(ptr, i32, i32, i32)")
-    emit(f"define void @kern(i64 %r0, i64 %r1, ptr noalias readonly %rowptr, ptr noalias readonly %col, "
+    emit(f"define internal void @kern(i64 %r0, i64 %r1, ptr noalias readonly %rowptr, ptr noalias readonly %col, "
          f"ptr noalias readonly %val, ptr noalias %X, ptr noalias readonly %H, i32 %skey, i32 %key0, "
          f"{F} %nb2, {F} %tb) nounwind {{")
     emit("entry:")
@@ -275,7 +276,92 @@ def kernel_ir(dtype, n_chains, heat, per_chain_field, prefetch=PREFETCH_ROWS):
     emit("exit:")
     emit("  ret void")
     emit("}")
+    lines.extend(_driver_ir(F))
     return "\n".join(lines) + "\n"
+
+
+def _driver_ir(F):
+    """IR of ``void sweeps(tid, T, bounds, n_colors, skeys, n_sweeps, rowptr, col, val, X, H, key0, nb2, tb, bar)``.
+
+    Thread ``tid`` of ``T`` runs its share of every colour of every sweep (rows
+    ``s + (e - s) tid / T`` to ``s + (e - s) (tid + 1) / T``) and then waits at a
+    barrier: a counter that every thread increments once per colour, phase ``p``
+    ending when it reaches ``T (p + 1)`` (spinning, with ``sched_yield`` after a
+    while on POSIX systems). One foreign call per thread per sampling call.
+    """
+    import sys
+
+    yield_ = sys.platform != "win32"
+    out = []
+    e = out.append
+    if yield_:
+        e("declare i32 @sched_yield()")
+    e(f"define void @sweeps(i64 %tid, i64 %T, ptr readonly %bounds, i64 %ncol, ptr readonly %skeys, i64 %nsw, "
+      f"ptr %rowptr, ptr %col, ptr %val, ptr %X, ptr %H, i32 %key0, {F} %nb2, {F} %tb, ptr %bar) nounwind {{")
+    e("entry:")
+    e("  %any = icmp sgt i64 %nsw, 0")
+    e("  %anyc = icmp sgt i64 %ncol, 0")
+    e("  %go = and i1 %any, %anyc")
+    e("  br i1 %go, label %sweep, label %done")
+    e("sweep:")
+    e("  %t = phi i64 [0, %entry], [%tn, %sweepend]")
+    e("  %ph0 = phi i64 [0, %entry], [%phn, %sweepend]")
+    e("  %skp = getelementptr inbounds i32, ptr %skeys, i64 %t")
+    e("  %skey = load i32, ptr %skp")
+    e("  br label %colour")
+    e("colour:")
+    e("  %c = phi i64 [0, %sweep], [%cn, %waited]")
+    e("  %ph = phi i64 [%ph0, %sweep], [%phn, %waited]")
+    e("  %bp = getelementptr inbounds i64, ptr %bounds, i64 %c")
+    e("  %s = load i64, ptr %bp")
+    e("  %bp1 = getelementptr inbounds i64, ptr %bp, i64 1")
+    e("  %e = load i64, ptr %bp1")
+    e("  %len = sub i64 %e, %s")
+    e("  %m0 = mul i64 %len, %tid")
+    e("  %d0 = sdiv i64 %m0, %T")
+    e("  %r0 = add i64 %s, %d0")
+    e("  %tid1 = add i64 %tid, 1")
+    e("  %m1 = mul i64 %len, %tid1")
+    e("  %d1 = sdiv i64 %m1, %T")
+    e("  %r1 = add i64 %s, %d1")
+    e(f"  call void @kern(i64 %r0, i64 %r1, ptr %rowptr, ptr %col, ptr %val, ptr %X, ptr %H, i32 %skey, i32 %key0, "
+      f"{F} %nb2, {F} %tb)")
+    e("  %phn = add i64 %ph, 1")
+    e("  %multi = icmp sgt i64 %T, 1")
+    e("  br i1 %multi, label %arrive, label %waited")
+    e("arrive:")
+    e("  %old = atomicrmw add ptr %bar, i64 1 seq_cst")
+    e("  %target = mul i64 %phn, %T")
+    e("  br label %spin")
+    e("spin:")
+    e("  %k = phi i64 [0, %arrive], [%kn, %spin2]")
+    e("  %now = load atomic i64, ptr %bar acquire, align 8")
+    e("  %ready = icmp sge i64 %now, %target")
+    e("  br i1 %ready, label %waited, label %spin1")
+    e("spin1:")
+    e("  %kn = add i64 %k, 1")
+    if yield_:
+        e("  %long = icmp sgt i64 %kn, 4000")
+        e("  br i1 %long, label %yield, label %spin2")
+        e("yield:")
+        e("  %yr = call i32 @sched_yield()")
+        e("  br label %spin2")
+    else:
+        e("  br label %spin2")
+    e("spin2:")
+    e("  br label %spin")
+    e("waited:")
+    e("  %cn = add i64 %c, 1")
+    e("  %cm = icmp slt i64 %cn, %ncol")
+    e("  br i1 %cm, label %colour, label %sweepend")
+    e("sweepend:")
+    e("  %tn = add i64 %t, 1")
+    e("  %tm = icmp slt i64 %tn, %nsw")
+    e("  br i1 %tm, label %sweep, label %done")
+    e("done:")
+    e("  ret void")
+    e("}")
+    return out
 
 
 def _kernel(dtype, n_chains, heat, per_chain_field):
@@ -311,9 +397,10 @@ def _compile(key):
     engine = llvm.create_mcjit_compiler(mod, tm)
     engine.finalize_object()
     ft = ctypes.c_float if key[0] == "float32" else ctypes.c_double
-    proto = ctypes.CFUNCTYPE(None, ctypes.c_int64, ctypes.c_int64, *[ctypes.c_void_p] * 5, ctypes.c_uint32,
-                             ctypes.c_uint32, ft, ft)
-    return proto(engine.get_function_address("kern")), engine, mod, tm  # the engine owns the code
+    i64, ptr = ctypes.c_int64, ctypes.c_void_p
+    proto = ctypes.CFUNCTYPE(None, i64, i64, ptr, i64, ptr, i64, ptr, ptr, ptr, ptr, ptr, ctypes.c_uint32, ft, ft,
+                             ptr)
+    return proto(engine.get_function_address("sweeps")), engine, mod, tm  # the engine owns the code
 
 
 def _executor(n_workers):
@@ -349,22 +436,22 @@ def sweeps_simd(rowptr, col, val, X, H, bounds, skeys, k0, beta, heat, n_threads
         return False
     ptrs = (rowptr.ctypes.data, col.ctypes.data, val.ctypes.data, X.ctypes.data, H.ctypes.data)
     nb2, tb, key0 = -2.0 * float(beta), 2.0 * float(beta), int(k0) & 0xFFFFFFFF
-    bounds = [int(b) for b in bounds]
-    n_colors = max(1, len(bounds) - 1)
+    bounds = np.ascontiguousarray(bounds, dtype=np.int64)
+    skeys = np.ascontiguousarray(np.asarray(skeys, dtype=np.int64) & 0xFFFFFFFF, dtype=np.uint32)
+    n_colors = max(0, bounds.shape[0] - 1)
     T = max(1, int(n_threads))
-    if T > 1 and X.size // n_colors < THREAD_MIN_UPDATES:
+    if T > 1 and X.size < THREAD_MIN_UPDATES:
         T = 1
-    pool = _executor(T - 1) if T > 1 else None
-    for skey in skeys:
-        skey = int(skey) & 0xFFFFFFFF
-        for c in range(len(bounds) - 1):
-            s, e = bounds[c], bounds[c + 1]
-            if T == 1:
-                fn(s, e, *ptrs, skey, key0, nb2, tb)
-                continue
-            cuts = [s + (e - s) * q // T for q in range(T + 1)]
-            futures = [pool.submit(fn, cuts[q], cuts[q + 1], *ptrs, skey, key0, nb2, tb) for q in range(1, T)]
-            fn(cuts[0], cuts[1], *ptrs, skey, key0, nb2, tb)
-            for fut in futures:
-                fut.result()
+    bar = np.zeros(1, dtype=np.int64)
+    args = (bounds.ctypes.data, n_colors, skeys.ctypes.data, skeys.shape[0], *ptrs, key0, nb2, tb, bar.ctypes.data)
+    if T == 1:
+        fn(0, 1, *args)
+        return True
+    # one call per thread; the threads meet at a barrier after each colour. One threaded call at
+    # a time: two calls sharing the pool could leave a thread spinning for a worker the other holds
+    with _threaded_call:
+        futures = [_executor(T - 1).submit(fn, q, T, *args) for q in range(1, T)]
+        fn(0, T, *args)
+        for fut in futures:
+            fut.result()
     return True
