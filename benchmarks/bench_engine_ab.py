@@ -28,8 +28,14 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-import torch
+# numba's and torch's OpenMP workers busy-wait after each parallel region; alternating old (numba
+# threads) and new (the explicit-SIMD kernel's own threads) kernels, the spinning workers of one
+# took a core from the other (bust, 32 chains, 2 threads: the new kernel no faster than on one
+# thread). Set before numba or torch start their pools, as in bench_engine.py.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))

@@ -273,7 +273,8 @@ def _sample(graph, h, J, beta, n_chains, n_sweeps, update, init, gen, coloring="
     # directly (a quarter of the memory traffic and footprint of float32)
     if isinstance(init, str):
         if init == "random":
-            X = torch.randint(0, 2, (n, n_chains), generator=gen, device=device, dtype=torch.int8) * 2 - 1
+            # in place: no second (n, n_chains) array
+            X = torch.randint(0, 2, (n, n_chains), generator=gen, device=device, dtype=torch.int8).mul_(2).sub_(1)
         else:
             X = torch.full((n, n_chains), 1 if init == "up" else -1, dtype=torch.int8, device=device)
     else:
