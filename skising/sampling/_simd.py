@@ -42,6 +42,7 @@ from ._kernels import _M1, _M2, EXP2_COEF, INV24, LOG2E, T_MIN
 __all__ = ["available", "usable", "sweeps_simd", "kernel_ir"]
 
 LANES = {"float32": 16, "float64": 8}
+SIGN = {"i32": -(2**31), "i64": -(2**63)}  # the sign bit, as a signed integer literal
 MAX_BLOCKS = 16
 PREFETCH_ROWS = 8
 # below this many spin updates per sweep the threads cost more than they save
@@ -185,7 +186,6 @@ def kernel_ir(dtype, n_chains, heat, per_chain_field, prefetch=PREFETCH_ROWS):
     emit("  %xrow = getelementptr inbounds i8, ptr %X, i64 %xo")
     emit(f"  %vbits = bitcast {F} %v to {IW}")
     vs = {w: splat(w, "%vbits", IW) for w in set(widths)}
-    sign = 1 << (31 if IW == "i32" else 63)
     off = 0
     for b, w in enumerate(widths):
         # v * x_j for x_j = +-1 is v with its sign bit flipped where x_j = -1: exact, and one
@@ -193,7 +193,7 @@ def kernel_ir(dtype, n_chains, heat, per_chain_field, prefetch=PREFETCH_ROWS):
         xp = op("xp", f"getelementptr inbounds i8, ptr %xrow, i64 {off}")
         xb = op("xb", f"load {ty(w, 'i8')}, ptr {xp}, align 1")
         xs = op("xs", f"sext {ty(w, 'i8')} {xb} to {ty(w, IW)}")
-        sg = op("sg", f"and {ty(w, IW)} {xs}, {vconst(w, sign - 2 * sign, IW)}")
+        sg = op("sg", f"and {ty(w, IW)} {xs}, {vconst(w, SIGN[IW], IW)}")
         tm = op("tm", f"bitcast {ty(w, IW)} {op('tm', f'xor {ty(w, IW)} {vs[w]}, {sg}')} to {ty(w, F)}")
         emit(f"  %an{b} = fadd {ty(w, F)} %a{b}, {tm}")
         off += w
@@ -229,7 +229,6 @@ def kernel_ir(dtype, n_chains, heat, per_chain_field, prefetch=PREFETCH_ROWS):
         loc = op("loc", f"fadd {V} %acc{b}, {h}")
         sp = op("sp", f"getelementptr inbounds i8, ptr %xi, i64 {off}")
         sb = op("sb", f"load {VB}, ptr {sp}, align 1")
-        x = op("x", f"sitofp {VB} {sb} to {V}")
         # uniform: counter i * K + k, two rounds of lowbias32, top 23 bits
         base = op("base", f"add i32 %io32, {off}")
         lanes = "<" + ", ".join(f"i32 {q}" for q in range(w)) + ">"
@@ -245,7 +244,11 @@ def kernel_ir(dtype, n_chains, heat, per_chain_field, prefetch=PREFETCH_ROWS):
             zge = op("zge", f"fcmp oge {V} {z}, zeroinitializer")
             y = op("y", f"select {VM} {zge}, {V} {op('z', f'fneg {V} {z}')}, {V} {z}")
         else:  # y = min(-2 beta x loc, 0), as numba's min: (0 < a) ? 0 : a
-            t2 = op("y", f"fmul {V} {op('y', f'fmul {V} {x}, {loc}')}, {nb2}")
+            # x loc for x = +-1: loc with its sign bit flipped where x = -1 (exact, as in the gather)
+            xs = op("xs", f"and {VW} {op('xs', f'sext {VB} {sb} to {VW}')}, {vconst(w, SIGN[IW], IW)}")
+            lb = op("xl", f"bitcast {V} {loc} to {VW}")
+            xl = op("xl", f"bitcast {VW} {op('xl', f'xor {VW} {lb}, {xs}')} to {V}")
+            t2 = op("y", f"fmul {V} {xl}, {nb2}")
             y = op("y", f"select {VM} {op('y', f'fcmp olt {V} zeroinitializer, {t2}')}, {V} zeroinitializer, {V} {t2}")
         # exp(y): t = max(y log2 e, T_MIN) as numba's max, 2^floor(t) * P(t - floor(t))
         a = op("t", f"fmul {V} {y}, {vconst(w, LOG2E)}")
@@ -265,10 +268,12 @@ def kernel_ir(dtype, n_chains, heat, per_chain_field, prefetch=PREFETCH_ROWS):
         if heat:  # +1 with probability sigma(z) = (1 if z >= 0 else e) / (1 + e)
             num = op("q", f"select {VM} {zge}, {V} {one}, {V} {ex}")
             prob = op("q", f"fdiv {V} {num}, {op('q', f'fadd {V} {one}, {ex}')}")
-            new = op("new", f"select {VM} {op('q', f'fcmp olt {V} {u}, {prob}')}, {V} {one}, {V} {vconst(w, -1.0)}")
-        else:  # flip with probability exp(y)
-            new = op("new", f"select {VM} {op('q', f'fcmp olt {V} {u}, {ex}')}, {V} {op('q', f'fneg {V} {x}')}, {V} {x}")
-        emit(f"  store {VB} {op('ni', f'fptosi {V} {new} to {VB}')}, ptr {sp}, align 1")
+            new = op("new", f"select {VM} {op('q', f'fcmp olt {V} {u}, {prob}')}, {VB} {vconst(w, 1, 'i8')}, "
+                            f"{VB} {vconst(w, -1, 'i8')}")
+        else:  # flip with probability exp(y): the int8 spin negated
+            new = op("new", f"select {VM} {op('q', f'fcmp olt {V} {u}, {ex}')}, {VB} {op('q', f'sub {VB} zeroinitializer, {sb}')}, "
+                            f"{VB} {sb}")
+        emit(f"  store {VB} {new}, ptr {sp}, align 1")
         off += w
     emit("  %inext = add i64 %i, 1")
     emit("  %rmore = icmp slt i64 %inext, %r1")
