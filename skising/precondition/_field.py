@@ -122,7 +122,7 @@ class EntryGCNII(nn.Module):
             G = int(batch.max()) + 1 if batch.numel() else 1
             s = torch.zeros((G, h.shape[1]), dtype=h.dtype, device=h.device).index_add_(0, batch, h)
             cnt = torch.bincount(batch, minlength=G).clamp_min(1).to(h.dtype)[:, None]
-            h = h - (s / cnt)[batch]
+            h = h - (s / cnt).index_select(0, batch)  # not [batch]: reproducible backward on CPU threads
         return self.lin_out(h)[:, 0]
 
 
@@ -206,7 +206,7 @@ class EntryGCNII(nn.Module):
         if batch is None:
             return score - w_out @ (hsum[0] / m) + self.lin_out.bias
         cnt = torch.bincount(batch, minlength=G).clamp_min(1).to(dt)[:, None]
-        return score - (hsum / cnt @ w_out)[batch] + self.lin_out.bias
+        return score - (hsum / cnt @ w_out).index_select(0, batch) + self.lin_out.bias
 
 
 class ConstantField(nn.Module):

@@ -55,7 +55,7 @@ def _center(h, batch, num_graphs):
     """Subtract the per-graph mean of node features."""
     if batch is None:
         return h - h.mean(0, keepdim=True)
-    return h - _scatter_mean(h, batch, num_graphs)[batch]
+    return h - _scatter_mean(h, batch, num_graphs).index_select(0, batch)
 
 
 class EquivariantMeshField(nn.Module):
@@ -148,17 +148,20 @@ class EquivariantMeshField(nn.Module):
         from e3nn import o3
 
         src, dst = edge_index[0], edge_index[1]
-        vec = pos[dst] - pos[src]
+        vec = pos.index_select(0, dst) - pos.index_select(0, src)
         length = vec.norm(dim=1)
         sh = o3.spherical_harmonics(self.irreps_sh, vec, normalize=True, normalization="component")
         emb = _rbf(length, self.n_basis)
         n = pos.shape[0]
         e3nn_tp = getattr(self, "use_e3nn_tp", False)  # the generic e3nn path, kept as the test oracle
         w1 = self.radial1(emb)
-        m1 = self.tp1(z[src], sh, w1) if e3nn_tp else self._tp1(z[src], sh, w1)
+        zs = z.index_select(0, src)
+        m1 = self.tp1(zs, sh, w1) if e3nn_tp else self._tp1(zs, sh, w1)
         x = self._gate(_scatter_mean(m1, dst, n) + self.self1(z))
         w2 = self.radial2(emb)
-        m2 = self.tp2(x[src], sh, w2) if e3nn_tp else self._tp2(x[src], sh, w2)
+        xs = x.index_select(0, src)  # not x[src]: its backward (index_put_ accumulate) is not reproducible on
+        # several CPU threads, index_select's (index_add_) is
+        m2 = self.tp2(xs, sh, w2) if e3nn_tp else self._tp2(xs, sh, w2)
         y = _scatter_mean(m2, dst, n) + self.self2(x)
         y = _center(y, batch, num_graphs)
         return self.readout(y).squeeze(-1)

@@ -85,7 +85,8 @@ class DevConv(nn.Module):
 
     def forward(self, f, x, edge_index):
         src, dst = edge_index[0], edge_index[1]
-        d = self.theta(f[src] - f[dst]).view(-1, self.channels, 3).norm(dim=-1)  # (E, C)
+        # index_select, not f[src]: a reproducible backward on several CPU threads
+        d = self.theta(f.index_select(0, src) - f.index_select(0, dst)).view(-1, self.channels, 3).norm(dim=-1)
         agg = torch.zeros(x.shape[0], self.channels, dtype=d.dtype, device=d.device)
         agg = agg.scatter_reduce(0, dst[:, None].expand_as(d), d, reduce="amax", include_self=False)
         return self.lin(torch.cat([x, agg], dim=1))
