@@ -13,8 +13,13 @@ in-process by ``llvmlite`` (the LLVM binding numba is built on, so installed by
 * the chains of a row are cut into blocks of 16 (float32) or 8 (float64) lanes,
   the last block narrower when the chain count is not a multiple; each block's
   local field stays in one register across the row's neighbours;
-* the neighbour rows of the row 8 positions ahead are prefetched (the colour
-  classes of a large graph visit their neighbours' spins in random order);
+* when the chain count is not a multiple of the vector width, rows go in tiles
+  of ``L / gcd(K, L)`` rows whose local fields are parked in a stack buffer, so
+  the accept/reject runs on full vectors over the tile's contiguous spins
+  (8 chains: 1.6x; 9-33 chains: 1.2-1.4x, one thread);
+* with 24 or more chains, the neighbour rows of the row 8 positions ahead are
+  prefetched (the colour classes of a large graph visit their neighbours' spins
+  in random order); below 24 chains the prefetch cost more than it saved;
 * the update is the one of :func:`skising.sampling._kernels.sweeps_numba`,
   operation for operation (same hash, same exp polynomial, same order of
   additions, no fused multiply-add), so the samples are **bit-identical** to
@@ -32,6 +37,7 @@ otherwise the numba kernel runs.
 from __future__ import annotations
 
 import ctypes
+import math
 import struct
 import threading
 
@@ -45,6 +51,7 @@ LANES = {"float32": 16, "float64": 8}
 SIGN = {"i32": -(2**31), "i64": -(2**63)}  # the sign bit, as a signed integer literal
 MAX_BLOCKS = 16
 PREFETCH_ROWS = 8
+PREFETCH_MIN_CHAINS = 24
 # below this many spin updates per sweep the threads cost more than they save
 # (a thread-pool round trip per call, 0.1-0.2 ms on this 2-core VM)
 THREAD_MIN_UPDATES = 200_000
@@ -84,9 +91,16 @@ def _hexf(x, F):
     return "0x%016X" % struct.unpack("<Q", struct.pack("<d", x))[0]
 
 
-def kernel_ir(dtype, n_chains, heat, per_chain_field, prefetch=PREFETCH_ROWS):
+def kernel_ir(dtype, n_chains, heat, per_chain_field, prefetch=None, tiles=True):
     """LLVM IR of ``void kern(r0, r1, rowptr, col, val, X, H, skey, key0, nb2, tb)``: rows r0:r1 of one
-    colour, all ``n_chains`` chains, updated in place (see :func:`sweeps_simd` for the arguments)."""
+    colour, all ``n_chains`` chains, updated in place (see :func:`sweeps_simd` for the arguments).
+
+    When the chain count is not a multiple of the vector width ``L``, rows go in tiles
+    of ``R = L / gcd(K, L)`` rows: each row's local fields are gathered in registers
+    (blocks of ``L`` lanes and one narrower block) and parked in a stack buffer, then
+    the tile's ``R K`` contiguous spins are updated in full vectors (their flat index
+    is the random-number counter). Rows left over at the end of a range go one by one.
+    """
     name = np.dtype(dtype).name
     F = "float" if name == "float32" else "double"
     L = LANES[name]
@@ -95,6 +109,9 @@ def kernel_ir(dtype, n_chains, heat, per_chain_field, prefetch=PREFETCH_ROWS):
     coef = EXP2_COEF[name]
     deg = len(coef) - 1
     widths = _widths(K, L)
+    R = L // math.gcd(K, L) if tiles else 1  # rows per tile; 1: every row fills whole vectors already
+    if prefetch is None:  # measured: a gain from rows of 24 bytes on, a loss below
+        prefetch = PREFETCH_ROWS if K >= PREFETCH_MIN_CHAINS else 0
     lines = []
     emit = lines.append
     counter = [0]
@@ -129,110 +146,98 @@ def kernel_ir(dtype, n_chains, heat, per_chain_field, prefetch=PREFETCH_ROWS):
                 z = op("h", f"mul {VI} {z}, {vconst(w, mult - 2**32 if mult >= 2**31 else mult, 'i32')}")
         return z
 
-    floor = {w: f"@llvm.floor.v{w}f{32 if F == 'float' else 64}" for w in set(widths)}
-    for w in set(widths):
-        emit(f"declare {ty(w, F)} {floor[w]}({ty(w, F)})")
-    emit("declare void @llvm.prefetch.p0(ptr, i32, i32, i32)")
-    emit(f"define internal void @kern(i64 %r0, i64 %r1, ptr noalias readonly %rowptr, ptr noalias readonly %col, "
-         f"ptr noalias readonly %val, ptr noalias %X, ptr noalias readonly %H, i32 %skey, i32 %key0, "
-         f"{F} %nb2, {F} %tb) nounwind {{")
-    emit("entry:")
-    emit("  %go = icmp slt i64 %r0, %r1")
-    emit("  br i1 %go, label %row, label %exit")
-    emit("row:")
-    emit("  %i = phi i64 [%r0, %entry], [%inext, %accept]")
-    emit("  %rp = getelementptr inbounds i64, ptr %rowptr, i64 %i")
-    emit("  %p0 = load i64, ptr %rp")
-    emit("  %rp1 = getelementptr inbounds i64, ptr %rp, i64 1")
-    emit("  %p1 = load i64, ptr %rp1")
-    head = "%row"
-    if prefetch:  # the neighbour rows of row i + prefetch, into cache
-        emit(f"  %ipf = add i64 %i, {int(prefetch)}")
-        emit("  %dopf = icmp slt i64 %ipf, %r1")
-        emit("  br i1 %dopf, label %pfhead, label %gather")
-        emit("pfhead:")
-        emit("  %qp = getelementptr inbounds i64, ptr %rowptr, i64 %ipf")
-        emit("  %q0 = load i64, ptr %qp")
-        emit("  %qp1 = getelementptr inbounds i64, ptr %qp, i64 1")
-        emit("  %q1 = load i64, ptr %qp1")
-        emit("  %qne = icmp slt i64 %q0, %q1")
-        emit("  br i1 %qne, label %pf, label %gather")
-        emit("pf:")
-        emit("  %q = phi i64 [%q0, %pfhead], [%qn, %pf]")
-        emit("  %qc = getelementptr inbounds i32, ptr %col, i64 %q")
-        emit("  %qj32 = load i32, ptr %qc")
-        emit("  %qj = zext i32 %qj32 to i64")
-        emit(f"  %qo = mul i64 %qj, {K}")
-        emit("  %qx = getelementptr inbounds i8, ptr %X, i64 %qo")
-        emit("  call void @llvm.prefetch.p0(ptr %qx, i32 0, i32 3, i32 1)")
-        emit("  %qn = add i64 %q, 1")
-        emit("  %qm = icmp slt i64 %qn, %q1")
-        emit("  br i1 %qm, label %pf, label %gather")
-        emit("gather:")
-        head = "%gather"
-    # local fields: for each neighbour (CSR order), every block adds v * x_j (a register per block)
-    emit("  %ne = icmp slt i64 %p0, %p1")
-    emit("  br i1 %ne, label %nb, label %field")
-    emit("nb:")
-    emit(f"  %p = phi i64 [%p0, {head}], [%pn, %nb]")
-    for b, w in enumerate(widths):
-        emit(f"  %a{b} = phi {ty(w, F)} [zeroinitializer, {head}], [%an{b}, %nb]")
-    emit("  %cp = getelementptr inbounds i32, ptr %col, i64 %p")
-    emit("  %j32 = load i32, ptr %cp")
-    emit("  %j = zext i32 %j32 to i64")
-    emit(f"  %vp = getelementptr inbounds {F}, ptr %val, i64 %p")
-    emit(f"  %v = load {F}, ptr %vp")
-    emit(f"  %xo = mul i64 %j, {K}")
-    emit("  %xrow = getelementptr inbounds i8, ptr %X, i64 %xo")
-    emit(f"  %vbits = bitcast {F} %v to {IW}")
-    vs = {w: splat(w, "%vbits", IW) for w in set(widths)}
-    off = 0
-    for b, w in enumerate(widths):
-        # v * x_j for x_j = +-1 is v with its sign bit flipped where x_j = -1: exact, and one
-        # and-xor instead of a conversion and a multiply
-        xp = op("xp", f"getelementptr inbounds i8, ptr %xrow, i64 {off}")
-        xb = op("xb", f"load {ty(w, 'i8')}, ptr {xp}, align 1")
-        xs = op("xs", f"sext {ty(w, 'i8')} {xb} to {ty(w, IW)}")
-        sg = op("sg", f"and {ty(w, IW)} {xs}, {vconst(w, SIGN[IW], IW)}")
-        tm = op("tm", f"bitcast {ty(w, IW)} {op('tm', f'xor {ty(w, IW)} {vs[w]}, {sg}')} to {ty(w, F)}")
-        emit(f"  %an{b} = fadd {ty(w, F)} %a{b}, {tm}")
-        off += w
-    emit("  %pn = add i64 %p, 1")
-    emit("  %more = icmp slt i64 %pn, %p1")
-    emit("  br i1 %more, label %nb, label %field")
-    emit("field:")
-    for b, w in enumerate(widths):
-        emit(f"  %acc{b} = phi {ty(w, F)} [zeroinitializer, {head}], [%an{b}, %nb]")
-    emit(f"  %io = mul i64 %i, {K}")
-    emit("  %io32 = trunc i64 %io to i32")
-    emit("  %xi = getelementptr inbounds i8, ptr %X, i64 %io")
-    if per_chain_field:
-        emit(f"  %hrow = getelementptr inbounds {F}, ptr %H, i64 %io")
-    else:
-        emit(f"  %hp = getelementptr inbounds {F}, ptr %H, i64 %i")
-        emit(f"  %hv = load {F}, ptr %hp")
-        hs = {w: splat(w, "%hv", F) for w in set(widths)}
-    emit("  br label %accept")
-    emit("accept:")
-    consts = {}
-    off = 0
-    for b, w in enumerate(widths):
+    def row_fields(px, i, head):
+        """Prefetch, gather and field of row ``i`` (an i64 value), from block ``head``; the row's
+        local fields per block (``loc`` of block b covers chains off_b:off_b + w_b) end in block
+        ``px.done``."""
+        emit(f"  %{px}.rp = getelementptr inbounds i64, ptr %rowptr, i64 {i}")
+        emit(f"  %{px}.p0 = load i64, ptr %{px}.rp")
+        emit(f"  %{px}.rp1 = getelementptr inbounds i64, ptr %{px}.rp, i64 1")
+        emit(f"  %{px}.p1 = load i64, ptr %{px}.rp1")
+        if prefetch:  # the neighbour rows of row i + prefetch, into cache
+            emit(f"  %{px}.ipf = add i64 {i}, {int(prefetch)}")
+            emit(f"  %{px}.dopf = icmp slt i64 %{px}.ipf, %r1")
+            emit(f"  br i1 %{px}.dopf, label %{px}.pfhead, label %{px}.gather")
+            emit(f"{px}.pfhead:")
+            emit(f"  %{px}.qp = getelementptr inbounds i64, ptr %rowptr, i64 %{px}.ipf")
+            emit(f"  %{px}.q0 = load i64, ptr %{px}.qp")
+            emit(f"  %{px}.qp1 = getelementptr inbounds i64, ptr %{px}.qp, i64 1")
+            emit(f"  %{px}.q1 = load i64, ptr %{px}.qp1")
+            emit(f"  %{px}.qne = icmp slt i64 %{px}.q0, %{px}.q1")
+            emit(f"  br i1 %{px}.qne, label %{px}.pf, label %{px}.gather")
+            emit(f"{px}.pf:")
+            emit(f"  %{px}.q = phi i64 [%{px}.q0, %{px}.pfhead], [%{px}.qn, %{px}.pf]")
+            emit(f"  %{px}.qc = getelementptr inbounds i32, ptr %col, i64 %{px}.q")
+            emit(f"  %{px}.qj32 = load i32, ptr %{px}.qc")
+            emit(f"  %{px}.qj = zext i32 %{px}.qj32 to i64")
+            emit(f"  %{px}.qo = mul i64 %{px}.qj, {K}")
+            emit(f"  %{px}.qx = getelementptr inbounds i8, ptr %X, i64 %{px}.qo")
+            emit(f"  call void @llvm.prefetch.p0(ptr %{px}.qx, i32 0, i32 3, i32 1)")
+            emit(f"  %{px}.qn = add i64 %{px}.q, 1")
+            emit(f"  %{px}.qm = icmp slt i64 %{px}.qn, %{px}.q1")
+            emit(f"  br i1 %{px}.qm, label %{px}.pf, label %{px}.gather")
+            emit(f"{px}.gather:")
+            head = f"%{px}.gather"
+        # local fields: for each neighbour (CSR order), every block adds v * x_j (a register per block)
+        emit(f"  %{px}.ne = icmp slt i64 %{px}.p0, %{px}.p1")
+        emit(f"  br i1 %{px}.ne, label %{px}.nb, label %{px}.done")
+        emit(f"{px}.nb:")
+        emit(f"  %{px}.p = phi i64 [%{px}.p0, {head}], [%{px}.pn, %{px}.nb]")
+        for b, w in enumerate(widths):
+            emit(f"  %{px}.a{b} = phi {ty(w, F)} [zeroinitializer, {head}], [%{px}.an{b}, %{px}.nb]")
+        emit(f"  %{px}.cp = getelementptr inbounds i32, ptr %col, i64 %{px}.p")
+        emit(f"  %{px}.j32 = load i32, ptr %{px}.cp")
+        emit(f"  %{px}.j = zext i32 %{px}.j32 to i64")
+        emit(f"  %{px}.vp = getelementptr inbounds {F}, ptr %val, i64 %{px}.p")
+        emit(f"  %{px}.v = load {F}, ptr %{px}.vp")
+        emit(f"  %{px}.xo = mul i64 %{px}.j, {K}")
+        emit(f"  %{px}.xrow = getelementptr inbounds i8, ptr %X, i64 %{px}.xo")
+        emit(f"  %{px}.vbits = bitcast {F} %{px}.v to {IW}")
+        vs = {w: splat(w, f"%{px}.vbits", IW) for w in set(widths)}
+        off = 0
+        for b, w in enumerate(widths):
+            # v * x_j for x_j = +-1 is v with its sign bit flipped where x_j = -1: exact, and one
+            # and-xor instead of a conversion and a multiply
+            xp = op("xp", f"getelementptr inbounds i8, ptr %{px}.xrow, i64 {off}")
+            xb = op("xb", f"load {ty(w, 'i8')}, ptr {xp}, align 1")
+            xs = op("xs", f"sext {ty(w, 'i8')} {xb} to {ty(w, IW)}")
+            sg = op("sg", f"and {ty(w, IW)} {xs}, {vconst(w, SIGN[IW], IW)}")
+            tm = op("tm", f"bitcast {ty(w, IW)} {op('tm', f'xor {ty(w, IW)} {vs[w]}, {sg}')} to {ty(w, F)}")
+            emit(f"  %{px}.an{b} = fadd {ty(w, F)} %{px}.a{b}, {tm}")
+            off += w
+        emit(f"  %{px}.pn = add i64 %{px}.p, 1")
+        emit(f"  %{px}.more = icmp slt i64 %{px}.pn, %{px}.p1")
+        emit(f"  br i1 %{px}.more, label %{px}.nb, label %{px}.done")
+        emit(f"{px}.done:")
+        for b, w in enumerate(widths):
+            emit(f"  %{px}.acc{b} = phi {ty(w, F)} [zeroinitializer, {head}], [%{px}.an{b}, %{px}.nb]")
+        emit(f"  %{px}.io = mul i64 {i}, {K}")
+        if not per_chain_field:
+            emit(f"  %{px}.hp = getelementptr inbounds {F}, ptr %H, i64 {i}")
+            emit(f"  %{px}.hv = load {F}, ptr %{px}.hp")
+            hs = {w: splat(w, f"%{px}.hv", F) for w in set(widths)}
+        locs = []
+        off = 0
+        for b, w in enumerate(widths):
+            if per_chain_field:
+                hq = op("hp", f"getelementptr inbounds {F}, ptr %H, i64 %{px}.io")
+                hp = op("hp", f"getelementptr inbounds {F}, ptr {hq}, i64 {off}")
+                h = op("hb", f"load {ty(w, F)}, ptr {hp}, align 1")
+            else:
+                h = hs[w]
+            locs.append(op("loc", f"fadd {ty(w, F)} %{px}.acc{b}, {h}"))
+            off += w
+        return locs, f"%{px}.io"
+
+    def accept(w, loc, sp, base32):
+        """Update the ``w`` spins at ``sp`` (int8) with local fields ``loc``, counters ``base32 + lane``."""
         V, VI, VB, VW, VM = ty(w, F), ty(w, "i32"), ty(w, "i8"), ty(w, IW), ty(w, "i1")
-        if w not in consts:
-            consts[w] = (splat(w, "%skey", "i32"), splat(w, "%key0", "i32"), splat(w, "%nb2", F), splat(w, "%tb", F))
-        sk, k0, nb2, tb = consts[w]
-        if per_chain_field:
-            hp = op("hp", f"getelementptr inbounds {F}, ptr %hrow, i64 {off}")
-            h = op("hb", f"load {V}, ptr {hp}, align 1")
-        else:
-            h = hs[w]
-        loc = op("loc", f"fadd {V} %acc{b}, {h}")
-        sp = op("sp", f"getelementptr inbounds i8, ptr %xi, i64 {off}")
+        sk, k0 = splat(w, "%skey", "i32"), splat(w, "%key0", "i32")
+        nb2, tb = splat(w, "%nb2", F), splat(w, "%tb", F)
         sb = op("sb", f"load {VB}, ptr {sp}, align 1")
         # uniform: counter i * K + k, two rounds of lowbias32, top 23 bits
-        base = op("base", f"add i32 %io32, {off}")
         lanes = "<" + ", ".join(f"i32 {q}" for q in range(w)) + ">"
-        lo = op("lo", f"add {VI} {splat(w, base, 'i32')}, {lanes}")
+        lo = op("lo", f"add {VI} {splat(w, base32, 'i32')}, {lanes}")
         hh = lowbias32(w, op("h", f"xor {VI} {lo}, {k0}"))
         hh = lowbias32(w, op("h", f"xor {VI} {hh}, {sk}"))
         m = op("m", f"lshr {VI} {hh}, {vconst(w, 9, 'i32')}")
@@ -254,7 +259,7 @@ def kernel_ir(dtype, n_chains, heat, per_chain_field, prefetch=PREFETCH_ROWS):
         a = op("t", f"fmul {V} {y}, {vconst(w, LOG2E)}")
         tmin = vconst(w, T_MIN)
         tt = op("t", f"select {VM} {op('t', f'fcmp ogt {V} {tmin}, {a}')}, {V} {tmin}, {V} {a}")
-        nf = op("nf", f"call {V} {floor[w]}({V} {tt})")
+        nf = op("nf", f"call {V} @llvm.floor.v{w}f{32 if F == 'float' else 64}({V} {tt})")
         f = op("f", f"fsub {V} {tt}, {nf}")
         p = vconst(w, coef[deg])
         for q in range(deg - 1, -1, -1):  # Horner, multiply then add (no FMA: same bits as numba and torch)
@@ -271,9 +276,73 @@ def kernel_ir(dtype, n_chains, heat, per_chain_field, prefetch=PREFETCH_ROWS):
             new = op("new", f"select {VM} {op('q', f'fcmp olt {V} {u}, {prob}')}, {VB} {vconst(w, 1, 'i8')}, "
                             f"{VB} {vconst(w, -1, 'i8')}")
         else:  # flip with probability exp(y): the int8 spin negated
-            new = op("new", f"select {VM} {op('q', f'fcmp olt {V} {u}, {ex}')}, {VB} {op('q', f'sub {VB} zeroinitializer, {sb}')}, "
-                            f"{VB} {sb}")
+            neg = op("q", f"sub {VB} zeroinitializer, {sb}")
+            new = op("new", f"select {VM} {op('q', f'fcmp olt {V} {u}, {ex}')}, {VB} {neg}, {VB} {sb}")
         emit(f"  store {VB} {new}, ptr {sp}, align 1")
+
+    for w in sorted(set(widths) | {L}):
+        emit(f"declare {ty(w, F)} @llvm.floor.v{w}f{32 if F == 'float' else 64}({ty(w, F)})")
+    emit("declare void @llvm.prefetch.p0(ptr, i32, i32, i32)")
+    emit(f"define internal void @kern(i64 %r0, i64 %r1, ptr noalias readonly %rowptr, ptr noalias readonly %col, "
+         f"ptr noalias readonly %val, ptr noalias %X, ptr noalias readonly %H, i32 %skey, i32 %key0, "
+         f"{F} %nb2, {F} %tb) nounwind {{")
+    emit("entry:")
+    if R > 1:
+        emit(f"  %buf = alloca [{R * K} x {F}], align 64")
+        emit("  br label %tiles")
+        # tiles of R rows: fields of each row into buf, then full vectors over the tile's R K spins
+        emit("tiles:")
+        emit("  %t0 = phi i64 [%r0, %entry], [%t0n, %tacc]")
+        emit(f"  %t0n = add i64 %t0, {R}")
+        emit("  %tfits = icmp sle i64 %t0n, %r1")
+        emit("  br i1 %tfits, label %trow, label %single.head")
+        emit("trow:")
+        emit("  %tr = phi i64 [0, %tiles], [%trn, %tr.done]")
+        emit("  %ti = add i64 %t0, %tr")
+        locs, _ = row_fields("tr", "%ti", "%trow")
+        emit(f"  %tboff = mul i64 %tr, {K}")
+        off = 0
+        for b, w in enumerate(widths):
+            bp = op("bp", f"getelementptr inbounds {F}, ptr %buf, i64 %tboff")
+            bq = op("bp", f"getelementptr inbounds {F}, ptr {bp}, i64 {off}")
+            emit(f"  store {ty(w, F)} {locs[b]}, ptr {bq}, align 4")
+            off += w
+        emit("  %trn = add i64 %tr, 1")
+        emit(f"  %trm = icmp slt i64 %trn, {R}")
+        emit("  br i1 %trm, label %trow, label %tacc.head")
+        emit("tacc.head:")
+        emit(f"  %tio = mul i64 %t0, {K}")
+        emit("  %tio32 = trunc i64 %tio to i32")
+        emit("  %txi = getelementptr inbounds i8, ptr %X, i64 %tio")
+        emit("  br label %tacc")
+        emit("tacc:")
+        emit("  %tq = phi i64 [0, %tacc.head], [%tqn, %tacc]")
+        lp = op("lp", f"getelementptr inbounds {F}, ptr %buf, i64 %tq")
+        loc = op("loc", f"load {ty(L, F)}, ptr {lp}, align 4")
+        sp = op("sp", "getelementptr inbounds i8, ptr %txi, i64 %tq")
+        tq32 = op("tq", "trunc i64 %tq to i32")
+        accept(L, loc, sp, op("base", f"add i32 %tio32, {tq32}"))
+        emit(f"  %tqn = add i64 %tq, {L}")
+        emit(f"  %tqm = icmp slt i64 %tqn, {R * K}")
+        emit("  br i1 %tqm, label %tacc, label %tiles")
+        single_from, single_start = "%tiles", "%t0"
+    else:
+        emit("  br label %single.head")
+        single_from, single_start = "%entry", "%r0"
+    # rows one at a time: blocks of L lanes and one narrower block
+    emit("single.head:")
+    emit(f"  %si0 = phi i64 [{single_start}, {single_from}]")
+    emit("  %sgo = icmp slt i64 %si0, %r1")
+    emit("  br i1 %sgo, label %row, label %exit")
+    emit("row:")
+    emit("  %i = phi i64 [%si0, %single.head], [%inext, %row.done]")
+    locs, io = row_fields("row", "%i", "%row")
+    emit(f"  %io32 = trunc i64 {io} to i32")
+    emit(f"  %xi = getelementptr inbounds i8, ptr %X, i64 {io}")
+    off = 0
+    for b, w in enumerate(widths):
+        sp = op("sp", f"getelementptr inbounds i8, ptr %xi, i64 {off}")
+        accept(w, locs[b], sp, op("base", f"add i32 %io32, {off}"))
         off += w
     emit("  %inext = add i64 %i, 1")
     emit("  %rmore = icmp slt i64 %inext, %r1")
