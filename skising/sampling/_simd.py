@@ -23,15 +23,19 @@ in-process by ``llvmlite`` (the LLVM binding numba is built on, so installed by
 * the update is the one of :func:`skising.sampling._kernels.sweeps_numba`,
   operation for operation (same hash, same exp polynomial, same order of
   additions, no fused multiply-add), so the samples are **bit-identical** to
-  the numba and torch paths for the same seed (``tests/test_engine_fast.py``).
-  ``2^-n`` is built from its exponent bits, which gives the same value as the
-  product of powers of two the numba kernel uses.
+  the numba and torch paths for the same seed (``tests/test_engine_simd.py``).
+  Three rewrites keep the values exactly: ``v * x`` for a spin ``x = +-1`` is
+  ``v`` with its sign bit flipped where ``x = -1`` (every non-NaN ``v``); the
+  Metropolis flip negates the int8 spin instead of converting it; ``2^-n`` is
+  built from its exponent bits, the value of the numba kernel's product of
+  powers of two.
 
-The colours of a sweep are run in order; within a colour the rows are split
-between threads (Python threads around the compiled function, which releases
-the GIL). Used for 8 or more chains when the chain count fits in 16 blocks and
-the random-number counters fit in 32 bits (``n * n_chains <= 2**32``);
-otherwise the numba kernel runs.
+The sweep and colour loops are compiled too (:func:`_driver_ir`): one foreign
+call per thread per sampling call (ctypes releases the GIL); thread ``t`` of
+``T`` takes its share of the rows of each colour, and the threads meet at a
+counter barrier after each colour. Used for 8 or more chains when the chain
+count fits in 16 blocks and the random-number counters fit in 32 bits
+(``n * n_chains <= 2**32``); otherwise the numba kernel runs.
 """
 
 from __future__ import annotations
@@ -95,6 +99,8 @@ def kernel_ir(dtype, n_chains, heat, per_chain_field, prefetch=None, tiles=True)
     """LLVM IR of ``void kern(r0, r1, rowptr, col, val, X, H, skey, key0, nb2, tb)``: rows r0:r1 of one
     colour, all ``n_chains`` chains, updated in place (see :func:`sweeps_simd` for the arguments).
 
+    ``prefetch``: rows ahead whose neighbour rows are prefetched (default: 8 from 24
+    chains on, else none); ``tiles=False`` updates every row on its own blocks.
     When the chain count is not a multiple of the vector width ``L``, rows go in tiles
     of ``R = L / gcd(K, L)`` rows: each row's local fields are gathered in registers
     (blocks of ``L`` lanes and one narrower block) and parked in a stack buffer, then
