@@ -1,11 +1,11 @@
 r"""Explicit-SIMD sweep kernel for 8 or more chains, written as LLVM IR.
 
 The compiled CPU path (:mod:`skising.sampling._kernels`) writes its kernels in
-numba and lets LLVM's loop vectoriser find the SIMD code. For many chains
-that left most of the speed on the table (this kernel is 1.7-5x faster): the per-chain local fields lived
-in a scratch array that was loaded and stored for every neighbour, with
-run-time alias checks against the spins, and a compile-time chain count made
-LLVM unroll instead of vectorise. This module writes the row kernel directly in
+numba and lets LLVM's loop vectoriser find the SIMD code. For many chains that
+left most of the speed on the table (this kernel is 1.7-5x faster): the
+per-chain local fields lived in a scratch array that was loaded and stored for
+every neighbour, with run-time alias checks against the spins, and a
+compile-time chain count made LLVM unroll instead of vectorise. This module writes the row kernel directly in
 LLVM IR with explicit vectors (``<16 x float>``, ``<8 x double>``), compiled
 in-process by ``llvmlite`` (the LLVM binding numba is built on, so installed by
 ``pip install skising[fast]`` with it):
