@@ -162,3 +162,19 @@ def test_concurrent_callers_get_their_own_samples(monkeypatch):
         t.join(timeout=60)
     for s in range(4):
         np.testing.assert_array_equal(got[s], want[s])
+
+
+@pytest.mark.parametrize("K", [16, 48])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_register_transpose_output_equals_gather(monkeypatch, K, dtype):
+    from skising.sampling import _simd
+
+    rng = np.random.default_rng(K)
+    for n, threads in ((0, 1), (15, 2), (37, 1), (1000, 3)):  # tails of fewer than 16 nodes, thread shares
+        monkeypatch.setattr(_simd, "THREAD_MIN_UPDATES", 0)
+        X = np.where(rng.random((n, K)) < 0.5, 1, -1).astype(np.int8)
+        pos = rng.permutation(n)
+        out = _kernels.unpermute_numba(X, pos, dtype, n_threads=threads)
+        assert out.dtype == dtype and out.flags.c_contiguous and out.shape == (K, n)
+        np.testing.assert_array_equal(out, X[pos].T.astype(dtype))
+    assert _simd.unpermute_simd(np.ones((4, 24), np.int8), np.arange(4), dtype) is None  # not a multiple of 16

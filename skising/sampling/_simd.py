@@ -49,7 +49,7 @@ import numpy as np
 
 from ._kernels import _M1, _M2, EXP2_COEF, INV24, LOG2E, T_MIN
 
-__all__ = ["available", "usable", "sweeps_simd", "kernel_ir"]
+__all__ = ["available", "usable", "sweeps_simd", "kernel_ir", "unpermute_simd", "unpermute_ir"]
 
 LANES = {"float32": 16, "float64": 8}
 SIGN = {"i32": -(2**31), "i64": -(2**63)}  # the sign bit, as a signed integer literal
@@ -463,12 +463,20 @@ def _kernel(dtype, n_chains, heat, per_chain_field):
 
 
 def _compile(key):
+    """The sweep kernel for ``key`` = (dtype name, chains, heat, per-chain field)."""
+    ft = ctypes.c_float if key[0] == "float32" else ctypes.c_double
+    i64, ptr = ctypes.c_int64, ctypes.c_void_p
+    return _compile_ir(kernel_ir(*key), "sweeps",
+                       [i64, i64, ptr, i64, ptr, i64, ptr, ptr, ptr, ptr, ptr, ctypes.c_uint32, ft, ft, ptr])
+
+
+def _compile_ir(ir, name, argtypes):
     """LLVM IR to machine code for this CPU, in-process (MCJIT): ``(function, engine, module, target)``."""
     import llvmlite.binding as llvm
 
     llvm.initialize_native_target()
     llvm.initialize_native_asmprinter()
-    mod = llvm.parse_assembly(kernel_ir(*key))
+    mod = llvm.parse_assembly(ir)
     mod.verify()
     tm = llvm.Target.from_default_triple().create_target_machine(
         cpu=llvm.get_host_cpu_name(), features=llvm.get_host_cpu_features().flatten(), opt=3)
@@ -476,11 +484,8 @@ def _compile(key):
     pb.getModulePassManager().run(mod, pb)
     engine = llvm.create_mcjit_compiler(mod, tm)
     engine.finalize_object()
-    ft = ctypes.c_float if key[0] == "float32" else ctypes.c_double
-    i64, ptr = ctypes.c_int64, ctypes.c_void_p
-    proto = ctypes.CFUNCTYPE(None, i64, i64, ptr, i64, ptr, i64, ptr, ptr, ptr, ptr, ptr, ctypes.c_uint32, ft, ft,
-                             ptr)
-    return proto(engine.get_function_address("sweeps")), engine, mod, tm  # the engine owns the code
+    proto = ctypes.CFUNCTYPE(None, *argtypes)
+    return proto(engine.get_function_address(name)), engine, mod, tm  # the engine owns the code
 
 
 def _executor(n_workers):
@@ -535,3 +540,123 @@ def sweeps_simd(rowptr, col, val, X, H, bounds, skeys, k0, beta, heat, n_threads
         for fut in futures:
             fut.result()
     return True
+
+
+# ----------------------------------------------------------------------------- output in node order
+def unpermute_ir(dtype, n_chains):
+    """LLVM IR of ``void unperm(v0, v1, X, pos, out, n)``: ``out[k, v] = X[pos[v], k]`` for nodes v0:v1.
+
+    Blocks of 16 nodes: the 16 spin rows are loaded as vectors, transposed in
+    registers (16 x 16 bytes per block of 16 chains) and written as full vectors of
+    16 consecutive nodes per chain; leftover nodes one by one. ``n_chains`` is a
+    multiple of 16.
+    """
+    F = "float" if np.dtype(dtype).name == "float32" else "double"
+    K = int(n_chains)
+    e = []
+    e.append("define void @unperm(i64 %v0, i64 %v1, ptr noalias readonly %X, ptr noalias readonly %pos, "
+             "ptr noalias %out, i64 %n) nounwind {")
+    e.append("entry:")
+    e.append("  br label %blk")
+    e.append("blk:")
+    e.append("  %v = phi i64 [%v0, %entry], [%vn, %body]")
+    e.append("  %vn = add i64 %v, 16")
+    e.append("  %fits = icmp sle i64 %vn, %v1")
+    e.append("  br i1 %fits, label %body, label %tail")
+    e.append("body:")
+    e.append("  %pv = getelementptr inbounds i64, ptr %pos, i64 %v")
+    for q in range(16):
+        e.append(f"  %pq{q} = getelementptr inbounds i64, ptr %pv, i64 {q}")
+        e.append(f"  %p{q} = load i64, ptr %pq{q}")
+        e.append(f"  %ro{q} = mul i64 %p{q}, {K}")
+        e.append(f"  %row{q} = getelementptr inbounds i8, ptr %X, i64 %ro{q}")
+    for c in range(K // 16):
+        level = []
+        for q in range(16):
+            e.append(f"  %a{c}.{q} = getelementptr inbounds i8, ptr %row{q}, i64 {c * 16}")
+            e.append(f"  %r{c}.{q} = load <16 x i8>, ptr %a{c}.{q}, align 1")
+            level.append(f"%r{c}.{q}")
+        w, lv = 16, 0
+        while len(level) > 1:  # the 16 rows as one <256 x i8>, row after row
+            mask = ", ".join(f"i32 {j}" for j in range(2 * w))
+            nxt = []
+            for i in range(0, len(level), 2):
+                nm = f"%cat{c}.{lv}.{i}"
+                e.append(f"  {nm} = shufflevector <{w} x i8> {level[i]}, <{w} x i8> {level[i + 1]}, "
+                         f"<{2 * w} x i32> <{mask}>")
+                nxt.append(nm)
+            level, w, lv = nxt, 2 * w, lv + 1
+        for k in range(16):  # chain c*16 + k of the 16 nodes: a column of the 16 x 16 block
+            mask = ", ".join(f"i32 {q * 16 + k}" for q in range(16))
+            e.append(f"  %t{c}.{k} = shufflevector <256 x i8> {level[0]}, <256 x i8> poison, <16 x i32> <{mask}>")
+            e.append(f"  %f{c}.{k} = sitofp <16 x i8> %t{c}.{k} to <16 x {F}>")
+            e.append(f"  %oo{c}.{k} = mul i64 %n, {c * 16 + k}")
+            e.append(f"  %ob{c}.{k} = add i64 %oo{c}.{k}, %v")
+            e.append(f"  %op{c}.{k} = getelementptr inbounds {F}, ptr %out, i64 %ob{c}.{k}")
+            e.append(f"  store <16 x {F}> %f{c}.{k}, ptr %op{c}.{k}, align 1")
+    e.append("  br label %blk")
+    e.append("tail:")  # nodes v .. v1 - 1, one chain at a time
+    e.append("  %tgo = icmp slt i64 %v, %v1")
+    e.append("  br i1 %tgo, label %tnode, label %exit")
+    e.append("tnode:")
+    e.append("  %u = phi i64 [%v, %tail], [%un, %tchain]")
+    e.append("  %tpp = getelementptr inbounds i64, ptr %pos, i64 %u")
+    e.append("  %tp = load i64, ptr %tpp")
+    e.append(f"  %tro = mul i64 %tp, {K}")
+    e.append("  br label %tk")
+    e.append("tk:")
+    e.append("  %k = phi i64 [0, %tnode], [%kn, %tk]")
+    e.append("  %tx = add i64 %tro, %k")
+    e.append("  %txp = getelementptr inbounds i8, ptr %X, i64 %tx")
+    e.append("  %txb = load i8, ptr %txp")
+    e.append(f"  %txf = sitofp i8 %txb to {F}")
+    e.append("  %tko = mul i64 %k, %n")
+    e.append("  %tkv = add i64 %tko, %u")
+    e.append(f"  %tout = getelementptr inbounds {F}, ptr %out, i64 %tkv")
+    e.append(f"  store {F} %txf, ptr %tout")
+    e.append("  %kn = add i64 %k, 1")
+    e.append(f"  %km = icmp slt i64 %kn, {K}")
+    e.append("  br i1 %km, label %tk, label %tchain")
+    e.append("tchain:")
+    e.append("  %un = add i64 %u, 1")
+    e.append("  %um = icmp slt i64 %un, %v1")
+    e.append("  br i1 %um, label %tnode, label %exit")
+    e.append("exit:")
+    e.append("  ret void")
+    e.append("}")
+    return "\n".join(e) + "\n"
+
+
+def unpermute_simd(X, position, dtype, n_threads=1):
+    """``X[position].T`` as a C-contiguous ``dtype`` (float32/float64) array, or None where this
+    kernel does not apply (chain count not a multiple of 16, or no compiled kernel)."""
+    n, K = X.shape
+    dt = np.dtype(dtype)
+    if (K % 16 or K // 16 > MAX_BLOCKS or dt.name not in LANES or X.dtype != np.int8 or not X.flags.c_contiguous
+            or not available()):
+        return None
+    key = ("unpermute", dt.name, K)
+    with _lock:
+        if key not in _compiled:
+            try:
+                _compiled[key] = _compile_ir(unpermute_ir(dt, K), "unperm", [ctypes.c_int64, ctypes.c_int64]
+                                             + [ctypes.c_void_p] * 3 + [ctypes.c_int64])
+            except Exception:  # the numba pass runs instead (the sweeps kernel warns once already)
+                _compiled[key] = None
+        fn = None if _compiled[key] is None else _compiled[key][0]
+    if fn is None:
+        return None
+    position = np.ascontiguousarray(position, dtype=np.int64)
+    out = np.empty((K, n), dtype=dt)
+    args = (X.ctypes.data, position.ctypes.data, out.ctypes.data, n)
+    T = max(1, int(n_threads)) if X.size >= THREAD_MIN_UPDATES else 1
+    if T == 1:
+        fn(0, n, *args)
+        return out
+    cuts = [(n * q // T) // 16 * 16 for q in range(T)] + [n]  # block-aligned shares
+    with _threaded_call:
+        futures = [_executor(T - 1).submit(fn, cuts[q], cuts[q + 1], *args) for q in range(1, T)]
+        fn(cuts[0], cuts[1], *args)
+        for fut in futures:
+            fut.result()
+    return out
