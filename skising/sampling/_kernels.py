@@ -721,7 +721,7 @@ def _threaded(n_updates, n_threads):
 def unpermute_numba(X, position, dtype, n_threads=None):
     """``X[position].T`` as a C-contiguous ``dtype`` array: (n, K) int8 spins to (K, n) floats in node order."""
     n, K = X.shape
-    if K % 16 == 0:  # 16, 32, ... chains: the register-transpose kernel of _simd (1.7x on one thread)
+    if K % 16 == 0:  # 16, 32, ... chains: the register-transpose kernel of _simd
         from . import _simd
 
         out = _simd.unpermute_simd(X, position, dtype,

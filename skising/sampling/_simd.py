@@ -16,7 +16,7 @@ in-process by ``llvmlite`` (the LLVM binding numba is built on, so installed by
 * when the chain count is not a multiple of the vector width, rows go in tiles
   of ``L / gcd(K, L)`` rows whose local fields are parked in a stack buffer, so
   the accept/reject runs on full vectors over the tile's contiguous spins
-  (8 chains: 1.6x; 9-33 chains: 1.2-1.4x, one thread);
+  (stand-alone measurements in ``doc/engine.md``);
 * with 24 or more chains, the neighbour rows of the row 8 positions ahead are
   prefetched (the colour classes of a large graph visit their neighbours' spins
   in random order); below 24 chains the prefetch cost more than it saved;
@@ -57,7 +57,7 @@ MAX_BLOCKS = 16
 PREFETCH_ROWS = 8
 PREFETCH_MIN_CHAINS = 24
 # below this many spin updates per sweep the threads cost more than they save
-# (a thread-pool round trip per call, 0.1-0.2 ms on this 2-core VM)
+# (a thread-pool round trip per call)
 THREAD_MIN_UPDATES = 200_000
 
 _lock = threading.Lock()
