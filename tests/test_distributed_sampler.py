@@ -1,0 +1,145 @@
+"""The partitioned sampler against single-process sample_ising: bit-identical, and exact.
+
+One job of three gloo processes checks N = 3 (the whole group) and N = 2 (a
+subgroup of ranks 0 and 1) on several graphs, couplings, fields, update rules,
+initial states and partitions; every rank compares its gathered samples with
+``sample_ising`` of the same seed, and with its own nodes when not gathering.
+The same job samples a tiny graph partitioned over three ranks for the
+exact-enumeration test.
+"""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+
+torch_dist = pytest.importorskip("torch.distributed")
+if not torch_dist.is_available():  # pragma: no cover
+    pytest.skip("torch.distributed is not available", allow_module_level=True)
+
+WORKER = textwrap.dedent(
+    """
+    import os, sys
+    import networkx as nx
+    import numpy as np
+    import torch
+    import torch.distributed as dist
+    from scipy.spatial import Delaunay
+
+    from skising.distributed import sample_ising_partitioned
+    from skising.graph import as_graph
+    from skising.sampling import sample_ising
+
+    def graphs():
+        rng = np.random.default_rng(0)
+        pts = rng.random((300, 2))
+        tri = Delaunay(pts).simplices
+        e = np.concatenate([tri[:, [0, 1]], tri[:, [1, 2]], tri[:, [0, 2]]]).T
+        ba = nx.barabasi_albert_graph(200, 3, seed=1)
+        ba.add_nodes_from(range(200, 205))  # isolated nodes
+        return {
+            "grid": as_graph(nx.grid_2d_graph(9, 13)),
+            "delaunay": as_graph(e, num_nodes=300),
+            "ba": as_graph(ba),
+            "lattice3d": as_graph(nx.grid_graph(dim=(5, 6, 7))),
+        }
+
+    def cases(g, rng):
+        n, m = g.num_nodes, g.num_edges
+        dyadic = rng.integers(-8, 9, m) / 8.0
+        yield dict(coupling=-1.0, field=rng.normal(0, 0.5, n), n_chains=5, update="metropolis")
+        yield dict(coupling=dyadic, field=rng.normal(0, 0.5, n), n_chains=9, update="heat_bath", beta=0.7)
+        yield dict(coupling=rng.uniform(-1, 1, m), field=rng.normal(0, 0.5, (3, n)), n_chains=3,
+                   update="metropolis", dtype=torch.float64, beta=1.3)
+        yield dict(coupling=0.5, field=0.2, n_chains=1, update="metropolis",
+                   init=np.where(rng.random(n) < 0.5, 1.0, -1.0))
+        yield dict(coupling=-0.75, field=rng.normal(0, 1, n), n_chains=16, update="heat_bath", init="up")
+
+    def main(rank, out):
+        torch.set_num_threads(1)
+        dist.init_process_group("gloo", rank=rank, world_size=3)
+        pair = dist.new_group([0, 1])
+        ok = []
+        for name, g in graphs().items():
+            rng = np.random.default_rng(len(name))
+            random_part = rng.integers(0, 3, g.num_nodes)
+            for i, kw in enumerate(cases(g, rng)):
+                kw = dict(kw, n_sweeps=6, random_state=100 + i)
+                ref = sample_ising(g, **kw)
+                for partition in ("metis", "contiguous", random_part):
+                    x = sample_ising_partitioned(g, partition=partition, **kw)
+                    ok.append((name, i, "N=3", str(partition)[:10], torch.equal(x, ref)))
+                    nodes, own = sample_ising_partitioned(g, partition=partition, gather=False, **kw)
+                    ok.append((name, i, "N=3 own", str(partition)[:10], torch.equal(own, ref[:, nodes])))
+                if rank < 2:
+                    x = sample_ising_partitioned(g, partition="metis", group=pair, **kw)
+                    ok.append((name, i, "N=2", "metis", torch.equal(x, ref)))
+                    x = sample_ising_partitioned(g, partition=random_part % 2, group=pair, **kw)
+                    ok.append((name, i, "N=2", "random", torch.equal(x, ref)))
+        # exact enumeration, partitioned: a 7-node graph over three ranks, many chains
+        tiny = as_graph(nx.Graph([(0, 1), (1, 2), (2, 0), (2, 3), (3, 4), (4, 5), (5, 6), (6, 3), (1, 5)]))
+        rng = np.random.default_rng(5)
+        J, h = rng.uniform(-1, 1, tiny.num_edges), rng.normal(0, 0.7, 7)
+        enum = {}
+        for update in ("metropolis", "heat_bath"):
+            x, stats = sample_ising_partitioned(tiny, h, coupling=J, beta=0.9, n_chains=20000, n_sweeps=40,
+                                                update=update, random_state=3, partition="contiguous",
+                                                dtype=torch.float64, return_stats=True)
+            enum[update] = x.numpy()
+            assert stats["bytes_sent"] > 0 and stats["n_halo"] > 0
+        torch.save({"ok": ok, "enum": enum if rank == 0 else None, "J": J, "h": h,
+                    "edges": tiny.edges.T.numpy()}, os.path.join(out, f"r{rank}.pt"))
+        dist.destroy_process_group()
+
+    if __name__ == "__main__":
+        os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=sys.argv[3])
+        main(int(sys.argv[1]), sys.argv[2])
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def job(tmp_path_factory):
+    import socket
+
+    out = tmp_path_factory.mktemp("partitioned")
+    script = out / "worker.py"
+    script.write_text(WORKER)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = str(s.getsockname()[1])
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(sys.path)}
+    procs = [subprocess.Popen([sys.executable, str(script), str(r), str(out), port], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for r in range(3)]
+    for p in procs:
+        _, err = p.communicate(timeout=600)
+        assert p.returncode == 0, err[-3000:]
+    return [torch.load(out / f"r{r}.pt", weights_only=False) for r in range(3)]
+
+
+def test_partitioned_samples_equal_single_process(job):
+    for r, res in enumerate(job):
+        bad = [c[:4] for c in res["ok"] if not c[4]]
+        assert not bad, f"rank {r}: partitioned samples differ from sample_ising for {bad}"
+        n3 = sum(1 for c in res["ok"] if c[2].startswith("N=3"))
+        n2 = sum(1 for c in res["ok"] if c[2] == "N=2")
+        assert n3 == 4 * 5 * 3 * 2 and n2 == (4 * 5 * 2 if r < 2 else 0)
+
+
+@pytest.mark.parametrize("update", ["metropolis", "heat_bath"])
+def test_partitioned_distribution_matches_enumeration(job, update):
+    from skising.sampling._reference import exact_distribution
+
+    res = job[0]
+    _, prob = exact_distribution(7, res["edges"], res["J"], res["h"], 0.9)
+    x = res["enum"][update]
+    bits = (x > 0).astype(np.int64)
+    counts = np.bincount(bits @ (1 << np.arange(6, -1, -1)), minlength=prob.size)
+    N = x.shape[0]
+    tv = 0.5 * np.abs(counts / N - prob).sum()
+    bound = 4 * 0.5 * np.sqrt(prob * (1 - prob) / N).sum() + 1e-3  # as in tests/test_sampler.py
+    assert tv < bound, f"TV {tv:.4f} >= bound {bound:.4f}"
