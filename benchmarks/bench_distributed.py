@@ -4,8 +4,10 @@ For each graph and N in ``--ranks``, N gloo processes (one thread each) sample
 ``--chains`` chains for ``--sweeps`` sweeps with
 :func:`skising.distributed.sample_ising_partitioned` (METIS partition), after
 one warm-up call that builds the plan and the partition. Per run: seconds
-per sweep (the slowest rank), seconds per sweep in the halo exchange (mean
-over ranks), bytes sent per sweep (all ranks), halo size. In the same N = 1
+per sweep (the slowest rank, wall clock), CPU seconds per sweep of the
+busiest rank (the work, whatever share of a core the rank got), seconds per
+sweep in the halo exchange (mean over ranks, including waiting for the other
+ranks), bytes sent per sweep (all ranks), halo size. In the same N = 1
 process, the single-process peers on the same graph and chains:
 ``sample_ising`` with the compiled kernel (``skising[numba]``) and the torch
 path (``skising[torch]``, the arithmetic the partitioned sampler runs), one
@@ -74,8 +76,10 @@ def worker(args):
     sample_ising_partitioned(g, h, n_sweeps=1, **kw)  # plan, partition, halo lists
     setup = time.perf_counter() - t0
     dist.barrier()
+    c0 = time.process_time()
     _, st = sample_ising_partitioned(g, h, n_sweeps=args.sweeps, **kw)
-    out = {"rank": rank, "world": world, "setup": setup, **st, "n_nodes": g.num_nodes, "n_edges": g.num_edges}
+    out = {"rank": rank, "world": world, "setup": setup, **st, "cpu": time.process_time() - c0,
+           "n_nodes": g.num_nodes, "n_edges": g.num_edges}
     if world == 1:  # the single-process peers, same graph, chains and sweeps
         from skising.sampling._sampler import _sample
         from skising.sampling import color_graph
@@ -140,7 +144,7 @@ def _get(records, dataset, method, metric, **params):
 def model(records, rec):
     """Fit the cost model to the measured runs and predict weak scaling; appends MODEL records.
 
-    Per sweep and rank: ``T = t_u n_r K + C (alpha (P - 1) + sigma) + b_r / B`` with ``t_u``
+    Per sweep and rank (``n_r`` nodes, ``K`` chains, ``P`` ranks): ``T = t_u n_r K + C (alpha (P - 1) + sigma) + b_r / B`` with ``t_u``
     the seconds per spin update of the rank's arithmetic (measured at N = 1), ``C`` colours
     (one ``all_to_all_single`` each, P - 1 pairwise messages), ``b_r = s c n_r^((d-1)/d) K``
     halo bytes (int8 per spin and chain; ``c`` fitted from the N = 2 halo), ``alpha`` and
@@ -150,18 +154,18 @@ def model(records, rec):
     """
     alpha = _get(records, "gloo", "all_to_all_single", "latency_seconds")
     bw = _get(records, "gloo", "all_to_all_single", "bandwidth")
-    nets = dict(NETWORKS)
-    if alpha and bw:
-        nets = {"gloo loopback (measured)": (alpha, bw), **nets}
     for r in [r for r in records if r["metric"] == "n_colors"]:
         dataset = r["dataset"]
         kind, n = dataset.rsplit("_", 1)
         n, C = int(n), int(r["mean"])
         K = r["params"]["chains"]
         d, sides = GEOMETRY[kind]
-        t1 = _get(records, dataset, "skising.distributed", "seconds_per_sweep", ranks=1)
-        t_torch = t1 / (n * K)
+        # compute per update on a core of its own: CPU time (the machine is shared); the compiled
+        # kernel's by its speed ratio to the partitioned sampler, both timed in the same process
+        t_torch = _get(records, dataset, "skising.distributed", "cpu_seconds_per_sweep", ranks=1) / (n * K)
+        rate1 = _get(records, dataset, "skising.distributed", "updates_per_second", ranks=1)
         numba = _get(records, dataset, "skising[numba]", "updates_per_second")
+        t_numba = t_torch * rate1 / numba if numba else None
         halo2 = _get(records, dataset, "skising.distributed", "halo_nodes", ranks=2)
         if halo2 is None:
             continue
@@ -176,20 +180,22 @@ def model(records, rec):
                 "transport_comm_seconds_per_sweep", pred2, "s")
             rec(dataset, "MODEL", {"fit": "N = 2 communication time"}, "sync_seconds_per_colour", sigma, "s")
         runs = [("torch CPU, 1 thread (measured)", t_torch, 10**6, K),
-                ("compiled CPU, 1 thread (skising[numba] rate)", 1.0 / numba if numba else None, 10**6, K),
+                ("compiled CPU, 1 thread (skising[numba] rate)", t_numba, 10**6, K),
                 # not measured here: a GPU at an assumed rate, graph filling 80 GB with 32 chains
                 ("GPU (assumed 2e10 updates/s)", 1 / 2e10, 1.5 * 10**8, 32)]
         for backend, t_u, n_r, k in runs:
             if t_u is None:
                 continue
             comp = t_u * n_r * k
-            for net, (a, b) in nets.items():
-                for P in (4, 8, 16, 32, 64):
-                    comm = C * (a * (P - 1) + sigma) + sides * c * n_r ** ((d - 1) / d) * k / b
-                    rec(dataset, "MODEL", {"backend": backend, "transport": net, "nodes_per_rank": n_r,
-                                           "chains": k, "ranks": P}, "weak_scaling_efficiency", comp / (comp + comm), "")
+            for net, (a, b) in NETWORKS.items():  # across machines: the assumed transports
+                for sync, sg in (("none", 0.0), ("as measured here", sigma)):
+                    for P in (4, 8, 16, 32, 64):
+                        comm = C * (a * (P - 1) + sg) + sides * c * n_r ** ((d - 1) / d) * k / b
+                        rec(dataset, "MODEL", {"backend": backend, "transport": net, "sync": sync,
+                                               "nodes_per_rank": n_r, "chains": k, "ranks": P},
+                            "weak_scaling_efficiency", comp / (comp + comm), "")
             # one machine, two ranks: the graph size from which two ranks beat one
-            a, b = nets.get("gloo loopback (measured)", NETWORKS["10GbE"])
+            a, b = (alpha, bw) if alpha and bw else NETWORKS["10GbE"]
             ns = np.logspace(3, 9, 601)
             gain = t_u * ns * k / 2 - (C * (a + sigma) + c * ns ** ((d - 1) / d) * k / b)
             pays = ns[np.argmax(gain > 0)] if (gain > 0).any() else float("nan")
@@ -235,6 +241,7 @@ def main():
             sec = max(r["seconds"] for r in res) / S
             rec(dataset, "skising.distributed", p, "updates_per_second", n * K / sec, "updates/s")
             rec(dataset, "skising.distributed", p, "seconds_per_sweep", sec, "s")
+            rec(dataset, "skising.distributed", p, "cpu_seconds_per_sweep", max(r["cpu"] for r in res) / S, "s")
             rec(dataset, "skising.distributed", p, "comm_seconds_per_sweep",
                 float(np.mean([r["comm_seconds"] for r in res])) / S, "s")
             rec(dataset, "skising.distributed", p, "bytes_per_sweep", sum(r["bytes_sent"] for r in res) / S, "B")
@@ -267,8 +274,28 @@ def main():
         "|---|---|---|---|---|---|",
     ]
     for r in records:
-        lines.append(f"| {r['dataset']} | {r['method']} | {json.dumps(r['params'])} | {r['metric']} | "
-                     f"{r['mean']:.4g} | {r['unit']} |")
+        if r["method"] != "MODEL":
+            lines.append(f"| {r['dataset']} | {r['method']} | {json.dumps(r['params'])} | {r['metric']} | "
+                         f"{r['mean']:.4g} | {r['unit']} |")
+    lines += ["", "## Cost model fitted to these runs", "",
+              "| dataset | params | metric | value | unit |", "|---|---|---|---|---|"]
+    for r in records:
+        if r["method"] == "MODEL" and r["metric"] != "weak_scaling_efficiency":
+            lines.append(f"| {r['dataset']} | {json.dumps(r['params'])} | {r['metric']} | {r['mean']:.4g} | "
+                         f"{r['unit']} |")
+    eff = [r for r in records if r["metric"] == "weak_scaling_efficiency"]
+    ranks = sorted({r["params"]["ranks"] for r in eff})
+    lines += ["", "## Predicted weak-scaling efficiency", "",
+              "| dataset | backend | transport | sync per colour | nodes per rank | chains | "
+              + " | ".join(f"P = {P}" for P in ranks) + " |", "|---|---|---|---|---|---|" + "---|" * len(ranks)]
+    rows = {}
+    for r in eff:
+        q = r["params"]
+        rows.setdefault((r["dataset"], q["backend"], q["transport"], q["sync"], q["nodes_per_rank"], q["chains"]),
+                        {})[q["ranks"]] = r["mean"]
+    for (dataset, backend, net, sync, n_r, k), by_p in rows.items():
+        lines.append(f"| {dataset} | {backend} | {net} | {sync} | {n_r:.3g} | {k} | "
+                     + " | ".join(f"{100 * by_p[P]:.1f} %" for P in ranks) + " |")
     (RESULTS / f"{stem}.md").write_text("\n".join(lines) + "\n")
     print(f"(wrote {RESULTS / stem}.json and .md)")
 

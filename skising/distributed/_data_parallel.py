@@ -59,15 +59,18 @@ def data_parallel():
 
     if not (dist.is_available() and dist.is_initialized()):
         return None
-    return DataParallel(dist.get_rank(), dist.get_world_size())
+    nccl = dist.get_backend() == "nccl"
+    return DataParallel(dist.get_rank(), dist.get_world_size(),
+                        torch.device("cuda", torch.cuda.current_device()) if nccl else "cpu")
 
 
 class DataParallel:
     """Rank, world size and the collectives of the training loop (default process group)."""
 
-    def __init__(self, rank, world_size):
+    def __init__(self, rank, world_size, device="cpu"):
         self.rank = int(rank)
         self.world_size = int(world_size)
+        self.device = torch.device(device)  # where collective buffers live (NCCL: the rank's GPU)
 
     def shard(self, batch_indices):
         """This rank's items of a global batch: positions ``rank, rank + N, ...``."""
@@ -77,7 +80,7 @@ class DataParallel:
         """Rank 0's seed on every rank (``random_state=None`` draws a different one per process)."""
         import torch.distributed as dist
 
-        t = torch.tensor([int(seed)], dtype=torch.int64)
+        t = torch.tensor([int(seed)], dtype=torch.int64, device=self.device)
         dist.broadcast(t, src=0)
         return int(t.item())
 
@@ -87,7 +90,7 @@ class DataParallel:
 
         with torch.no_grad():
             for t in list(module.parameters()) + list(module.buffers()):
-                buf = t.detach().cpu().clone()
+                buf = t.detach().to(self.device).clone()
                 dist.broadcast(buf, src=0)
                 t.copy_(buf.to(t.device))
 
@@ -113,7 +116,8 @@ class DataParallel:
                 else torch.zeros(p.numel(), dtype=torch.float64, device=p.device) for p in params]
         has = [1.0 if p.grad is not None else 0.0 for p in params]
         # float64 on the wire: the sum of N partial sums loses no more than the partials themselves
-        buf = torch.cat([f.cpu() for f in flat] + [torch.tensor(has + list(stats), dtype=torch.float64)])
+        buf = torch.cat([f.to(self.device) for f in flat]
+                        + [torch.tensor(has + list(stats), dtype=torch.float64, device=self.device)])
         dist.all_reduce(buf)
         off = 0
         for p, f in zip(params, flat):

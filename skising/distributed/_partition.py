@@ -129,14 +129,20 @@ def suggest_ranks(n_nodes, n_chains, n_edges=0, itemsize=4, available=None, per_
 def partition_hint(n_nodes, n_chains, n_edges=0, itemsize=4, device=None):
     """One sentence for a memory error: the partitioned sampler and how many ranks it needs.
 
+    Empty for a non-CPU ``device`` (the partitioned sampler runs on CPU ranks).
+
     Examples
     --------
     >>> from skising.distributed import partition_hint
     >>> partition_hint(10**8, 64, n_edges=3 * 10**8, device="cpu")[:60]
     'or split the graph over ranks with skising.distributed.sampl'
     """
+    import torch
+
     from .._validation import available_memory
 
+    if device is not None and torch.device(device).type != "cpu":
+        return ""
     avail = available_memory(device)
     n = None if avail is None else suggest_ranks(n_nodes, n_chains, n_edges, itemsize, available=avail)
     if n is None:

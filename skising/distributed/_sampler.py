@@ -215,8 +215,8 @@ def sample_ising_partitioned(
 ):
     r"""Sample the Ising model of one graph split over the ranks of a process group.
 
-    Call it on every rank of an initialised ``torch.distributed`` group (gloo
-    on CPU) with the same arguments; the samples equal
+    Call it on every rank of an initialised ``torch.distributed`` group of
+    CPU processes (gloo) with the same arguments; the samples equal
     :func:`skising.sampling.sample_ising`'s for the same seed, colouring and
     graph (see :mod:`skising.distributed._sampler`). Without a process group
     it runs as one rank.
