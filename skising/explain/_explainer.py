@@ -21,6 +21,7 @@ import inspect
 
 import numpy as np
 import torch
+from sklearn.base import TransformerMixin
 
 from .._base import BaseIsingEstimator
 from ..fields._gin import GINField
@@ -193,7 +194,7 @@ def _as_data_list(X, name="X"):
     return X
 
 
-class IsingGraphExplainer(BaseIsingEstimator):
+class IsingGraphExplainer(TransformerMixin, BaseIsingEstimator):
     """Explain a GNN graph classifier with a learned Ising model (paper Sec. 4.2).
 
     A field network (default: the classifier's architecture without pooling,
