@@ -255,3 +255,39 @@ def test_unavailable_device_is_a_value_error_naming_device():
             ConstantFieldIsingSubsampler(0.3, device="cuda").fit(_pos_graphs())
     with pytest.raises(ValueError, match="device"):
         IsingSubsampler(loss=_loss, device="tpu", max_epochs=1).fit(_pos_graphs())
+
+
+GRAPH_SUBSAMPLERS = ["IsingSubsampler", "RandomSubsampler", "FarthestPointSubsampler", "SpectralSubsampler",
+                     "ConstantFieldIsingSubsampler"]
+
+
+@pytest.mark.parametrize("name", GRAPH_SUBSAMPLERS)
+def test_score_and_loss_scorer(name):
+    """Every graph subsampler has score(); make_loss_scorer works in cross_val_score and GridSearchCV."""
+    from sklearn.model_selection import GridSearchCV, cross_val_score
+
+    from skising.metrics import make_loss_scorer
+    from skising.subsampling import CoverageLoss
+
+    make, fit_args, make_X, _ = ESTIMATORS[name]
+    loss = CoverageLoss()
+    est = make().set_params(loss=loss)
+    graphs = make_X()
+    est.fit(*fit_args())
+    s = est.score(graphs)
+    assert np.isfinite(s) and s < 0
+    scorer = make_loss_scorer(loss)
+    if name != "IsingSubsampler":  # the baselines score exactly what transform returns
+        assert scorer(est, graphs) == s
+    assert "CoverageLoss" in repr(scorer) and "object at" not in repr(scorer)
+    cv = cross_val_score(make().set_params(loss=loss), graphs, cv=3, scoring=scorer)
+    assert cv.shape == (3,) and np.isfinite(cv).all()
+    if name in ("RandomSubsampler", "FarthestPointSubsampler"):
+        search = GridSearchCV(make(), {"fraction": [0.05, 0.5]}, scoring=scorer, cv=3).fit(graphs)
+        assert search.best_params_ == {"fraction": 0.5}  # keeping more nodes covers better
+
+
+def test_baseline_score_without_loss_names_loss():
+    est = RandomSubsampler(0.3, random_state=0).fit(_pos_graphs())
+    with pytest.raises(ValueError, match="loss"):
+        est.score(_pos_graphs())

@@ -59,6 +59,21 @@ class BaseSubsampler(TransformerMixin, BaseEstimator):
         s = self.sample(X, 1)
         return s[0] if isinstance(s, np.ndarray) else [m[0] for m in s]
 
+    def score(self, X, y=None):
+        """Minus the mean task loss ``loss`` of the masks :meth:`transform` returns (higher is better).
+
+        ``y`` is ignored. Every graph weighs the same. For a scorer without
+        a ``loss`` parameter use :func:`skising.metrics.make_loss_scorer`.
+        """
+        from ..metrics._scoring import loss_score
+
+        check_is_fitted(self, "is_fitted_")
+        if getattr(self, "loss", None) is None:
+            raise ValueError("loss: score needs a task loss; pass loss=<callable loss(x, graph)> to the "
+                             f"{type(self).__name__}, or scoring=skising.metrics.make_loss_scorer(loss)")
+        graphs, _ = check_graphs(X)
+        return loss_score(self.loss, graphs, self.transform(graphs))
+
     @staticmethod
     def _torch_seed(rng):
         return int(rng.integers(0, 2**31 - 1))
