@@ -73,3 +73,22 @@ def test_demo_runs_and_learned_field_beats_baselines():
     rows = demo(epochs=60, out=out)
     loss = {r["method"].split(" (")[0]: r["loss"] for r in rows}
     assert loss["ISING+MAG"] < min(loss["RANDOM"], loss["ISING"], loss["SPECTRAL"])
+
+
+def test_ci_runs_the_readme_commands_verbatim():
+    """CI reads the README's two set-up commands and runs them as written, in a fresh venv."""
+    import importlib.util
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("readme_commands", root / ".ci" / "readme_commands.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    demo_cmd, test_cmd = mod.readme_commands(root / "README.md")
+    assert demo_cmd.endswith("python -m skising demo") and test_cmd.endswith("pytest")
+    ci = (root / ".ci" / "run").read_text()
+    assert "python3 -m venv" in ci and "readme_commands.py" in ci
+    assert 'bash -euo pipefail -c "${cmds[1]}"' in ci and 'bash -euo pipefail -c "${cmds[0]}"' in ci
+    # nothing installed into the venv before the README's commands
+    before = ci.split('bash -euo pipefail -c "${cmds[1]}"')[0]
+    assert "pip install" not in before
