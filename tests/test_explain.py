@@ -121,7 +121,7 @@ def test_explainer_bad_params(tiny):
 
 def test_sparsity_adds_kept_fraction_to_the_loss(tiny):
     ds, model = tiny
-    ex0 = IsingGraphExplainer(model, epochs=0, random_state=0).fit(ds[:3])
+    ex0 = IsingGraphExplainer(model, epochs=0, sparsity=0.0, random_state=0).fit(ds[:3])
     ex1 = clone(ex0).set_params(sparsity=0.5).fit(ds[:3])
     items = ex0._prepare(ds[:3])
     batch = ex0._collate(items)
@@ -134,7 +134,7 @@ def test_sparsity_adds_kept_fraction_to_the_loss(tiny):
 def test_hard_target_is_cross_entropy_to_the_predicted_class(tiny):
     # loss_target="hard" (the Mutagenicity recommendation): -log p_sub[argmax p_full] per sample and graph
     ds, model = tiny
-    ex = IsingGraphExplainer(model, epochs=0, loss_target="hard", random_state=0).fit(ds[:3])
+    ex = IsingGraphExplainer(model, epochs=0, loss_target="hard", sparsity=0.0, random_state=0).fit(ds[:3])
     batch = ex._collate(ex._prepare(ds[:3]))
     gen = torch.Generator().manual_seed(1)
     x = torch.where(torch.rand(2, batch.graph.num_nodes, generator=gen) < 0.5, 1.0, -1.0)

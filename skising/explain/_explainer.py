@@ -218,33 +218,29 @@ class IsingGraphExplainer(TransformerMixin, BaseIsingEstimator):
     coupling : float, default 1.0
         Ferromagnetic coupling ``J`` (> 0) on every edge.
     beta : float, default 1.0
-    n_samples : int, default 2
+    n_samples : int, default 4
         Samples per graph and step (RLOO needs >= 2).
     n_sweeps : int, default 10
     update : {"metropolis", "heat_bath"}
-    epochs : int, default 300
+    epochs : int, default 100
     lr : float, default 1e-3
     batch_size : int, default 64
     target_fraction : float or None, default None
         Optional magnetisation penalty towards this kept fraction (eq. 16);
         the paper's explainer uses only the zero-sum field.
     penalty : float, default 1.0
-    loss_target : {"soft", "hard"}, default "soft"
-        Cross-entropy against the classifier's probabilities on the whole
-        graph (``"soft"``) or its predicted class / the given ``y``
-        (``"hard"``). With ``"soft"`` a graph the classifier is unsure of
-        (p = 0.6) penalises explanations that make it surer (p = 0.98), so
-        ``"hard"`` suits the predicted-class agreement metric better.
-    sparsity : float, default 0.0
+    loss_target : {"soft", "hard"}, default "hard"
+        Cross-entropy against the classifier's predicted class / the given
+        ``y`` (``"hard"``) or its probabilities on the whole graph
+        (``"soft"``, the paper's). With ``"soft"`` a graph the classifier is
+        unsure of (p = 0.6) penalises explanations that make it surer
+        (p = 0.98); for a confident classifier the two are the same.
+    sparsity : float, default 2.0
         Weight of the kept fraction of each sample added to its task loss
         (``loss = CE + sparsity * kept_fraction``; through RLOO like the
         cross-entropy). 0 is the paper's loss; a positive value keeps
-        pushing unneeded nodes out once the cross-entropy is saturated. On
-        BA-2Motifs ``sparsity=0.2`` gave top-5 GEA 0.96-0.99 on every seed
-        (paper loss: 0.60-0.99); on Mutagenicity ``sparsity=2`` with
-        ``loss_target="hard"`` and ``n_samples=4`` gave top-25 % GEA
-        0.31-0.51 and induced-subgraph agreement 0.90-0.94 over 5 seeds
-        (paper loss: GEA about 0.16); see ``doc/explain.md``.
+        pushing unneeded nodes out once the cross-entropy is saturated
+        (see ``doc/defaults.md``).
     use_edge_attr : {"auto", True, False}, default "auto"
         Edge features: ``"auto"`` uses ``edge_attr`` (GINE field, and
         passed to ``model``) when the training graphs carry it and
@@ -286,9 +282,9 @@ class IsingGraphExplainer(TransformerMixin, BaseIsingEstimator):
     True
     """
 
-    def __init__(self, model, field_model=None, coupling=1.0, beta=1.0, n_samples=2, n_sweeps=10,
-                 update="metropolis", epochs=300, lr=1e-3, batch_size=64, target_fraction=None, penalty=1.0,
-                 loss_target="soft", sparsity=0.0, use_edge_attr="auto", device="cpu", random_state=None, verbose=0):
+    def __init__(self, model, field_model=None, coupling=1.0, beta=1.0, n_samples=4, n_sweeps=10,
+                 update="metropolis", epochs=100, lr=1e-3, batch_size=64, target_fraction=None, penalty=1.0,
+                 loss_target="hard", sparsity=2.0, use_edge_attr="auto", device="cpu", random_state=None, verbose=0):
         self.model = model
         self.field_model = field_model
         self.coupling = coupling
