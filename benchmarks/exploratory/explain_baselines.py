@@ -1,9 +1,8 @@
 """Why PyG's GNNExplainer scores at or below RANDOM on Mutagenicity (doc/explain.md, "Baseline fairness").
 
 Two diagnostics on held-out mutagens with NO2/NH2 ground truth (same split and
-subsampling as bench_explain.py), for the cached GINE classifier of a given
-number of training epochs (100: the benchmark's, test accuracy 0.810; 20: the
-previous session's, 0.732):
+subsampling as ``bench_explain.py``), for the cached GINE classifier trained for
+``--clf-epochs`` epochs (100 is the benchmark's classifier):
 
 ``variants``
     GNNExplainer (PyG) with several mask types / learning rates / explanation
@@ -17,11 +16,11 @@ previous session's, 0.732):
     and fidelity mask (features x 0 and messages x 0, nodes still pooled) vs
     deleted (induced subgraph), for the whole held-out set at once.
 
-Usage::
+Exploratory: prints only, writes no results file::
 
-    python benchmarks/bench_explain_baselines.py variants --clf-epochs 100 --n-test 40 \
+    python benchmarks/exploratory/explain_baselines.py variants --clf-epochs 100 --n-test 40 \
         --variants object:object:100:0.01:model none:object:100:0.1:model common_attributes:object:100:0.1:model
-    python benchmarks/bench_explain_baselines.py probe --clf-epochs 100
+    python benchmarks/exploratory/explain_baselines.py probe --clf-epochs 100
 """
 import argparse
 import json
