@@ -213,18 +213,16 @@ class IsingGraphExplainer(BaseIsingEstimator):
         Cross-entropy against the classifier's probabilities on the whole
         graph (``"soft"``) or its predicted class / the given ``y``
         (``"hard"``). With ``"soft"`` a graph the classifier is unsure of
-        (p = 0.6) penalises explanations that make it surer (p = 0.98), so
-        ``"hard"`` suits the predicted-class agreement metric better.
+        is fitted by subgraphs that reproduce its uncertainty, and
+        explanations that make it surer are penalised; ``"hard"`` suits
+        the predicted-class agreement metric better.
     sparsity : float, default 0.0
         Weight of the kept fraction of each sample added to its task loss
         (``loss = CE + sparsity * kept_fraction``; through RLOO like the
         cross-entropy). 0 is the paper's loss; a positive value keeps
-        pushing unneeded nodes out once the cross-entropy is saturated. On
-        BA-2Motifs ``sparsity=0.2`` gave top-5 GEA 0.96-0.99 on every seed
-        (paper loss: 0.60-0.99); on Mutagenicity ``sparsity=2`` with
-        ``loss_target="hard"`` and ``n_samples=4`` gave top-25 % GEA
-        0.31-0.51 and induced-subgraph agreement 0.90-0.94 over 5 seeds
-        (paper loss: GEA about 0.16); see ``doc/explain.md``.
+        pushing unneeded nodes out once the cross-entropy is saturated, so
+        the explanation shrinks to the evidence the classifier needs. The
+        settings measured per dataset are in ``doc/explain.md``.
     device : str, default "cpu"
     random_state : int or None
     verbose : int, default 0
@@ -397,7 +395,7 @@ class IsingGraphExplainer(BaseIsingEstimator):
             raise ValueError("X: every graph has a single node; there is nothing to explain")
         # BatchNorm in the GIN MLPs: without it, sum aggregation on constant
         # features gives hubs large |h| from the random initialisation, and once
-        # the loss saturates nothing moves them (BA-2Motifs GEA 0.47 -> 0.99).
+        # the loss saturates nothing moves them, so they outrank the motif.
         self.field_model_ = self._make_model(lambda: GINField(self.n_features_in_, 64, 3, self._edge_dim, norm=True))
         self._train(items, epochs=int(self.epochs))
         return self
