@@ -15,8 +15,10 @@ and keeps the others.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import math
+import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -52,14 +54,16 @@ def seeds_of(rec):
 
 @contextmanager
 def _locked(path):
+    # the lock file lives outside the tree and is never removed (removing it would let two
+    # processes hold locks on different files)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_suffix(path.suffix + ".lock"), "w") as lock:
+    name = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:16]
+    with open(Path(tempfile.gettempdir()) / f"skising-bench-{name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             yield
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
-    path.with_suffix(path.suffix + ".lock").unlink(missing_ok=True)
 
 
 def merge(path, new_records, command_for=None):
