@@ -134,12 +134,12 @@ def render():
         varying = [key for key in OPTIONS.values() if len({json.dumps(p[key]) for p in allp}) > 1]
         fixed = {key: allp[0][key] for key in OPTIONS.values() if key not in varying}
         lines += [f"## {ds}", "", "Fixed: " + ", ".join(f"{k}={v}" for k, v in fixed.items()), "",
-                  "| " + " | ".join(varying) + " | seeds | " + " | ".join(METRICS) + " |",
+                  "| " + " | ".join(varying + ["seeds"] + METRICS) + " |",
                   "|---" * (len(varying) + len(METRICS) + 1) + "|"]
         for p, by in rows.items():
             p = json.loads(p)
-            lines.append("| " + " | ".join(str(p[key]) for key in varying) + f" | {by['gea']['n']} | "
-                         + " | ".join(fmt(by.get(m)) for m in METRICS) + " |")
+            cells = [str(p[key]) for key in varying] + [str(by["gea"]["n"])] + [fmt(by.get(m)) for m in METRICS]
+            lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
     (RESULTS / "explain_ablation.md").write_text("\n".join(lines))
     print("\n".join(lines))
