@@ -180,21 +180,17 @@ def run_one(method, seed, args, data):
 
 
 def bench_sampler(args, repeats=5):
-    """Updates per second: conv grid path vs the generic CSR sampler on the same batch."""
+    """Updates per second: conv grid path vs the generic CSR sampler on the same batch (public entry points)."""
     from skising.graph import batch_graphs, grid_graph
-    from skising.sampling._grid import _grid_sample, grid_kernel
-    from skising.sampling._sampler import _sample
+    from skising.sampling import sample_ising, sample_ising_grid
 
     B, K, S, n = args.batch_size, args.n_samples, args.n_sweeps, args.size
     dev = torch.device(args.device)
-    gen = torch.Generator(device=dev).manual_seed(0)
-    h = torch.randn(B, n, n, generator=gen, device=dev)
+    h = torch.randn(B, n, n, generator=torch.Generator().manual_seed(0)).to(dev)
     g = batch_graphs([grid_graph(n, n, 8)] * B).to(dev)
-    J = torch.ones(g.num_edges, device=dev)
-    kern = grid_kernel(1.0, device=dev)
     runs = {
-        "grid_conv2d": lambda: _grid_sample(h, kern, 1.0, K, S, "metropolis", "random", gen),
-        "graph_csr": lambda: _sample(g, h.reshape(-1), J, 1.0, K, S, "metropolis", "random", gen),
+        "grid_conv2d": lambda: sample_ising_grid(h, 1.0, 1.0, K, S, random_state=0, device=dev),
+        "graph_csr": lambda: sample_ising(g, h.reshape(-1), 1.0, 1.0, K, S, random_state=0, device=dev),
     }
     records = []
     for name, f in runs.items():
