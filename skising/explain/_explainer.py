@@ -474,7 +474,7 @@ class IsingGraphExplainer(TransformerMixin, BaseIsingEstimator):
             raise ValueError("X: every graph has a single node; there is nothing to explain")
         # BatchNorm in the GIN MLPs: without it, sum aggregation on constant
         # features gives hubs large |h| from the random initialisation, and once
-        # the loss saturates nothing moves them (BA-2Motifs GEA 0.47 -> 0.99).
+        # the loss saturates nothing moves them, so they outrank the motif.
         self.field_model_ = self._make_model(lambda: GINField(self.n_features_in_, 64, 3, self._edge_dim, norm=True))
         self._train(items, epochs=int(self.epochs))
         return self

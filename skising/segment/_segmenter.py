@@ -23,8 +23,8 @@ Per-pixel credit
 Eq. 15 multiplies the difference of the two samples' *image* losses by the
 difference of their energies, so every pixel where the samples differ is
 credited with the misclassifications of the whole image, most of which it
-did not cause: with ``K = 2`` on 64 px horses only 3-5 % of the pixels get
-a gradient, and it is drowned in the other pixels' noise. The loss of eq. 19
+did not cause: with ``K = 2`` only the few pixels where the two samples
+differ get a gradient, and it is drowned in the other pixels' noise. The loss of eq. 19
 is a sum over pixels and the field enters the energy pixel by pixel
 (:math:`\partial E / \partial h_p = -x_p`), so the exact gradient is
 :math:`\partial_{h_p} \mathbb{E}[\ell] = \beta \sum_q \mathrm{Cov}(m_q, x_p)`
@@ -221,8 +221,8 @@ class IsingSegmenter(_SegmenterMixin, BaseIsingEstimator):
         the 8-neighbour lattice (critical ``beta J`` about 0.19): the
         neighbours' field (up to 8) overrides a field of the size the
         network starts with, thin parts are eroded, and RLOO must first
-        grow ``|h|`` several-fold. ``coupling=0.25`` trained much faster on
-        Weizmann horses (``benchmarks/results/segment.md``).
+        grow ``|h|`` several-fold. A coupling just above the critical one
+        (``coupling=0.25``) trains faster; ``doc/segment.md`` compares them.
     beta : float >= 0
         Inverse temperature (1 in the paper).
     n_samples : int >= 2
@@ -235,9 +235,8 @@ class IsingSegmenter(_SegmenterMixin, BaseIsingEstimator):
         image's loss difference. ``"local"``: each pixel is credited with
         the misclassifications in its ``(2 credit_radius + 1)^2`` window
         only (see the module notes; an extension with a small bias when
-        the coupling is non-zero and a much smaller variance). On Weizmann
-        horses ``credit="local", credit_radius=0`` trained far better
-        (``benchmarks/results/segment.md``).
+        the coupling is non-zero and a much smaller variance).
+        ``doc/segment.md`` compares both.
     credit_radius : int >= 0
         Window radius for ``credit="local"`` (0: the pixel alone).
     epochs : int >= 0
