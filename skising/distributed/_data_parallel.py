@@ -43,14 +43,21 @@ __all__ = ["DataParallel", "data_parallel", "item_seed", "epoch_order"]
 
 
 def item_seed(seed, epoch, index):
-    """Seed of the sample stream of item ``index`` in ``epoch`` (a 63-bit int from a SeedSequence)."""
-    words = np.random.SeedSequence([int(seed), int(epoch), int(index)]).generate_state(2, dtype=np.uint32)
-    return int(words[0]) | (int(words[1] & 0x7FFFFFFF) << 32)
+    """Seed of the sample stream of item ``index`` in ``epoch``: the ``"train"`` stream keyed by both.
+
+    See :func:`skising._base.stream_seed`; a 63-bit int.
+    """
+    from .._base import stream_seed
+
+    return stream_seed(seed, "train", (int(epoch), int(index)))
 
 
 def epoch_order(seed, epoch, n):
     """The item order of ``epoch``: the same permutation on every rank, for any number of ranks."""
-    return np.random.default_rng([int(seed), int(epoch), 0x5EED]).permutation(n)
+    from .._base import stream_seed
+
+    # keyed by (epoch, -1): never the key of an item's sample stream
+    return np.random.default_rng(stream_seed(seed, "train", (int(epoch), 2**32 - 1))).permutation(n)
 
 
 def data_parallel():
