@@ -150,3 +150,70 @@ def test_partitioned_distribution_matches_enumeration(job, update):
     tv = 0.5 * np.abs(counts / N - prob).sum()
     bound = 4 * 0.5 * np.sqrt(prob * (1 - prob) / N).sum() + 1e-3  # as in tests/test_sampler.py
     assert tv < bound, f"TV {tv:.4f} >= bound {bound:.4f}"
+
+
+# ---------------------------------------------------------------- in-process: partitions, sizing, errors
+def _delaunay(n=400, seed=0):
+    from scipy.spatial import Delaunay
+
+    from skising.graph import as_graph
+
+    tri = Delaunay(np.random.default_rng(seed).random((n, 2))).simplices
+    e = np.concatenate([tri[:, [0, 1]], tri[:, [1, 2]], tri[:, [0, 2]]]).T
+    return as_graph(e, num_nodes=n)
+
+
+@pytest.mark.parametrize("method", ["contiguous", "metis", "auto"])
+def test_partition_graph_is_balanced_and_cuts_few_edges(method):
+    from skising.distributed import partition_graph
+
+    if method == "metis":
+        pytest.importorskip("pymetis")
+    g = _delaunay()
+    part = partition_graph(g, 4, method=method)
+    assert part.shape == (400,) and set(part.tolist()) == {0, 1, 2, 3}
+    assert np.bincount(part).max() <= 1.1 * 100
+    e = g.edges.numpy()
+    cut = float((part[e[0]] != part[e[1]]).mean())
+    random_cut = 0.75  # a random 4-way assignment cuts 3/4 of the edges
+    if method != "contiguous":  # node order of a random point set is not spatial
+        assert cut < random_cut / 3
+
+
+def test_suggest_ranks_and_hint():
+    from skising.distributed import partition_hint, suggest_ranks
+
+    gib = 2**30
+    assert suggest_ranks(10**6, 32, n_edges=3 * 10**6, available=64 * gib) == 1
+    n = [suggest_ranks(10**8, k, n_edges=3 * 10**8, available=64 * gib) for k in (16, 64, 256)]
+    assert n == sorted(n) and n[-1] > n[0] >= 1
+    assert suggest_ranks(10**10, 32, n_edges=3 * 10**10, available=64 * gib) is None
+    assert "sample_ising_partitioned" in partition_hint(10**6, 32, 3 * 10**6, device="cpu")
+    assert partition_hint(10**6, 32, device="cuda") == ""
+
+
+def test_one_rank_without_a_group_equals_sample_ising():
+    from skising.distributed import sample_ising_partitioned
+    from skising.sampling import sample_ising
+
+    g = _delaunay(300, seed=2)
+    h = np.random.default_rng(0).normal(0, 0.5, 300)
+    kw = dict(coupling=-0.7, beta=0.8, n_chains=8, n_sweeps=4, update="heat_bath", random_state=11)
+    x, stats = sample_ising_partitioned(g, h, return_stats=True, **kw)
+    assert torch.equal(x, sample_ising(g, h, **kw))
+    assert stats["n_own"] == 300 and stats["n_halo"] == 0 and stats["bytes_sent"] == 0
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(partition="spectral"), "method"),
+    (dict(partition=np.zeros(5, dtype=np.int64)), "partition"),
+    (dict(partition=np.ones(300, dtype=np.int64)), "partition"),
+    (dict(dtype=torch.float16), "dtype"),
+    (dict(n_chains=0), "n_chains"),
+    (dict(update="glauber"), "update"),
+])
+def test_bad_arguments_name_the_parameter(kwargs, match):
+    from skising.distributed import sample_ising_partitioned
+
+    with pytest.raises((ValueError, TypeError), match=match):
+        sample_ising_partitioned(_delaunay(300, seed=2), 0.0, **kwargs)

@@ -62,7 +62,10 @@ def partition_graph(graph, n_parts, method="auto"):
 
     rowptr = g.rowptr.cpu().numpy().astype(np.int64)
     col = g.col.cpu().numpy().astype(np.int64)
-    _, parts = pymetis.part_graph(n_parts, xadj=rowptr, adjncy=col)
+    if hasattr(pymetis, "CSRAdjacency"):  # pymetis >= 2025.2
+        _, parts = pymetis.part_graph(n_parts, pymetis.CSRAdjacency(rowptr, col))
+    else:  # pragma: no cover - older pymetis
+        _, parts = pymetis.part_graph(n_parts, xadj=rowptr, adjncy=col)
     return np.asarray(parts, dtype=np.int64)
 
 
