@@ -19,7 +19,8 @@ Run::
     python benchmarks/bench_distributed.py                     # 200k-node Delaunay, 60^3 lattice
     python benchmarks/bench_distributed.py --nodes 1000000     # the 1M-node graphs (heavy)
 
-Writes ``benchmarks/results/distributed.json`` (tidy records) and ``distributed.md``.
+Writes ``benchmarks/results/distributed.json`` (tidy records) and ``distributed.md``
+(``distributed_1m.*`` for the 1M-node graphs).
 """
 
 from __future__ import annotations
@@ -210,6 +211,8 @@ def main():
     ap.add_argument("--sweeps", type=int, default=5)
     ap.add_argument("--ranks", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--graphs", nargs="+", default=["delaunay", "lattice3d"])
+    ap.add_argument("--stem", default=None, help="results file name (default: distributed, or distributed_1m "
+                    "for --nodes 1000000)")
     ap.add_argument("--model-only", action="store_true", help="refit the model to the stored measurements")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--kind", default="delaunay", help=argparse.SUPPRESS)
@@ -220,6 +223,7 @@ def main():
     if args.worker:
         return worker(args)
     command = "python benchmarks/bench_distributed.py " + " ".join(sys.argv[1:])
+    stem = args.stem or ("distributed_1m" if args.nodes >= 10**6 else "distributed")
     records = []
 
     def rec(dataset, method, params, metric, value, unit):
@@ -230,7 +234,7 @@ def main():
 
     S, K = args.sweeps, args.chains
     if args.model_only:
-        records[:] = [r for r in json.loads((RESULTS / "distributed.json").read_text()) if r["method"] != "MODEL"]
+        records[:] = [r for r in json.loads((RESULTS / f"{stem}.json").read_text()) if r["method"] != "MODEL"]
         command = records[0]["command"]
     for kind in ([] if args.model_only else args.graphs):
         for world in args.ranks:
@@ -260,7 +264,6 @@ def main():
                     (4 << 20) / r0[f"a2a_{4 << 20}"], "B/s")
     model(records, rec)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    stem = "distributed"
     (RESULTS / f"{stem}.json").write_text(json.dumps(records, indent=1))
     load = os.getloadavg()
     lines = [
