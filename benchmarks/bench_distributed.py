@@ -145,13 +145,14 @@ def _get(records, dataset, method, metric, **params):
 def model(records, rec):
     """Fit the cost model to the measured runs and predict weak scaling; appends MODEL records.
 
-    Per sweep and rank (``n_r`` nodes, ``K`` chains, ``P`` ranks): ``T = t_u n_r K + C (alpha (P - 1) + sigma) + b_r / B`` with ``t_u``
+    Per sweep and rank (``n_r`` nodes, ``K`` chains, ``P`` ranks):
+    ``T = (1 + iota) t_u n_r K + C alpha (P - 1) + b_r / B`` with ``t_u``
     the seconds per spin update of the rank's arithmetic (measured at N = 1), ``C`` colours
     (one ``all_to_all_single`` each, P - 1 pairwise messages), ``b_r = s c n_r^((d-1)/d) K``
     halo bytes (int8 per spin and chain; ``c`` fitted from the N = 2 halo), ``alpha`` and
-    ``B`` the latency and bandwidth of the transport, ``sigma`` the per-colour
-    synchronisation cost beyond the transport (ranks waiting for each other), fitted
-    from the N = 2 communication time.
+    ``B`` the latency and bandwidth of the transport, ``iota`` the load imbalance (ranks
+    waiting for the slowest at every colour), fitted as the N = 2 exchange time beyond
+    the transport divided by the compute time.
     """
     alpha = _get(records, "gloo", "all_to_all_single", "latency_seconds")
     bw = _get(records, "gloo", "all_to_all_single", "bandwidth")
@@ -173,13 +174,16 @@ def model(records, rec):
         c = (halo2 / 2) / n ** ((d - 1) / d)
         rec(dataset, "MODEL", {"fit": "halo constant c", "d": d}, "halo_constant", c, "")
         comm2 = _get(records, dataset, "skising.distributed", "comm_seconds_per_sweep", ranks=2)
-        sigma = 0.0
+        wall2 = _get(records, dataset, "skising.distributed", "seconds_per_sweep", ranks=2)
+        imbalance = 0.0
         if alpha and bw:
             pred2 = C * alpha + (halo2 / 2) * K / bw
-            sigma = max(0.0, (comm2 - pred2) / C)
+            # the exchange time beyond the transport is waiting for the slower rank: a share of the compute
+            imbalance = max(0.0, (comm2 - pred2) / (wall2 - comm2))
             rec(dataset, "MODEL", {"ranks": 2, "transport": "gloo loopback (measured)"},
                 "transport_comm_seconds_per_sweep", pred2, "s")
-            rec(dataset, "MODEL", {"fit": "N = 2 communication time"}, "sync_seconds_per_colour", sigma, "s")
+            rec(dataset, "MODEL", {"fit": "N = 2 exchange time beyond the transport / compute time"},
+                "imbalance", imbalance, "")
         runs = [("torch CPU, 1 thread (measured)", t_torch, 10**6, K),
                 ("compiled CPU, 1 thread (skising[numba] rate)", t_numba, 10**6, K),
                 # not measured here: a GPU at an assumed rate, graph filling 80 GB with 32 chains
@@ -189,16 +193,16 @@ def model(records, rec):
                 continue
             comp = t_u * n_r * k
             for net, (a, b) in NETWORKS.items():  # across machines: the assumed transports
-                for sync, sg in (("none", 0.0), ("as measured here", sigma)):
+                for sync, imb in (("none", 0.0), ("as measured here", imbalance)):
                     for P in (4, 8, 16, 32, 64):
-                        comm = C * (a * (P - 1) + sg) + sides * c * n_r ** ((d - 1) / d) * k / b
+                        comm = C * a * (P - 1) + imb * comp + sides * c * n_r ** ((d - 1) / d) * k / b
                         rec(dataset, "MODEL", {"backend": backend, "transport": net, "sync": sync,
                                                "nodes_per_rank": n_r, "chains": k, "ranks": P},
                             "weak_scaling_efficiency", comp / (comp + comm), "")
             # one machine, two ranks: the graph size from which two ranks beat one
             a, b = (alpha, bw) if alpha and bw else NETWORKS["10GbE"]
             ns = np.logspace(3, 9, 601)
-            gain = t_u * ns * k / 2 - (C * (a + sigma) + c * ns ** ((d - 1) / d) * k / b)
+            gain = t_u * ns * k / 2 * (1 - imbalance) - (C * a + c * ns ** ((d - 1) / d) * k / b)
             pays = ns[np.argmax(gain > 0)] if (gain > 0).any() else float("nan")
             rec(dataset, "MODEL", {"backend": backend, "transport": "gloo loopback (measured)", "chains": K,
                                    "ranks": 2}, "pays_from_nodes", pays, "nodes")
@@ -289,7 +293,7 @@ def main():
     eff = [r for r in records if r["metric"] == "weak_scaling_efficiency"]
     ranks = sorted({r["params"]["ranks"] for r in eff})
     lines += ["", "## Predicted weak-scaling efficiency", "",
-              "| dataset | backend | transport | sync per colour | nodes per rank | chains | "
+              "| dataset | backend | transport | imbalance | nodes per rank | chains | "
               + " | ".join(f"P = {P}" for P in ranks) + " |", "|---|---|---|---|---|---|" + "---|" * len(ranks)]
     rows = {}
     for r in eff:
