@@ -41,11 +41,11 @@ _ROOK_MIN_EDGES = 500_000
 class _Item:
     """One matrix with its candidates, features and entry graph (CPU)."""
 
-    def __init__(self, A, pattern, keep_diagonal, build_graph=True, features="A"):
+    def __init__(self, A, pattern, keep_diagonal, build_graph=True, features="A", max_candidates=None):
         self.A = A
         self.n = A.shape[0]
-        self.rows, self.cols = candidate_pattern(A, pattern, keep_diagonal)
-        self.x = entry_features(A, self.rows, self.cols, pattern, features)
+        self.rows, self.cols = candidate_pattern(A, pattern, keep_diagonal, max_candidates)
+        self.x = entry_features(A, self.rows, self.cols, pattern, features, max_candidates)
         self._graph = None
         if build_graph:
             self._graph = entry_graph(self.rows, self.cols, x=self.x)
@@ -292,7 +292,8 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
         return n_entry_features(self.pattern, self.features)
 
     def _item(self, A, build_graph=True):
-        return _Item(A, self.pattern, bool(self.keep_diagonal), build_graph, self.features)
+        cap = None if not isinstance(self.pattern, str) or self.pattern == "full" else self.max_candidates
+        return _Item(A, self.pattern, bool(self.keep_diagonal), build_graph, self.features, cap)
 
     # ------------------------------------------------------------ hooks
     def _collate(self, items):
