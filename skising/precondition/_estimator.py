@@ -23,6 +23,7 @@ from .._validation import check_int
 from ..graph import batch_graphs
 from ..sampling._sampler import _sample
 from ._field import EntryGCNII
+from ._fsai import FSAIOperator, fsai_factor, fsai_features, kaporin_loss
 from ._greedy import swap_refine_dense
 from ._lstsq import sai_lstsq
 from ._pattern import FEATURES, candidate_pattern, check_matrix, entry_features, entry_graph, n_entry_features
@@ -41,11 +42,21 @@ _ROOK_MIN_EDGES = 500_000
 class _Item:
     """One matrix with its candidates, features and entry graph (CPU)."""
 
-    def __init__(self, A, pattern, keep_diagonal, build_graph=True, features="A", max_candidates=None):
+    def __init__(self, A, pattern, keep_diagonal, build_graph=True, features="A", max_candidates=None, form="sai"):
         self.A = A
         self.n = A.shape[0]
+        self.form = form
         self.rows, self.cols = candidate_pattern(A, pattern, keep_diagonal, max_candidates)
         self.x = entry_features(A, self.rows, self.cols, pattern, features, max_candidates)
+        if form == "fsai":
+            # G is lower triangular: its candidates are the strictly lower ones
+            # (features computed on the whole, symmetric candidate set)
+            low = self.rows > self.cols
+            self.rows, self.cols, self.x = self.rows[low], self.cols[low], self.x[torch.as_tensor(low)]
+            if features == "lstsq" and self.rows.size:
+                # the FSAI analogue of |M*|: |G*| of the FSAI on all candidates
+                self.x[:, 2:4] = torch.as_tensor(np.stack(fsai_features(A, self.rows, self.cols), 1),
+                                                 dtype=self.x.dtype)
         self._graph = None
         if build_graph:
             self._graph = entry_graph(self.rows, self.cols, x=self.x)
@@ -84,6 +95,27 @@ class _Batch:
             self._rep[K] = sp.block_diag([self.A] * K, format="csc") if K > 1 else self.A
         return self._rep[K]
 
+    def losses(self, keep, keep_diagonal, form="sai"):
+        """Task loss of each (sample, matrix): keep (K, m) bool -> (K, G).
+
+        ``form="sai"``: ``||AM - I||_F``; ``form="fsai"``: the normalised
+        log Kaporin number ``-(1/n) sum_i log(a_ii y_i)`` (see :mod:`._fsai`).
+        """
+        if form == "sai":
+            return self.residuals(keep, keep_diagonal)[0]
+        K = keep.shape[0]
+        N = self.N
+        s_idx, e_idx = np.nonzero(keep)
+        r = self.rows[e_idx] + s_idx * N
+        c = self.cols[e_idx] + s_idx * N
+        A = self.A_rep(K)
+        _, y = fsai_factor(A, r, c)
+        per_row = kaporin_loss(np.tile(self.A.diagonal(), K), y)
+        per = np.zeros((K, self.G))
+        np.add.at(per, (np.repeat(np.arange(K), N), np.tile(self.col_matrix, K)), per_row)
+        sizes = np.bincount(self.col_matrix, minlength=self.G)
+        return per / sizes[None, :]
+
     def residuals(self, keep, keep_diagonal):
         """Frobenius residual of each (sample, matrix): keep (K, m) bool -> (K, G)."""
         K = keep.shape[0]
@@ -107,9 +139,20 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
 
     ``fit`` learns a field model on a collection of (small) matrices;
     ``transform(A)`` samples a pattern for any matrix ``A`` (also much larger
-    than the training ones), solves the column least-squares problems and
-    returns ``M`` as a :class:`scipy.sparse.linalg.LinearOperator`, usable as
-    ``M=`` in ``gmres``/``bicgstab``/``cg``. The CSR matrix is ``M_``.
+    than the training ones), computes the values and returns ``M`` as a
+    :class:`scipy.sparse.linalg.LinearOperator`, usable as ``M=`` in scipy's
+    Krylov solvers:
+
+    * ``form="sai"`` (default): ``M`` minimises ``||AM - I||_F`` on the
+      pattern, column by column (eq. 28); ``M`` is not symmetric, so it
+      serves ``gmres``/``bicgstab``/``gcrotmk``, not ``cg``/``minres``
+      (``transform(A, solver="cg")`` refuses). The CSR matrix is ``M_``.
+    * ``form="fsai"``: factorized sparse approximate inverse
+      ``M = G^T G`` of a symmetric positive definite ``A`` (``G`` lower
+      triangular, Kolotilina-Yeremin values, pattern sampled from the
+      strictly lower candidates); ``M`` is SPD, so it serves ``cg`` and
+      ``minres``. Training minimises the normalised log Kaporin number
+      of ``G A G^T``. The factor is ``G_``.
 
     Parameters
     ----------
@@ -122,14 +165,29 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
         Always keep the diagonal of M and leave it out of the Ising graph.
         The paper's ISING row is reproduced only this way; with the diagonal
         as an Ising node a constant-field Ising model equals RANDOM.
-    features : {"A", "lstsq"}, default="A"
+    features : {"lstsq", "A"}, default="lstsq"
         Entry features of the field model. ``"A"`` (the paper's): ``|A_ij|``
-        and ``|(A^2)_ij|``. ``"lstsq"`` adds three that see the
+        and ``|(A^2)_ij|``. ``"lstsq"`` (default: on matrices it never saw
+        it needs far fewer GMRES iterations, see ``doc/precondition.md``)
+        adds three that see the
         least-squares problem: ``|M*_ij|`` of the least-squares inverse on
         all candidates (scaled by its column maximum and by its overall
         maximum) and the greedy-SPAI score of the entry from a diagonal
         start (see :func:`~skising.precondition.entry_features`); it costs
         one extra batched least-squares solve per matrix.
+    form : {"sai", "fsai"}, default="sai"
+        ``"sai"``: unsymmetric ``M`` for GMRES/BiCGSTAB; ``"fsai"``:
+        ``M = G^T G`` for CG/MINRES on symmetric positive definite matrices
+        (fit and transform reject matrices that are not symmetric or whose
+        row systems are not positive definite).
+    max_candidates : int or None, default=32
+        At most this many off-diagonal candidates per column of M: entries
+        of A first (largest ``|A_ij|`` if a column of A alone has more), then
+        the largest ``(|A|^2)_ij``, with ``A^2`` formed from A's columns cut
+        to their ``max_candidates`` largest entries. This bounds the setup
+        cost to ``O(n max_candidates^2)`` whatever the density of A's rows
+        and columns; the paper's 30 x 30 matrices never reach it. None: all
+        of ``A + A^2``. Ignored for ``pattern="full"`` and user patterns.
     field_model : None, torch.nn.Module subclass or instance
         Called as ``model(features, rows, cols, batch) -> h`` (see
         :class:`EntryGCNII`, the default: 4 layers, 64 hidden, alpha 0.1,
@@ -183,7 +241,11 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
     history_ : list of dict
         Per-epoch training loss, penalty, seconds (and validation score).
     M_ : scipy.sparse.csr_matrix
-        The approximate inverse built by the last ``transform``.
+        The approximate inverse built by the last ``transform``
+        (``G_.T @ G_`` for ``form="fsai"``).
+    G_ : scipy.sparse.csr_matrix
+        The lower-triangular FSAI factor of the last ``transform``
+        (``form="fsai"`` only).
     kept_fraction_ : float
         Fraction of the candidates kept by the last ``transform``.
     field_offset_ : float
@@ -196,7 +258,7 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
 
     Examples
     --------
-    >>> import numpy as np, pyamg
+    >>> import numpy as np, pyamg, scipy.sparse as sp
     >>> from scipy.sparse.linalg import gmres
     >>> from skising.datasets import make_banded_binary_matrices
     >>> from skising.precondition import SAIPreconditioner
@@ -206,13 +268,24 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
     >>> x, info = gmres(A, np.ones(400), M=M, rtol=1e-8)
     >>> info
     0
+
+    For CG, the symmetric form:
+
+    >>> from scipy.sparse.linalg import cg
+    >>> spd = [sp.csr_matrix(m + m.T + 30 * sp.eye(30)) for m in make_banded_binary_matrices(8)]
+    >>> est = SAIPreconditioner(form="fsai", max_epochs=1, random_state=0).fit(spd)
+    >>> x, info = cg(A, np.ones(400), M=est.transform(A, solver="cg"), rtol=1e-8)
+    >>> info
+    0
     """
 
     def __init__(
         self,
         pattern="A2",
         keep_diagonal=True,
-        features="A",
+        features="lstsq",
+        form="sai",
+        max_candidates=32,
         field_model=None,
         coupling=-0.4,
         beta=1.0,
@@ -235,6 +308,8 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
         self.pattern = pattern
         self.keep_diagonal = keep_diagonal
         self.features = features
+        self.form = form
+        self.max_candidates = max_candidates
         self.field_model = field_model
         self.coupling = coupling
         self.beta = beta
@@ -275,6 +350,13 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
             raise ValueError("refine_steps: the refinement keeps the diagonal fixed; it needs keep_diagonal=True")
         if not isinstance(self.features, str) or self.features not in FEATURES:
             raise ValueError(f"features: expected one of {FEATURES}, got {self.features!r}")
+        if not isinstance(self.form, str) or self.form not in ("sai", "fsai"):
+            raise ValueError(f"form: expected 'sai' or 'fsai', got {self.form!r}")
+        if self.form == "fsai" and (self.refine_steps or not self.keep_diagonal):
+            raise ValueError("form: 'fsai' keeps the diagonal of G and has no refinement; "
+                             "use keep_diagonal=True and refine_steps=0")
+        if self.max_candidates is not None:
+            check_int(self.max_candidates, "max_candidates", low=1)
         return device
 
     def _matrices(self, X, name="X"):
@@ -286,14 +368,18 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
             raise TypeError(f"{name}: expected a matrix or a list of square matrices, got {type(X).__name__}")
         if len(X) == 0:
             raise ValueError(f"{name}: empty list of matrices")
-        return [check_matrix(A, name=f"{name}[{i}]") for i, A in enumerate(X)]
+        mats = [check_matrix(A, name=f"{name}[{i}]") for i, A in enumerate(X)]
+        if getattr(self, "form", "sai") == "fsai":
+            for i, A in enumerate(mats):  # loop over matrices
+                _check_spd_pattern(A, f"{name}[{i}]")
+        return mats
 
     def _in_channels(self):
         return n_entry_features(self.pattern, self.features)
 
     def _item(self, A, build_graph=True):
         cap = None if not isinstance(self.pattern, str) or self.pattern == "full" else self.max_candidates
-        return _Item(A, self.pattern, bool(self.keep_diagonal), build_graph, self.features, cap)
+        return _Item(A, self.pattern, bool(self.keep_diagonal), build_graph, self.features, cap, self.form)
 
     # ------------------------------------------------------------ hooks
     def _collate(self, items):
@@ -309,7 +395,7 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
             parts = [keep[:, off[i] : off[i + 1]] for i in range(batch.G)]
             _, rr = refine_patterns(batch.items, parts, int(self.refine_steps), int(self.refine_pairs))
             return torch.as_tensor(np.stack(rr, axis=1), dtype=torch.float32)  # (K, G)
-        res, _ = batch.residuals(keep, bool(self.keep_diagonal))
+        res = batch.losses(keep, bool(self.keep_diagonal), self.form)
         return torch.as_tensor(res, dtype=torch.float32)
 
     def _validation_score(self, items):
@@ -457,7 +543,15 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
         return (x > 0).cpu().numpy()
 
     def _solve_item(self, item, keep):
-        """keep (K, m) -> (best M as CSR, residual of the best, fraction kept)."""
+        """keep (K, m) -> (best M as CSR (G for FSAI), loss of the best, fraction kept)."""
+        if self.form == "fsai":
+            best, best_loss, best_G = 0, np.inf, None
+            for s in range(keep.shape[0]):  # loop over the transform samples
+                G, y = fsai_factor(item.A, item.rows[keep[s]], item.cols[keep[s]])
+                loss = float(kaporin_loss(item.A.diagonal(), y).mean())
+                if loss < best_loss:
+                    best, best_loss, best_G = s, loss, G
+            return best_G, best_loss, float(keep[best].mean()) if item.m else 1.0
         b = _Batch.__new__(_Batch)
         b.items, b.N, b.G = [item], item.n, 1
         b.rows, b.cols = item.rows, item.cols
@@ -493,7 +587,7 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
                     keep = np.concatenate(parts, axis=1)
                     r = np.stack(rr, axis=1)  # (K, G)
                 else:
-                    r, _ = b.residuals(keep, bool(self.keep_diagonal))  # (K, G)
+                    r = b.losses(keep, bool(self.keep_diagonal), self.form)  # (K, G)
                 best = r.argmin(0)
                 res.extend(r[best, np.arange(b.G)].tolist())
                 ent = b.ent_batch.cpu().numpy()
@@ -528,7 +622,7 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
                              "rescale the matrix first")
         return res, frac
 
-    def transform(self, A, fraction=None):
+    def transform(self, A, fraction=None, solver=None):
         """Sample a pattern for ``A`` and return ``M`` as a LinearOperator.
 
         Parameters
@@ -542,19 +636,34 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
             ``mean tanh(beta (h + c + J d eta)) = eta = 2 fraction - 1`` (``d``:
             number of row and column mates of an entry); used to match a given
             ``nnz(M)``. The achieved fraction is ``kept_fraction_``.
+        solver : str, optional
+            The Krylov solver the operator is meant for. ``"cg"`` and
+            ``"minres"`` need a symmetric (positive definite) preconditioner:
+            they are refused with ``form="sai"`` (whose ``M`` is not
+            symmetric) and served by ``form="fsai"``.
 
         Returns
         -------
         scipy.sparse.linalg.LinearOperator
-            ``matvec(v) = M_ @ v``, ``rmatvec(v) = M_.T @ v``; the CSR matrix is
-            also its attribute ``M_``.
+            ``form="sai"``: ``matvec(v) = M_ @ v``, ``rmatvec(v) = M_.T @ v``;
+            the CSR matrix is its attribute ``M_``. ``form="fsai"``: an
+            :class:`FSAIOperator`, ``matvec(v) = G_.T @ (G_ @ v)`` with the
+            lower-triangular factor ``G_`` (also the estimator's ``G_``).
         """
         self._check_fitted()
+        if solver is not None:
+            if not isinstance(solver, str):
+                raise TypeError(f"solver: expected a str such as 'gmres' or 'cg', got {type(solver).__name__}")
+            if solver.lower() in ("cg", "minres", "pcg") and self.form != "fsai":
+                raise ValueError(f"solver: {solver!r} needs a symmetric preconditioner, and form='sai' builds a "
+                                 "non-symmetric M; use form='fsai' (M = G^T G) for CG/MINRES, or GMRES/BiCGSTAB")
         if fraction is not None and not (0.0 < float(fraction) < 1.0):
             raise ValueError(f"fraction: expected a value in (0, 1), got {fraction!r}")
         A = check_matrix(A)
         if sp.issparse(self.pattern) and A.shape != self.pattern.shape:
             raise ValueError(f"A: shape {A.shape} does not match the user pattern {self.pattern.shape}")
+        if self.form == "fsai":
+            _check_spd_pattern(A, "A")
         item = self._item(A, build_graph=False)
         K = int(self.transform_samples)
         if item.m:
@@ -566,6 +675,11 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
                 keep = refine_patterns([item], [keep], int(self.refine_steps), int(self.refine_pairs))[0][0]
         else:
             keep = np.zeros((1, 0), dtype=bool)
+        if self.form == "fsai":
+            self.G_, self.residual_, self.kept_fraction_ = self._solve_item(item, keep)
+            op = FSAIOperator(self.G_)
+            self.M_ = op.M_
+            return op
         self.M_, self.residual_, self.kept_fraction_ = self._solve_item(item, keep)
         if not (np.isfinite(self.M_.data).all() and np.isfinite(self.residual_)):
             raise ValueError("A: the approximate inverse overflows float64 (entries of A too small or too large); "
@@ -590,6 +704,16 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
+
+
+def _check_spd_pattern(A, name):
+    """Symmetric with a positive diagonal: what ``form="fsai"`` needs before its per-row Cholesky checks."""
+    amax = float(np.abs(A.data).max()) if A.nnz else 1.0
+    if A.nnz and abs(A - A.T).max() > 1e-10 * amax:
+        raise ValueError(f"{name}: form='fsai' needs a symmetric positive definite matrix; this one is not symmetric")
+    if (A.diagonal() <= 0).any():
+        i = int(np.flatnonzero(A.diagonal() <= 0)[0])
+        raise ValueError(f"{name}: form='fsai' needs a symmetric positive definite matrix; diagonal entry {i} is <= 0")
 
 
 def refine_patterns(items, keeps, steps, pairs=4, chunk=64):

@@ -142,6 +142,25 @@ def fsai_factor(A, prow, pcol, max_bytes=64 * 2**20):
     return G, y
 
 
+def fsai_features(A, rows, cols):
+    """``|G*_ij|`` of the FSAI on all strictly lower candidates, scaled by its row maximum and by ``sqrt(a_jj / a_ii)``.
+
+    The FSAI counterpart of the ``|M*|`` features: ``G*`` is the factor on
+    the whole candidate set, so its large entries mark where the pattern
+    pays. Returns two arrays in the order of ``(rows, cols)``.
+    """
+    G, _ = fsai_factor(A, rows, cols)
+    g = np.abs(_lookup_csr(G, rows, cols))
+    n = A.shape[0]
+    mx = np.zeros(n)
+    np.maximum.at(mx, rows, g)
+    f_row = g / np.where(mx[rows] > 0, mx[rows], 1.0)
+    d = np.sqrt(np.abs(A.diagonal()))
+    f_glob = g * d[cols]  # |G_ij| sqrt(a_jj): the factor of the diagonally scaled matrix
+    f_glob = f_glob / (f_glob.max() if f_glob.size and f_glob.max() > 0 else 1.0)
+    return [f_row, f_glob]
+
+
 def kaporin_loss(A_diag, y):
     """``-mean(log(a_ii y_i))``: normalised log Kaporin number up to a constant of A (lower is better)."""
     return -np.log(np.maximum(A_diag * y, 1e-300))
