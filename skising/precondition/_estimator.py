@@ -188,6 +188,12 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
         cost to ``O(n max_candidates^2)`` whatever the density of A's rows
         and columns; the paper's 30 x 30 matrices never reach it. None: all
         of ``A + A^2``. Ignored for ``pattern="full"`` and user patterns.
+    decode : {"sample", "top"}, default="sample"
+        How ``transform`` turns the learned field into a pattern:
+        ``"sample"`` draws it from the Ising model (the paper's);
+        ``"top"`` keeps the candidates with the largest field (``fraction``
+        of them, else ``target_fraction``; all with ``h > 0`` when both are
+        None), deterministic. Training always samples.
     field_model : None, torch.nn.Module subclass or instance
         Called as ``model(features, rows, cols, batch) -> h`` (see
         :class:`EntryGCNII`, the default: 4 layers, 64 hidden, alpha 0.1,
@@ -286,6 +292,7 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
         features="lstsq",
         form="sai",
         max_candidates=32,
+        decode="sample",
         field_model=None,
         coupling=-0.4,
         beta=1.0,
@@ -310,6 +317,7 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
         self.features = features
         self.form = form
         self.max_candidates = max_candidates
+        self.decode = decode
         self.field_model = field_model
         self.coupling = coupling
         self.beta = beta
@@ -357,6 +365,8 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
                              "use keep_diagonal=True and refine_steps=0")
         if self.max_candidates is not None:
             check_int(self.max_candidates, "max_candidates", low=1)
+        if self.decode not in ("sample", "top"):
+            raise ValueError(f"decode: expected 'sample' or 'top', got {self.decode!r}")
         return device
 
     def _matrices(self, X, name="X"):
@@ -542,6 +552,15 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
         x = _sample(g, h, J, float(self.beta), n, int(self.n_sweeps), self.update, "random", gen)
         return (x > 0).cpu().numpy()
 
+    def _top_item(self, item, fraction=None):
+        """The candidates with the largest learned field: ``fraction`` (else ``target_fraction``) of them."""
+        h = self._fields(item).cpu().numpy()
+        frac = fraction if fraction is not None else self.target_fraction
+        k = int(np.count_nonzero(h > 0)) if frac is None else int(round(float(frac) * item.m))
+        keep = np.zeros((1, item.m), dtype=bool)
+        keep[0, np.argsort(-h, kind="stable")[:k]] = True
+        return keep
+
     def _solve_item(self, item, keep):
         """keep (K, m) -> (best M as CSR (G for FSAI), loss of the best, fraction kept)."""
         if self.form == "fsai":
@@ -667,7 +686,10 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
         item = self._item(A, build_graph=False)
         K = int(self.transform_samples)
         if item.m:
-            keep = self._sample_item(item, K, self._fresh_generator(), fraction)
+            if self.decode == "top":
+                keep = self._top_item(item, fraction)
+            else:
+                keep = self._sample_item(item, K, self._fresh_generator(), fraction)
             if int(self.refine_steps):
                 if item.n > _REFINE_MAX_N:
                     raise ValueError(f"refine_steps: the refinement works on dense columns, for n <= {_REFINE_MAX_N}; "
