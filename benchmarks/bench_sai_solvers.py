@@ -146,6 +146,25 @@ def timed(f, cpu=False):
     return out, time.perf_counter() - t0
 
 
+class Runner:
+    """``add(method, setup_seconds, M, nnz, params)``: solve one system with ``M`` and record the figures."""
+
+    def __init__(self, records, kind, name, A, b, maxiter, fold):
+        self.records, self.kind, self.name, self.A, self.b = records, kind, name, A, b
+        self.maxiter, self.fold = maxiter, fold
+
+    def __call__(self, method, setup, M, nnz, params=None):
+        it, dt, ok = solve(self.kind, self.A, self.b, M, self.maxiter)
+        p = dict(params or {}, fold=self.fold, n=self.A.shape[0])
+        for metric, v, u in ((f"{self.kind}_iterations", it, None), ("setup_seconds", setup, "s"),
+                             ("solve_seconds", dt, "s"), ("total_seconds", setup + dt, "s"),
+                             ("converged", float(ok), None), ("nnz", nnz, None)):
+            self.records.append(rec(self.name, method, metric, v, p, u))
+        label = method + (" (top)" if p.get("decode") == "top" else "")
+        print(f"  {self.name:20s} {label:16s} it={it:6d} ok={ok} setup={setup:.3f} solve={dt:.3f} nnz={nnz}",
+              flush=True)
+
+
 # --------------------------------------------------------------------------- setup
 def setup_part(args):
     import pyamg
@@ -208,7 +227,6 @@ def cg_part(args):
     records = []
     extra = [("poisson2d_200x200", pyamg.gallery.poisson((200, 200), format="csr")),
              ("poisson3d_34^3", pyamg.gallery.poisson((34, 34, 34), format="csr"))]
-    rng = np.random.default_rng(0)
     for f, test in enumerate(folds):  # folds
         train_names = [nm for nm in names if nm not in test]
         W = windows(train_names, spd=True)
@@ -219,21 +237,8 @@ def cg_part(args):
         for nm, A in systems:  # loop over test matrices
             A = sp.csr_matrix(A)
             n = A.shape[0]
-            b = rng.standard_normal(n) if False else np.random.default_rng(0).standard_normal(n)
-            maxiter = 20 * n if n < 5000 else 5000
-            res = {}
-
-            def add(method, setup, M, nnz, params=None):
-                it, dt, ok = solve("cg", A, b, M, maxiter)
-                p = dict(params or {}, fold=f, n=n)
-                res[method] = (it, ok, nnz)
-                for metric, v, u in (("cg_iterations", it, None), ("setup_seconds", setup, "s"),
-                                     ("solve_seconds", dt, "s"), ("total_seconds", setup + dt, "s"),
-                                     ("converged", float(ok), None), ("nnz", nnz, None)):
-                    records.append(rec(nm, method, metric, v, p, u))
-                print(f"  {nm:20s} {method + (' top' if (params or {}).get('decode') == 'top' else ''):14s} it={it:6d} ok={ok} setup={setup:.3f} solve={dt:.3f} nnz={nnz}",
-                      flush=True)
-
+            b = np.random.default_rng(0).standard_normal(n)
+            add = Runner(records, "cg", nm, A, b, 20 * n, f)
             add("NONE", 0.0, None, 0)
             d = A.diagonal()
             Mj, t = timed(lambda: sp.diags(1.0 / d).tocsr())
@@ -297,18 +302,7 @@ def gmres_part(args):
             A = check_matrix(system(nm))
             n = A.shape[0]
             b = np.random.default_rng(0).standard_normal(n)
-            maxiter = 50 * 20
-
-            def add(method, setup, M, nnz, params=None):
-                it, dt, ok = solve("gmres", A, b, M, maxiter)
-                p = dict(params or {}, fold=f, n=n)
-                for metric, v, u in (("gmres_iterations", it, None), ("setup_seconds", setup, "s"),
-                                     ("solve_seconds", dt, "s"), ("total_seconds", setup + dt, "s"),
-                                     ("converged", float(ok), None), ("nnz", nnz, None)):
-                    records.append(rec(nm, method, metric, v, p, u))
-                print(f"  {nm:20s} {method + (' top' if (params or {}).get('decode') == 'top' else ''):14s} it={it:6d} ok={ok} setup={setup:.3f} solve={dt:.3f} nnz={nnz}",
-                      flush=True)
-
+            add = Runner(records, "gmres", nm, A, b, 50 * 20, f)
             add("NONE", 0.0, None, 0)
             d = A.diagonal()
             if (d != 0).all():
@@ -367,12 +361,135 @@ def _sai_on(A, r, c):
 def write(part, records, meta):
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"sai_{part}.json").write_text(json.dumps({"records": records, **meta}, indent=1))
+    render(None)
     print(f"wrote sai_{part}.json ({len(records)} records)")
+
+
+# --------------------------------------------------------------------------- render
+def _load(part):
+    path = RESULTS / f"sai_{part}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _label(r):
+    p = r["params"]
+    return r["method"] + (" (top)" if p.get("decode") == "top" else "")
+
+
+def _table(records, metric_it, ref, order):
+    """Per method over the test matrices: geomean ratios to ``ref`` and failure counts."""
+    by = {}
+    for r in records:  # records -> (dataset, label) -> metric -> value
+        by.setdefault((r["dataset"], _label(r)), {})[r["metric"]] = r["mean"]
+    datasets = sorted({d for d, _ in by})
+    L = [f"| method | {metric_it.split('_')[0]} iterations / {ref} (geomean) | not converged | "
+         f"not converged where {ref} converged | nnz / {ref} nnz (median) | total time / {ref} (geomean) "
+         f"| setup s (median) | matrices |", "|---|---|---|---|---|---|---|---|"]
+    for m in order:
+        it, tt, nz, fail, worse, setup = [], [], [], 0, 0, []
+        for d in datasets:  # loop over test matrices
+            a, b = by.get((d, m)), by.get((d, ref))
+            if a is None or b is None:
+                continue
+            it.append(max(a[metric_it], 1) / max(b[metric_it], 1))
+            tt.append(max(a["total_seconds"], 1e-4) / max(b["total_seconds"], 1e-4))
+            if a.get("nnz") and b.get("nnz"):
+                nz.append(a["nnz"] / b["nnz"])
+            fail += a["converged"] < 1
+            worse += a["converged"] < 1 and b["converged"] >= 1
+            setup.append(a["setup_seconds"])
+        if not it:
+            continue
+        g = lambda v: float(np.exp(np.mean(np.log(v))))  # noqa: E731
+        nzs = f"{np.median(nz):.2f}" if nz else "-"
+        L.append(f"| {m} | {g(it):.2f} | {fail} | {worse} | {nzs} | {g(tt):.2f} | {np.median(setup):.3f} | {len(it)} |")
+    return L
+
+
+def _per_matrix(records, datasets, metric_it, order):
+    by = {}
+    for r in records:  # records -> (dataset, label) -> metric -> value
+        by.setdefault((r["dataset"], _label(r)), {})[r["metric"]] = r["mean"]
+    L = ["| system | method | iterations | setup s | solve s | total s | nnz |", "|---|---|---|---|---|---|---|"]
+    for d in datasets:
+        for m in order:
+            a = by.get((d, m))
+            if a is None:
+                continue
+            ok = "" if a["converged"] >= 1 else " (not converged)"
+            nnz = "-" if not a.get("nnz") else f"{int(a['nnz'])}"
+            L.append(f"| {d} | {m} | {int(a[metric_it])}{ok} | {a['setup_seconds']:.3f} | {a['solve_seconds']:.3f} | "
+                     f"{a['total_seconds']:.3f} | {nnz} |")
+    return L
+
+
+def render(args):
+    out = ["# Sparse approximate inverses as solver preconditioners (task `sai`)", "",
+           "Regenerate: `python benchmarks/bench_sai_solvers.py setup --big`, `... cg --epochs 4`, "
+           "`... gmres --epochs 4`, then `... render`. One thread per process on a 2-core machine shared with "
+           "other jobs: wall times are inflated by the load (see the CPU-second columns and the load averages).", ""]
+    st = _load("setup")
+    if st:
+        recs = st["records"]
+        tab = {}
+        for r in recs:  # records -> dataset -> method -> (wall, cpu)
+            tab.setdefault(r["dataset"], {"n": r["params"]["n"]}).setdefault(r["method"], {})[r["metric"]] = r["mean"]
+        meths = ["ISING+MAG", "SPAI", "ILU", "AMG"]
+        small = {d: v for d, v in tab.items() if v["n"] <= 3000}
+        out += ["## Setup time (`setup`)", "",
+                f"`transform` of the default estimator (`features=\"lstsq\"`, `max_candidates=32`, sampled pattern) "
+                f"next to static SPAI(A), ILU (`scipy spilu`, drop_tol 1e-4) and AMG (`pyamg` smoothed aggregation "
+                f"setup), seconds wall / CPU. Load average at the end: {st['load_average'][0]:.1f}.", "",
+                "| system | n | " + " | ".join(meths) + " |", "|---|---|" + "---|" * len(meths)]
+        def cell(v, m):
+            x = v.get(m)
+            return "-" if not x else f"{x['setup_seconds']:.3f} / {x['setup_cpu_seconds']:.3f}"
+        worst = max(small, key=lambda d: small[d]["ISING+MAG"]["setup_cpu_seconds"])
+        out.append(f"| max over {len(small)} shared matrices n <= 3000 (CPU) | {small[worst]['n']} ({worst}) | "
+                   + " | ".join(f"{max(v[m]['setup_seconds'] for v in small.values() if m in v):.3f} / "
+                                f"{max(v[m]['setup_cpu_seconds'] for v in small.values() if m in v):.3f}"
+                                for m in meths) + " |")
+        out.append("| median over the same | | " + " | ".join(
+            f"{np.median([v[m]['setup_seconds'] for v in small.values() if m in v]):.3f} / "
+            f"{np.median([v[m]['setup_cpu_seconds'] for v in small.values() if m in v]):.3f}" for m in meths) + " |")
+        for d, v in tab.items():
+            if v["n"] > 3000:
+                out.append(f"| {d} | {v['n']} | " + " | ".join(cell(v, m) for m in meths) + " |")
+        out.append("")
+    cgr = _load("cg")
+    if cgr:
+        order = ["NONE", "JACOBI", "FSAI", "ISING+MAG", "ISING+MAG (top)", "TOP |G*|", "IC", "AMG"]
+        recs = [r for r in cgr["records"] if not r["dataset"].startswith("poisson")]
+        out += ["## CG with the symmetric form (`cg`)", "",
+                f"`form=\"fsai\"` (M = G^T G), leave-matrices-out: {len(cgr['folds'])} folds of the "
+                f"{sum(map(len, cgr['folds']))} SPD shared matrices (100 <= n <= 3000; pattern-only ones as shifted "
+                f"graph Laplacians); each fold's model is trained ({cgr['epochs']} epochs) on 30x30 and 60x60 "
+                "windows of the other folds' matrices. `FSAI`: static FSAI on the lower pattern of A; "
+                "`ISING+MAG`: learned pattern at the nnz of FSAI(A) (sampled, or `(top)`: the largest learned field); "
+                "`TOP |G*|`: the largest |G*| (FSAI on all candidates, the model's input feature) at the learned nnz. "
+                "CG rtol 1e-8, maxiter 20 n.", ""]
+        out += _table(recs, "cg_iterations", "FSAI", order) + [""]
+        out += ["2-D and 3-D Poisson (fold 0's model):", ""]
+        out += _per_matrix(cgr["records"], ["poisson2d_200x200", "poisson3d_34^3"], "cg_iterations", order) + [""]
+    for part in ("gmres", "gmres_A"):
+        gr = _load(part)
+        if not gr:
+            continue
+        order = ["NONE", "JACOBI", "SPAI", "ISING+MAG", "ISING+MAG (top)", "TOP |M*|", "GREEDY SPAI", "ILU", "AMG"]
+        out += [f"## GMRES, leave-matrices-out (`{part}`, features=\"{gr['features']}\")", "",
+                f"{len(gr['folds'])} folds of the {sum(map(len, gr['folds']))} shared matrices with 100 <= n <= 3000 "
+                f"(pattern-only ones as shifted graph Laplacians); each fold's model trained ({gr['epochs']} epochs, "
+                "otherwise defaults) on 30x30 and 60x60 windows of the other folds' matrices. Learned, TOP |M*| "
+                "and GREEDY SPAI at the nnz of static SPAI(A). GMRES(50), rtol 1e-8, at most 1000 iterations "
+                "(a failure counts as 1000).", ""]
+        out += _table(gr["records"], "gmres_iterations", "SPAI", order) + [""]
+    (RESULTS / "sai_solvers.md").write_text("\n".join(out) + "\n")
+    print("\n".join(out))
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("part", choices=["setup", "cg", "gmres"])
+    ap.add_argument("part", choices=["setup", "cg", "gmres", "render"])
     ap.add_argument("--epochs", type=int, default=6, help="training epochs of the learned model per fold")
     ap.add_argument("--folds", type=int, default=3, help="leave-matrices-out folds")
     ap.add_argument("--only-fold", type=int, default=None, help="run one fold (gmres)")
@@ -380,7 +497,7 @@ def main():
     ap.add_argument("--features", choices=["lstsq", "A"], default="lstsq")
     ap.add_argument("--big", action="store_true", help="add the n = 1M Poisson row to `setup`")
     args = ap.parse_args()
-    {"setup": setup_part, "cg": cg_part, "gmres": gmres_part}[args.part](args)
+    {"setup": setup_part, "cg": cg_part, "gmres": gmres_part, "render": render}[args.part](args)
 
 
 if __name__ == "__main__":

@@ -20,13 +20,12 @@ from sklearn.base import TransformerMixin
 
 from .._base import BaseIsingEstimator
 from .._validation import check_int
-from ..graph import batch_graphs
 from ..sampling._sampler import _sample
 from ._field import EntryGCNII
-from ._fsai import FSAIOperator, fsai_factor, fsai_features, kaporin_loss
-from ._greedy import swap_refine_dense
-from ._lstsq import sai_lstsq
-from ._pattern import FEATURES, candidate_pattern, check_matrix, entry_features, entry_graph, n_entry_features
+from ._fsai import FSAIOperator, fsai_factor, kaporin_loss
+from ._items import _Batch, _check_spd_pattern, _Item
+from ._pattern import FEATURES, check_matrix, n_entry_features
+from ._refine import refine_patterns
 from ..sampling._rook import rook_num_edges, sample_rook
 
 __all__ = ["SAIPreconditioner"]
@@ -37,101 +36,6 @@ _CALIBRATION_MATRICES = 256
 # largest matrix the (dense) pattern refinement accepts
 _REFINE_MAX_N = 2000
 _ROOK_MIN_EDGES = 500_000
-
-
-class _Item:
-    """One matrix with its candidates, features and entry graph (CPU)."""
-
-    def __init__(self, A, pattern, keep_diagonal, build_graph=True, features="A", max_candidates=None, form="sai"):
-        self.A = A
-        self.n = A.shape[0]
-        self.form = form
-        self.rows, self.cols = candidate_pattern(A, pattern, keep_diagonal, max_candidates)
-        self.x = entry_features(A, self.rows, self.cols, pattern, features, max_candidates)
-        if form == "fsai":
-            # G is lower triangular: its candidates are the strictly lower ones
-            # (features computed on the whole, symmetric candidate set)
-            low = self.rows > self.cols
-            self.rows, self.cols, self.x = self.rows[low], self.cols[low], self.x[torch.as_tensor(low)]
-            if features == "lstsq" and self.rows.size:
-                # the FSAI analogue of |M*|: |G*| of the FSAI on all candidates
-                self.x[:, 2:4] = torch.as_tensor(np.stack(fsai_features(A, self.rows, self.cols), 1),
-                                                 dtype=self.x.dtype)
-        self._graph = None
-        if build_graph:
-            self._graph = entry_graph(self.rows, self.cols, x=self.x)
-
-    @property
-    def graph(self):
-        """The explicit entry graph (built on first use)."""
-        if self._graph is None:
-            self._graph = entry_graph(self.rows, self.cols, x=self.x)
-        return self._graph
-
-    @property
-    def m(self):
-        return self.rows.size
-
-
-class _Batch:
-    def __init__(self, items, device, K):
-        self.items = items
-        off = np.cumsum([0] + [it.n for it in items])
-        self.N = int(off[-1])
-        self.G = len(items)
-        self.rows = np.concatenate([it.rows + o for it, o in zip(items, off[:-1])])
-        self.cols = np.concatenate([it.cols + o for it, o in zip(items, off[:-1])])
-        self.col_matrix = np.repeat(np.arange(self.G), [it.n for it in items])
-        self.graph = batch_graphs([it.graph for it in items]).to(device)
-        self.x = self.graph.x.to(device)
-        self.t_rows = torch.as_tensor(self.rows, device=device)
-        self.t_cols = torch.as_tensor(self.cols, device=device)
-        self.ent_batch = self.graph.batch_vector.to(device)
-        self.A = sp.block_diag([it.A for it in items], format="csc")
-        self._rep = {}
-
-    def A_rep(self, K):
-        if K not in self._rep:
-            self._rep[K] = sp.block_diag([self.A] * K, format="csc") if K > 1 else self.A
-        return self._rep[K]
-
-    def losses(self, keep, keep_diagonal, form="sai"):
-        """Task loss of each (sample, matrix): keep (K, m) bool -> (K, G).
-
-        ``form="sai"``: ``||AM - I||_F``; ``form="fsai"``: the normalised
-        log Kaporin number ``-(1/n) sum_i log(a_ii y_i)`` (see :mod:`._fsai`).
-        """
-        if form == "sai":
-            return self.residuals(keep, keep_diagonal)[0]
-        K = keep.shape[0]
-        N = self.N
-        s_idx, e_idx = np.nonzero(keep)
-        r = self.rows[e_idx] + s_idx * N
-        c = self.cols[e_idx] + s_idx * N
-        A = self.A_rep(K)
-        _, y = fsai_factor(A, r, c)
-        per_row = kaporin_loss(np.tile(self.A.diagonal(), K), y)
-        per = np.zeros((K, self.G))
-        np.add.at(per, (np.repeat(np.arange(K), N), np.tile(self.col_matrix, K)), per_row)
-        sizes = np.bincount(self.col_matrix, minlength=self.G)
-        return per / sizes[None, :]
-
-    def residuals(self, keep, keep_diagonal):
-        """Frobenius residual of each (sample, matrix): keep (K, m) bool -> (K, G)."""
-        K = keep.shape[0]
-        N = self.N
-        s_idx, e_idx = np.nonzero(keep)
-        r = self.rows[e_idx] + s_idx * N
-        c = self.cols[e_idx] + s_idx * N
-        if keep_diagonal:
-            d = np.arange(K * N, dtype=np.int64)
-            r, c = np.concatenate([r, d]), np.concatenate([c, d])
-        o = np.lexsort((r, c))
-        r, c = r[o], c[o]
-        vals, res2 = sai_lstsq(self.A_rep(K), r, c)
-        per = np.zeros((K, self.G))
-        np.add.at(per, (np.repeat(np.arange(K), N), np.tile(self.col_matrix, K)), res2)
-        return np.sqrt(per), (r, c, vals)
 
 
 class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
@@ -578,7 +482,6 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
         b.A = sp.csc_matrix(item.A)
         b._rep = {}
         res, (r, c, vals) = b.residuals(keep, bool(self.keep_diagonal))
-        K = keep.shape[0]
         best = int(np.argmin(res[:, 0]))
         sel = (c // item.n) == best
         n = item.n
@@ -726,66 +629,6 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
-
-
-def _check_spd_pattern(A, name):
-    """Symmetric with a positive diagonal: what ``form="fsai"`` needs before its per-row Cholesky checks."""
-    amax = float(np.abs(A.data).max()) if A.nnz else 1.0
-    if A.nnz and abs(A - A.T).max() > 1e-10 * amax:
-        raise ValueError(f"{name}: form='fsai' needs a symmetric positive definite matrix; this one is not symmetric")
-    if (A.diagonal() <= 0).any():
-        i = int(np.flatnonzero(A.diagonal() <= 0)[0])
-        raise ValueError(f"{name}: form='fsai' needs a symmetric positive definite matrix; diagonal entry {i} is <= 0")
-
-
-def refine_patterns(items, keeps, steps, pairs=4, chunk=64):
-    """Refine sampled patterns by :func:`swap_refine_dense` (diagonal kept and fixed).
-
-    Parameters
-    ----------
-    items : list of _Item
-    keeps : list of bool arrays (K, m_i)
-        Kept candidates of every sample of every item.
-    steps, pairs : int
-        See :func:`swap_refine_dense`.
-
-    Returns
-    -------
-    keeps : list of bool arrays (K, m_i), same number kept per sample
-    residuals : list of float arrays (K,), ``||AM - I||_F`` of the refined patterns
-    """
-    out_k = [None] * len(items)
-    out_r = [None] * len(items)
-    by_n = {}
-    for i, it in enumerate(items):  # group matrices by size (loop over matrices)
-        by_n.setdefault(it.n, []).append(i)
-    for n, idx in by_n.items():
-        jobs = [(i, s) for i in idx for s in range(keeps[i].shape[0])]
-        res = {i: np.empty(keeps[i].shape[0]) for i in idx}
-        kp = {i: np.empty_like(keeps[i]) for i in idx}
-        eye = torch.eye(n, dtype=torch.bool)
-        for c0 in range(0, len(jobs), chunk):  # chunks of (matrix, sample) problems
-            jb = jobs[c0 : c0 + chunk]
-            P = len(jb)
-            A = torch.as_tensor(np.stack([items[i].A.toarray() for i, _ in jb]))
-            cand = torch.zeros((P, n, n), dtype=torch.bool)
-            start = eye.expand(P, n, n).clone()
-            p_of = np.concatenate([np.full(items[i].m, p) for p, (i, _) in enumerate(jb)])
-            r_of = np.concatenate([items[i].rows for i, _ in jb])
-            c_of = np.concatenate([items[i].cols for i, _ in jb])
-            k_of = np.concatenate([keeps[i][s] for i, s in jb])
-            cand[p_of, r_of, c_of] = True
-            start[p_of[k_of], r_of[k_of], c_of[k_of]] = True
-            mask, _, R = swap_refine_dense(A, cand, start, steps=steps, pairs=pairs, fixed=eye.expand(P, n, n))
-            got = mask[p_of, r_of, c_of].numpy()
-            rn = torch.linalg.norm(R, dim=(1, 2)).numpy()
-            off = np.cumsum([0] + [items[i].m for i, _ in jb])
-            for p, (i, s) in enumerate(jb):  # scatter back (loop over matrices)
-                kp[i][s] = got[off[p] : off[p + 1]]
-                res[i][s] = rn[p]
-        for i in idx:
-            out_k[i], out_r[i] = kp[i], res[i]
-    return out_k, out_r
 
 
 def _shift_for_fraction(h, beta, fraction, iters=60):
