@@ -203,7 +203,7 @@ def setup_part(args):
             records.append(rec(nm, m, "setup_seconds", t[m][0], p, "s"))
             records.append(rec(nm, m, "setup_cpu_seconds", t[m][1], p, "s"))
         print(nm, n, " ".join(f"{m}={t[m][0]:.3f}/{t[m][1]:.3f}" for m, _ in rows), flush=True)
-    write("setup", records, {"load_average": os.getloadavg()})
+        write("setup", records, {"load_average": os.getloadavg()}, quiet=True)  # after every matrix
 
 
 # --------------------------------------------------------------------------- folds
@@ -327,7 +327,7 @@ def gmres_part(args):
                 return _sai_on(A, rows[keep], cols[keep])
             Mt, t = timed(top)
             add("TOP |M*|", t, aslinearoperator(Mt), Mt.nnz, {"pattern": "A2"})
-            if n <= 2000:  # greedy_spai works on dense columns
+            if n <= args.greedy_max_n:  # greedy_spai works on dense columns: O(n^2) memory, slow above ~1000
                 from skising.precondition import greedy_spai
 
                 Mg, t = timed(lambda: greedy_spai(A, "A2", fraction=float(np.clip((nnz_l - n) / max(m, 1), 0, 1))))
@@ -358,11 +358,12 @@ def _sai_on(A, r, c):
     return sp.csc_matrix((vals, (r[o], c[o])), shape=A.shape).tocsr()
 
 
-def write(part, records, meta):
+def write(part, records, meta, quiet=False):
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"sai_{part}.json").write_text(json.dumps({"records": records, **meta}, indent=1))
-    render(None)
-    print(f"wrote sai_{part}.json ({len(records)} records)")
+    if not quiet:
+        render(None)
+        print(f"wrote sai_{part}.json ({len(records)} records)")
 
 
 # --------------------------------------------------------------------------- render
@@ -473,8 +474,13 @@ def render(args):
         out += _per_matrix(cgr["records"], ["poisson2d_200x200", "poisson3d_34^3"], "cg_iterations", order) + [""]
     for part in ("gmres", "gmres_A"):
         gr = _load(part)
-        if not gr:
-            continue
+        if not gr:  # one file per fold (`--only-fold`)
+            parts = [_load(f"{part}_fold{i}") for i in range(10)]
+            parts = [q for q in parts if q]
+            if not parts:
+                continue
+            gr = dict(parts[0], records=[r for q in parts for r in q["records"]])
+            gr["folds"] = [gr["folds"][i] for i in sorted({r["params"]["fold"] for r in gr["records"]})]
         order = ["NONE", "JACOBI", "SPAI", "ISING+MAG", "ISING+MAG (top)", "TOP |M*|", "GREEDY SPAI", "ILU", "AMG"]
         out += [f"## GMRES, leave-matrices-out (`{part}`, features=\"{gr['features']}\")", "",
                 f"{len(gr['folds'])} folds of the {sum(map(len, gr['folds']))} shared matrices with 100 <= n <= 3000 "
@@ -496,6 +502,7 @@ def main():
     ap.add_argument("--per-matrix", type=int, default=30, help="windows per matrix and size for training")
     ap.add_argument("--features", choices=["lstsq", "A"], default="lstsq")
     ap.add_argument("--big", action="store_true", help="add the n = 1M Poisson row to `setup`")
+    ap.add_argument("--greedy-max-n", type=int, default=1000, help="largest matrix given the greedy SPAI peer")
     args = ap.parse_args()
     {"setup": setup_part, "cg": cg_part, "gmres": gmres_part, "render": render}[args.part](args)
 
