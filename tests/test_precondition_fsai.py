@@ -102,3 +102,20 @@ def test_lstsq_chunks_by_size_match_one_chunk():
     v2, res2 = sai_lstsq(A, r, c, max_bytes=2000)  # many small chunks
     np.testing.assert_allclose(v1, v2, atol=1e-12)
     np.testing.assert_allclose(res1, res2, atol=1e-12)
+
+
+def test_torch_operator_matches_scipy_apply():
+    import torch
+
+    from skising.precondition._fsai import TorchSparseOperator
+
+    A = pyamg.gallery.poisson((12, 12), format="csr")
+    G = fsai(A).G_
+    op = TorchSparseOperator([G.T.tocsr(), G], "cpu", symmetric=True)
+    v = np.random.default_rng(0).standard_normal(144)
+    np.testing.assert_allclose(op.matvec(v), G.T @ (G @ v), atol=1e-12)
+    out = op.apply(torch.as_tensor(v))  # tensors stay on the device
+    assert isinstance(out, torch.Tensor)
+    np.testing.assert_allclose(out.numpy(), G.T @ (G @ v), atol=1e-12)
+    _, info = cg(A, np.ones(144), M=op, rtol=1e-8)
+    assert info == 0

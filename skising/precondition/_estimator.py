@@ -22,7 +22,7 @@ from .._base import BaseIsingEstimator
 from .._validation import check_int
 from ..sampling._sampler import _sample
 from ._field import EntryGCNII
-from ._fsai import FSAIOperator, fsai_factor, kaporin_loss
+from ._fsai import FSAIOperator, TorchSparseOperator, fsai_factor, kaporin_loss
 from ._items import _Batch, _check_spd_pattern, _Item
 from ._pattern import FEATURES, check_matrix, n_entry_features
 from ._refine import refine_patterns
@@ -571,6 +571,9 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
             the CSR matrix is its attribute ``M_``. ``form="fsai"``: an
             :class:`FSAIOperator`, ``matvec(v) = G_.T @ (G_ @ v)`` with the
             lower-triangular factor ``G_`` (also the estimator's ``G_``).
+            With a non-CPU ``device`` (e.g. ``"cuda"``): a
+            :class:`TorchSparseOperator` whose apply is torch sparse
+            matrix-vector products on that device.
         """
         self._check_fitted()
         if solver is not None:
@@ -604,12 +607,16 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
             self.G_, self.residual_, self.kept_fraction_ = self._solve_item(item, keep)
             op = FSAIOperator(self.G_)
             self.M_ = op.M_
+            if self._device.type != "cpu":  # the apply runs on the device
+                gpu = TorchSparseOperator([self.G_.T.tocsr(), self.G_], self._device, symmetric=True)
+                gpu.G_, gpu.M_ = self.G_, self.M_
+                return gpu
             return op
         self.M_, self.residual_, self.kept_fraction_ = self._solve_item(item, keep)
         if not (np.isfinite(self.M_.data).all() and np.isfinite(self.residual_)):
             raise ValueError("A: the approximate inverse overflows float64 (entries of A too small or too large); "
                              "rescale A first, e.g. A / abs(A).max()")
-        op = aslinearoperator(self.M_)
+        op = aslinearoperator(self.M_) if self._device.type == "cpu" else TorchSparseOperator([self.M_], self._device)
         op.M_ = self.M_  # the CSR matrix travels with the operator
         return op
 

@@ -23,7 +23,7 @@ import scipy.sparse as sp
 import torch
 from scipy.sparse.linalg import LinearOperator
 
-__all__ = ["fsai", "fsai_factor", "FSAIOperator"]
+__all__ = ["fsai", "fsai_factor", "FSAIOperator", "TorchSparseOperator"]
 
 
 def _lookup_csr(A, rows, cols):
@@ -240,3 +240,45 @@ def fsai(A, pattern="A"):
     low = rows > cols
     G, _ = fsai_factor(A, rows[low], cols[low])
     return FSAIOperator(G)
+
+
+class TorchSparseOperator(LinearOperator):
+    """A product of sparse matrices applied with torch on a device (``M v = F_0 (F_1 (... v))``).
+
+    ``transform`` returns it when the estimator's ``device`` is not the CPU:
+    the apply is one (SAI: ``M``) or two (FSAI: ``G^T``, ``G``) sparse
+    matrix-vector products on the device. :meth:`apply` takes and returns
+    torch tensors on the device (no host transfer, for torch-based Krylov
+    loops); ``matvec`` takes and returns numpy arrays (scipy's solvers work,
+    with one transfer each way per apply).
+
+    Parameters
+    ----------
+    factors : list of scipy.sparse matrices
+        Applied right to left.
+    device : str or torch.device
+    symmetric : bool
+    """
+
+    def __init__(self, factors, device, symmetric=False):
+        self.device = torch.device(device)
+        self.factors = [torch.sparse_csr_tensor(
+            torch.as_tensor(F.indptr, dtype=torch.int64), torch.as_tensor(F.indices, dtype=torch.int64),
+            torch.as_tensor(F.data, dtype=torch.float64), size=F.shape, check_invariants=False).to(self.device)
+            for F in (sp.csr_matrix(F) for F in factors)]
+        self.symmetric = bool(symmetric)
+        super().__init__(np.float64, factors[0].shape[:1] + factors[-1].shape[1:])
+
+    def apply(self, v):
+        """Apply to a torch tensor (1-D or 2-D) on the device; returns a tensor there."""
+        out = v if v.ndim == 2 else v[:, None]
+        for F in reversed(self.factors):  # a product of 1 or 2 matrices
+            out = F @ out
+        return out if v.ndim == 2 else out[:, 0]
+
+    def _matvec(self, v):
+        t = torch.as_tensor(np.ascontiguousarray(v, dtype=np.float64).ravel(), device=self.device)
+        return self.apply(t).cpu().numpy()
+
+    def _matmat(self, V):
+        return self.apply(torch.as_tensor(np.ascontiguousarray(V, dtype=np.float64), device=self.device)).cpu().numpy()
