@@ -181,6 +181,15 @@ class FSAIOperator(LinearOperator):
         ``G^T G``, formed on first access.
     symmetric : bool
         True.
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> from skising.precondition import FSAIOperator
+    >>> G = sp.csr_matrix(np.array([[2.0, 0.0], [-0.5, 1.0]]))
+    >>> op = FSAIOperator(G)
+    >>> op.matvec(np.array([1.0, 0.0])).tolist(), op.M_.toarray().tolist()
+    ([4.25, -0.5], [[4.25, -0.5], [-0.5, 1.0]])
     """
 
     symmetric = True
