@@ -403,7 +403,7 @@ def _table(records, metric_it, ref, order):
             continue
         g = lambda v: float(np.exp(np.mean(np.log(v))))  # noqa: E731
         nzs = f"{np.median(nz):.2f}" if nz else "-"
-        L.append(f"| {m} | {g(it):.2f} | {fail} | {worse} | {nzs} | {g(tt):.2f} | {np.median(setup):.3f} | {len(it)} |")
+        L.append(f"| {m.replace('|', chr(92) + '|')} | {g(it):.2f} | {fail} | {worse} | {nzs} | {g(tt):.2f} | {np.median(setup):.3f} | {len(it)} |")
     return L
 
 
@@ -419,7 +419,7 @@ def _per_matrix(records, datasets, metric_it, order):
                 continue
             ok = "" if a["converged"] >= 1 else " (not converged)"
             nnz = "-" if not a.get("nnz") else f"{int(a['nnz'])}"
-            L.append(f"| {d} | {m} | {int(a[metric_it])}{ok} | {a['setup_seconds']:.3f} | {a['solve_seconds']:.3f} | "
+            L.append(f"| {d} | {m.replace('|', chr(92) + '|')} | {int(a[metric_it])}{ok} | {a['setup_seconds']:.3f} | {a['solve_seconds']:.3f} | "
                      f"{a['total_seconds']:.3f} | {nnz} |")
     return L
 
