@@ -522,7 +522,10 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
         return np.asarray(res)
 
     def evaluate(self, X, n_samples=1):
-        """Per-matrix ``||AM - I||_F`` and kept fraction of sampled patterns.
+        """Per-matrix task loss and kept fraction of sampled patterns.
+
+        The loss is ``||AM - I||_F`` for ``form="sai"`` and the normalised
+        log Kaporin number ``-(1/n) sum_i log(a_ii y_i)`` for ``form="fsai"``.
 
         Parameters
         ----------
@@ -628,7 +631,7 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
         return item.rows, item.cols, self._fields(item).cpu().numpy()
 
     def score(self, X, y=None):
-        """Minus the mean ``||AM - I||_F`` over the matrices of ``X`` (higher is better)."""
+        """Minus the mean task loss (see :meth:`evaluate`) over the matrices of ``X`` (higher is better)."""
         self._check_fitted()
         return -float(np.mean(self.evaluate(X)[0]))
 
