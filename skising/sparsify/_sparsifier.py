@@ -9,14 +9,12 @@ from .._validation import check_generator
 
 from .._base import BaseIsingEstimator
 from .._validation import check_int
-from ..datasets._mesh_io import mesh_edges
-from ..datasets._psb import mesh_graph
 from ..graph import batch_graphs
-from ..metrics._mesh import _distance, _normalize
-from ._coarsen import _coarsen
+from ..mesh import as_mesh, mesh_edges, mesh_graph
+from ..mesh._coarsen import _coarsen
+from ..mesh._distance import _distance, _normalize
+from ..mesh._laplacian import _curvature
 from ._fields import default_mesh_field
-from ._laplacian import _curvature
-from ._mesh import as_mesh
 
 __all__ = ["MeshSparsifier", "mesh_loss"]
 

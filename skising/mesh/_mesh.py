@@ -65,7 +65,7 @@ def as_mesh(mesh, name="mesh"):
     Examples
     --------
     >>> from skising.datasets import load_bunny
-    >>> from skising.sparsify import as_mesh
+    >>> from skising.mesh import as_mesh
     >>> V, F = as_mesh(load_bunny())
     >>> V.shape, F.shape
     ((502, 3), (1000, 3))
@@ -76,7 +76,7 @@ def as_mesh(mesh, name="mesh"):
     from ..graph import Graph
 
     if isinstance(mesh, (str, os.PathLike)):
-        from ..datasets._mesh_io import read_off
+        from ._io import read_off
 
         p = Path(mesh)
         if not p.exists():
@@ -114,11 +114,11 @@ def mean_edge_length(vertices, faces):
     --------
     A right triangle with legs 1: edges 1, 1 and sqrt(2).
 
-    >>> from skising.sparsify import mean_edge_length
+    >>> from skising.mesh import mean_edge_length
     >>> round(mean_edge_length([[0, 0, 0], [1, 0, 0], [0, 1, 0]], [[0, 1, 2]]), 4)
     1.1381
     """
-    from ..datasets._mesh_io import mesh_edges
+    from ._io import mesh_edges
 
     V = np.asarray(vertices, dtype=np.float64)
     e = mesh_edges(faces)
