@@ -4,7 +4,8 @@ Every removed vertex ``u`` disappears through half-edge collapses ``u -> w``
 onto a neighbour ``w`` that stays where it is (so the coarse vertices are
 exactly the kept input vertices). Collapses are taken greedily in order of
 the quadric error (Garland & Heckbert 1997) of the merged quadric
-``Q_u + Q_w`` at ``w``'s position, with area-weighted face-plane quadrics.
+``Q_u + Q_w`` at ``w``'s position, with unit-weight face-plane quadrics
+(as MeshLab's; area weights let large flat faces drown small curved ones).
 A collapse is admissible when
 
 * it keeps the surface a 2-manifold (the link condition: the common
@@ -58,12 +59,11 @@ def _face_quadrics(V, F):
         ln = np.sqrt(nx * nx + ny * ny + nz * nz)
         if ln <= 0.0:
             continue
-        w = 0.5 * ln
         nx /= ln
         ny /= ln
         nz /= ln
         d = -(nx * V[a, 0] + ny * V[a, 1] + nz * V[a, 2])
-        q = np.array([nx * nx, nx * ny, nx * nz, nx * d, ny * ny, ny * nz, ny * d, nz * nz, nz * d, d * d]) * w
+        q = np.array([nx * nx, nx * ny, nx * nz, nx * d, ny * ny, ny * nz, ny * d, nz * nz, nz * d, d * d])
         Q[a] += q
         Q[b] += q
         Q[c] += q
@@ -242,6 +242,7 @@ def _collapse_loop(V, F, keep, eu, ev, min_cos):
     rw = np.empty(n, dtype=np.int64)
     hc = np.empty(max(16, 4 * len(eu)))
     hi = np.empty((hc.shape[0], 4), dtype=np.int64)
+    per_pass = np.zeros(3, dtype=np.int64)
     remaining = 0
     for v in range(n):
         if not keep[v]:
@@ -307,6 +308,7 @@ def _collapse_loop(V, F, keep, eu, ev, min_cos):
             alive[u] = False
             parent[u] = w
             remaining -= 1
+            per_pass[pas] += 1
             version[w] += 1
             nfw = _faces_of(w, head, tail, nxt, F, face_alive, fw)
             nrw = _ring(w, fw, nfw, F, rw)
@@ -316,7 +318,7 @@ def _collapse_loop(V, F, keep, eu, ev, min_cos):
                     hc, hi, size = _heap_push(hc, hi, size, _qcost(Q, x, w, V[w]), x, w, version[x], version[w])
                 if not keep[w]:
                     hc, hi, size = _heap_push(hc, hi, size, _qcost(Q, w, x, V[x]), w, x, version[w], version[x])
-    return F, face_alive, parent
+    return F, face_alive, parent, per_pass
 
 
 _WARNED = [False]
@@ -348,7 +350,7 @@ def qem_collapse(V, F, keep, edges, min_cos=0.0):
         warnings.warn("coarsening='qem' runs its collapse loop in pure Python without numba (pip install numba)",
                       RuntimeWarning, stacklevel=3)
         _WARNED[0] = True
-    Fo, face_alive, parent = _collapse_loop(
+    Fo, face_alive, parent, _ = _collapse_loop(
         np.ascontiguousarray(V, dtype=np.float64), np.ascontiguousarray(F, dtype=np.int64),
         np.ascontiguousarray(keep, dtype=np.bool_), np.ascontiguousarray(edges[0], dtype=np.int64),
         np.ascontiguousarray(edges[1], dtype=np.int64), float(min_cos))
