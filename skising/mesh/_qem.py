@@ -81,6 +81,13 @@ def _qcost(Q, u, w, p):
 
 
 @_njit
+def _heap_swap(hc, hi, a, b):
+    hc[a], hc[b] = hc[b], hc[a]
+    for j in range(4):
+        hi[a, j], hi[b, j] = hi[b, j], hi[a, j]
+
+
+@_njit
 def _heap_push(hc, hi, size, c, u, w, su, sw):
     if size == hc.shape[0]:
         hc2 = np.empty(2 * size)
@@ -95,9 +102,7 @@ def _heap_push(hc, hi, size, c, u, w, su, sw):
         p = (k - 1) >> 1
         if hc[p] <= hc[k]:
             break
-        hc[p], hc[k] = hc[k], hc[p]
-        for j in range(4):
-            hi[p, j], hi[k, j] = hi[k, j], hi[p, j]
+        _heap_swap(hc, hi, p, k)
         k = p
     return hc, hi, size + 1
 
@@ -106,9 +111,7 @@ def _heap_push(hc, hi, size, c, u, w, su, sw):
 def _heap_pop(hc, hi, size):
     """Move the minimum to slot ``size - 1`` and restore the heap on the rest."""
     last = size - 1
-    hc[0], hc[last] = hc[last], hc[0]
-    for j in range(4):
-        hi[0, j], hi[last, j] = hi[last, j], hi[0, j]
+    _heap_swap(hc, hi, 0, last)
     k = 0
     while True:
         lft = 2 * k + 1
@@ -119,9 +122,7 @@ def _heap_pop(hc, hi, size):
             m = lft + 1
         if hc[k] <= hc[m]:
             break
-        hc[k], hc[m] = hc[m], hc[k]
-        for j in range(4):
-            hi[k, j], hi[m, j] = hi[m, j], hi[k, j]
+        _heap_swap(hc, hi, k, m)
         k = m
     return last
 
