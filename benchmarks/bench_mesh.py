@@ -455,7 +455,7 @@ def render_coarsening(recs, command):
         cells = [(get.get((c, lab, "seconds")), get.get((c, lab, "kept_fraction"))) for c in cats]
         out.append(f"| {lab} | " + " | ".join(f"{a['mean']:.3f} s, {b['mean']:.4f}" if a else "-" for a, b in cells) + " |")
     out += ["", "Simplifier rows time the whole decimation; coarsening rows time `coarsen_mesh` alone "
-            "(compiled collapse loop, warm).", ""]
+            "(the compiled collapse loop; the first mesh of a process also loads it from the numba cache).", ""]
     return "\n".join(out)
 
 
