@@ -46,16 +46,20 @@ except ImportError:  # pragma: no cover - exercised where numba is absent
 
 
 @_njit
+def _normal(V, a, b, c):
+    """Unnormalised normal (b - a) x (c - a) of the triangle with corners ``V[a], V[b], V[c]``."""
+    e1x, e1y, e1z = V[b, 0] - V[a, 0], V[b, 1] - V[a, 1], V[b, 2] - V[a, 2]
+    e2x, e2y, e2z = V[c, 0] - V[a, 0], V[c, 1] - V[a, 1], V[c, 2] - V[a, 2]
+    return e1y * e2z - e1z * e2y, e1z * e2x - e1x * e2z, e1x * e2y - e1y * e2x
+
+
+@_njit
 def _face_quadrics(V, F):
     n = V.shape[0]
     Q = np.zeros((n, 10))
     for f in range(F.shape[0]):
         a, b, c = F[f, 0], F[f, 1], F[f, 2]
-        e1 = V[b] - V[a]
-        e2 = V[c] - V[a]
-        nx = e1[1] * e2[2] - e1[2] * e2[1]
-        ny = e1[2] * e2[0] - e1[0] * e2[2]
-        nz = e1[0] * e2[1] - e1[1] * e2[0]
+        nx, ny, nz = _normal(V, a, b, c)
         ln = np.sqrt(nx * nx + ny * ny + nz * nz)
         if ln <= 0.0:
             continue
@@ -63,20 +67,29 @@ def _face_quadrics(V, F):
         ny /= ln
         nz /= ln
         d = -(nx * V[a, 0] + ny * V[a, 1] + nz * V[a, 2])
-        q = np.array([nx * nx, nx * ny, nx * nz, nx * d, ny * ny, ny * nz, ny * d, nz * nz, nz * d, d * d])
-        Q[a] += q
-        Q[b] += q
-        Q[c] += q
+        for v in (a, b, c):
+            Q[v, 0] += nx * nx
+            Q[v, 1] += nx * ny
+            Q[v, 2] += nx * nz
+            Q[v, 3] += nx * d
+            Q[v, 4] += ny * ny
+            Q[v, 5] += ny * nz
+            Q[v, 6] += ny * d
+            Q[v, 7] += nz * nz
+            Q[v, 8] += nz * d
+            Q[v, 9] += d * d
     return Q
 
 
 @_njit
-def _qcost(Q, u, w, p):
-    q = Q[u] + Q[w]
-    x, y, z = p[0], p[1], p[2]
-    e = (q[0] * x * x + 2 * q[1] * x * y + 2 * q[2] * x * z + 2 * q[3] * x
-         + q[4] * y * y + 2 * q[5] * y * z + 2 * q[6] * y
-         + q[7] * z * z + 2 * q[8] * z + q[9])
+def _qcost(Q, u, w, V):
+    """Error of the merged quadric ``Q_u + Q_w`` at ``w``'s position."""
+    x, y, z = V[w, 0], V[w, 1], V[w, 2]
+    q0, q1, q2, q3, q4 = Q[u, 0] + Q[w, 0], Q[u, 1] + Q[w, 1], Q[u, 2] + Q[w, 2], Q[u, 3] + Q[w, 3], Q[u, 4] + Q[w, 4]
+    q5, q6, q7, q8, q9 = Q[u, 5] + Q[w, 5], Q[u, 6] + Q[w, 6], Q[u, 7] + Q[w, 7], Q[u, 8] + Q[w, 8], Q[u, 9] + Q[w, 9]
+    e = (q0 * x * x + 2 * q1 * x * y + 2 * q2 * x * z + 2 * q3 * x
+         + q4 * y * y + 2 * q5 * y * z + 2 * q6 * y
+         + q7 * z * z + 2 * q8 * z + q9)
     return max(e, 0.0)
 
 
@@ -173,13 +186,6 @@ def _ring(v, faces, nf, F, out):
 
 
 @_njit
-def _normal(a, b, c):
-    e1 = b - a
-    e2 = c - a
-    return np.array([e1[1] * e2[2] - e1[2] * e2[1], e1[2] * e2[0] - e1[0] * e2[2], e1[0] * e2[1] - e1[1] * e2[0]])
-
-
-@_njit
 def _admissible(u, w, V, F, fu, nfu, ru, nru, rw, nrw, min_cos, check_link, check_flip):
     if check_link:
         shared = 0
@@ -203,16 +209,13 @@ def _admissible(u, w, V, F, fu, nfu, ru, nru, rw, nrw, min_cos, check_link, chec
             if F[f, 0] == w or F[f, 1] == w or F[f, 2] == w:
                 continue
             a, b, c = F[f, 0], F[f, 1], F[f, 2]
-            n0 = _normal(V[a], V[b], V[c])
-            a2 = w if a == u else a
-            b2 = w if b == u else b
-            c2 = w if c == u else c
-            n1 = _normal(V[a2], V[b2], V[c2])
-            l0 = np.sqrt(n0 @ n0)
-            l1 = np.sqrt(n1 @ n1)
+            x0, y0, z0 = _normal(V, a, b, c)
+            x1, y1, z1 = _normal(V, w if a == u else a, w if b == u else b, w if c == u else c)
+            l0 = np.sqrt(x0 * x0 + y0 * y0 + z0 * z0)
+            l1 = np.sqrt(x1 * x1 + y1 * y1 + z1 * z1)
             if l1 <= 1e-12 * max(l0, 1e-300):
                 return False
-            if l0 > 0.0 and n0 @ n1 < min_cos * l0 * l1:
+            if l0 > 0.0 and x0 * x1 + y0 * y1 + z0 * z1 < min_cos * l0 * l1:
                 return False
     return True
 
@@ -258,9 +261,9 @@ def _collapse_loop(V, F, keep, eu, ev, min_cos):
             for i in range(len(eu)):
                 a, b = eu[i], ev[i]
                 if not keep[a]:
-                    hc, hi, size = _heap_push(hc, hi, size, _qcost(Q, a, b, V[b]), a, b, 0, 0)
+                    hc, hi, size = _heap_push(hc, hi, size, _qcost(Q, a, b, V), a, b, 0, 0)
                 if not keep[b]:
-                    hc, hi, size = _heap_push(hc, hi, size, _qcost(Q, b, a, V[a]), b, a, 0, 0)
+                    hc, hi, size = _heap_push(hc, hi, size, _qcost(Q, b, a, V), b, a, 0, 0)
         else:
             for u in range(n):
                 if keep[u] or not alive[u]:
@@ -269,7 +272,7 @@ def _collapse_loop(V, F, keep, eu, ev, min_cos):
                 nr = _ring(u, fu, nf, F, ru)
                 for j in range(nr):
                     x = ru[j]
-                    hc, hi, size = _heap_push(hc, hi, size, _qcost(Q, u, x, V[x]), u, x, version[u], version[x])
+                    hc, hi, size = _heap_push(hc, hi, size, _qcost(Q, u, x, V), u, x, version[u], version[x])
         while size > 0:
             size = _heap_pop(hc, hi, size)
             u, w, su, sw = hi[size, 0], hi[size, 1], hi[size, 2], hi[size, 3]
@@ -316,9 +319,9 @@ def _collapse_loop(V, F, keep, eu, ev, min_cos):
             for j in range(nrw):
                 x = rw[j]
                 if not keep[x]:
-                    hc, hi, size = _heap_push(hc, hi, size, _qcost(Q, x, w, V[w]), x, w, version[x], version[w])
+                    hc, hi, size = _heap_push(hc, hi, size, _qcost(Q, x, w, V), x, w, version[x], version[w])
                 if not keep[w]:
-                    hc, hi, size = _heap_push(hc, hi, size, _qcost(Q, w, x, V[x]), w, x, version[w], version[x])
+                    hc, hi, size = _heap_push(hc, hi, size, _qcost(Q, w, x, V), w, x, version[w], version[x])
     return F, face_alive, parent, per_pass
 
 
