@@ -510,32 +510,60 @@ def run_learned(args, command, log):
                 per_mesh[i] = row
                 log(f"[{cat}] {graphs[i].data['name']} k={k}: " + ", ".join(
                     f"{a}/{b} {v[0]:.3f} ({v[1]:.2f}s, {v[2]:.4f})" for (a, b), v in row.items()))
-        idx = sorted(per_mesh)
-        ising = np.array([per_mesh[i][("ISING+MAG", args.coarsening)][0] for i in idx])
-        for key in per_mesh[idx[0]]:
-            v = np.array([per_mesh[i][key] for i in idx])
-            name, faces = key
-            params = {"faces" if faces == "own" else "coarsening": faces}
-            if name.startswith("pymeshlab"):
-                params.update(optimalplacement=name.endswith("optimal"))
-            if name == "ISING+MAG":
-                params.update(epochs=args.epochs, lr=args.lr, field=args.field, exact_budget=True,
-                              folds=f"{len(idx) // 4} of {args.folds}" if args.only_folds else args.folds)
-            method = name.split(" ")[0]
-            for metric, col, unit in [("vertex_to_mesh", 0, "10 x mean distance / mean edge length"),
-                                      ("seconds", 1, "s per mesh (decimation, or sample + coarsen)"),
-                                      ("kept_fraction", 2, "fraction of vertices")]:
-                recs.append(dict(task="mesh", dataset=cat, method=method, params=params, metric=metric,
-                                 mean=float(v[:, col].mean()), std=float(v[:, col].std(ddof=1)) if len(v) > 1 else None,
-                                 n=len(v), unit=unit, device=dev, command=command))
-            if name != "ISING+MAG":
-                recs.append(dict(task="mesh", dataset=cat, method=method, params=params, metric="ising_mag_wins",
-                                 mean=float((ising < v[:, 0]).sum()), std=None, n=len(v),
-                                 unit="meshes where ISING+MAG's distance is lower (paired)", device=dev,
-                                 command=command))
-        (RESULTS / f"{args.out}.json").write_text(json.dumps(recs, indent=1))
-        (RESULTS / f"{args.out}.md").write_text(render_learned(recs, command, args))
-    print(render_learned(recs, command, args))
+        for i in sorted(per_mesh):  # one record per mesh, method and metric: runs of other folds merge
+            for (name, faces), v in per_mesh[i].items():
+                params = {"faces" if faces == "own" else "coarsening": faces}
+                if name.startswith("pymeshlab"):
+                    params.update(optimalplacement=name.endswith("optimal"))
+                if name == "ISING+MAG":
+                    params.update(epochs=args.epochs, lr=args.lr, field=args.field, exact_budget=True)
+                for metric, col, unit in LEARNED_METRICS:
+                    recs.append(dict(task="mesh", dataset=graphs[i].data["name"], method=name.split(" ")[0],
+                                     params=params, metric=metric, mean=float(v[col]), std=None, n=1, unit=unit,
+                                     device=dev, command=command))
+        _write_learned(recs, args)
+
+
+LEARNED_METRICS = [("vertex_to_mesh", 0, "10 x mean distance / mean edge length"),
+                   ("seconds", 1, "s per mesh (decimation, or sample with exact budget + coarsen)"),
+                   ("kept_fraction", 2, "fraction of vertices")]
+
+
+def aggregate_learned(per_mesh):
+    """Per-mesh records -> per-category mean (std) records plus paired ISING+MAG wins."""
+    out = []
+    cats = list(dict.fromkeys(r["dataset"].split("/")[0] for r in per_mesh))
+    for cat in cats:
+        rs = [r for r in per_mesh if r["dataset"].split("/")[0] == cat]
+        meshes = sorted({r["dataset"] for r in rs})
+        table = {(_label(r), r["metric"], r["dataset"]): r for r in rs}
+        ising_label = next(_label(r) for r in rs if r["method"] == "ISING+MAG")
+        for lab in dict.fromkeys(_label(r) for r in rs):
+            proto = next(r for r in rs if _label(r) == lab)
+            for metric, _, unit in LEARNED_METRICS:
+                v = np.array([table[(lab, metric, m)]["mean"] for m in meshes])
+                out.append(dict(proto, dataset=cat, metric=metric, mean=float(v.mean()),
+                                std=float(v.std(ddof=1)) if len(v) > 1 else None, n=len(v), unit=unit,
+                                command=" ; ".join(sorted({r["command"] for r in rs}))))
+            if lab != ising_label:
+                a = np.array([table[(ising_label, "vertex_to_mesh", m)]["mean"] for m in meshes])
+                b = np.array([table[(lab, "vertex_to_mesh", m)]["mean"] for m in meshes])
+                out.append(dict(proto, dataset=cat, metric="ising_mag_wins", mean=float((a < b).sum()), std=None,
+                                n=len(meshes), unit="meshes where ISING+MAG's distance is lower (paired)",
+                                command=out[-1]["command"]))
+                out.append(dict(proto, dataset=cat, metric="ising_mag_ratio", mean=float(a.mean() / b.mean()),
+                                std=None, n=len(meshes), unit="mean ISING+MAG / mean of this row, same meshes",
+                                command=out[-1]["command"]))
+    return out
+
+
+def _write_learned(per_mesh, args, command=None):
+    recs = aggregate_learned(per_mesh)
+    command = command or " ; ".join(dict.fromkeys(r["command"] for r in per_mesh))
+    (RESULTS / f"{args.out}.json").write_text(json.dumps(recs + per_mesh, indent=1))
+    md = render_learned(recs, command, args)
+    (RESULTS / f"{args.out}.md").write_text(md)
+    print(md)
 
 
 def render_learned(recs, command, args):
@@ -543,21 +571,26 @@ def render_learned(recs, command, args):
     get = {(r["dataset"], _label(r), r["metric"]): r for r in recs}
     labels = list(dict.fromkeys(_label(r) for r in recs))
     n = {c: get[(c, labels[0], "vertex_to_mesh")]["n"] for c in cats}
-    out = ["# ISING+MAG through the qem coarsening vs the simplifiers people use", "", f"Command: `{command}`", "",
+    ising = next(r for r in recs if r["method"] == "ISING+MAG")["params"]
+    out = ["# ISING+MAG through the qem coarsening vs the simplifiers people use", "",
+           "Commands (5-fold split as in the Table 5 suite; each command runs the folds it names): "
+           + " ; ".join(f"`{c}`" for c in command.split(" ; ")), "",
            "ISING+MAG trained per fold on the metric of its own coarse mesh (coarsening as in the row) with exact "
-           f"budgets; {args.epochs} epochs, lr {args.lr}, field {args.field}. Test meshes of the folds run "
+           f"budgets; {ising['epochs']} epochs, lr {ising['lr']}, field {ising['field']}. Test meshes of the folds run "
            f"(n per category: {', '.join(f'{c} {n[c]}' for c in cats)}); every row on the same meshes in the same "
            "process. Every vertex-keeping row keeps exactly MeshLab's vertex count of that mesh "
            "(kept fractions below). Metric: 10 x mean distance of the original vertices to the coarse surface / "
-           "mean edge length, mean (std); 'wins' = meshes where ISING+MAG is lower (paired).", "",
-           "| method | " + " | ".join(f"{c} | wins" for c in cats) + " |", "|---|" + "---|---|" * len(cats)]
+           "mean edge length, mean (std); 'ratio' = ISING+MAG's mean / the row's mean on the same meshes; "
+           "'wins' = meshes where ISING+MAG is lower (paired).", "",
+           "| method | " + " | ".join(f"{c} | ratio, wins" for c in cats) + " |", "|---|" + "---|---|" * len(cats)]
     for lab in labels:
         cells = []
         for c in cats:
             r = get.get((c, lab, "vertex_to_mesh"))
             w = get.get((c, lab, "ising_mag_wins"))
+            q = get.get((c, lab, "ising_mag_ratio"))
             cells.append(f"{r['mean']:.3f} ({r['std']:.2g})" if r and r["std"] is not None else (f"{r['mean']:.3f}" if r else "-"))
-            cells.append(f"{w['mean']:.0f}/{w['n']}" if w else "")
+            cells.append(f"{q['mean']:.2f}, {w['mean']:.0f}/{w['n']}" if w else "")
         out.append(f"| {lab} | " + " | ".join(cells) + " |")
     out += ["", "## Seconds per mesh (mean) and kept fraction", "",
             "| method | " + " | ".join(cats) + " |", "|---|" + "---|" * len(cats)]
@@ -617,7 +650,15 @@ def main(argv=None):
         run_coarsening(args, command, log)
         return
     if args.suite == "learned":
-        run_learned(args, command, log)
+        if args.merge:  # per-mesh records of runs over other folds: one table
+            per_mesh = {}
+            for f in args.merge:
+                for r in json.loads(Path(f).read_text()):
+                    if "/" in r["dataset"]:
+                        per_mesh[(r["dataset"], _label(r), r["metric"])] = r
+            _write_learned(list(per_mesh.values()), args)
+        else:
+            run_learned(args, command, log)
         return
     if args.merge:
         merged = {}  # a later file's record replaces an earlier one with the same (dataset, method, metric)
