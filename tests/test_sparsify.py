@@ -182,3 +182,12 @@ def test_nearest_coarsening_is_the_papers_loss(bunny_mesh):
     for method in ("nearest", "qem"):
         ref = vertex_to_mesh_distance(bunny_mesh, coarsen_mesh(bunny_mesh, keep, method=method))
         assert mesh_loss(it, keep, "table", method) == pytest.approx(ref, rel=1e-9)
+
+
+def test_a_vertices_faces_list_is_one_mesh(bunny_mesh):
+    from skising.sparsify._sparsifier import is_mesh_list
+
+    V, F = bunny_mesh
+    assert not is_mesh_list([V.tolist(), F.tolist()]) and not is_mesh_list((V, F))
+    assert is_mesh_list([(V, F), (V, F)]) and is_mesh_list([load_bunny(), load_bunny()]) and is_mesh_list([(V, F)])
+    assert is_mesh_list(["a.off", "b.off"])

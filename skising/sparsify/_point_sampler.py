@@ -282,10 +282,12 @@ class PointSamplerSubsampler(MeshSparsifier):
         """Kept-vertex mask (bool, (n_vertices,)) chosen as ``selection`` says.
 
         A list of meshes gives a list of masks (like the other baselines'
-        ``transform``); a ``(vertices, faces)`` tuple is one mesh.
+        ``transform``); a ``(vertices, faces)`` pair is one mesh.
         """
+        from ._sparsifier import is_mesh_list
+
         self._check_fitted()
-        if isinstance(mesh, list):
+        if is_mesh_list(mesh):
             return [self.select(m, 1)[0] for m in mesh]  # loop over meshes
         return self.select(mesh, 1)[0]
 

@@ -73,6 +73,19 @@ def mesh_loss(item, keep, normalization="table", coarsening="qem"):
     return _normalize(_vertex_distances(item.V, keep, Vc, Fc), normalization, item.ell)
 
 
+def is_mesh_list(X):
+    """True for a list of meshes; False for one mesh, including a ``[vertices, faces]`` list pair."""
+    if not isinstance(X, list):
+        return False
+    if len(X) == 2 and not isinstance(X[0], (str, bytes)):
+        try:
+            first = np.asarray(X[0], dtype=np.float64)
+        except (TypeError, ValueError):
+            return True
+        return first.ndim != 2  # a (n_vertices, 3)-like array first: one mesh as [vertices, faces]
+    return True
+
+
 def exact_budget(keep, h, edge_index, coupling, k):
     """Flip the fewest spins of ``keep`` so that exactly ``k`` vertices are kept.
 
@@ -280,9 +293,9 @@ class MeshSparsifier(BaseIsingEstimator):
         return self._prepare([mesh], "mesh")[0]
 
     def _items_for_predict(self, X):
-        """A list of meshes -> (items, False); one mesh (a Graph, a path, a ``(V, F)`` tuple) -> ([item], True)."""
+        """A list of meshes -> (items, False); one mesh (a Graph, a path, a ``(V, F)`` pair) -> ([item], True)."""
         self._check_fitted()
-        if isinstance(X, list):
+        if is_mesh_list(X):
             return self._prepare(X, "X"), False
         return [self._item(X)], True
 
