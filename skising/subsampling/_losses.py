@@ -46,6 +46,9 @@ class CoverageLoss:
         self.region = region
         self.outside_weight = outside_weight
 
+    def __repr__(self):
+        return f"CoverageLoss(region={self.region!r}, outside_weight={self.outside_weight!r})"
+
     def _weights(self, p):
         if self.region is None:
             return torch.ones(p.shape[0], dtype=p.dtype, device=p.device)
