@@ -6,9 +6,8 @@ import numpy as np
 import torch
 from sklearn.base import TransformerMixin
 
-from .._validation import check_generator
 
-from .._base import BaseIsingEstimator
+from .._base import BaseIsingEstimator, item_key, stream_generator
 from .._validation import check_int
 from ..graph import batch_graphs
 from ..mesh import as_mesh, mesh_edges, mesh_graph
@@ -402,9 +401,10 @@ class MeshSparsifier(TransformerMixin, BaseIsingEstimator):
             return self._field(self._collate([it])).cpu().numpy()
 
     def _raw_samples(self, it, n_samples):
-        """(samples (n_samples, n) bool, field (n,)) from a fresh stream: a function of the fitted state and the mesh."""
+        """(samples (n_samples, n) bool, field (n,)) from the mesh's own "sample" stream (seeded by its content)."""
         batch = self._collate([it])
-        saved, self._torch_gen = self._torch_gen, check_generator(self._seed + 2, self._device)
+        gen = stream_generator(self._seed, "sample", self._device, item_key(it.V, it.F))
+        saved, self._torch_gen = self._torch_gen, gen
         try:
             with torch.no_grad():
                 h = self._field(batch)
