@@ -25,9 +25,26 @@ QUADRIC (fast_simplification quadric edge collapse to the same vertex count;
 it moves vertices). Timings: training seconds per epoch, sampling seconds and
 sampling+coarsening seconds per mesh.
 
+Two more suites (``--suite``), beyond the paper:
+
+* ``coarsening``: every mesh simplified by pymeshlab (subset and optimal
+  placement), meshoptimizer and fast-simplification to half of its vertices,
+  and the subset simplifiers' vertex sets re-coarsened with
+  ``skising.mesh.coarsen_mesh`` (``qem`` and ``nearest``); per-mesh timings.
+  Writes ``results/mesh_coarsening.{json,md}``.
+* ``learned``: ISING+MAG trained through ``--coarsening`` with exact budgets,
+  against the same simplifiers and RANDOM/FPS, every vertex-keeping method at
+  exactly MeshLab's vertex count of each mesh; per-mesh records, paired wins;
+  ``--only-folds`` runs can be merged with ``--merge``.
+
+The simplifiers are benchmark-only dependencies
+(``pip install pymeshlab meshoptimizer fast-simplification``).
+
 Usage::
 
     python benchmarks/bench_mesh.py --epochs 4 --categories human chair
+    python benchmarks/bench_mesh.py --suite coarsening --out mesh_coarsening
+    python benchmarks/bench_mesh.py --suite learned --coarsening qem --only-folds 0 --out mesh_learned_fold0
 """
 
 from __future__ import annotations
@@ -574,7 +591,9 @@ def render_learned(recs, command, args):
     ising = next(r for r in recs if r["method"] == "ISING+MAG")["params"]
     out = ["# ISING+MAG through the qem coarsening vs the simplifiers people use", "",
            "Commands (5-fold split as in the Table 5 suite; each command runs the folds it names): "
-           + " ; ".join(f"`{c}`" for c in command.split(" ; ")), "",
+           + " ; ".join(f"`{c}`" for c in command.split(" ; ")) + "; one table from their per-mesh records: "
+           "`python benchmarks/bench_mesh.py --suite learned --merge <their JSON files> --out mesh_learned` "
+           "(the merged JSON keeps the per-mesh records, so it merges again).", "",
            "ISING+MAG trained per fold on the metric of its own coarse mesh (coarsening as in the row) with exact "
            f"budgets; {ising['epochs']} epochs, lr {ising['lr']}, field {ising['field']}. Test meshes of the folds run "
            f"(n per category: {', '.join(f'{c} {n[c]}' for c in cats)}); every row on the same meshes in the same "
