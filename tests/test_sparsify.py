@@ -113,3 +113,81 @@ def test_sparsifier_beats_random_on_real_meshes():
         random.append(np.mean([mesh_loss(it, m) for m in rnd]))
     assert np.mean(learned) < 0.9 * np.mean(random), (learned, random)
     assert all(a < b for a, b in zip(learned, random))
+
+
+def test_exact_budget_flips_only_the_surplus():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from skising.sparsify._sparsifier import exact_budget
+
+    V, F = load_bunny().pos.numpy(), load_bunny().data["faces"]
+    ei = _MeshItem(V.astype(np.float64), F).edge_index.numpy()
+
+    @settings(max_examples=30, deadline=None)
+    @given(st.integers(0, 2**31 - 1), st.floats(0.05, 0.95), st.integers(1, 501))
+    def check(seed, p, k):
+        rng = np.random.default_rng(seed)
+        keep = rng.random(len(V)) < p
+        h = rng.normal(size=len(V))
+        out = exact_budget(keep, h, ei, -1.0, k)
+        assert out.sum() == k
+        # only one direction of flips, and no more than needed
+        assert (out & ~keep).sum() == max(0, k - keep.sum()) and (keep & ~out).sum() == max(0, keep.sum() - k)
+
+    check()
+
+
+def test_exact_budget_drops_the_weakest_kept_vertex():
+    from skising.sparsify._sparsifier import exact_budget
+
+    # a path 0-1-2-3 with J = 0: local field = h; three kept, budget two -> the lowest-h kept vertex goes
+    ei = np.array([[0, 1, 1, 2, 2, 3], [1, 0, 2, 1, 3, 2]])
+    out = exact_budget(np.array([True, True, False, True]), np.array([0.5, -1.0, 3.0, 0.2]), ei, 0.0, 2)
+    np.testing.assert_array_equal(out, [True, False, False, True])
+    # antiferromagnetic J = -1: a kept neighbour lowers the field, a removed one raises it;
+    # fields 0.5 - 1 (vertex 0), 3 + 0 (vertex 1), 0.2 + 1 (vertex 3): vertex 0 goes
+    out = exact_budget(np.array([True, True, False, True]), np.array([0.5, 3.0, 0.0, 0.2]), ei, -1.0, 2)
+    np.testing.assert_array_equal(out, [False, True, False, True])
+
+
+def test_transform_exact_budget_list_and_single(bunny_mesh):
+    """Exactly round(f n) kept per mesh; a list gives a list, and a mesh's mask does not depend on its place."""
+    g = load_bunny()
+    est = MeshSparsifier(epochs=1, n_sweeps=4, n_samples=2, random_state=0, field_model=InvariantMeshField,
+                         target_fraction=0.3).fit([bunny_mesh])
+    V2 = bunny_mesh[0] * np.array([1.0, 2.0, 1.0])  # a second, different mesh
+    single = [est.transform(bunny_mesh), est.transform((V2, bunny_mesh[1]))]
+    listed = est.transform([(V2, bunny_mesh[1]), bunny_mesh])
+    assert isinstance(listed, list) and len(listed) == 2
+    np.testing.assert_array_equal(listed[1], single[0])
+    np.testing.assert_array_equal(listed[0], single[1])
+    assert int(est.transform(g).sum()) == round(0.3 * 502)
+    raw = est.sample(bunny_mesh, 4)
+    assert raw.shape == (4, 502)  # sample stays the raw Ising sample
+    loose = clone(est).set_params(exact_budget=False).fit([bunny_mesh])
+    np.testing.assert_array_equal(loose.transform(bunny_mesh), loose.sample(bunny_mesh, 1)[0])
+    for bad, err, match in [(dict(coarsening="quadric"), ValueError, "coarsening"),
+                            (dict(exact_budget="yes"), TypeError, "exact_budget")]:
+        with pytest.raises(err, match=match):
+            clone(est).set_params(**bad).fit([bunny_mesh])
+
+
+def test_nearest_coarsening_is_the_papers_loss(bunny_mesh):
+    from skising.mesh import coarsen_mesh
+    from skising.metrics import vertex_to_mesh_distance
+
+    it = _MeshItem(*bunny_mesh)
+    keep = np.random.default_rng(0).random(502) < 0.5
+    for method in ("nearest", "qem"):
+        ref = vertex_to_mesh_distance(bunny_mesh, coarsen_mesh(bunny_mesh, keep, method=method))
+        assert mesh_loss(it, keep, "table", method) == pytest.approx(ref, rel=1e-9)
+
+
+def test_a_vertices_faces_list_is_one_mesh(bunny_mesh):
+    from skising.sparsify._sparsifier import is_mesh_list
+
+    V, F = bunny_mesh
+    assert not is_mesh_list([V.tolist(), F.tolist()]) and not is_mesh_list((V, F))
+    assert is_mesh_list([(V, F), (V, F)]) and is_mesh_list([load_bunny(), load_bunny()]) and is_mesh_list([(V, F)])
+    assert is_mesh_list(["a.off", "b.off"])

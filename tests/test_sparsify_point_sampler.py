@@ -11,9 +11,9 @@ from sklearn.exceptions import NotFittedError
 
 from skising.baselines import RandomSubsampler
 from skising.datasets import load_bunny, load_psb
-from skising.metrics._mesh import _distance
+from skising.mesh._distance import _distance
 from skising.sparsify import DevConvMeshField, InvariantMeshField, MeshSparsifier, PointSamplerSubsampler
-from skising.sparsify._coarsen import _coarsen
+from skising.mesh._coarsen import _coarsen
 from skising.sparsify._sparsifier import _MeshBatch, _MeshItem, _vertex_distances, mesh_loss
 
 

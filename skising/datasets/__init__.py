@@ -3,8 +3,8 @@
 
 from ._bundled import load_bunny
 from ._home import data_path, get_data_home
-from ._mesh_io import mesh_edges, read_off, write_off
-from ._psb import PSB_CATEGORIES, load_psb, mesh_graph
+from ..mesh import mesh_edges, mesh_graph, read_off, write_off  # re-exported from skising.mesh
+from ._psb import PSB_CATEGORIES, load_psb
 
 __all__ = ["get_data_home", "data_path", "load_bunny", "read_off", "write_off", "mesh_edges", "load_psb", "mesh_graph", "PSB_CATEGORIES"]
 

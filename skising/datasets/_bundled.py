@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import torch
-
-from ..graph import as_graph
+from ..mesh import mesh_graph, read_off
 from ._home import bundled_path
-from ._mesh_io import mesh_edges, read_off
 
 __all__ = ["load_bunny"]
 
@@ -32,7 +29,4 @@ def load_bunny():
     (502, (502, 3))
     """
     V, F = read_off(bundled_path("bunny-502v.off"))
-    g = as_graph(torch.as_tensor(mesh_edges(F)), num_nodes=len(V), pos=V)
-    g.data["faces"] = F
-    g.data["name"] = "bunny-502v"
-    return g
+    return mesh_graph(V, F, "bunny-502v")

@@ -1,6 +1,7 @@
 """Task metrics."""
 
-from ._mesh import point_mesh_distance, vertex_to_mesh_distance
+from ..mesh import point_mesh_distance
+from ._mesh import vertex_to_mesh_distance
 
 __all__ = ["point_mesh_distance", "vertex_to_mesh_distance"]
 

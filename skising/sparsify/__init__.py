@@ -1,9 +1,7 @@
 """Mesh sparsification with a learned Ising model (paper Section 4.3, Appendix E)."""
 
-from ._coarsen import coarsen_mesh
-from ._laplacian import cotangent_laplacian, curvature_features
+from ..mesh import as_mesh, coarsen_mesh, cotangent_laplacian, curvature_features, mean_edge_length  # re-exported
 from ._fields import EquivariantMeshField, InvariantMeshField
-from ._mesh import as_mesh, mean_edge_length
 from ._sparsifier import MeshSparsifier
 from ._point_sampler import DevConv, DevConvMeshField, PointSamplerSubsampler
 

@@ -212,9 +212,13 @@ class InvariantMeshField(nn.Module):
 
 
 def default_mesh_field():
-    """EquivariantMeshField when e3nn is installed, else InvariantMeshField with a warning."""
+    """EquivariantMeshField(channels=8) when e3nn is installed, else InvariantMeshField with a warning.
+
+    Eight channels, not the class default of 16: the Table 5 recipe of
+    ``benchmarks/results/mesh.md`` (fewer parameters, steadier at lr 3e-2).
+    """
     if has_e3nn():
-        return EquivariantMeshField()
+        return EquivariantMeshField(channels=8)
     import warnings
 
     warnings.warn(

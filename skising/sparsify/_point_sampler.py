@@ -164,7 +164,7 @@ class PointSamplerSubsampler(MeshSparsifier):
         fraction at ``fraction`` during training. Independent spins drift
         more than coupled ones: with weight 1 the trained sampler kept about
         62% of the chair vertices, with 10 about 50%.
-    epochs, lr, n_samples, batch_size, loss, beta, max_grad_norm, device, random_state, verbose
+    epochs, lr, n_samples, batch_size, loss, coarsening, beta, max_grad_norm, device, random_state, verbose
         As in :class:`MeshSparsifier`.
 
     Attributes
@@ -193,6 +193,7 @@ class PointSamplerSubsampler(MeshSparsifier):
         n_samples=4,
         batch_size=1,
         loss="table",
+        coarsening="qem",
         beta=1.0,
         max_grad_norm=None,
         device="cpu",
@@ -208,6 +209,7 @@ class PointSamplerSubsampler(MeshSparsifier):
         self.n_samples = n_samples
         self.batch_size = batch_size
         self.loss = loss
+        self.coarsening = coarsening
         self.beta = beta
         self.max_grad_norm = max_grad_norm
         self.device = device
@@ -248,7 +250,7 @@ class PointSamplerSubsampler(MeshSparsifier):
         """Minus the mean loss of one ``select`` draw per mesh (best-epoch selection on the test-time rule)."""
         from ._sparsifier import mesh_loss
 
-        return -float(np.mean([mesh_loss(it, self.select(it, 1)[0], self.loss) for it in items]))
+        return -float(np.mean([mesh_loss(it, self.select(it, 1)[0], self.loss, self.coarsening) for it in items]))
 
     # ------------------------------------------------------------ API
     def predict_field(self, mesh):
@@ -280,10 +282,12 @@ class PointSamplerSubsampler(MeshSparsifier):
         """Kept-vertex mask (bool, (n_vertices,)) chosen as ``selection`` says.
 
         A list of meshes gives a list of masks (like the other baselines'
-        ``transform``); a ``(vertices, faces)`` tuple is one mesh.
+        ``transform``); a ``(vertices, faces)`` pair is one mesh.
         """
+        from ._sparsifier import is_mesh_list
+
         self._check_fitted()
-        if isinstance(mesh, list):
+        if is_mesh_list(mesh):
             return [self.select(m, 1)[0] for m in mesh]  # loop over meshes
         return self.select(mesh, 1)[0]
 

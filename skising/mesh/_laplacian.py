@@ -62,7 +62,7 @@ def cotangent_laplacian(vertices, faces):
     Examples
     --------
     >>> import numpy as np
-    >>> from skising.sparsify import cotangent_laplacian
+    >>> from skising.mesh import cotangent_laplacian
     >>> V = np.array([[0., 0, 0], [1, 0, 0], [0, 1, 0]])
     >>> L = cotangent_laplacian(V, np.array([[0, 1, 2]]))
     >>> np.round(L.toarray(), 3)
@@ -98,7 +98,7 @@ def curvature_features(vertices, faces):
     Examples
     --------
     >>> import numpy as np
-    >>> from skising.sparsify import curvature_features
+    >>> from skising.mesh import curvature_features
     >>> V = np.array([[0., 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0], [.5, .5, 0]])
     >>> F = np.array([[0, 1, 4], [1, 2, 4], [2, 3, 4], [3, 0, 4]])
     >>> float(curvature_features(V, F)[4])  # interior vertex of a flat fan

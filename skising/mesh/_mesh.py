@@ -12,7 +12,33 @@ __all__ = ["check_mesh", "as_mesh", "mean_edge_length"]
 
 
 def check_mesh(vertices, faces, name="mesh"):
-    """Validate ``(vertices, faces)`` -> (float64 (n, 3), int64 (f, 3))."""
+    """Validate a ``(vertices, faces)`` pair and return contiguous float64 / int64 arrays.
+
+    Parameters
+    ----------
+    vertices : array-like or tensor of shape (n_vertices, 3)
+        Finite coordinates.
+    faces : integer array-like or tensor of shape (n_faces, 3)
+        Triangles as vertex indices in ``[0, n_vertices)``.
+    name : str, default="mesh"
+        The argument name used in error messages.
+
+    Returns
+    -------
+    V : ndarray of shape (n_vertices, 3), float64
+    F : ndarray of shape (n_faces, 3), int64
+
+    Examples
+    --------
+    >>> from skising.mesh import check_mesh
+    >>> V, F = check_mesh([[0, 0, 0], [1, 0, 0], [0, 1, 0]], [[0, 1, 2]])
+    >>> V.dtype, F.dtype
+    (dtype('float64'), dtype('int64'))
+    >>> check_mesh([[0, 0, 0]], [[0, 1, 2]])
+    Traceback (most recent call last):
+    ...
+    ValueError: mesh: face indices must lie in [0, 1), got range [0, 2]
+    """
     if isinstance(vertices, torch.Tensor):
         vertices = vertices.detach().cpu().numpy()
     if isinstance(faces, torch.Tensor):
@@ -65,7 +91,7 @@ def as_mesh(mesh, name="mesh"):
     Examples
     --------
     >>> from skising.datasets import load_bunny
-    >>> from skising.sparsify import as_mesh
+    >>> from skising.mesh import as_mesh
     >>> V, F = as_mesh(load_bunny())
     >>> V.shape, F.shape
     ((502, 3), (1000, 3))
@@ -76,7 +102,7 @@ def as_mesh(mesh, name="mesh"):
     from ..graph import Graph
 
     if isinstance(mesh, (str, os.PathLike)):
-        from ..datasets._mesh_io import read_off
+        from ._io import read_off
 
         p = Path(mesh)
         if not p.exists():
@@ -114,11 +140,11 @@ def mean_edge_length(vertices, faces):
     --------
     A right triangle with legs 1: edges 1, 1 and sqrt(2).
 
-    >>> from skising.sparsify import mean_edge_length
+    >>> from skising.mesh import mean_edge_length
     >>> round(mean_edge_length([[0, 0, 0], [1, 0, 0], [0, 1, 0]], [[0, 1, 2]]), 4)
     1.1381
     """
-    from ..datasets._mesh_io import mesh_edges
+    from ._io import mesh_edges
 
     V = np.asarray(vertices, dtype=np.float64)
     e = mesh_edges(faces)

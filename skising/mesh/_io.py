@@ -31,7 +31,7 @@ def read_off(path):
     Examples
     --------
     >>> from importlib.resources import files
-    >>> from skising.datasets import read_off
+    >>> from skising.mesh import read_off
     >>> V, F = read_off(files("skising.datasets") / "data" / "bunny-502v.off")
     >>> V.shape, F.shape
     ((502, 3), (1000, 3))
@@ -140,7 +140,7 @@ def write_off(path, vertices, faces):
     Examples
     --------
     >>> import os, tempfile
-    >>> from skising.datasets import read_off, write_off
+    >>> from skising.mesh import read_off, write_off
     >>> path = os.path.join(tempfile.mkdtemp(), "tri.off")
     >>> write_off(path, [[0, 0, 0], [1, 0, 0], [0, 1, 0]], [[0, 1, 2]])
     >>> V, F = read_off(path)
@@ -184,7 +184,7 @@ def mesh_edges(faces):
 
     Examples
     --------
-    >>> from skising.datasets import mesh_edges
+    >>> from skising.mesh import mesh_edges
     >>> mesh_edges([[0, 1, 2], [0, 2, 3]]).tolist()
     [[0, 0, 0, 1, 2], [1, 2, 3, 2, 3]]
     """

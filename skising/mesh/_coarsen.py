@@ -1,4 +1,4 @@
-"""Mesh coarsening by collapsing removed vertices onto kept ones (Appendix E)."""
+"""Mesh coarsening to a kept vertex set: quadric-ordered collapses, or the paper's nearest-neighbour rule (Appendix E)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,13 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 
-from ..datasets._mesh_io import mesh_edges
+from ._io import mesh_edges
 from ._mesh import as_mesh
+from ._qem import qem_collapse
 
-__all__ = ["coarsen_mesh"]
+__all__ = ["coarsen_mesh", "COARSENINGS"]
+
+COARSENINGS = ("qem", "nearest")
 
 
 def _unique_rows_first(keys):
@@ -57,15 +60,13 @@ def _collapse_targets(V, F, keep, edges=None):
     return target
 
 
-def _coarsen(V, F, keep, edges=None):
-    """Kernel: trusts ``keep`` (bool (n,)) and the mesh. Returns (Vc, Fc, target)."""
-    n = len(V)
-    target = _collapse_targets(V, F, keep, edges)
-    new_index = np.full(n + 1, -1, dtype=np.int64)  # slot n catches target == -1
-    new_index[:n][keep] = np.arange(int(keep.sum()))
-    Fm = new_index[np.where(target < 0, n, target)[F]]
-    valid = (Fm >= 0).all(1)
-    valid &= (Fm[:, 0] != Fm[:, 1]) & (Fm[:, 1] != Fm[:, 2]) & (Fm[:, 0] != Fm[:, 2])
+def _clean_faces(Fm, keep):
+    """Re-index faces (original ids, all corners kept) to the kept vertices; drop degenerate and duplicate faces."""
+    n = len(keep)
+    new_index = np.full(n, -1, dtype=np.int64)
+    new_index[keep] = np.arange(int(keep.sum()))
+    Fm = new_index[Fm]
+    valid = (Fm[:, 0] != Fm[:, 1]) & (Fm[:, 1] != Fm[:, 2]) & (Fm[:, 0] != Fm[:, 2])
     Fm = Fm[valid]
     nc = int(keep.sum())
     if len(Fm):
@@ -76,17 +77,39 @@ def _coarsen(V, F, keep, edges=None):
         else:  # pragma: no cover - huge meshes
             _, first = np.unique(s, axis=0, return_index=True)
             Fm = Fm[np.sort(first)]
-    return V[keep], Fm.reshape(-1, 3), target
+    return Fm.reshape(-1, 3)
 
 
-def coarsen_mesh(mesh, keep, return_mapping=False):
+def _coarsen(V, F, keep, edges=None, method="qem"):
+    """Kernel: trusts ``keep`` (bool (n,)) and the mesh. Returns (Vc, Fc, target).
+
+    ``target`` (n,) is the original index of the kept vertex each vertex
+    went to (-1: its component kept nothing).
+    """
+    if edges is None:
+        edges = mesh_edges(F)
+    if method == "qem":
+        Fm, target = qem_collapse(V, F, keep, edges)
+    else:
+        n = len(V)
+        target = _collapse_targets(V, F, keep, edges)
+        Fm = np.where(target < 0, n, target)[F]
+        Fm = Fm[(Fm < n).all(1)]
+    return V[keep], _clean_faces(Fm, keep), target
+
+
+def coarsen_mesh(mesh, keep, return_mapping=False, method="qem"):
     """Coarsen a triangle mesh to the kept vertices, positions fixed.
 
-    Every removed vertex is collapsed onto its nearest kept 1-ring neighbour
-    (a removed vertex without kept neighbours goes to its nearest kept vertex
-    along the mesh edges); faces are re-indexed, and faces that became
-    degenerate (a repeated vertex) or duplicate (same vertex set as an earlier
-    face) are dropped. Fully vectorised.
+    ``method="qem"``: the removed vertices disappear through half-edge
+    collapses onto neighbours, cheapest quadric error first, with
+    link-condition and normal-flip checks (a removed vertex without a kept
+    neighbour goes through a chain of collapses); see
+    :mod:`skising.mesh._qem`. ``method="nearest"`` (the paper's Appendix E):
+    every removed vertex is collapsed onto its nearest kept 1-ring neighbour
+    (without kept neighbours: its nearest kept vertex along the mesh edges),
+    fully vectorised. Either way faces that became degenerate (a repeated
+    vertex) or duplicate (same vertex set as an earlier face) are dropped.
 
     Parameters
     ----------
@@ -98,6 +121,8 @@ def coarsen_mesh(mesh, keep, return_mapping=False):
     return_mapping : bool, default=False
         Also return, for every original vertex, the index (into the coarse
         vertices) it was collapsed onto (-1 when its component kept nothing).
+    method : {"qem", "nearest"}, default="qem"
+        The connectivity rule above.
 
     Returns
     -------
@@ -109,7 +134,7 @@ def coarsen_mesh(mesh, keep, return_mapping=False):
     --------
     >>> import numpy as np
     >>> from skising.datasets import load_bunny
-    >>> from skising.sparsify import coarsen_mesh
+    >>> from skising.mesh import coarsen_mesh
     >>> g = load_bunny()
     >>> keep = np.arange(g.num_nodes) % 2 == 0
     >>> Vc, Fc = coarsen_mesh(g, keep)
@@ -117,6 +142,8 @@ def coarsen_mesh(mesh, keep, return_mapping=False):
     ((251, 3), True)
     """
     V, F = as_mesh(mesh)
+    if method not in COARSENINGS:
+        raise ValueError(f"method: expected one of {COARSENINGS}, got {method!r}")
     k = np.asarray(keep.detach().cpu().numpy() if hasattr(keep, "detach") else keep)
     if k.shape != (len(V),):
         raise ValueError(f"keep: expected shape ({len(V)},), got {k.shape}")
@@ -126,7 +153,7 @@ def coarsen_mesh(mesh, keep, return_mapping=False):
         k = k > 0
     if not k.any():
         raise ValueError("keep: at least one vertex must be kept")
-    Vc, Fc, target = _coarsen(V, F, k)
+    Vc, Fc, target = _coarsen(V, F, k, method=method)
     if return_mapping:
         new_index = np.full(len(V) + 1, -1, dtype=np.int64)
         new_index[: len(V)][k] = np.arange(int(k.sum()))
