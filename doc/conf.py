@@ -344,6 +344,7 @@ API_SECTIONS = [
     ("skising.segment", "Image segmentation"),
     ("skising.datasets", "Datasets"),
     ("skising.metrics", "Metrics"),
+    ("skising.mesh", "Mesh geometry"),
     ("skising.distributed", "Beyond one process (torch.distributed)"),
     ("skising.estimator_checks", "scikit-learn estimator checks"),
 ]

@@ -26,6 +26,7 @@ SUBPACKAGES = [
     "skising.sparsify",
     "skising.precondition",
     "skising.distributed",
+    "skising.mesh",
     "skising.estimator_checks",
     "skising.segment",
     "skising.datasets",

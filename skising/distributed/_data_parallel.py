@@ -45,7 +45,25 @@ __all__ = ["DataParallel", "data_parallel", "item_seed", "epoch_order"]
 def item_seed(seed, epoch, index):
     """Seed of the sample stream of item ``index`` in ``epoch``: the ``"train"`` stream keyed by both.
 
-    See :func:`skising._base.stream_seed`; a 63-bit int.
+    See :func:`skising._base.stream_seed`; a 63-bit int. It depends on the
+    item's index in the training set, never on the rank that samples it.
+
+    Parameters
+    ----------
+    seed : int
+    epoch : int
+    index : int
+        Position of the item in the training set.
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> from skising.distributed import item_seed
+    >>> item_seed(0, 1, 5) == item_seed(0, 1, 5) != item_seed(0, 1, 6)
+    True
     """
     from .._base import stream_seed
 
@@ -53,7 +71,25 @@ def item_seed(seed, epoch, index):
 
 
 def epoch_order(seed, epoch, n):
-    """The item order of ``epoch``: the same permutation on every rank, for any number of ranks."""
+    """The item order of ``epoch``: the same permutation on every rank, for any number of ranks.
+
+    Parameters
+    ----------
+    seed : int
+    epoch : int
+    n : int
+        Number of training items.
+
+    Returns
+    -------
+    numpy.ndarray of shape (n,)
+
+    Examples
+    --------
+    >>> from skising.distributed import epoch_order
+    >>> sorted(epoch_order(0, 3, 5).tolist())
+    [0, 1, 2, 3, 4]
+    """
     from .._base import stream_seed
 
     # keyed by (epoch, -1): never the key of an item's sample stream

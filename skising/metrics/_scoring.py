@@ -23,6 +23,18 @@ def loss_score(loss, graphs, masks):
     -------
     float
         ``-mean_i mean_k loss(mask_ik, graph_i)``: every graph weighs the same.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skising.datasets import load_bunny
+    >>> from skising.metrics import loss_score
+    >>> from skising.subsampling import CoverageLoss
+    >>> g = load_bunny()
+    >>> every_other = np.arange(g.num_nodes) % 2 == 0
+    >>> one = np.zeros(g.num_nodes, dtype=bool); one[0] = True
+    >>> bool(loss_score(CoverageLoss(), [g], [every_other]) > loss_score(CoverageLoss(), [g], [one]))
+    True
     """
     if len(masks) != len(graphs):
         raise ValueError(f"masks: expected {len(graphs)} masks (one per graph), got {len(masks)}")
