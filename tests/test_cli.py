@@ -40,7 +40,7 @@ def test_version():
 
 def test_every_option_has_help_and_no_rest_markup():
     top, subs = _parsers()
-    assert {"demo", "explain", "segment", "sai"} <= set(subs)
+    assert {"demo", "explain", "segment", "sai", "mesh"} <= set(subs)
     for name, p in [("", top), *subs.items()]:
         for action in p._actions:
             if isinstance(action, argparse._SubParsersAction):
