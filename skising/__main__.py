@@ -134,8 +134,9 @@ def segment(epochs=5, size=32, seed=0, out=sys.stdout):
     from .segment import IsingSegmenter, UNetSegmenter
 
     try:
-        Xtr, ytr = load_weizmann_horse(size=size, split="train", n_images=96)
-        Xte, yte = load_weizmann_horse(size=size, split="test", n_images=48)
+        tr = load_weizmann_horse(size=size, split="train", n_images=96)
+        te = load_weizmann_horse(size=size, split="test")
+        Xtr, ytr, Xte, yte = tr.images, tr.masks, te.images, te.masks
     except FileNotFoundError as exc:
         print(f"skising segment: {exc}", file=out)
         return None

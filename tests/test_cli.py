@@ -92,3 +92,13 @@ def test_ci_runs_the_readme_commands_verbatim():
     # nothing installed into the venv before the README's commands
     before = ci.split('bash -euo pipefail -c "${cmds[1]}"')[0]
     assert "pip install" not in before
+
+
+def test_segment_command_on_real_horses(shared_data):
+    from skising.__main__ import segment
+
+    out = io.StringIO()
+    rows = segment(epochs=1, size=32, out=out)
+    assert [r["method"] for r in rows] == ["IsingSegmenter", "UNetSegmenter"]
+    assert all(0.0 <= r["dice"] <= 1.0 for r in rows)
+    assert "Dice" in out.getvalue()
