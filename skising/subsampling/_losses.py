@@ -157,11 +157,14 @@ def _nearest_kept_distance(p, gid, kept):
     pts[:, -1] = (ks * G + gid[nodes]) * gap
     tree = cKDTree(pts, balanced_tree=False, compact_nodes=False)
     workers = max(1, torch.get_num_threads())
-    q = np.empty((n, p.shape[1] + 1))
-    q[:, :-1] = p
+    bound = reach + 0.5 * (gap - reach)
     for k in range(K):  # one query per sample keeps the query buffer O(n)
-        q[:, -1] = (k * G + gid) * gap
-        dist[k] = tree.query(q, k=1, distance_upper_bound=reach + 0.5 * (gap - reach), workers=workers)[0]
+        dist[k, kept[k]] = 0.0  # a kept node is its own nearest kept node
+        free = np.flatnonzero(~kept[k])
+        q = np.empty((free.size, p.shape[1] + 1))
+        q[:, :-1] = p[free]
+        q[:, -1] = (k * G + gid[free]) * gap
+        dist[k, free] = tree.query(q, k=1, distance_upper_bound=bound, workers=workers)[0]
     return dist
 
 
