@@ -315,7 +315,7 @@ def main():
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--epochs", type=int, default=3, help="fit epochs of the scaling part (the first is not timed)")
     p.add_argument("--recipe-epochs", type=int, default=150)
-    p.add_argument("--recipe-meshes", default="psb_fourleg_385,psb_human_2")
+    p.add_argument("--recipe-meshes", default="psb_fourleg_385,psb_human_2,psb_bust_313,psb_chair_115")
     p.add_argument("--n-eval", type=int, default=16)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--child", nargs=2, default=None, help=argparse.SUPPRESS)
