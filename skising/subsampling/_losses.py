@@ -56,6 +56,9 @@ class CoverageLoss:
         self.region = region
         self.outside_weight = outside_weight
 
+    def __repr__(self):
+        return f"CoverageLoss(region={self.region!r}, outside_weight={self.outside_weight!r})"
+
     # ------------------------------------------------------------------ checks
     def _check(self, x, graph):
         if graph.pos is None:
