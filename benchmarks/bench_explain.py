@@ -27,26 +27,28 @@ On Mutagenicity the explained graphs are the held-out mutagens with ground truth
 against PGExplainer's NO2/NH2 ground truth (dataset ``mutagenicity``) and against the five toxicophores
 of the paper's curated set (``mutagenicity_toxicophores``). The explainers never see the ground truth.
 
-Usage (the runs behind benchmarks/results/explain.md; see doc/explain.md)::
+Every run merges its records into ``benchmarks/results/explain.json`` (tidy records: canonical method
+names, the configuration in ``params``, per-seed values; a rerun of a seed replaces that seed's values) and
+re-renders ``explain.md``, so seeds can run in separate processes.
+
+Usage (the main rows of ``explain.md``)::
 
     python benchmarks/bench_explain.py --dataset ba2motifs --seeds 0 1 2 --sparsity 0.2 --epochs 100 \
         --max-test 100 --pg-epochs 10 --pg-max-train 300 \
         --methods IGExplainer GNNExplainer GNNExplainer-authors PGExplainer RANDOM DEGREE ISING
-    python benchmarks/bench_explain.py --dataset mutagenicity --seeds 0 --sparsity 2 --loss-target hard \
+    python benchmarks/bench_explain.py --dataset mutagenicity --seeds 0 1 2 --sparsity 2 --loss-target hard \
         --epochs 30 --pg-epochs 10 --pg-max-train 1000 \
         --methods IGExplainer GNNExplainer GNNExplainer-authors PGExplainer RANDOM DEGREE ISING
-    python benchmarks/bench_explain.py --dataset mutagenicity --seeds 0 --sparsity 2 --loss-target hard \
-        --epochs 30 --n-samples 4 --methods IGExplainer --label ", K 4" --raw-suffix _s2hard_K4
+    python benchmarks/bench_explain.py --dataset mutagenicity --seeds 0 1 2 3 4 --sparsity 2 --loss-target hard \
+        --epochs 30 --n-samples 4 --methods IGExplainer
+    python benchmarks/bench_explain.py --render-only
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
-from pathlib import Path
-
 import numpy as np
 import torch
 
@@ -57,7 +59,11 @@ from skising.graph import as_graph
 from skising.metrics import graph_explanation_accuracy, harmonic_fidelity, prediction_fidelity, topk_node_mask
 from skising.sampling import sample_ising
 
-RESULTS = Path(__file__).resolve().parent / "results"
+from _records import RESULTS, fmt, merge, record, seeds_of
+
+JSON = RESULTS / "explain.json"
+UNITS = {"seconds_per_graph": "s", "train_seconds": "s", "final_loss": "nats", "mean_edge_mask": "mask value",
+         "test_accuracy": "fraction"}
 
 
 def _cat_batch(scores):
@@ -234,7 +240,7 @@ def run_pgexplainer(model, train, test, seed, dataset, epochs):
     return scores, t, t_train, {"edge_mask_means": np.array(means)}
 
 
-def main(argv=None):
+def parser():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dataset", choices=["ba2motifs", "mutagenicity"], default="ba2motifs")
     ap.add_argument("--ground-truths", nargs="+", choices=["pgexplainer", "toxicophores"],
@@ -253,15 +259,60 @@ def main(argv=None):
     ap.add_argument("--max-train", type=int, default=None, help="subsample the explainers' training graphs")
     ap.add_argument("--pg-max-train", type=int, default=300, help="PGExplainer trains on the first N of them")
     ap.add_argument("--max-test", type=int, default=None, help="subsample the explained graphs")
-    ap.add_argument("--methods", nargs="+",
-                    default=["IGExplainer", "GNNExplainer", "PGExplainer", "RANDOM", "DEGREE", "ISING"],
-                    help="also: 'GNNExplainer-authors' (edge + shared feature mask, lr 0.1; see GNNX_SETTINGS)")
+    ap.add_argument("--methods", nargs="+", default=["IGExplainer", "GNNExplainer", "PGExplainer", "RANDOM", "DEGREE",
+                                                     "ISING"],
+                    choices=["IGExplainer", "GNNExplainer", "GNNExplainer-authors", "PGExplainer", "RANDOM", "DEGREE",
+                             "ISING"],
+                    help="'GNNExplainer-authors': GNNExplainer in the authors' graph setting (see GNNX_SETTINGS)")
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--raw-suffix", default=None, help="suffix of the raw per-seed files (default: from --label)")
-    ap.add_argument("--label", default="", help="suffix of the method names and raw files (variants)")
-    args = ap.parse_args(argv)
+    ap.add_argument("--render-only", action="store_true", help="only render explain.md from explain.json")
+    return ap
+
+
+def method_params(choice, args):
+    """Canonical method name and ``params`` of a ``--methods`` choice under ``args``."""
+    common = {"clf_epochs": args.clf_epochs, "max_test": args.max_test}
+    if choice == "IGExplainer":
+        return choice, {"epochs": args.epochs, "n_samples": args.n_samples, "sparsity": args.sparsity,
+                        "loss_target": args.loss_target, "coupling": args.coupling, "lr": args.lr,
+                        "max_train": args.max_train, **common}
+    if choice in ("GNNExplainer", "GNNExplainer-authors"):
+        return "GNNExplainer", {"setting": "authors" if choice.endswith("authors") else "pyg", **common}
+    if choice == "PGExplainer":
+        return choice, {"epochs": args.pg_epochs, "max_train": args.pg_max_train, **common}
+    return choice, dict(common)
+
+
+def command_for(rec):
+    """The command that reproduces a record (all its seeds)."""
+    p = rec["params"]
+    dataset = "ba2motifs" if rec["dataset"] == "ba2motifs" else "mutagenicity"
+    opts = [f"--dataset {dataset}", "--seeds " + " ".join(str(s) for s in seeds_of(rec))]
+    if rec["method"] == "GINClassifier":
+        return f"python benchmarks/bench_explain.py {' '.join(opts[:1])} --clf-epochs {p['epochs']} --methods RANDOM"
+    method = rec["method"]
+    if method == "IGExplainer":
+        opts += [f"--epochs {p['epochs']}", f"--n-samples {p['n_samples']}", f"--sparsity {p['sparsity']:g}",
+                 f"--loss-target {p['loss_target']}", f"--coupling {p['coupling']:g}", f"--lr {p['lr']:g}"]
+        if p["max_train"] is not None:
+            opts.append(f"--max-train {p['max_train']}")
+    elif method == "PGExplainer":
+        opts += [f"--pg-epochs {p['epochs']}", f"--pg-max-train {p['max_train']}"]
+    elif method == "GNNExplainer" and p["setting"] == "authors":
+        method = "GNNExplainer-authors"
+    if p["clf_epochs"] != 100:
+        opts.append(f"--clf-epochs {p['clf_epochs']}")
+    if p["max_test"] is not None:
+        opts.append(f"--max-test {p['max_test']}")
+    return f"python benchmarks/bench_explain.py {' '.join(opts)} --methods {method}"
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
+    if args.render_only:
+        render()
+        return
     torch.set_num_threads(args.threads)
-    command = "python benchmarks/bench_explain.py " + " ".join(sys.argv[1:] if argv is None else argv)
 
     if args.dataset == "ba2motifs":
         graphs, k = load_ba2motifs(), 5
@@ -302,45 +353,38 @@ def main(argv=None):
                       [j for j, i in enumerate(test_idx) if i in has[name]]) for name in gts}
     print(f"explaining {len(test)} test graphs; explainers train on {len(train)} graphs", flush=True)
 
-    raw_dir = RESULTS / "explain_raw"
-    raw_dir.mkdir(parents=True, exist_ok=True)
+    records = [record("explain", ds_name, "GINClassifier", {"epochs": args.clf_epochs}, "test_accuracy",
+                      {0: info["test_acc"]}, "fraction", "cpu", "") for ds_name in subsets]
     for seed in args.seeds:
-        rows = {name: [] for name in subsets}
-        for method in args.methods:
+        for choice in args.methods:
             extra = {}
             t_train = None
-            if method == "IGExplainer":
+            if choice == "IGExplainer":
                 scores, one, t, t_train, extra = run_ig(model, train, test, seed, args)
                 fid_masks = one
-            elif method == "ISING":
+            elif choice == "ISING":
                 scores, fid_masks, t = run_constant_ising(test, seed)
-            elif method in ("GNNExplainer", "GNNExplainer-authors"):
+            elif choice in ("GNNExplainer", "GNNExplainer-authors"):
                 scores, t, extra = run_gnnexplainer(model, test, seed,
-                                                    "authors" if method.endswith("authors") else "pyg")
+                                                    "authors" if choice.endswith("authors") else "pyg")
                 fid_masks = top_fraction_masks(scores, 0.4, seed)
-            elif method == "PGExplainer":
+            elif choice == "PGExplainer":
                 scores, t, t_train, extra = run_pgexplainer(model, train[: args.pg_max_train], test, seed,
                                                             args.dataset, args.pg_epochs)
                 fid_masks = top_fraction_masks(scores, 0.4, seed)
-            elif method == "RANDOM":
+            elif choice == "RANDOM":
                 g = torch.Generator().manual_seed(seed)
                 t0 = time.perf_counter()
                 scores = [torch.rand(d.num_nodes, generator=g) for d in test]
                 t = (time.perf_counter() - t0) / len(test)
                 fid_masks = top_fraction_masks(scores, 0.4, seed)
-            elif method == "DEGREE":
+            else:  # DEGREE
                 t0 = time.perf_counter()
                 scores = [torch.bincount(d.edge_index[0], minlength=d.num_nodes).float() for d in test]
                 t = (time.perf_counter() - t0) / len(test)
                 fid_masks = top_fraction_masks(scores, 0.4, seed)
-            else:
-                raise SystemExit(f"unknown method {method}")
             sm = extra.pop("sample_mean_scores", None)
-            name = method
-            if method == "IGExplainer" and (args.sparsity or args.loss_target != "soft"):  # not the paper's loss
-                opts = ([f"sparsity={args.sparsity:g}"] if args.sparsity else []) + (
-                    [f"target={args.loss_target}"] if args.loss_target != "soft" else [])
-                name = f"IGExplainer ({', '.join(opts)})"
+            method, params = method_params(choice, args)
             for ds_name, (sub, sub_gt, pos) in subsets.items():
                 pick = lambda v: [v[j] for j in pos]  # noqa: E731
                 res = evaluate(model, sub, pick(scores), pick(fid_masks), k, seed, sub_gt)
@@ -354,77 +398,53 @@ def main(argv=None):
                     res["mean_edge_mask"] = float(m.mean())
                     res["collapsed_fraction"] = float(np.mean((m < 1e-6) | (m > 1 - 1e-6)))
                 res.update({a: b for a, b in extra.items() if a != "edge_mask_means"})
-                rows[ds_name].append({"method": name + args.label, "seed": seed, **res})
-                print(f"seed {seed} {ds_name} ({len(sub)} graphs) {name + args.label} "
+                records += [record("explain", ds_name, method, params, metric, {seed: v},
+                                   UNITS.get(metric, "fraction"), "cpu", "") for metric, v in res.items()]
+                print(f"seed {seed} {ds_name} ({len(sub)} graphs) {method} {params} "
                       + " ".join(f"{a}={b:.4g}" for a, b in res.items()), flush=True)
-        suffix = args.raw_suffix if args.raw_suffix is not None else args.label.replace(" ", "_")
-        for ds_name, (sub, _, pos) in subsets.items():
-            (raw_dir / f"{ds_name}_seed{seed}{suffix}.json").write_text(json.dumps(
-                {"command": command, "n_test": len(sub), "n_train": len(train), "rows": rows[ds_name]}, indent=1))
-    for ds_name, (sub, _, pos) in subsets.items():
-        head = [{"task": "explain", "dataset": ds_name, "method": "GIN classifier" if args.dataset == "ba2motifs"
-                 else "GINE classifier", "metric": "test_accuracy", "mean": info["test_acc"], "std": None,
-                 "n": len(info["test_idx"]), "unit": "fraction", "device": "cpu", "command": command}]
-        aggregate(ds_name, head)
+        merge(JSON, records, command_for)  # after every seed: a stopped run keeps its finished seeds
+        records = []
+    render()
 
 
-def aggregate(dataset, head_records):
-    """Merge every per-seed raw file of ``dataset`` into tidy records (mean, std over seeds)."""
-    per, commands = {}, set()
-    for f in sorted((RESULTS / "explain_raw").glob(f"{dataset}_seed*.json")):
-        raw = json.loads(f.read_text())
-        commands.add(raw["command"])
-        for row in raw["rows"]:
-            for key, v in row.items():
-                if key not in ("method", "seed"):
-                    per.setdefault((row["method"], key), []).append(v)
-    command = " ; ".join(sorted(commands))
-    units = {"seconds_per_graph": "s", "train_seconds": "s", "final_loss": "nats", "mean_edge_mask": "mask value"}
-    records = list(head_records)
-    for (method, metric), vals in per.items():
-        v = np.asarray(vals, dtype=float)
-        records.append({"task": "explain", "dataset": dataset, "method": method, "metric": metric,
-                        "mean": float(v.mean()), "std": float(v.std(ddof=1)) if v.size > 1 else None, "n": int(v.size),
-                        "unit": units.get(metric, "fraction"), "device": "cpu", "command": command})
-    write(records, dataset)
+METRICS = ["gea", "gea_sample_mean", "fidelity", "fidelity_prob", "harmonic_fidelity", "pyg_fid_plus",
+           "pyg_fid_minus", "kept_fraction", "seconds_per_graph", "train_seconds"]
+DIAGNOSTICS = ["mean_edge_mask", "collapsed_fraction", "final_loss"]
+COMMON = ("clf_epochs", "max_test")
 
 
-def write(records, name):
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / "explain.json"
-    old = json.loads(path.read_text()) if path.exists() else []
-    done = {r["dataset"] for r in records}
-    old = [r for r in old if r["dataset"] not in done]  # a new run of a dataset replaces its old records
-    allrec = old + records
-    path.write_text(json.dumps(allrec, indent=1))
-    # markdown: one table per dataset, methods x metrics (mean ± std over seeds)
+def label(method, params):
+    """Row label: the method and the parameters that tell its configurations apart."""
+    shown = [f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items()
+             if k not in COMMON and v is not None]
+    return method + (f" ({', '.join(shown)})" if shown else "")
+
+
+def render():
+    """``explain.md`` from ``explain.json``: one table per dataset, configurations x metrics."""
+    recs = json.loads(JSON.read_text())
     lines = ["# Explainer benchmark (`benchmarks/bench_explain.py`)", "",
-             "Machine: shared 2-core CPU (other jobs running, load average 8-14 during the session-3 runs); "
-             "times are indicative only. Mean ± std over seeds (std blank: one seed).", ""]
-    metrics = ["gea", "gea_sample_mean", "fidelity", "fidelity_prob", "harmonic_fidelity", "pyg_fid_plus", "pyg_fid_minus",
-               "kept_fraction", "seconds_per_graph", "train_seconds"]
-    for ds in sorted({r["dataset"] for r in allrec}):
-        rs = [r for r in allrec if r["dataset"] == ds]
+             "Mean ± std over seeds (std blank: one seed). Times are wall-clock on a shared CPU, one torch thread: "
+             "indicative only. Each record's `command` in `explain.json` reproduces it.", ""]
+    for ds in sorted({r["dataset"] for r in recs}):
+        rs = [r for r in recs if r["dataset"] == ds]
         lines += [f"## {ds}", ""]
         for r in rs:
             if r["metric"] == "test_accuracy":
-                lines += [f"{r['method']} test accuracy: {r['mean']:.3f} (n = {r['n']}).", ""]
-        methods = [m for m in dict.fromkeys(r["method"] for r in rs) if "classifier" not in m]
-        lines += ["| method | seeds | " + " | ".join(metrics) + " |", "|---" * (len(metrics) + 2) + "|"]
-        for m in methods:
-            cells = [str(next((r["n"] for r in rs if r["method"] == m and r["metric"] == "gea"), ""))]
-            for met in metrics:
-                r = next((r for r in rs if r["method"] == m and r["metric"] == met), None)
-                if r is None:
-                    cells.append("")
-                else:
-                    cells.append(f"{r['mean']:.3g}" + (f" ± {r['std']:.2g}" if r["std"] is not None else ""))
-            lines.append(f"| {m} | " + " | ".join(cells) + " |")
-        extra = [r for r in rs if r["metric"] in ("mean_edge_mask", "collapsed_fraction", "final_loss")]
+                lines += [f"{r['method']} ({r['params']['epochs']} epochs) test accuracy: {r['mean']:.3f}.", ""]
+        rows = {}
+        for r in rs:
+            if r["metric"] != "test_accuracy":
+                rows.setdefault((r["method"], json.dumps(r["params"])), {})[r["metric"]] = r
+        common = {json.dumps({k: json.loads(p)[k] for k in COMMON}) for _, p in rows}
+        lines += ["| method | seeds | " + " | ".join(METRICS) + " |", "|---" * (len(METRICS) + 2) + "|"]
+        for (method, p), by in rows.items():
+            lines.append(f"| {label(method, json.loads(p))} | {by['gea']['n']} | "
+                         + " | ".join(fmt(by.get(m)) for m in METRICS) + " |")
+        extra = [(label(m, json.loads(p)), by[d]) for (m, p), by in rows.items() for d in DIAGNOSTICS if d in by]
         if extra:
-            lines += [""] + [f"- {r['method']} {r['metric']}: {r['mean']:.3g}" for r in extra]
-        n = next((r["n"] for r in rs if r["metric"] == "gea"), None)
-        lines += ["", f"Seeds: {n}; command: `{rs[-1]['command']}`", ""]
+            lines += [""] + [f"- {name} {r['metric']}: {fmt(r)}" for name, r in extra]
+        lines += ["", "Common settings: " + "; ".join(sorted(common)), ""]
     (RESULTS / "explain.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

@@ -45,7 +45,7 @@ templates_path = ["_templates"]
 # into the application pages rather than built as pages of their own.
 # Every top-level doc/*.md except this site's own pages is such a note (a new
 # one is picked up automatically: see _write_note_fragments).
-OWN_MD_PAGES = {"performance.md"}
+OWN_MD_PAGES = {"performance.md", "defaults.md"}
 exclude_patterns = [
     "_build",
     *sorted(p.name for p in HERE.glob("*.md") if p.name not in OWN_MD_PAGES),

@@ -34,31 +34,71 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 
-from ._validation import check_device, check_generator, check_int, check_scalar
+from ._validation import check_device, check_generator, check_int, check_scalar, check_seed_type, seed_from
 from .gradients import magnetization_penalty, rloo_surrogate
 from .sampling._energy import _energy
 from .sampling._sampler import _UPDATES, _sample
 
-__all__ = ["BaseIsingEstimator", "seed_from", "TrainingDiverged"]
+__all__ = ["BaseIsingEstimator", "seed_from", "TrainingDiverged", "SEED_STREAMS", "stream_seed", "stream_generator",
+           "item_key", "graph_key"]
 
 
 class TrainingDiverged(ValueError):
     """Raised when the loss or the field becomes NaN/inf; the last good parameters are kept."""
 
 
-def seed_from(random_state):
-    """An int seed from ``random_state`` (None -> fresh random seed)."""
-    if random_state is None:
-        return int(np.random.SeedSequence().entropy % (2**31))
-    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
-        if random_state < 0:
-            raise ValueError(f"random_state: expected a non-negative seed, got {random_state}")
-        return int(random_state)
-    if isinstance(random_state, np.random.RandomState):
-        return int(random_state.randint(0, 2**31 - 1))
-    if isinstance(random_state, np.random.Generator):
-        return int(random_state.integers(0, 2**31 - 1))
-    raise TypeError(f"random_state: expected None, an int or a numpy RandomState/Generator, got {type(random_state).__name__}")
+#: Named random streams of a fitted estimator, all derived from one seed
+#: (``random_state``): ``"train"`` is the seed itself (field-model
+#: initialisation, batch order and training samples); the others are
+#: derived per item by :func:`stream_seed`, so an item's result never
+#: depends on the other items passed with it or on its position.
+SEED_STREAMS = ("train", "sample", "score", "calibrate", "evaluate")
+
+
+def item_key(*arrays):
+    """Two 32-bit words fingerprinting an item's content (blake2b of its arrays).
+
+    Used to derive an item's random stream from the item itself; cost: one
+    pass over the arrays' bytes.
+    """
+    import hashlib
+
+    h = hashlib.blake2b(digest_size=8)
+    for a in arrays:
+        if a is None:
+            h.update(b"\x00none")
+            continue
+        if isinstance(a, torch.Tensor):
+            a = a.detach().cpu().numpy()
+        a = np.ascontiguousarray(a)
+        h.update(str((a.dtype.str, a.shape)).encode())
+        h.update(a.data)
+    v = int.from_bytes(h.digest(), "little")
+    return (v & 0xFFFFFFFF, v >> 32)
+
+
+def graph_key(graph):
+    """:func:`item_key` of a :class:`~skising.graph.Graph` (structure, weights, ``x`` and ``pos``)."""
+    return item_key(np.array([graph.num_nodes]), graph.edges, graph.weight, getattr(graph, "x", None),
+                    getattr(graph, "pos", None))
+
+
+def stream_seed(seed, stream, key=()):
+    """Seed of the named ``stream`` (see :data:`SEED_STREAMS`) for the item with ``key``."""
+    if stream not in SEED_STREAMS:
+        raise ValueError(f"stream: expected one of {SEED_STREAMS}, got {stream!r}")
+    if stream == "train" and not key:
+        return int(seed)
+    seed = int(seed)
+    words = [seed & 0xFFFFFFFF, seed >> 32, SEED_STREAMS.index(stream), *[int(k) for k in key]]
+    return int(np.random.SeedSequence(words).generate_state(1, np.uint64)[0] >> np.uint64(1))
+
+
+def stream_generator(seed, stream, device, key=()):
+    """A ``torch.Generator`` on ``device`` seeded with :func:`stream_seed`."""
+    gen = torch.Generator(device=device)
+    gen.manual_seed(stream_seed(seed, stream, key))
+    return gen
 
 
 def _to_device(obj, device):
@@ -130,7 +170,7 @@ class BaseIsingEstimator(BaseEstimator):
             raise ValueError(f"update: expected one of {_UPDATES}, got {p['update']!r}")
         if "verbose" in p:
             check_int(int(p["verbose"]) if isinstance(p["verbose"], bool) else p["verbose"], "verbose", low=0)
-        seed_from(p.get("random_state", 0))  # type check only
+        check_seed_type(p.get("random_state", 0))  # draws nothing from a numpy Generator
         return check_device(p.get("device", "cpu"))
 
     # ------------------------------------------------------------ randomness

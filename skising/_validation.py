@@ -21,6 +21,8 @@ __all__ = [
     "check_int",
     "check_device",
     "check_generator",
+    "check_seed_type",
+    "seed_from",
     "check_loss",
     "check_init",
 ]
@@ -67,39 +69,67 @@ def check_device(device, name="device"):
         dev = torch.device(device)
     except (RuntimeError, TypeError) as exc:
         raise ValueError(f"{name}: {device!r} is not a torch device (use 'cpu' or 'cuda')") from exc
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"{name}: {device!r} requested but CUDA is not available on this machine")
     if dev.type not in ("cpu", "cuda", "mps"):
         raise ValueError(f"{name}: unsupported device type {dev.type!r}; use 'cpu' or 'cuda'")
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"{name}: {device!r} requested but CUDA is not available on this machine; use 'cpu'")
+    if dev.type == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise ValueError(f"{name}: {device!r} requested but MPS is not available on this machine; use 'cpu'")
     return dev
 
 
-def check_generator(random_state, device=None, name="random_state"):
-    """``None`` / int / ``numpy.random.RandomState`` / ``torch.Generator`` -> ``torch.Generator``.
+_SEED_TYPES = "None, an int >= 0, a numpy RandomState/Generator"
 
-    ``None`` draws a fresh seed from torch's global generator (not
-    reproducible); an int gives the same stream on the same device every time.
+
+def check_seed_type(random_state, name="random_state", allow_generator=False):
+    """Type check of a ``random_state`` that draws nothing from it (for validation before ``fit``)."""
+    if random_state is None or isinstance(random_state, (np.random.RandomState, np.random.Generator)):
+        return
+    if allow_generator and isinstance(random_state, torch.Generator):
+        return
+    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
+        if random_state < 0:
+            raise ValueError(f"{name}: expected a non-negative seed, got {random_state}")
+        return
+    extra = " or a torch.Generator" if allow_generator else ""
+    raise TypeError(f"{name}: expected {_SEED_TYPES}{extra}, got {type(random_state).__name__}")
+
+
+def seed_from(random_state, name="random_state"):
+    """The one seed normaliser: ``random_state`` -> an int seed in ``[0, 2**63)``.
+
+    An int is used as is; a numpy ``RandomState``/``Generator`` is drawn from
+    once; ``None`` takes fresh entropy from the operating system (not
+    reproducible).
+    """
+    check_seed_type(random_state, name)
+    if random_state is None:
+        return int(np.random.SeedSequence().generate_state(1, np.uint64)[0] >> np.uint64(1))
+    if isinstance(random_state, np.random.RandomState):
+        return int(random_state.randint(0, 2**31 - 1))
+    if isinstance(random_state, np.random.Generator):
+        return int(random_state.integers(0, 2**63 - 1))
+    return int(random_state)
+
+
+def check_generator(random_state, device=None, name="random_state"):
+    """``None`` / int / numpy RandomState or Generator / ``torch.Generator`` -> ``torch.Generator``.
+
+    A ``torch.Generator`` is used as is (its stream advances). ``None`` draws
+    a seed from torch's global generator, so ``torch.manual_seed`` makes it
+    reproducible, as for torch's own random functions; anything else goes
+    through :func:`seed_from`, so an int gives the same stream on the same
+    device every time.
     """
     device = torch.device("cpu") if device is None else torch.device(device)
     if isinstance(random_state, torch.Generator):
         if random_state.device.type != device.type:
             raise ValueError(f"{name}: generator is on {random_state.device}, tensors on {device}")
         return random_state
-    if random_state is None:
-        seed = int(torch.randint(0, 2**62, (1,)).item())
-    elif isinstance(random_state, np.random.RandomState):
-        seed = int(random_state.randint(0, 2**31 - 1))
-    elif isinstance(random_state, np.random.Generator):
-        seed = int(random_state.integers(0, 2**62))
-    elif isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
-        if random_state < 0:
-            raise ValueError(f"{name}: expected a non-negative seed, got {random_state}")
-        seed = int(random_state)
-    else:
-        raise TypeError(
-            f"{name}: expected None, an int, a numpy RandomState/Generator or a torch.Generator, "
-            f"got {type(random_state).__name__}"
-        )
+    check_seed_type(random_state, name, allow_generator=True)
+    seed = int(torch.randint(0, 2**62, (1,)).item()) if random_state is None else seed_from(random_state, name)
     gen = torch.Generator(device=device)
     gen.manual_seed(seed)
     return gen

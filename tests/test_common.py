@@ -183,3 +183,111 @@ def test_subsampler_field_and_samples_shapes():
     for mode in ("majority", "mean_field"):
         m = est.set_params(transform_mode=mode).transform(g)
         assert m.shape == (g.num_nodes,) and m.dtype == bool
+
+
+# ---------------------------------------------------------------- scikit-learn's own checks
+@pytest.mark.parametrize("name", NAMES)
+def test_sklearn_check_estimator_runs_to_the_end(name):
+    """check_estimator runs every check; only checks that feed tabular data may fail, and they are listed."""
+    from sklearn.utils.estimator_checks import check_estimator
+
+    from skising.estimator_checks import TABULAR_INPUT_CHECKS, expected_failed_checks
+
+    est = ESTIMATORS[name][0]()
+    expected = expected_failed_checks(est)
+    assert set(expected) <= set(TABULAR_INPUT_CHECKS)
+    results = check_estimator(est, on_fail=None, expected_failed_checks=expected)
+    assert not [r["check_name"] for r in results if r["status"] == "failed"]
+    passed = {r["check_name"] for r in results if r["status"] == "passed"}
+    # what does not need data must pass
+    for check in ("check_no_attributes_set_in_init", "check_get_params_invariance", "check_set_params",
+                  "check_parameters_default_constructible", "check_estimator_cloneable", "check_estimator_repr"):
+        assert check in passed, check
+    assert not passed & set(expected)
+
+
+def _items_and_output(name):
+    """Several distinct items of the estimator's input type, and a function of the output per item."""
+    from skising.datasets import load_bunny, make_ba2motifs, make_banded_binary_matrices
+
+    def as_arrays(out):
+        return [np.asarray(o.detach().cpu() if isinstance(o, torch.Tensor) else o) for o in out]
+
+    if name.endswith("Segmenter"):
+        X = np.random.default_rng(3).random((3, 16, 16, 3))
+        return X, lambda est, items: list(est.predict(np.stack(items)))
+    if name == "SAIPreconditioner":
+        mats = make_banded_binary_matrices(3, random_state=5)
+        # transform takes one matrix: each result must not depend on what was transformed before
+        return mats, lambda est, items: [est.transform(A).M_.toarray() for A in items]
+    if name in ("MeshSparsifier", "PointSamplerSubsampler"):
+        b = load_bunny()
+        b2 = load_bunny()
+        b2.pos = b2.pos * torch.tensor([1.0, 0.5, 2.0])
+        return [b, b2], lambda est, items: as_arrays(est.transform(list(items)))
+    if name == "IsingGraphExplainer":
+        return make_ba2motifs(3, random_state=7), lambda est, items: as_arrays(est.transform(list(items)))
+    return _pos_graphs(), lambda est, items: as_arrays(est.transform(list(items)))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_item_result_does_not_depend_on_its_batch(name):
+    """transform(X)[i] == transform([X[i]])[0], and reversing X reverses the output (fixed random_state)."""
+    make, fit_args, _, _ = ESTIMATORS[name]
+    est = make().fit(*fit_args())
+    items, out = _items_and_output(name)
+    items = list(items)
+    full = out(est, items)
+    assert len(full) == len(items)
+    for i in range(len(items)):
+        np.testing.assert_array_equal(full[i], out(est, [items[i]])[0], err_msg=f"item {i} alone")
+    rev = out(est, items[::-1])
+    for a, b in zip(full, rev[::-1]):
+        np.testing.assert_array_equal(a, b, err_msg="reversed order")
+
+
+def test_unavailable_device_is_a_value_error_naming_device():
+    if not (torch.backends.mps.is_available()):
+        with pytest.raises(ValueError, match="device"):
+            IsingSubsampler(loss=_loss, device="mps", max_epochs=1).fit(_pos_graphs())
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="device"):
+            ConstantFieldIsingSubsampler(0.3, device="cuda").fit(_pos_graphs())
+    with pytest.raises(ValueError, match="device"):
+        IsingSubsampler(loss=_loss, device="tpu", max_epochs=1).fit(_pos_graphs())
+
+
+GRAPH_SUBSAMPLERS = ["IsingSubsampler", "RandomSubsampler", "FarthestPointSubsampler", "SpectralSubsampler",
+                     "ConstantFieldIsingSubsampler"]
+
+
+@pytest.mark.parametrize("name", GRAPH_SUBSAMPLERS)
+def test_score_and_loss_scorer(name):
+    """Every graph subsampler has score(); make_loss_scorer works in cross_val_score and GridSearchCV."""
+    from sklearn.model_selection import GridSearchCV, cross_val_score
+
+    from skising.metrics import make_loss_scorer
+    from skising.subsampling import CoverageLoss
+
+    make, fit_args, make_X, _ = ESTIMATORS[name]
+    loss = CoverageLoss()
+    est = make().set_params(loss=loss)
+    graphs = make_X()
+    est.fit(*fit_args())
+    s = est.score(graphs)
+    assert np.isfinite(s) and s < 0
+    scorer = make_loss_scorer(loss)
+    if name != "IsingSubsampler":  # the baselines score exactly what transform returns
+        assert scorer(est, graphs) == s
+    assert "CoverageLoss" in repr(scorer) and "object at" not in repr(scorer)
+    cv = cross_val_score(make().set_params(loss=loss), graphs, cv=3, scoring=scorer)
+    assert cv.shape == (3,) and np.isfinite(cv).all()
+    if name in ("RandomSubsampler", "FarthestPointSubsampler"):
+        search = GridSearchCV(make(), {"fraction": [0.05, 0.5]}, scoring=scorer, cv=3).fit(graphs)
+        assert search.best_params_ == {"fraction": 0.5}  # keeping more nodes covers better
+
+
+def test_baseline_score_without_loss_names_loss():
+    est = RandomSubsampler(0.3, random_state=0).fit(_pos_graphs())
+    with pytest.raises(ValueError, match="loss"):
+        est.score(_pos_graphs())

@@ -121,7 +121,7 @@ def test_explainer_bad_params(tiny):
 
 def test_sparsity_adds_kept_fraction_to_the_loss(tiny):
     ds, model = tiny
-    ex0 = IsingGraphExplainer(model, epochs=0, random_state=0).fit(ds[:3])
+    ex0 = IsingGraphExplainer(model, epochs=0, sparsity=0.0, random_state=0).fit(ds[:3])
     ex1 = clone(ex0).set_params(sparsity=0.5).fit(ds[:3])
     items = ex0._prepare(ds[:3])
     batch = ex0._collate(items)
@@ -134,7 +134,7 @@ def test_sparsity_adds_kept_fraction_to_the_loss(tiny):
 def test_hard_target_is_cross_entropy_to_the_predicted_class(tiny):
     # loss_target="hard" (the Mutagenicity recommendation): -log p_sub[argmax p_full] per sample and graph
     ds, model = tiny
-    ex = IsingGraphExplainer(model, epochs=0, loss_target="hard", random_state=0).fit(ds[:3])
+    ex = IsingGraphExplainer(model, epochs=0, loss_target="hard", sparsity=0.0, random_state=0).fit(ds[:3])
     batch = ex._collate(ex._prepare(ds[:3]))
     gen = torch.Generator().manual_seed(1)
     x = torch.where(torch.rand(2, batch.graph.num_nodes, generator=gen) < 0.5, 1.0, -1.0)
@@ -235,3 +235,56 @@ def test_end_to_end_ba2motifs_beats_random():
     # cached classifier: the second call loads the weights
     _, info2 = train_classifier(sub, model=GINClassifier(10, norm=True), epochs=30, batch_size=16, test_size=0.25, random_state=0, name="test")
     assert info2["cached"] and info2["test_acc"] == info["test_acc"]
+
+
+def _edge_graphs(n=4, edge_dim=2, seed=0):
+    from torch_geometric.data import Data
+
+    gen = torch.Generator().manual_seed(seed)
+    ei = torch.tensor([[0, 1, 1, 2, 2, 3], [1, 0, 2, 1, 3, 2]])
+    return [Data(x=torch.rand(4, 3, generator=gen), edge_index=ei,
+                 edge_attr=torch.rand(6, edge_dim, generator=gen)) for _ in range(n)]
+
+
+def test_edge_attr_must_be_present_or_absent_as_at_fit():
+    with_ea = _edge_graphs()
+    without = [type(g)(x=g.x, edge_index=g.edge_index) for g in with_ea]
+    ex = IsingGraphExplainer(GINClassifier(3, edge_dim=2), epochs=1, random_state=0).fit(with_ea)
+    assert ex.uses_edge_attr_
+    with pytest.raises(ValueError, match=r"X\[0\]\.edge_attr: missing"):
+        ex.transform(without)
+    with pytest.raises(ValueError, match="edge_attr: 3 edge features"):
+        ex.transform(_edge_graphs(edge_dim=3))
+    ex2 = IsingGraphExplainer(GINClassifier(3), epochs=1, random_state=0).fit(without)
+    assert not ex2.uses_edge_attr_
+    with pytest.raises(ValueError, match=r"X\[0\]\.edge_attr: present"):
+        ex2.transform(with_ea)
+    # ignoring edge features is explicit, and then both kinds of graphs give the same masks
+    ex3 = IsingGraphExplainer(GINClassifier(3), epochs=1, use_edge_attr=False, random_state=0).fit(with_ea)
+    assert not ex3.uses_edge_attr_
+    for a, b in zip(ex3.transform(with_ea), ex3.transform(without)):
+        assert torch.equal(a, b)
+    with pytest.raises(ValueError, match="use_edge_attr"):
+        IsingGraphExplainer(GINClassifier(3), use_edge_attr="yes", epochs=1).fit(without)
+
+
+def test_classifier_without_edge_attr_argument_ignores_edge_features():
+    """A plain PyG classifier whose forward takes no edge_attr works on graphs that carry edge_attr."""
+    from torch_geometric.nn import GIN, global_mean_pool
+
+    class PlainGIN(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.gnn = GIN(3, 16, 2, out_channels=2)
+
+        def forward(self, x, edge_index, batch=None):
+            b = torch.zeros(x.shape[0], dtype=torch.long) if batch is None else batch
+            return global_mean_pool(self.gnn(x, edge_index), b)
+
+    torch.manual_seed(0)
+    graphs = _edge_graphs()
+    ex = IsingGraphExplainer(PlainGIN(), epochs=1, random_state=0).fit(graphs)
+    assert not ex.uses_edge_attr_
+    assert len(ex.transform(graphs)) == 4
+    with pytest.raises(ValueError, match="use_edge_attr=True: model.forward takes no edge_attr"):
+        IsingGraphExplainer(PlainGIN(), epochs=1, use_edge_attr=True, random_state=0).fit(graphs)

@@ -30,6 +30,9 @@ class ConstantFieldIsingSubsampler(BaseSubsampler):
     tol : float
     device : str
     random_state : None or int
+    loss : callable or None, default None
+        Task loss ``loss(x, graph)`` (as for :class:`~skising.IsingSubsampler`)
+        used by :meth:`score`; not used to choose the nodes.
 
     Attributes
     ----------
@@ -46,7 +49,7 @@ class ConstantFieldIsingSubsampler(BaseSubsampler):
     """
 
     def __init__(self, fraction=0.5, field=None, coupling=1.0, beta=1.0, n_sweeps=10, update="metropolis",
-                 n_chains=16, tol=0.01, device="cpu", random_state=None):
+                 n_chains=16, tol=0.01, device="cpu", random_state=None, loss=None):
         self.fraction = fraction
         self.field = field
         self.coupling = coupling
@@ -57,6 +60,7 @@ class ConstantFieldIsingSubsampler(BaseSubsampler):
         self.tol = tol
         self.device = device
         self.random_state = random_state
+        self.loss = loss
 
     def _draw(self, graph, h, n, seed):
         dev = self._device

@@ -92,6 +92,9 @@ class FarthestPointSubsampler(BaseSubsampler):
         First point: random (from ``random_state``) or a fixed node index.
     backend : {"auto", "fpsample", "torch"}
     random_state : None or int
+    loss : callable or None, default None
+        Task loss ``loss(x, graph)`` (as for :class:`~skising.IsingSubsampler`)
+        used by :meth:`score`; not used to choose the nodes.
 
     Examples
     --------
@@ -101,11 +104,12 @@ class FarthestPointSubsampler(BaseSubsampler):
     np.int64(50)
     """
 
-    def __init__(self, fraction=0.5, start="random", backend="auto", random_state=None):
+    def __init__(self, fraction=0.5, start="random", backend="auto", random_state=None, loss=None):
         self.fraction = fraction
         self.start = start
         self.backend = backend
         self.random_state = random_state
+        self.loss = loss
 
     def _fit(self, graphs):
         if self.backend not in ("auto", "fpsample", "torch"):

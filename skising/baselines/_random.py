@@ -22,6 +22,9 @@ class RandomSubsampler(BaseSubsampler):
         Seed of the draws, fixed at ``fit``: a fitted estimator returns the
         same masks on every ``transform``/``sample`` call. ``None`` draws a
         fresh seed at each ``fit``.
+    loss : callable or None, default None
+        Task loss ``loss(x, graph)`` (as for :class:`~skising.IsingSubsampler`)
+        used by :meth:`score`; not used to choose the nodes.
 
     Examples
     --------
@@ -31,9 +34,10 @@ class RandomSubsampler(BaseSubsampler):
     np.int64(2)
     """
 
-    def __init__(self, fraction=0.5, random_state=None):
+    def __init__(self, fraction=0.5, random_state=None, loss=None):
         self.fraction = fraction
         self.random_state = random_state
+        self.loss = loss
 
     def _masks(self, graph, n, rng):
         N = graph.num_nodes

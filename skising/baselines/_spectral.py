@@ -89,6 +89,9 @@ class SpectralSubsampler(BaseSubsampler):
     random_state : None, int, numpy RandomState or Generator, default None
         Accepted for API consistency with the other subsamplers; the masks
         are deterministic and do not depend on it.
+    loss : callable or None, default None
+        Task loss ``loss(x, graph)`` (as for :class:`~skising.IsingSubsampler`)
+        used by :meth:`score`; not used to choose the nodes.
 
     Examples
     --------
@@ -98,11 +101,12 @@ class SpectralSubsampler(BaseSubsampler):
     True
     """
 
-    def __init__(self, fraction=0.5, laplacian="normalized", mode="polarity", random_state=None):
+    def __init__(self, fraction=0.5, laplacian="normalized", mode="polarity", random_state=None, loss=None):
         self.fraction = fraction
         self.laplacian = laplacian
         self.mode = mode
         self.random_state = random_state
+        self.loss = loss
 
     def _fit(self, graphs):
         if self.laplacian not in ("normalized", "combinatorial"):

@@ -21,11 +21,13 @@ import inspect
 
 import numpy as np
 import torch
+from sklearn.base import TransformerMixin
 
 from .._base import BaseIsingEstimator
 from ..fields._gin import GINField
 from ..graph import as_graph, batch_graphs
 from ..sampling._coloring import color_graph
+from ..sampling._sampler import _sample
 
 __all__ = ["IsingGraphExplainer", "induced_subgraph_proba"]
 
@@ -38,6 +40,24 @@ def _accepts_num_graphs(model):
         return "num_graphs" in inspect.signature(model.forward).parameters
     except (TypeError, ValueError):  # pragma: no cover - exotic callables
         return False
+
+
+def _accepts_edge_attr(model):
+    """Whether ``model.forward`` takes an ``edge_attr`` keyword (or ``**kwargs``)."""
+    try:
+        params = inspect.signature(model.forward).parameters
+    except (TypeError, ValueError):  # pragma: no cover - exotic callables
+        return True
+    return "edge_attr" in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+
+
+def _without_edge_attr(d):
+    """A shallow copy of the PyG graph ``d`` without ``edge_attr``."""
+    import copy
+
+    d = copy.copy(d)
+    d.edge_attr = None
+    return d
 
 
 def _induced_logits(model, x, edge_index, batch, num_graphs, keep, edge_attr=None):
@@ -174,7 +194,7 @@ def _as_data_list(X, name="X"):
     return X
 
 
-class IsingGraphExplainer(BaseIsingEstimator):
+class IsingGraphExplainer(TransformerMixin, BaseIsingEstimator):
     """Explain a GNN graph classifier with a learned Ising model (paper Sec. 4.2).
 
     A field network (default: the classifier's architecture without pooling,
@@ -198,35 +218,43 @@ class IsingGraphExplainer(BaseIsingEstimator):
     coupling : float, default 1.0
         Ferromagnetic coupling ``J`` (> 0) on every edge.
     beta : float, default 1.0
-    n_samples : int, default 2
+    n_samples : int, default 4
         Samples per graph and step (RLOO needs >= 2).
     n_sweeps : int, default 10
     update : {"metropolis", "heat_bath"}
-    epochs : int, default 300
+    epochs : int, default 100
     lr : float, default 1e-3
     batch_size : int, default 64
     target_fraction : float or None, default None
         Optional magnetisation penalty towards this kept fraction (eq. 16);
         the paper's explainer uses only the zero-sum field.
     penalty : float, default 1.0
-    loss_target : {"soft", "hard"}, default "soft"
-        Cross-entropy against the classifier's probabilities on the whole
-        graph (``"soft"``) or its predicted class / the given ``y``
-        (``"hard"``). With ``"soft"`` a graph the classifier is unsure of
-        (p = 0.6) penalises explanations that make it surer (p = 0.98), so
-        ``"hard"`` suits the predicted-class agreement metric better.
-    sparsity : float, default 0.0
+    loss_target : {"soft", "hard"}, default "hard"
+        Cross-entropy against the classifier's predicted class / the given
+        ``y`` (``"hard"``) or its probabilities on the whole graph
+        (``"soft"``, the paper's). With ``"soft"`` a graph the classifier is
+        unsure of (p = 0.6) penalises explanations that make it surer
+        (p = 0.98); for a confident classifier the two are the same.
+    sparsity : float, default 2.0
         Weight of the kept fraction of each sample added to its task loss
         (``loss = CE + sparsity * kept_fraction``; through RLOO like the
         cross-entropy). 0 is the paper's loss; a positive value keeps
-        pushing unneeded nodes out once the cross-entropy is saturated. On
-        BA-2Motifs ``sparsity=0.2`` gave top-5 GEA 0.96-0.99 on every seed
-        (paper loss: 0.60-0.99); on Mutagenicity ``sparsity=2`` with
-        ``loss_target="hard"`` and ``n_samples=4`` gave top-25 % GEA
-        0.31-0.51 and induced-subgraph agreement 0.90-0.94 over 5 seeds
-        (paper loss: GEA about 0.16); see ``doc/explain.md``.
+        pushing unneeded nodes out once the cross-entropy is saturated
+        (see ``doc/defaults.md``).
+    use_edge_attr : {"auto", True, False}, default "auto"
+        Edge features: ``"auto"`` uses ``edge_attr`` (GINE field, and
+        passed to ``model``) when the training graphs carry it and
+        ``model.forward`` takes an ``edge_attr`` argument, and ignores it
+        otherwise; ``True`` requires both; ``False`` ignores edge features
+        everywhere (the classifier is called without ``edge_attr``). After
+        ``fit``, graphs must carry ``edge_attr`` exactly when the explainer
+        uses it (``uses_edge_attr_``), unless ``use_edge_attr=False``.
     device : str, default "cpu"
-    random_state : int or None
+    random_state : None, int or numpy RandomState/Generator
+        Seed of every random stream: training uses it directly; ``sample``
+        and ``transform`` derive one stream per graph from it and the
+        graph's content, so a graph's explanation does not depend on the
+        other graphs passed with it or on its position.
     verbose : int, default 0
 
     Attributes
@@ -234,6 +262,9 @@ class IsingGraphExplainer(BaseIsingEstimator):
     field_model_ : torch.nn.Module
     history_ : list of dict
     n_features_in_ : int
+    uses_edge_attr_ : bool
+        Whether the fitted explainer (field network and classifier calls)
+        uses the graphs' ``edge_attr``.
 
     Examples
     --------
@@ -251,9 +282,9 @@ class IsingGraphExplainer(BaseIsingEstimator):
     True
     """
 
-    def __init__(self, model, field_model=None, coupling=1.0, beta=1.0, n_samples=2, n_sweeps=10,
-                 update="metropolis", epochs=300, lr=1e-3, batch_size=64, target_fraction=None, penalty=1.0,
-                 loss_target="soft", sparsity=0.0, device="cpu", random_state=None, verbose=0):
+    def __init__(self, model, field_model=None, coupling=1.0, beta=1.0, n_samples=4, n_sweeps=10,
+                 update="metropolis", epochs=100, lr=1e-3, batch_size=64, target_fraction=None, penalty=1.0,
+                 loss_target="hard", sparsity=2.0, use_edge_attr="auto", device="cpu", random_state=None, verbose=0):
         self.model = model
         self.field_model = field_model
         self.coupling = coupling
@@ -268,6 +299,7 @@ class IsingGraphExplainer(BaseIsingEstimator):
         self.penalty = penalty
         self.loss_target = loss_target
         self.sparsity = sparsity
+        self.use_edge_attr = use_edge_attr
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -284,24 +316,67 @@ class IsingGraphExplainer(BaseIsingEstimator):
         if not isinstance(self.sparsity, (int, float)) or isinstance(self.sparsity, bool) \
                 or not np.isfinite(self.sparsity) or self.sparsity < 0:
             raise ValueError(f"sparsity: expected a finite number >= 0, got {self.sparsity!r}")
+        if not (isinstance(self.use_edge_attr, bool) or self.use_edge_attr == "auto"):
+            raise ValueError(f"use_edge_attr: expected 'auto', True or False, got {self.use_edge_attr!r}")
         return device
 
     # ------------------------------------------------------------ data
+    def _decide_edge_attr(self, data):
+        """At ``fit``: whether to use the graphs' ``edge_attr`` (see ``use_edge_attr``)."""
+        has = [getattr(d, "edge_attr", None) is not None for d in data]
+        if self.use_edge_attr is False:
+            return False
+        if any(has) and not all(has):
+            i = has.index(False)
+            raise ValueError(f"X[{i}].edge_attr: missing, while other graphs carry edge_attr; give every graph "
+                             "edge features or none (or pass use_edge_attr=False to ignore them)")
+        takes = _accepts_edge_attr(self.model)
+        if self.use_edge_attr is True:
+            if not all(has):
+                raise ValueError("use_edge_attr=True: the graphs carry no edge_attr")
+            if not takes:
+                raise ValueError("use_edge_attr=True: model.forward takes no edge_attr argument")
+            return True
+        return bool(has and all(has) and takes)
+
+    def _data_list(self, X, name="X"):
+        """Validated PyG graphs, with ``edge_attr`` as at fit time (stripped where unused)."""
+        data = _as_data_list(X, name)
+        out = []
+        for i, d in enumerate(data):
+            has = getattr(d, "edge_attr", None) is not None
+            if self.uses_edge_attr_:
+                if not has:
+                    raise ValueError(f"{name}[{i}].edge_attr: missing, but the explainer was fitted with edge "
+                                     f"features (edge_attr of width {self._edge_dim}); pass graphs with edge_attr "
+                                     "or refit with use_edge_attr=False")
+                ea = d.edge_attr
+                width = int(ea.shape[1]) if ea.dim() == 2 else 1
+                if width != self._edge_dim:
+                    raise ValueError(f"{name}[{i}].edge_attr: {width} edge features, the explainer was fitted "
+                                     f"with {self._edge_dim}")
+            elif has:
+                if self.use_edge_attr == "auto" and not self._fit_had_edge_attr:
+                    raise ValueError(f"{name}[{i}].edge_attr: present, but the explainer was fitted on graphs "
+                                     "without edge features; pass graphs without edge_attr, or set "
+                                     "use_edge_attr=False to ignore edge features")
+                d = _without_edge_attr(d)
+            out.append(d)
+        return out
+
     def _model_kwargs(self, pyg):
         return {"edge_attr": pyg.edge_attr} if self._edge_dim is not None else {}
 
     def _prepare(self, X, y=None):
-        data = _as_data_list(X)
+        data = self._data_list(X)
         for i, d in enumerate(data):
             if d.x.shape[1] != self.n_features_in_:
                 raise ValueError(f"X: graph {i} has {d.x.shape[1]} node features, expected {self.n_features_in_}")
-            if self._edge_dim is not None and getattr(d, "edge_attr", None) is None:
-                raise ValueError(f"X: graph {i} lacks edge_attr, which the explainer was fitted with")
         items = []
         for i, d in enumerate(data):
             g = as_graph(d.edge_index.cpu(), num_nodes=int(d.num_nodes), name=f"X[{i}]")
             color_graph(g, "auto")  # cached on g, concatenated by batch_graphs
-            items.append({"data": d, "graph": g})
+            items.append({"data": d, "graph": g, "key": self._item_key(d)})
         # targets: the classifier's probabilities on the whole graphs (or given labels)
         from ._classifier import predict_proba
 
@@ -386,8 +461,10 @@ class IsingGraphExplainer(BaseIsingEstimator):
         self._init_random(self._device)
         data = _as_data_list(X)
         self.n_features_in_ = int(data[0].x.shape[1])
-        ea = getattr(data[0], "edge_attr", None)
-        self._edge_dim = int(ea.shape[1]) if ea is not None and ea.dim() == 2 else None
+        self._fit_had_edge_attr = getattr(data[0], "edge_attr", None) is not None
+        self.uses_edge_attr_ = self._decide_edge_attr(data)
+        ea = data[0].edge_attr if self.uses_edge_attr_ else None
+        self._edge_dim = (int(ea.shape[1]) if ea.dim() == 2 else 1) if ea is not None else None
         self.model.to(self._device).eval()
         items = self._prepare(data, y)
         # a one-node graph has the zero-sum field h = 0: nothing to learn from it,
@@ -397,21 +474,30 @@ class IsingGraphExplainer(BaseIsingEstimator):
             raise ValueError("X: every graph has a single node; there is nothing to explain")
         # BatchNorm in the GIN MLPs: without it, sum aggregation on constant
         # features gives hubs large |h| from the random initialisation, and once
-        # the loss saturates nothing moves them (BA-2Motifs GEA 0.47 -> 0.99).
+        # the loss saturates nothing moves them, so they outrank the motif.
         self.field_model_ = self._make_model(lambda: GINField(self.n_features_in_, 64, 3, self._edge_dim, norm=True))
         self._train(items, epochs=int(self.epochs))
         return self
 
-    def _batches(self, X):
+    def _item_key(self, d):
+        from .._base import item_key
+
+        return item_key(d.x, d.edge_index, getattr(d, "edge_attr", None) if self.uses_edge_attr_ else None)
+
+    def _items(self, X):
         self._check_fitted()
         items = []
-        for i, d in enumerate(_as_data_list(X)):
+        for i, d in enumerate(self._data_list(X)):
             if d.x.shape[1] != self.n_features_in_:
                 raise ValueError(f"X: graph {i} has {d.x.shape[1]} node features, the explainer was fitted on "
                                  f"{self.n_features_in_}")
             g = as_graph(d.edge_index.cpu(), num_nodes=int(d.num_nodes), name=f"X[{i}]")
             color_graph(g, "auto")
-            items.append({"data": d, "graph": g, "target": torch.zeros(1)})
+            items.append({"data": d, "graph": g, "target": torch.zeros(1), "key": self._item_key(d)})
+        return items
+
+    def _batches(self, X):
+        items = self._items(X)
         bs = max(int(self.batch_size), 1)
         for s in range(0, len(items), bs):
             yield self._collate(items[s : s + bs])
@@ -429,22 +515,26 @@ class IsingGraphExplainer(BaseIsingEstimator):
 
     @torch.no_grad()
     def sample(self, X, n_samples=1, random_state=None):
-        """Ising samples from the learned fields: a list of ``(n_samples, n_i)`` ±1 tensors."""
-        from .._validation import check_generator
+        """Ising samples from the learned fields: a list of ``(n_samples, n_i)`` ±1 tensors.
+
+        Every graph is sampled from its own stream, derived from
+        ``random_state`` (default: the estimator's) and the graph's content.
+        """
+        from .._base import stream_generator
+        from .._validation import check_int, seed_from
 
         self._check_fitted()
-        seed = self._seed + 1 if random_state is None else random_state
-        gen = check_generator(seed, self._device)
-        saved, self._torch_gen = self._torch_gen, gen
+        n_samples = check_int(n_samples, "n_samples", low=1)
+        seed = self._seed if random_state is None else seed_from(random_state)
         out = []
-        try:
-            self.field_model_.eval()
-            for batch in self._batches(X):
-                h = self._field(batch)
-                x = self._sample_batch(batch, h, self._couplings(batch), int(n_samples)).cpu()
-                out.extend(x[:, a:b] for a, b in batch.graph.subgraph_slices())
-        finally:
-            self._torch_gen = saved
+        self.field_model_.eval()
+        for item in self._items(X):
+            batch = self._collate([item])
+            h = self._field(batch)
+            gen = stream_generator(seed, "sample", self._device, item["key"])
+            x = _sample(batch.graph, h, self._couplings(batch), float(self.beta), n_samples, int(self.n_sweeps),
+                        self.update, "random", gen)
+            out.append(x.cpu())
         return out
 
     def transform(self, X):

@@ -15,3 +15,7 @@ __all__ += ["graph_explanation_accuracy", "harmonic_fidelity", "prediction_fidel
 from ._segment import dice_score
 
 __all__ += ["dice_score"]
+
+from ._scoring import loss_score, make_loss_scorer
+
+__all__ += ["loss_score", "make_loss_scorer"]

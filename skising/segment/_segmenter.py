@@ -23,8 +23,8 @@ Per-pixel credit
 Eq. 15 multiplies the difference of the two samples' *image* losses by the
 difference of their energies, so every pixel where the samples differ is
 credited with the misclassifications of the whole image, most of which it
-did not cause: with ``K = 2`` on 64 px horses only 3-5 % of the pixels get
-a gradient, and it is drowned in the other pixels' noise. The loss of eq. 19
+did not cause: with ``K = 2`` only the few pixels where the two samples
+differ get a gradient, and it is drowned in the other pixels' noise. The loss of eq. 19
 is a sum over pixels and the field enters the energy pixel by pixel
 (:math:`\partial E / \partial h_p = -x_p`), so the exact gradient is
 :math:`\partial_{h_p} \mathbb{E}[\ell] = \beta \sum_q \mathrm{Cov}(m_q, x_p)`
@@ -221,8 +221,8 @@ class IsingSegmenter(_SegmenterMixin, BaseIsingEstimator):
         the 8-neighbour lattice (critical ``beta J`` about 0.19): the
         neighbours' field (up to 8) overrides a field of the size the
         network starts with, thin parts are eroded, and RLOO must first
-        grow ``|h|`` several-fold. ``coupling=0.25`` trained much faster on
-        Weizmann horses (``benchmarks/results/segment.md``).
+        grow ``|h|`` several-fold. A coupling just above the critical one
+        (``coupling=0.25``) trains faster; ``doc/segment.md`` compares them.
     beta : float >= 0
         Inverse temperature (1 in the paper).
     n_samples : int >= 2
@@ -235,9 +235,8 @@ class IsingSegmenter(_SegmenterMixin, BaseIsingEstimator):
         image's loss difference. ``"local"``: each pixel is credited with
         the misclassifications in its ``(2 credit_radius + 1)^2`` window
         only (see the module notes; an extension with a small bias when
-        the coupling is non-zero and a much smaller variance). On Weizmann
-        horses ``credit="local", credit_radius=0`` trained far better
-        (``benchmarks/results/segment.md``).
+        the coupling is non-zero and a much smaller variance).
+        ``doc/segment.md`` compares both.
     credit_radius : int >= 0
         Window radius for ``credit="local"`` (0: the pixel alone).
     epochs : int >= 0
@@ -261,6 +260,14 @@ class IsingSegmenter(_SegmenterMixin, BaseIsingEstimator):
         :meth:`predict` draws from a generator re-seeded on every call, so
         it is repeatable.
     verbose : int
+
+    Notes
+    -----
+    Defaults (``coupling=0.25, credit="local", n_samples=4, lr=1e-3,
+    batch_size=8``) are the settings measured best on Weizmann horses at
+    64 px and confirmed at 128 px (``benchmarks/results/segment.md``). The
+    paper's settings are ``coupling=1.0, credit="image", n_samples=2,
+    lr=1e-4, batch_size=32``.
 
     Attributes
     ----------
@@ -288,16 +295,16 @@ class IsingSegmenter(_SegmenterMixin, BaseIsingEstimator):
     def __init__(
         self,
         field_model=None,
-        coupling=1.0,
+        coupling=0.25,
         beta=1.0,
-        n_samples=2,
+        n_samples=4,
         n_sweeps=10,
         update="metropolis",
-        credit="image",
+        credit="local",
         credit_radius=0,
         epochs=50,
-        lr=1e-4,
-        batch_size=32,
+        lr=1e-3,
+        batch_size=8,
         target_fraction=None,
         penalty=1.0,
         prediction="majority",
@@ -488,7 +495,7 @@ class UNetSegmenter(_SegmenterMixin, BaseIsingEstimator):
     (4, 16, 16)
     """
 
-    def __init__(self, field_model=None, epochs=50, lr=1e-4, batch_size=32, device="cpu", random_state=None, verbose=0):
+    def __init__(self, field_model=None, epochs=50, lr=1e-3, batch_size=8, device="cpu", random_state=None, verbose=0):
         self.field_model = field_model
         self.epochs = epochs
         self.lr = lr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from sklearn.base import TransformerMixin
 
 from .._validation import check_generator
 
@@ -88,7 +89,7 @@ class _MeshBatch:
         self.num_graphs = len(items)
 
 
-class MeshSparsifier(BaseIsingEstimator):
+class MeshSparsifier(TransformerMixin, BaseIsingEstimator):
     """Learned vertex sampling for triangle-mesh coarsening (paper Section 4.3).
 
     A field network (default: the paper's E(3)-equivariant network on the
