@@ -90,6 +90,7 @@ class CoverageLoss:
 
     # ------------------------------------------------------------------ compute
     def __call__(self, x, graph):
+        x = torch.as_tensor(x)
         region = self._check(x, graph)
         ptr = graph.ptr.cpu().numpy()
         counts = np.diff(ptr)
