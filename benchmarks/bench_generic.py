@@ -273,7 +273,7 @@ def write(args):
     ]
     steps = [r for r in recs if r["metric"].endswith("_seconds") and "loss" in r["params"]]
     if steps:
-        lines += ["## One training step, split (means over repeats; seconds)", "",
+        lines += ["## One training step, split (seconds, means over the repeats; the two ratios are of medians)", "",
                   "| dataset | nodes | loss implementation | forward | sampling | loss | backward | step | one sweep | "
                   "field fwd+bwd | step / (sweep + fwd/bwd) | loss / (sweep + fwd/bwd) | epoch (fit) | peak RSS GiB | "
                   "peak above start, bytes/node |",
