@@ -45,7 +45,7 @@ from skising.datasets._matrices import (  # noqa: E402
     split_matrices,
 )
 from skising.precondition import SAIPreconditioner, greedy_spai_dense, spai  # noqa: E402
-from skising.precondition._estimator import _Batch, _Item  # noqa: E402
+from skising.precondition._items import _Batch, _Item  # noqa: E402
 from skising.precondition._field import ConstantField  # noqa: E402
 from skising.precondition._pattern import entry_features  # noqa: E402
 
@@ -318,7 +318,7 @@ def rows(args):
     greedy SPAI) is refined by the same ``swap_refine_dense(steps=R)``, which
     keeps the number of entries of every matrix.
     """
-    from skising.precondition._estimator import refine_patterns
+    from skising.precondition._refine import refine_patterns
 
     torch.set_num_threads(args.threads)
     setting = args.setting
@@ -407,7 +407,7 @@ def sweeps(args):
 
 def paired(args):
     """Per-matrix comparison of the learned start and the TOP |M*| start, plain and refined (same test split)."""
-    from skising.precondition._estimator import refine_patterns
+    from skising.precondition._refine import refine_patterns
 
     torch.set_num_threads(args.threads)
     setting = args.setting

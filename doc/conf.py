@@ -344,6 +344,8 @@ API_SECTIONS = [
     ("skising.segment", "Image segmentation"),
     ("skising.datasets", "Datasets"),
     ("skising.metrics", "Metrics"),
+    ("skising.distributed", "Beyond one process (torch.distributed)"),
+    ("skising.estimator_checks", "scikit-learn estimator checks"),
 ]
 
 

@@ -34,6 +34,7 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 
+from . import _checkpoint
 from ._validation import check_device, check_generator, check_int, check_scalar, check_seed_type, seed_from
 from .gradients import magnetization_penalty, rloo_surrogate
 from .sampling._energy import _energy
@@ -227,18 +228,31 @@ class BaseIsingEstimator(BaseEstimator):
         return float(getattr(self, "penalty", 1.0))
 
     def _train(self, items, val_items=None, epochs=None):
-        """The one RLOO training loop. Fills ``history_`` and ``n_epochs_``."""
+        """The one RLOO training loop. Fills ``history_`` and ``n_epochs_``.
+
+        Under ``torch.distributed`` it trains data-parallel: items sharded
+        over the ranks, per-item sample streams, one gradient all-reduce per
+        global batch (see :mod:`skising.distributed._data_parallel`).
+        """
+        from .distributed._data_parallel import data_parallel, epoch_order, item_seed
+
         model = self.field_model_
         epochs = int(self.max_epochs if epochs is None else epochs)
         opt = torch.optim.Adam(model.parameters(), lr=float(self.lr))
         K = int(self.n_samples)
-        beta = float(self.beta)
         frac = getattr(self, "target_fraction", None)
         bs = int(self.batch_size)
         n = len(items)
         self.history_ = []
         best = (-math.inf, None)
-        verbose = int(getattr(self, "verbose", 0) or 0)
+        dp = data_parallel()
+        if dp is not None:  # one seed and one starting model on every rank
+            seed = dp.broadcast_seed(self._seed)
+            if seed != self._seed:
+                self._seed, self._torch_gen = seed, check_generator(seed, self._device)
+                self._np_rng = np.random.default_rng(seed)
+            dp.broadcast_module(model)
+        verbose = int(getattr(self, "verbose", 0) or 0) if dp is None or dp.rank == 0 else 0
         pbar = None
         if verbose:
             try:
@@ -247,67 +261,46 @@ class BaseIsingEstimator(BaseEstimator):
                 pbar = tqdm(total=epochs, desc=type(self).__name__, leave=False)
             except ImportError:  # tqdm is an optional extra
                 pbar = None
-        ckpt = self._checkpoint_path()
-        start_epoch, best = self._load_checkpoint(ckpt, model, opt, best)
+        ckpt = self._checkpoint_path() if dp is None or dp.rank == 0 else None
+        start_epoch, best = self._load_checkpoint(ckpt, model, opt, best, dp)
         for epoch in range(start_epoch, epochs):
             t0 = time.perf_counter()
-            order = self._np_rng.permutation(n)
+            order = self._np_rng.permutation(n) if dp is None else epoch_order(self._seed, epoch, n)
             model.train()
             tot, cnt, pen_tot = 0.0, 0, 0.0
             n_batches, n_signal = 0, 0
             for start in range(0, n, bs):
-                batch = self._collate([items[i] for i in order[start : start + bs]])
-                if epoch == start_epoch:
-                    self._check_batch_memory(batch, K)
-                h = self._field(batch)
-                if not torch.isfinite(h.detach()).all():
-                    self._restore_last_good()
-                    raise TrainingDiverged(
-                        f"field_model produced NaN/inf fields at epoch {epoch}; lower lr (now {self.lr}) "
-                        "or check the input features. The last good parameters were kept."
-                    )
-                J = self._couplings(batch)
-                with torch.no_grad():
-                    x = self._sample_batch(batch, h, J, K)
-                losses = torch.as_tensor(self._task_loss(x, batch)).detach()
-                if losses.dim() == 0 or losses.shape[0] != K:
-                    raise ValueError(
-                        f"loss: expected a tensor of shape ({K},) or ({K}, n_graphs) (one value per sample), "
-                        f"got shape {tuple(losses.shape)}"
-                    )
-                if not torch.isfinite(losses).all():
-                    self._restore_last_good()
-                    raise TrainingDiverged(
-                        f"loss returned NaN/inf at epoch {epoch}; the last good parameters were kept"
-                    )
-                n_batches += 1
-                # RLOO learns only from differences between the K samples' losses
-                signal = bool((losses != losses[:1]).any())
-                n_signal += int(signal)
-                E = self._energy_batch(batch, x, h, J)
-                obj = rloo_surrogate(losses.to(self._device), E, beta)
-                pen = torch.zeros((), device=self._device)
-                if frac is not None and not signal and self._frozen_penalty_weight() > 0:
-                    # a frozen sampler (identical samples, no RLOO gradient) under a saturated field:
-                    # pull the field level back to where samples differ again
-                    pen = _unfreeze_penalty(h, beta, frac, batch.graph.batch)
-                    obj = obj + self._frozen_penalty_weight() * pen
-                elif frac is not None and self._penalty_weight() > 0:
-                    pen = magnetization_penalty(h, beta, frac, batch.graph.batch)
-                    obj = obj + self._penalty_weight() * pen
+                ids = order[start : start + bs]
                 opt.zero_grad(set_to_none=True)
-                obj.backward()
+                if dp is None:  # the whole batch, sampled with the estimator's generator
+                    groups, weight = [(ids, None)], 1.0
+                else:  # this rank's items, each sampled with its own generator
+                    groups, weight = [([i], item_seed(self._seed, epoch, i)) for i in dp.shard(ids)], 1.0 / len(ids)
+                b_loss, b_cnt, b_pen, b_signal = 0.0, 0, 0.0, 0
+                for group, gseed in groups:
+                    loss_mean, size, pen, signal = self._train_step(
+                        [items[i] for i in group], K, frac, epoch, weight,
+                        None if gseed is None else check_generator(gseed, self._device), epoch == start_epoch)
+                    b_loss += loss_mean * size
+                    b_cnt += size
+                    b_pen += pen * weight
+                    b_signal = max(b_signal, int(signal))
+                if dp is not None:
+                    b_loss, b_cnt, b_pen, b_signal = dp.all_reduce_step(model.parameters(),
+                                                                        [b_loss, b_cnt, b_pen, b_signal])
                 clip = getattr(self, "max_grad_norm", None)  # optional estimator parameter
                 if clip is not None:
                     torch.nn.utils.clip_grad_norm_(model.parameters(), float(clip))
                 opt.step()
                 self._last_good = {k: v.detach().clone() for k, v in model.state_dict().items()}
-                tot += float(losses.mean()) * len(batch.items if hasattr(batch, "items") else [0])
-                cnt += len(batch.items if hasattr(batch, "items") else [0])
-                pen_tot += float(pen.detach())
+                n_batches += 1
+                n_signal += int(b_signal > 0)
+                tot += b_loss
+                cnt += int(round(b_cnt))
+                pen_tot += b_pen
             rec = {"epoch": epoch, "loss": tot / max(cnt, 1), "penalty": pen_tot, "seconds": time.perf_counter() - t0,
                    "rloo_signal": n_signal / max(n_batches, 1)}
-            if val_items is not None:
+            if val_items is not None:  # every rank scores the same validation items the same way
                 model.eval()
                 score = float(self._validation_score(val_items))
                 rec["val_score"] = score
@@ -333,9 +326,66 @@ class BaseIsingEstimator(BaseEstimator):
         if val_items is not None and best[1] is not None:
             model.load_state_dict(best[1])
             self.best_epoch_ = best[2]
+        if dp is not None:  # bit-identical fitted estimators on every rank
+            dp.broadcast_module(model)
         model.eval()
         self.n_epochs_ = epochs
         return self
+
+    def _train_step(self, group, K, frac, epoch, weight, gen, check_memory):
+        """Forward, sample, loss and backward of ``weight`` x the objective on one group of items.
+
+        ``gen``: the group's own generator (data-parallel loop), or None for the
+        estimator's. Gradients accumulate in the field model; returns
+        ``(mean loss, number of items, penalty, whether the K losses differ)``.
+        """
+        beta = float(self.beta)
+        batch = self._collate(group)
+        if check_memory:
+            self._check_batch_memory(batch, K)
+        h = self._field(batch)
+        if not torch.isfinite(h.detach()).all():
+            self._restore_last_good()
+            raise TrainingDiverged(
+                f"field_model produced NaN/inf fields at epoch {epoch}; lower lr (now {self.lr}) "
+                "or check the input features. The last good parameters were kept."
+            )
+        J = self._couplings(batch)
+        saved = self._torch_gen
+        if gen is not None:
+            self._torch_gen = gen  # the hooks sample with self._torch_gen
+        try:
+            with torch.no_grad():
+                x = self._sample_batch(batch, h, J, K)
+        finally:
+            self._torch_gen = saved
+        losses = torch.as_tensor(self._task_loss(x, batch)).detach()
+        if losses.dim() == 0 or losses.shape[0] != K:
+            raise ValueError(
+                f"loss: expected a tensor of shape ({K},) or ({K}, n_graphs) (one value per sample), "
+                f"got shape {tuple(losses.shape)}"
+            )
+        if not torch.isfinite(losses).all():
+            self._restore_last_good()
+            raise TrainingDiverged(
+                f"loss returned NaN/inf at epoch {epoch}; the last good parameters were kept"
+            )
+        # RLOO learns only from differences between the K samples' losses
+        signal = bool((losses != losses[:1]).any())
+        E = self._energy_batch(batch, x, h, J)
+        obj = rloo_surrogate(losses.to(self._device), E, beta)
+        pen = torch.zeros((), device=self._device)
+        if frac is not None and not signal and self._frozen_penalty_weight() > 0:
+            # a frozen sampler (identical samples, no RLOO gradient) under a saturated field:
+            # pull the field level back to where samples differ again
+            pen = _unfreeze_penalty(h, beta, frac, batch.graph.batch)
+            obj = obj + self._frozen_penalty_weight() * pen
+        elif frac is not None and self._penalty_weight() > 0:
+            pen = magnetization_penalty(h, beta, frac, batch.graph.batch)
+            obj = obj + self._penalty_weight() * pen
+        (obj * weight if weight != 1.0 else obj).backward()
+        size = len(batch.items if hasattr(batch, "items") else [0])
+        return float(losses.mean()), size, float(pen.detach()), signal
 
     def _frozen_penalty_weight(self):
         """Weight of :func:`_unfreeze_penalty` for a batch whose samples all had the same loss (default 0)."""
@@ -388,40 +438,23 @@ class BaseIsingEstimator(BaseEstimator):
 
     # ------------------------------------------------------------ checkpoints
     def _set_checkpointing(self, checkpoint_dir=None, resume=False):
-        """Enable per-epoch atomic checkpoints in ``checkpoint_dir`` (and resuming)."""
-        import os
-
-        if checkpoint_dir is not None and not isinstance(checkpoint_dir, (str, os.PathLike)):
-            raise TypeError(f"checkpoint_dir: expected a path, got {type(checkpoint_dir).__name__}")
-        if resume and checkpoint_dir is None:
-            raise ValueError("resume: resuming needs a checkpoint_dir")
-        self._checkpoint_dir = checkpoint_dir
-        self._resume = bool(resume)
+        """Enable per-epoch atomic checkpoints in ``checkpoint_dir`` (and resuming); see :mod:`skising._checkpoint`."""
+        self._checkpoint_dir, self._resume = _checkpoint.check_checkpoint_dir(checkpoint_dir, resume)
 
     def _checkpoint_path(self):
-        from pathlib import Path
+        return _checkpoint.checkpoint_path(getattr(self, "_checkpoint_dir", None))
 
-        d = getattr(self, "_checkpoint_dir", None)
-        if d is None:
-            return None
-        d = Path(d)
-        try:
-            d.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ValueError(f"checkpoint_dir: cannot create {d}: {exc}") from exc
-        return d / "checkpoint.pt"
+    def _load_checkpoint(self, path, model, opt, best, dp=None):
+        """Restore the training state from ``path`` when resuming; return ``(start_epoch, best)``.
 
-    def _load_checkpoint(self, path, model, opt, best):
-        """Restore the training state from ``path`` when resuming; return ``(start_epoch, best)``."""
-        if path is None or not getattr(self, "_resume", False) or not path.exists():
+        With ``dp`` (data-parallel training), rank 0 reads the file and broadcasts it.
+        """
+        resume = getattr(self, "_resume", False)
+        state = _checkpoint.load_checkpoint(path, type(self).__name__, self._device) if resume else None
+        if dp is not None and resume:
+            state = _to_device(dp.broadcast_object(None if state is None else _to_device(state, "cpu")), self._device)
+        if state is None:
             return 0, best
-        state = torch.load(path, map_location=self._device, weights_only=False)
-        if state.get("estimator") != type(self).__name__:
-            raise ValueError(f"checkpoint_dir: {path} was written by {state.get('estimator')}, not {type(self).__name__}")
-        written_on = torch.device(state.get("device", "cpu")).type
-        if written_on != self._device.type:  # generator states differ between CPU and CUDA
-            raise ValueError(f"checkpoint_dir: {path} was written on {written_on}; resume it on {written_on} "
-                             f"(device={self.device!r} now) or start a new fit")
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         self._torch_gen.set_state(state["torch_gen"].cpu())
@@ -431,10 +464,7 @@ class BaseIsingEstimator(BaseEstimator):
 
     def _save_checkpoint(self, path, epoch, opt, best):
         """Write the full training state atomically (temp file + rename)."""
-        import os
-        import tempfile
-
-        state = {
+        _checkpoint.save_checkpoint(path, {
             "estimator": type(self).__name__,
             "device": str(self._device),
             "epoch": epoch,
@@ -444,16 +474,7 @@ class BaseIsingEstimator(BaseEstimator):
             "np_rng": self._np_rng.bit_generator.state,
             "history": self.history_,
             "best": best,
-        }
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".checkpoint-", suffix=".pt")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                torch.save(state, f)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        })
 
     def _restore_last_good(self):
         state = getattr(self, "_last_good", None)

@@ -25,6 +25,8 @@ SUBPACKAGES = [
     "skising.explain",
     "skising.sparsify",
     "skising.precondition",
+    "skising.distributed",
+    "skising.estimator_checks",
     "skising.segment",
     "skising.datasets",
     "skising.metrics",

@@ -15,7 +15,7 @@ from skising.explain import (
     predict_proba,
     train_classifier,
 )
-from skising.explain._explainer import _induced_logits
+from skising.explain._subgraph import _induced_logits
 from skising.fields import GINClassifier
 from skising.metrics import graph_explanation_accuracy, topk_node_mask
 

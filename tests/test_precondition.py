@@ -204,7 +204,7 @@ def test_full_pattern_setting_fits(mats):
 
 def test_trained_beats_random_on_dataset1(mats):
     """End to end: a short training run, evaluated on held-out matrices."""
-    from skising.precondition._estimator import _Batch, _Item
+    from skising.precondition._items import _Batch, _Item
 
     train, test = make_banded_binary_matrices(32, random_state=1), mats[16:24]
     est = SAIPreconditioner(max_epochs=2, batch_size=16, random_state=0).fit(train)

@@ -10,7 +10,7 @@ import torch
 
 from skising.datasets import make_banded_binary_matrices
 from skising.precondition import EntryGCNII, SAIPreconditioner, candidate_pattern, entry_graph
-from skising.precondition import _estimator
+from skising.precondition import _estimator, _items
 from skising.sampling._rook import _luby_coloring, rook_coloring, rook_energy, rook_num_edges, sample_rook
 from skising.sampling import is_valid_coloring
 from skising.sampling._energy import _energy
@@ -78,13 +78,13 @@ def test_large_transform_uses_rook_path(monkeypatch):
     est = SAIPreconditioner(max_epochs=0, random_state=0).fit(make_banded_binary_matrices(4, random_state=0))
     A = pyamg.gallery.poisson((30, 30), format="csr")
     built = []
-    orig = _estimator.entry_graph
+    orig = _items.entry_graph
 
     def spy(*a, **k):
         built.append(1)
         return orig(*a, **k)
 
-    monkeypatch.setattr(_estimator, "entry_graph", spy)
+    monkeypatch.setattr(_items, "entry_graph", spy)
     monkeypatch.setattr(_estimator, "_ROOK_MIN_EDGES", 0)
     M1 = est.transform(A).M_
     assert not built  # the entry graph was never materialised

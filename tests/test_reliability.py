@@ -58,11 +58,11 @@ def test_sai_fit_full_pattern_raises_memory_error(little_memory):
 def test_training_batch_guard_names_batch_size_and_n_samples(monkeypatch):
     from skising.segment import IsingSegmenter
 
-    # enough for the data, not for 2 chains x 4 images x 32 x 32 pixels
+    # enough for the data, not for 4 chains x 4 images x 32 x 32 pixels
     monkeypatch.setattr(validation, "available_memory", lambda device=None: 10_000)
     rng = np.random.default_rng(0)
     X = rng.random((4, 32, 32, 1))
-    with pytest.raises(MemoryError, match=r"batch_size \(now 4\).*n_samples \(now 2\)"):
+    with pytest.raises(MemoryError, match=r"batch_size \(now 4\).*n_samples \(now 4\)"):
         IsingSegmenter(epochs=1, batch_size=4, random_state=0).fit(X, X[..., 0] > 0.5)
 
 

@@ -17,8 +17,6 @@ masking metrics instead multiply features and messages by the mask).
 
 from __future__ import annotations
 
-import inspect
-
 import numpy as np
 import torch
 from sklearn.base import TransformerMixin
@@ -28,131 +26,10 @@ from ..fields._gin import GINField
 from ..graph import as_graph, batch_graphs
 from ..sampling._coloring import color_graph
 from ..sampling._sampler import _sample
+from ._data import _as_data_list, _without_edge_attr
+from ._subgraph import _accepts_edge_attr, _induced_logits
 
-__all__ = ["IsingGraphExplainer", "induced_subgraph_proba"]
-
-
-# ---------------------------------------------------------------------------
-# batched induced subgraphs
-# ---------------------------------------------------------------------------
-def _accepts_num_graphs(model):
-    try:
-        return "num_graphs" in inspect.signature(model.forward).parameters
-    except (TypeError, ValueError):  # pragma: no cover - exotic callables
-        return False
-
-
-def _accepts_edge_attr(model):
-    """Whether ``model.forward`` takes an ``edge_attr`` keyword (or ``**kwargs``)."""
-    try:
-        params = inspect.signature(model.forward).parameters
-    except (TypeError, ValueError):  # pragma: no cover - exotic callables
-        return True
-    return "edge_attr" in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
-
-
-def _without_edge_attr(d):
-    """A shallow copy of the PyG graph ``d`` without ``edge_attr``."""
-    import copy
-
-    d = copy.copy(d)
-    d.edge_attr = None
-    return d
-
-
-def _induced_logits(model, x, edge_index, batch, num_graphs, keep, edge_attr=None):
-    """Logits ``(K, G, C)`` of ``model`` on the K induced subgraphs of ``keep`` (K, N) bool.
-
-    One forward pass over the disjoint union of all ``K * G`` subgraphs:
-    copy k of graph g is graph ``k * G + g``; dropped nodes and every edge
-    touching them are removed. A subgraph left without nodes is pooled to
-    zeros by models that take ``num_graphs`` (as :class:`~skising.fields.GINClassifier`);
-    for other models, empty subgraphs at the end of the union get uniform
-    logits (zero).
-    """
-    K, N = keep.shape
-    dev = x.device
-    kf = keep.reshape(-1)
-    new_id = torch.cumsum(kf.long(), 0) - 1
-    off = (torch.arange(K, device=dev) * N)[:, None]
-    src = (edge_index[0][None] + off).reshape(-1)
-    dst = (edge_index[1][None] + off).reshape(-1)
-    ek = kf[src] & kf[dst]
-    ei = torch.stack([new_id[src[ek]], new_id[dst[ek]]])
-    xb = x.repeat(K, 1)[kf]
-    bb = (batch[None] + (torch.arange(K, device=dev) * num_graphs)[:, None]).reshape(-1)[kf]
-    kwargs = {}
-    if edge_attr is not None:
-        kwargs["edge_attr"] = edge_attr.repeat(K, 1)[ek]
-    total = K * num_graphs
-    if _accepts_num_graphs(model):
-        out = model(xb, ei, batch=bb, num_graphs=total, **kwargs)
-    elif xb.shape[0] == 0:
-        out = None
-    else:
-        out = model(xb, ei, batch=bb, **kwargs)
-    if out is None or out.shape[0] < total:  # trailing empty subgraphs: no evidence
-        C = out.shape[1] if out is not None else int(getattr(model, "n_classes", 2))
-        pad = torch.zeros(total, C, device=dev, dtype=torch.float32)
-        if out is not None:
-            pad[: out.shape[0]] = out
-        out = pad
-    return out.reshape(K, num_graphs, -1)
-
-
-@torch.no_grad()
-def induced_subgraph_proba(model, graphs, node_masks, batch_size=128, device="cpu"):
-    """Class probabilities of ``model`` on the induced subgraphs of ``node_masks``.
-
-    Parameters
-    ----------
-    model : torch.nn.Module
-        ``model(x, edge_index, batch=..., [edge_attr=...]) -> logits``.
-        It is put in evaluation mode (``model.eval()``).
-    graphs : list of torch_geometric.data.Data
-        The graphs whose induced subgraphs are classified.
-    node_masks : list of bool arrays/tensors, one ``(n_i,)`` per graph
-        Nodes to keep; all other nodes and their edges are deleted.
-    batch_size : int, default=128
-        Number of graphs passed to ``model`` in one batch.
-    device : str or torch.device, default="cpu"
-        Device the batches are moved to; ``model`` must already live there.
-
-    Returns
-    -------
-    torch.Tensor of shape (n_graphs, n_classes)
-        Softmax of the logits of every induced subgraph, on the CPU.
-
-    Examples
-    --------
-    >>> import torch
-    >>> from skising.datasets import make_ba2motifs
-    >>> from skising.fields import GINClassifier
-    >>> from skising.explain import induced_subgraph_proba
-    >>> ds = make_ba2motifs(2, random_state=0)
-    >>> p = induced_subgraph_proba(GINClassifier(10), ds, [torch.ones(25, dtype=bool)] * 2)
-    >>> tuple(p.shape)
-    (2, 2)
-    """
-    from torch_geometric.data import Batch
-
-    if len(node_masks) != len(graphs):
-        raise ValueError(f"node_masks: expected {len(graphs)} masks (one per graph), got {len(node_masks)}")
-    model.eval()
-    out = []
-    for s in range(0, len(graphs), batch_size):
-        part = list(graphs[s : s + batch_size])
-        b = Batch.from_data_list(part).to(device)
-        masks = [torch.as_tensor(np.asarray(m.cpu() if isinstance(m, torch.Tensor) else m)).bool().reshape(-1)
-                 for m in node_masks[s : s + batch_size]]
-        for g, m in zip(part, masks):
-            if m.numel() != g.num_nodes:
-                raise ValueError(f"node_masks: a mask has {m.numel()} entries for a graph of {g.num_nodes} nodes")
-        keep = torch.cat(masks).to(device)[None]
-        logits = _induced_logits(model, b.x, b.edge_index, b.batch, b.num_graphs, keep,
-                                 getattr(b, "edge_attr", None))
-        out.append(torch.softmax(logits[0], -1).cpu())
-    return torch.cat(out)
+__all__ = ["IsingGraphExplainer"]
 
 
 class _Batch:
@@ -160,38 +37,6 @@ class _Batch:
 
     def __init__(self, graph, items, pyg, target):
         self.graph, self.items, self.pyg, self.target = graph, items, pyg, target
-
-
-def _as_data_list(X, name="X"):
-    from torch_geometric.data import Batch, Data
-
-    if isinstance(X, (str, bytes)):
-        raise TypeError(f"{name}: expected a list/dataset of torch_geometric Data graphs, got {type(X).__name__}")
-    if isinstance(X, Batch):
-        X = X.to_data_list()
-    elif isinstance(X, Data):
-        X = [X]
-    try:
-        X = list(X)
-    except TypeError as exc:
-        raise TypeError(f"{name}: expected a list/dataset of torch_geometric Data graphs, got {type(X).__name__}") from exc
-    if not X:
-        raise ValueError(f"{name}: no graphs given")
-    for i, d in enumerate(X):
-        if not isinstance(d, Data) or getattr(d, "x", None) is None or getattr(d, "edge_index", None) is None:
-            raise TypeError(f"{name}: item {i} is not a torch_geometric Data with x and edge_index")
-        x = d.x
-        if not isinstance(x, torch.Tensor) or x.dim() != 2 or x.is_complex() or x.dtype == torch.bool:
-            raise TypeError(f"{name}[{i}].x: expected a real (num_nodes, num_features) tensor, "
-                            f"got {type(x).__name__} of shape {tuple(getattr(x, 'shape', ()))}")
-        if x.shape[0] == 0:
-            raise ValueError(f"{name}[{i}]: graph without nodes")
-        if x.is_floating_point() and not torch.isfinite(x).all():
-            raise ValueError(f"{name}[{i}].x: node features contain NaN or infinite values")
-        ea = getattr(d, "edge_attr", None)
-        if isinstance(ea, torch.Tensor) and ea.is_floating_point() and not torch.isfinite(ea).all():
-            raise ValueError(f"{name}[{i}].edge_attr: edge features contain NaN or infinite values")
-    return X
 
 
 class IsingGraphExplainer(TransformerMixin, BaseIsingEstimator):

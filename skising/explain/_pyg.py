@@ -11,7 +11,8 @@ try:
 except ImportError as exc:  # pragma: no cover - torch_geometric is a core dependency
     raise ImportError("skising.explain needs torch_geometric (pip install torch_geometric)") from exc
 
-from ._explainer import IsingGraphExplainer, _accepts_num_graphs
+from ._explainer import IsingGraphExplainer
+from ._subgraph import _accepts_num_graphs
 
 __all__ = ["IsingExplainerAlgorithm"]
 

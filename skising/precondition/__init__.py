@@ -2,6 +2,7 @@
 
 from ._estimator import SAIPreconditioner
 from ._field import ConstantField, EntryGCNII
+from ._fsai import FSAIOperator, fsai, fsai_factor
 from ._greedy import greedy_spai, greedy_spai_dense, spai, swap_refine_dense
 from ._lstsq import sai_lstsq, sai_lstsq_dense
 from ._pattern import candidate_pattern, check_matrix, entry_graph
@@ -11,6 +12,9 @@ __all__ = [
     "EntryGCNII",
     "ConstantField",
     "spai",
+    "fsai",
+    "fsai_factor",
+    "FSAIOperator",
     "greedy_spai",
     "greedy_spai_dense",
     "swap_refine_dense",

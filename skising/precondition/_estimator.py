@@ -20,12 +20,12 @@ from sklearn.base import TransformerMixin
 
 from .._base import BaseIsingEstimator
 from .._validation import check_int
-from ..graph import batch_graphs
 from ..sampling._sampler import _sample
 from ._field import EntryGCNII
-from ._greedy import swap_refine_dense
-from ._lstsq import sai_lstsq
-from ._pattern import FEATURES, candidate_pattern, check_matrix, entry_features, entry_graph, n_entry_features
+from ._fsai import FSAIOperator, TorchSparseOperator, fsai_factor, kaporin_loss
+from ._items import _Batch, _check_spd_pattern, _Item
+from ._pattern import FEATURES, check_matrix, n_entry_features
+from ._refine import refine_patterns
 from ..sampling._rook import rook_num_edges, sample_rook
 
 __all__ = ["SAIPreconditioner"]
@@ -38,78 +38,25 @@ _REFINE_MAX_N = 2000
 _ROOK_MIN_EDGES = 500_000
 
 
-class _Item:
-    """One matrix with its candidates, features and entry graph (CPU)."""
-
-    def __init__(self, A, pattern, keep_diagonal, build_graph=True, features="A"):
-        self.A = A
-        self.n = A.shape[0]
-        self.rows, self.cols = candidate_pattern(A, pattern, keep_diagonal)
-        self.x = entry_features(A, self.rows, self.cols, pattern, features)
-        self._graph = None
-        if build_graph:
-            self._graph = entry_graph(self.rows, self.cols, x=self.x)
-
-    @property
-    def graph(self):
-        """The explicit entry graph (built on first use)."""
-        if self._graph is None:
-            self._graph = entry_graph(self.rows, self.cols, x=self.x)
-        return self._graph
-
-    @property
-    def m(self):
-        return self.rows.size
-
-
-class _Batch:
-    def __init__(self, items, device, K):
-        self.items = items
-        off = np.cumsum([0] + [it.n for it in items])
-        self.N = int(off[-1])
-        self.G = len(items)
-        self.rows = np.concatenate([it.rows + o for it, o in zip(items, off[:-1])])
-        self.cols = np.concatenate([it.cols + o for it, o in zip(items, off[:-1])])
-        self.col_matrix = np.repeat(np.arange(self.G), [it.n for it in items])
-        self.graph = batch_graphs([it.graph for it in items]).to(device)
-        self.x = self.graph.x.to(device)
-        self.t_rows = torch.as_tensor(self.rows, device=device)
-        self.t_cols = torch.as_tensor(self.cols, device=device)
-        self.ent_batch = self.graph.batch_vector.to(device)
-        self.A = sp.block_diag([it.A for it in items], format="csc")
-        self._rep = {}
-
-    def A_rep(self, K):
-        if K not in self._rep:
-            self._rep[K] = sp.block_diag([self.A] * K, format="csc") if K > 1 else self.A
-        return self._rep[K]
-
-    def residuals(self, keep, keep_diagonal):
-        """Frobenius residual of each (sample, matrix): keep (K, m) bool -> (K, G)."""
-        K = keep.shape[0]
-        N = self.N
-        s_idx, e_idx = np.nonzero(keep)
-        r = self.rows[e_idx] + s_idx * N
-        c = self.cols[e_idx] + s_idx * N
-        if keep_diagonal:
-            d = np.arange(K * N, dtype=np.int64)
-            r, c = np.concatenate([r, d]), np.concatenate([c, d])
-        o = np.lexsort((r, c))
-        r, c = r[o], c[o]
-        vals, res2 = sai_lstsq(self.A_rep(K), r, c)
-        per = np.zeros((K, self.G))
-        np.add.at(per, (np.repeat(np.arange(K), N), np.tile(self.col_matrix, K)), res2)
-        return np.sqrt(per), (r, c, vals)
-
-
 class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
     r"""Sparse approximate inverse with an Ising-sampled, learned pattern.
 
     ``fit`` learns a field model on a collection of (small) matrices;
     ``transform(A)`` samples a pattern for any matrix ``A`` (also much larger
-    than the training ones), solves the column least-squares problems and
-    returns ``M`` as a :class:`scipy.sparse.linalg.LinearOperator`, usable as
-    ``M=`` in ``gmres``/``bicgstab``/``cg``. The CSR matrix is ``M_``.
+    than the training ones), computes the values and returns ``M`` as a
+    :class:`scipy.sparse.linalg.LinearOperator`, usable as ``M=`` in scipy's
+    Krylov solvers:
+
+    * ``form="sai"`` (default): ``M`` minimises ``||AM - I||_F`` on the
+      pattern, column by column (eq. 28); ``M`` is not symmetric, so it
+      serves ``gmres``/``bicgstab``/``gcrotmk``, not ``cg``/``minres``
+      (``transform(A, solver="cg")`` refuses). The CSR matrix is ``M_``.
+    * ``form="fsai"``: factorized sparse approximate inverse
+      ``M = G^T G`` of a symmetric positive definite ``A`` (``G`` lower
+      triangular, Kolotilina-Yeremin values, pattern sampled from the
+      strictly lower candidates); ``M`` is SPD, so it serves ``cg`` and
+      ``minres``. Training minimises the normalised log Kaporin number
+      of ``G A G^T``. The factor is ``G_``.
 
     Parameters
     ----------
@@ -122,14 +69,35 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
         Always keep the diagonal of M and leave it out of the Ising graph.
         The paper's ISING row is reproduced only this way; with the diagonal
         as an Ising node a constant-field Ising model equals RANDOM.
-    features : {"A", "lstsq"}, default="A"
+    features : {"lstsq", "A"}, default="lstsq"
         Entry features of the field model. ``"A"`` (the paper's): ``|A_ij|``
-        and ``|(A^2)_ij|``. ``"lstsq"`` adds three that see the
+        and ``|(A^2)_ij|``. ``"lstsq"`` (default: on matrices it never saw
+        it needs far fewer GMRES iterations, see ``doc/precondition.md``)
+        adds three that see the
         least-squares problem: ``|M*_ij|`` of the least-squares inverse on
         all candidates (scaled by its column maximum and by its overall
         maximum) and the greedy-SPAI score of the entry from a diagonal
         start (see :func:`~skising.precondition.entry_features`); it costs
         one extra batched least-squares solve per matrix.
+    form : {"sai", "fsai"}, default="sai"
+        ``"sai"``: unsymmetric ``M`` for GMRES/BiCGSTAB; ``"fsai"``:
+        ``M = G^T G`` for CG/MINRES on symmetric positive definite matrices
+        (fit and transform reject matrices that are not symmetric or whose
+        row systems are not positive definite).
+    max_candidates : int or None, default=32
+        At most this many off-diagonal candidates per column of M: entries
+        of A first (largest ``|A_ij|`` if a column of A alone has more), then
+        the largest ``(|A|^2)_ij``, with ``A^2`` formed from A's columns cut
+        to their ``max_candidates`` largest entries. This bounds the setup
+        cost to ``O(n max_candidates^2)`` whatever the density of A's rows
+        and columns; the paper's 30 x 30 matrices never reach it. None: all
+        of ``A + A^2``. Ignored for ``pattern="full"`` and user patterns.
+    decode : {"sample", "top"}, default="sample"
+        How ``transform`` turns the learned field into a pattern:
+        ``"sample"`` draws it from the Ising model (the paper's);
+        ``"top"`` keeps the candidates with the largest field (``fraction``
+        of them, else ``target_fraction``; all with ``h > 0`` when both are
+        None), deterministic. Training always samples.
     field_model : None, torch.nn.Module subclass or instance
         Called as ``model(features, rows, cols, batch) -> h`` (see
         :class:`EntryGCNII`, the default: 4 layers, 64 hidden, alpha 0.1,
@@ -183,7 +151,11 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
     history_ : list of dict
         Per-epoch training loss, penalty, seconds (and validation score).
     M_ : scipy.sparse.csr_matrix
-        The approximate inverse built by the last ``transform``.
+        The approximate inverse built by the last ``transform``
+        (``G_.T @ G_`` for ``form="fsai"``).
+    G_ : scipy.sparse.csr_matrix
+        The lower-triangular FSAI factor of the last ``transform``
+        (``form="fsai"`` only).
     kept_fraction_ : float
         Fraction of the candidates kept by the last ``transform``.
     field_offset_ : float
@@ -196,7 +168,7 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
 
     Examples
     --------
-    >>> import numpy as np, pyamg
+    >>> import numpy as np, pyamg, scipy.sparse as sp
     >>> from scipy.sparse.linalg import gmres
     >>> from skising.datasets import make_banded_binary_matrices
     >>> from skising.precondition import SAIPreconditioner
@@ -206,13 +178,25 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
     >>> x, info = gmres(A, np.ones(400), M=M, rtol=1e-8)
     >>> info
     0
+
+    For CG, the symmetric form:
+
+    >>> from scipy.sparse.linalg import cg
+    >>> spd = [sp.csr_matrix(m + m.T + 30 * sp.eye(30)) for m in make_banded_binary_matrices(8)]
+    >>> est = SAIPreconditioner(form="fsai", max_epochs=1, random_state=0).fit(spd)
+    >>> x, info = cg(A, np.ones(400), M=est.transform(A, solver="cg"), rtol=1e-8)
+    >>> info
+    0
     """
 
     def __init__(
         self,
         pattern="A2",
         keep_diagonal=True,
-        features="A",
+        features="lstsq",
+        form="sai",
+        max_candidates=32,
+        decode="sample",
         field_model=None,
         coupling=-0.4,
         beta=1.0,
@@ -235,6 +219,9 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
         self.pattern = pattern
         self.keep_diagonal = keep_diagonal
         self.features = features
+        self.form = form
+        self.max_candidates = max_candidates
+        self.decode = decode
         self.field_model = field_model
         self.coupling = coupling
         self.beta = beta
@@ -275,6 +262,15 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
             raise ValueError("refine_steps: the refinement keeps the diagonal fixed; it needs keep_diagonal=True")
         if not isinstance(self.features, str) or self.features not in FEATURES:
             raise ValueError(f"features: expected one of {FEATURES}, got {self.features!r}")
+        if not isinstance(self.form, str) or self.form not in ("sai", "fsai"):
+            raise ValueError(f"form: expected 'sai' or 'fsai', got {self.form!r}")
+        if self.form == "fsai" and (self.refine_steps or not self.keep_diagonal):
+            raise ValueError("form: 'fsai' keeps the diagonal of G and has no refinement; "
+                             "use keep_diagonal=True and refine_steps=0")
+        if self.max_candidates is not None:
+            check_int(self.max_candidates, "max_candidates", low=1)
+        if self.decode not in ("sample", "top"):
+            raise ValueError(f"decode: expected 'sample' or 'top', got {self.decode!r}")
         return device
 
     def _matrices(self, X, name="X"):
@@ -286,13 +282,18 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
             raise TypeError(f"{name}: expected a matrix or a list of square matrices, got {type(X).__name__}")
         if len(X) == 0:
             raise ValueError(f"{name}: empty list of matrices")
-        return [check_matrix(A, name=f"{name}[{i}]") for i, A in enumerate(X)]
+        mats = [check_matrix(A, name=f"{name}[{i}]") for i, A in enumerate(X)]
+        if getattr(self, "form", "sai") == "fsai":
+            for i, A in enumerate(mats):  # loop over matrices
+                _check_spd_pattern(A, f"{name}[{i}]")
+        return mats
 
     def _in_channels(self):
         return n_entry_features(self.pattern, self.features)
 
     def _item(self, A, build_graph=True):
-        return _Item(A, self.pattern, bool(self.keep_diagonal), build_graph, self.features)
+        cap = None if not isinstance(self.pattern, str) or self.pattern == "full" else self.max_candidates
+        return _Item(A, self.pattern, bool(self.keep_diagonal), build_graph, self.features, cap, self.form)
 
     # ------------------------------------------------------------ hooks
     def _collate(self, items):
@@ -308,7 +309,7 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
             parts = [keep[:, off[i] : off[i + 1]] for i in range(batch.G)]
             _, rr = refine_patterns(batch.items, parts, int(self.refine_steps), int(self.refine_pairs))
             return torch.as_tensor(np.stack(rr, axis=1), dtype=torch.float32)  # (K, G)
-        res, _ = batch.residuals(keep, bool(self.keep_diagonal))
+        res = batch.losses(keep, bool(self.keep_diagonal), self.form)
         return torch.as_tensor(res, dtype=torch.float32)
 
     def _validation_score(self, items):
@@ -455,8 +456,25 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
         x = _sample(g, h, J, float(self.beta), n, int(self.n_sweeps), self.update, "random", gen)
         return (x > 0).cpu().numpy()
 
+    def _top_item(self, item, fraction=None):
+        """The candidates with the largest learned field: ``fraction`` (else ``target_fraction``) of them."""
+        h = self._fields(item).cpu().numpy()
+        frac = fraction if fraction is not None else self.target_fraction
+        k = int(np.count_nonzero(h > 0)) if frac is None else int(round(float(frac) * item.m))
+        keep = np.zeros((1, item.m), dtype=bool)
+        keep[0, np.argsort(-h, kind="stable")[:k]] = True
+        return keep
+
     def _solve_item(self, item, keep):
-        """keep (K, m) -> (best M as CSR, residual of the best, fraction kept)."""
+        """keep (K, m) -> (best M as CSR (G for FSAI), loss of the best, fraction kept)."""
+        if self.form == "fsai":
+            best, best_loss, best_G = 0, np.inf, None
+            for s in range(keep.shape[0]):  # loop over the transform samples
+                G, y = fsai_factor(item.A, item.rows[keep[s]], item.cols[keep[s]])
+                loss = float(kaporin_loss(item.A.diagonal(), y).mean())
+                if loss < best_loss:
+                    best, best_loss, best_G = s, loss, G
+            return best_G, best_loss, float(keep[best].mean()) if item.m else 1.0
         b = _Batch.__new__(_Batch)
         b.items, b.N, b.G = [item], item.n, 1
         b.rows, b.cols = item.rows, item.cols
@@ -464,7 +482,6 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
         b.A = sp.csc_matrix(item.A)
         b._rep = {}
         res, (r, c, vals) = b.residuals(keep, bool(self.keep_diagonal))
-        K = keep.shape[0]
         best = int(np.argmin(res[:, 0]))
         sel = (c // item.n) == best
         n = item.n
@@ -492,7 +509,7 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
                     keep = np.concatenate(parts, axis=1)
                     r = np.stack(rr, axis=1)  # (K, G)
                 else:
-                    r, _ = b.residuals(keep, bool(self.keep_diagonal))  # (K, G)
+                    r = b.losses(keep, bool(self.keep_diagonal), self.form)  # (K, G)
                 best = r.argmin(0)
                 res.extend(r[best, np.arange(b.G)].tolist())
                 ent = b.ent_batch.cpu().numpy()
@@ -505,7 +522,10 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
         return np.asarray(res)
 
     def evaluate(self, X, n_samples=1):
-        """Per-matrix ``||AM - I||_F`` and kept fraction of sampled patterns.
+        """Per-matrix task loss and kept fraction of sampled patterns.
+
+        The loss is ``||AM - I||_F`` for ``form="sai"`` and the normalised
+        log Kaporin number ``-(1/n) sum_i log(a_ii y_i)`` for ``form="fsai"``.
 
         Parameters
         ----------
@@ -527,7 +547,7 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
                              "rescale the matrix first")
         return res, frac
 
-    def transform(self, A, fraction=None):
+    def transform(self, A, fraction=None, solver=None):
         """Sample a pattern for ``A`` and return ``M`` as a LinearOperator.
 
         Parameters
@@ -541,23 +561,44 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
             ``mean tanh(beta (h + c + J d eta)) = eta = 2 fraction - 1`` (``d``:
             number of row and column mates of an entry); used to match a given
             ``nnz(M)``. The achieved fraction is ``kept_fraction_``.
+        solver : str, optional
+            The Krylov solver the operator is meant for. ``"cg"`` and
+            ``"minres"`` need a symmetric (positive definite) preconditioner:
+            they are refused with ``form="sai"`` (whose ``M`` is not
+            symmetric) and served by ``form="fsai"``.
 
         Returns
         -------
         scipy.sparse.linalg.LinearOperator
-            ``matvec(v) = M_ @ v``, ``rmatvec(v) = M_.T @ v``; the CSR matrix is
-            also its attribute ``M_``.
+            ``form="sai"``: ``matvec(v) = M_ @ v``, ``rmatvec(v) = M_.T @ v``;
+            the CSR matrix is its attribute ``M_``. ``form="fsai"``: an
+            :class:`FSAIOperator`, ``matvec(v) = G_.T @ (G_ @ v)`` with the
+            lower-triangular factor ``G_`` (also the estimator's ``G_``).
+            With a non-CPU ``device`` (e.g. ``"cuda"``): a
+            :class:`TorchSparseOperator` whose apply is torch sparse
+            matrix-vector products on that device.
         """
         self._check_fitted()
+        if solver is not None:
+            if not isinstance(solver, str):
+                raise TypeError(f"solver: expected a str such as 'gmres' or 'cg', got {type(solver).__name__}")
+            if solver.lower() in ("cg", "minres", "pcg") and self.form != "fsai":
+                raise ValueError(f"solver: {solver!r} needs a symmetric preconditioner, and form='sai' builds a "
+                                 "non-symmetric M; use form='fsai' (M = G^T G) for CG/MINRES, or GMRES/BiCGSTAB")
         if fraction is not None and not (0.0 < float(fraction) < 1.0):
             raise ValueError(f"fraction: expected a value in (0, 1), got {fraction!r}")
         A = check_matrix(A)
         if sp.issparse(self.pattern) and A.shape != self.pattern.shape:
             raise ValueError(f"A: shape {A.shape} does not match the user pattern {self.pattern.shape}")
+        if self.form == "fsai":
+            _check_spd_pattern(A, "A")
         item = self._item(A, build_graph=False)
         K = int(self.transform_samples)
         if item.m:
-            keep = self._sample_item(item, K, self._fresh_generator(), fraction)
+            if self.decode == "top":
+                keep = self._top_item(item, fraction)
+            else:
+                keep = self._sample_item(item, K, self._fresh_generator(), fraction)
             if int(self.refine_steps):
                 if item.n > _REFINE_MAX_N:
                     raise ValueError(f"refine_steps: the refinement works on dense columns, for n <= {_REFINE_MAX_N}; "
@@ -565,11 +606,20 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
                 keep = refine_patterns([item], [keep], int(self.refine_steps), int(self.refine_pairs))[0][0]
         else:
             keep = np.zeros((1, 0), dtype=bool)
+        if self.form == "fsai":
+            self.G_, self.residual_, self.kept_fraction_ = self._solve_item(item, keep)
+            op = FSAIOperator(self.G_)
+            self.M_ = op.M_
+            if self._device.type != "cpu":  # the apply runs on the device
+                gpu = TorchSparseOperator([self.G_.T.tocsr(), self.G_], self._device, symmetric=True)
+                gpu.G_, gpu.M_ = self.G_, self.M_
+                return gpu
+            return op
         self.M_, self.residual_, self.kept_fraction_ = self._solve_item(item, keep)
         if not (np.isfinite(self.M_.data).all() and np.isfinite(self.residual_)):
             raise ValueError("A: the approximate inverse overflows float64 (entries of A too small or too large); "
                              "rescale A first, e.g. A / abs(A).max()")
-        op = aslinearoperator(self.M_)
+        op = aslinearoperator(self.M_) if self._device.type == "cpu" else TorchSparseOperator([self.M_], self._device)
         op.M_ = self.M_  # the CSR matrix travels with the operator
         return op
 
@@ -581,7 +631,7 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
         return item.rows, item.cols, self._fields(item).cpu().numpy()
 
     def score(self, X, y=None):
-        """Minus the mean ``||AM - I||_F`` over the matrices of ``X`` (higher is better)."""
+        """Minus the mean task loss (see :meth:`evaluate`) over the matrices of ``X`` (higher is better)."""
         self._check_fitted()
         return -float(np.mean(self.evaluate(X)[0]))
 
@@ -589,56 +639,6 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
-
-
-def refine_patterns(items, keeps, steps, pairs=4, chunk=64):
-    """Refine sampled patterns by :func:`swap_refine_dense` (diagonal kept and fixed).
-
-    Parameters
-    ----------
-    items : list of _Item
-    keeps : list of bool arrays (K, m_i)
-        Kept candidates of every sample of every item.
-    steps, pairs : int
-        See :func:`swap_refine_dense`.
-
-    Returns
-    -------
-    keeps : list of bool arrays (K, m_i), same number kept per sample
-    residuals : list of float arrays (K,), ``||AM - I||_F`` of the refined patterns
-    """
-    out_k = [None] * len(items)
-    out_r = [None] * len(items)
-    by_n = {}
-    for i, it in enumerate(items):  # group matrices by size (loop over matrices)
-        by_n.setdefault(it.n, []).append(i)
-    for n, idx in by_n.items():
-        jobs = [(i, s) for i in idx for s in range(keeps[i].shape[0])]
-        res = {i: np.empty(keeps[i].shape[0]) for i in idx}
-        kp = {i: np.empty_like(keeps[i]) for i in idx}
-        eye = torch.eye(n, dtype=torch.bool)
-        for c0 in range(0, len(jobs), chunk):  # chunks of (matrix, sample) problems
-            jb = jobs[c0 : c0 + chunk]
-            P = len(jb)
-            A = torch.as_tensor(np.stack([items[i].A.toarray() for i, _ in jb]))
-            cand = torch.zeros((P, n, n), dtype=torch.bool)
-            start = eye.expand(P, n, n).clone()
-            p_of = np.concatenate([np.full(items[i].m, p) for p, (i, _) in enumerate(jb)])
-            r_of = np.concatenate([items[i].rows for i, _ in jb])
-            c_of = np.concatenate([items[i].cols for i, _ in jb])
-            k_of = np.concatenate([keeps[i][s] for i, s in jb])
-            cand[p_of, r_of, c_of] = True
-            start[p_of[k_of], r_of[k_of], c_of[k_of]] = True
-            mask, _, R = swap_refine_dense(A, cand, start, steps=steps, pairs=pairs, fixed=eye.expand(P, n, n))
-            got = mask[p_of, r_of, c_of].numpy()
-            rn = torch.linalg.norm(R, dim=(1, 2)).numpy()
-            off = np.cumsum([0] + [items[i].m for i, _ in jb])
-            for p, (i, s) in enumerate(jb):  # scatter back (loop over matrices)
-                kp[i][s] = got[off[p] : off[p + 1]]
-                res[i][s] = rn[p]
-        for i in idx:
-            out_k[i], out_r[i] = kp[i], res[i]
-    return out_k, out_r
 
 
 def _shift_for_fraction(h, beta, fraction, iters=60):

@@ -90,37 +90,55 @@ def sai_lstsq(A, prow, pcol, ridge=_RIDGE, max_bytes=64 * 2**20, device="cpu"):
     nrows = np.diff(np.r_[first, uniq.size])
     T = k.size
     loc, loc_t = local[inv[:T]], local[inv[T:]]
-    R = int(nrows.max())
-    S = int(counts.max())
     amax = float(np.abs(A.data).max()) if A.nnz else 1.0
     delta = float(ridge) * amax
-    per_col = (R + S) * (S + 1) * 8
-    chunk = max(1, int(max_bytes // max(per_col, 1)))
-    # triplets are sorted by column (pattern is column-major)
-    tri_bounds = np.searchsorted(k, np.arange(0, n + chunk, chunk))
     values = np.empty(prow.size)
     res2 = np.empty(n)
-    val_bounds = np.r_[0, np.cumsum(counts)]
-    slots = torch.arange(S, device=device)
-    for ci, c0 in enumerate(range(0, n, chunk)):  # chunks of columns, not columns
-        c1 = min(n, c0 + chunk)
+    val_start = np.r_[0, np.cumsum(counts)][:-1]
+    # columns in order of their padded size, chunked under the memory cap: a few
+    # long columns (dense rows or columns of A) pad only their own chunk
+    order = np.lexsort((counts, nrows))
+    per_col = (nrows[order] + counts[order]) * (counts[order] + 1) * 8
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(n)
+    tri = np.argsort(rank[k], kind="stable")
+    tri_rank = rank[k][tri]
+    bounds = [0]
+    while bounds[-1] < n:  # chunks, not columns: sizes grow monotonically along `order`
+        s0 = bounds[-1]
+        step = max(1, int(max_bytes // max(int(per_col[s0]), 1)))
+        hi = min(n, s0 + step)
+        # padded size is the largest column of the chunk: shrink until it fits
+        while hi - s0 > 1 and (hi - s0) * int(per_col[hi - 1]) > max_bytes:
+            hi = s0 + max(1, (hi - s0) // 2)
+        bounds.append(hi)
+    tb = np.searchsorted(tri_rank, np.asarray(bounds))
+    for ci in range(len(bounds) - 1):  # chunks of columns, not columns
+        c0, c1 = bounds[ci], bounds[ci + 1]
+        cols_c = order[c0:c1]
         nc = c1 - c0
-        t0, t1 = tri_bounds[ci], tri_bounds[ci + 1]
+        R = int(nrows[cols_c].max())
+        S = max(int(counts[cols_c].max()), 1)
+        sel = tri[tb[ci] : tb[ci + 1]]
         B = torch.zeros((nc, R + S, S), dtype=torch.float64, device=device)
-        kk = torch.as_tensor(k[t0:t1] - c0, device=device)
-        B[kk, torch.as_tensor(loc[t0:t1], device=device), torch.as_tensor(a[t0:t1], device=device)] = torch.as_tensor(
-            v[t0:t1], device=device
+        kk = torch.as_tensor(rank[k[sel]] - c0, device=device)
+        B[kk, torch.as_tensor(loc[sel], device=device), torch.as_tensor(a[sel], device=device)] = torch.as_tensor(
+            v[sel], device=device
         )
-        cnt = torch.as_tensor(counts[c0:c1], device=device)
+        slots = torch.arange(S, device=device)
+        cnt = torch.as_tensor(counts[cols_c], device=device)
         pad = slots[None, :] >= cnt[:, None]  # (nc, S)
-        diag = torch.where(pad, torch.ones((), dtype=torch.float64, device=device), torch.full((), delta, dtype=torch.float64, device=device))
+        one = torch.ones((), dtype=torch.float64, device=device)
+        diag = torch.where(pad, one, torch.full((), delta, dtype=torch.float64, device=device))
         B[:, R + slots, slots] = diag
         tgt = torch.zeros((nc, R + S, 1), dtype=torch.float64, device=device)
-        tgt[torch.arange(nc, device=device), torch.as_tensor(loc_t[c0:c1], device=device), 0] = 1.0
+        tgt[torch.arange(nc, device=device), torch.as_tensor(loc_t[cols_c], device=device), 0] = 1.0
         sol = torch.linalg.lstsq(B, tgt, driver="gels").solution  # (nc, S, 1)
         resid = B[:, :R] @ sol - tgt[:, :R]
-        res2[c0:c1] = (resid[..., 0] ** 2).sum(1).cpu().numpy()
-        values[val_bounds[c0] : val_bounds[c1]] = sol[..., 0][~pad].cpu().numpy()
+        res2[cols_c] = (resid[..., 0] ** 2).sum(1).cpu().numpy()
+        cc = counts[cols_c]
+        dst = np.repeat(val_start[cols_c], cc) + (np.arange(int(cc.sum())) - np.repeat(np.cumsum(cc) - cc, cc))
+        values[dst] = sol[..., 0][~pad].cpu().numpy()
     return values, res2
 
 

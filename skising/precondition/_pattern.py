@@ -17,7 +17,7 @@ import torch
 from ..graph import Graph
 from ..sampling._rook import _entry_coloring
 
-__all__ = ["check_matrix", "candidate_pattern", "entry_graph", "entry_features"]
+__all__ = ["check_matrix", "candidate_pattern", "entry_graph", "entry_features", "square_capped", "truncate_columns"]
 
 
 def check_matrix(A, name="A", require_nonsingular_pattern=True):
@@ -94,7 +94,7 @@ def check_matrix(A, name="A", require_nonsingular_pattern=True):
     return M
 
 
-def candidate_pattern(A, pattern="A2", keep_diagonal=True):
+def candidate_pattern(A, pattern="A2", keep_diagonal=True, max_candidates=None):
     """Candidate entries of M as ``(rows, cols)`` sorted by column, then row.
 
     Parameters
@@ -107,6 +107,14 @@ def candidate_pattern(A, pattern="A2", keep_diagonal=True):
     keep_diagonal : bool
         When True the diagonal is excluded from the candidates (it is always
         part of M).
+    max_candidates : int or None, default=None
+        At most this many off-diagonal candidates per column of M (``"A2"``
+        and ``"A"`` only). Entries of A come first (the largest ``|A_ij|``
+        when a column of A alone has more), then the largest ``(|A|^2)_ij``.
+        ``A^2`` itself is formed from A with every column truncated to its
+        ``max_candidates`` largest entries, so a dense row or column of A
+        costs ``O(n max_candidates^2)``, never ``O(n^2)``. None: every entry
+        of ``A + A^2``.
 
     Returns
     -------
@@ -137,6 +145,8 @@ def candidate_pattern(A, pattern="A2", keep_diagonal=True):
             r, c = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
             r, c = r.ravel(), c.ravel()
         elif pattern in ("A2", "A"):
+            if max_candidates is not None:
+                return _capped_candidates(A, pattern, keep_diagonal, int(max_candidates))
             P = A.copy()
             P.data = np.ones_like(P.data)
             if pattern == "A2":
@@ -170,6 +180,70 @@ def candidate_pattern(A, pattern="A2", keep_diagonal=True):
         off = r != c
         r, c = r[off], c[off]
     return r, c
+
+
+def _top_per_column(rows, cols, score, n, cap):
+    """Mask of the ``cap`` highest-``score`` entries of every column (ties: lower row first)."""
+    o = np.lexsort((rows, -score, cols))
+    cs = cols[o]
+    starts = np.searchsorted(cs, np.arange(n))
+    rank = np.arange(cs.size) - starts[cs]
+    keep = np.zeros(cols.size, dtype=bool)
+    keep[o[rank < cap]] = True
+    return keep
+
+
+def truncate_columns(A, cap):
+    """A (CSR) with every column cut to its ``cap`` largest-magnitude entries (diagonal always kept).
+
+    The square ``A_t @ A_t`` of the result has at most ``n (cap + 1)^2``
+    stored entries, whatever the density of A's rows and columns.
+    """
+    A = sp.csr_matrix(A)
+    n = A.shape[0]
+    counts = np.bincount(A.indices, minlength=n)
+    if counts.max(initial=0) <= cap + 1:
+        return A
+    C = A.tocoo()
+    r, c, v = C.row.astype(np.int64), C.col.astype(np.int64), C.data
+    score = np.abs(v) + np.where(r == c, np.inf, 0.0)
+    keep = _top_per_column(r, c, score, n, cap + 1)
+    return sp.csr_matrix((v[keep], (r[keep], c[keep])), shape=A.shape)
+
+
+def square_capped(A, cap=None):
+    """``A @ A``, or ``A_t @ A_t`` with the columns of A truncated to ``cap`` entries (see :func:`truncate_columns`)."""
+    At = A if cap is None else truncate_columns(A, int(cap))
+    P = (At @ At).tocsr()
+    P.sort_indices()
+    return P
+
+
+def _capped_candidates(A, pattern, keep_diagonal, cap):
+    """Candidates of A (+ A^2) with at most ``cap`` off-diagonal entries per column."""
+    n = A.shape[0]
+    C = A.tocoo()
+    r, c = C.row.astype(np.int64), C.col.astype(np.int64)
+    score = np.abs(C.data) + 2.0  # entries of A rank before those of A^2
+    if pattern == "A2":
+        An = abs(A)  # |A|^2 >= |A^2| entrywise and has no cancellations: the structure of A^2
+        P = square_capped(An, cap).tocoo()
+        key_a = c * n + r
+        key_p = P.col.astype(np.int64) * n + P.row.astype(np.int64)
+        new = ~np.isin(key_p, key_a)
+        r = np.concatenate([r, P.row[new].astype(np.int64)])
+        c = np.concatenate([c, P.col[new].astype(np.int64)])
+        pv = np.abs(P.data[new])
+        score = np.concatenate([score, pv / (pv.max() if pv.size and pv.max() > 0 else 1.0)])  # in [0, 1]
+    off = r != c
+    r, c, score = r[off], c[off], score[off]
+    keep = _top_per_column(r, c, score, n, cap)
+    r, c = r[keep], c[keep]
+    if not keep_diagonal:
+        d = np.arange(n, dtype=np.int64)
+        r, c = np.concatenate([r, d]), np.concatenate([c, d])
+    o = np.lexsort((r, c))
+    return r[o], c[o]
 
 
 def _clique_pairs(group, order):
@@ -274,7 +348,7 @@ def n_entry_features(pattern, features="A"):
     return k + (1 if isinstance(pattern, str) and pattern == "full" else 0)
 
 
-def entry_features(A, rows, cols, pattern, features="A"):
+def entry_features(A, rows, cols, pattern, features="A", max_candidates=None):
     """Per-candidate features of the entries ``(rows, cols)`` of M.
 
     ``features="A"`` (the paper's): ``|A_ij|`` and ``|(A^2)_ij|``, each
@@ -288,6 +362,10 @@ def entry_features(A, rows, cols, pattern, features="A"):
     least-squares solve on the candidate pattern. With ``pattern="full"`` a
     constant 1 comes last.
 
+    With ``max_candidates``, ``A^2`` is the capped square of
+    :func:`square_capped` (exact when no column of A has more than
+    ``max_candidates + 1`` entries).
+
     Magnitudes, not signed values: on binary matrices (Dataset 1) they equal
     ``A_ij`` and ``(A^2)_ij``, and a model trained there transfers to
     matrices with negative off-diagonals (M-matrices such as 2D Poisson), whose
@@ -295,7 +373,7 @@ def entry_features(A, rows, cols, pattern, features="A"):
     """
     amax = np.abs(A.data).max() if A.nnz else 1.0
     An = A / amax
-    A2 = An @ An
+    A2 = square_capped(An, max_candidates)
     a2max = np.abs(A2.data).max() if A2.nnz else 1.0
     f1 = np.abs(_lookup(An, rows, cols))
     f2 = np.abs(_lookup(A2, rows, cols)) / a2max
@@ -326,6 +404,22 @@ def _lookup(A, rows, cols):
     return out
 
 
+def _column_dots(A, rows, cols):
+    """``a_i . a_k`` (columns of A) for the pairs ``(rows, cols)``, in O(sum of the lengths of columns ``rows``).
+
+    Never forms ``A^T A``, which is dense when A has a dense row.
+    """
+    Ac = sp.csc_matrix(A)
+    Ac.sort_indices()
+    ip = Ac.indptr.astype(np.int64)
+    cnt = ip[rows + 1] - ip[rows]
+    e = np.repeat(np.arange(rows.size), cnt)
+    first = np.cumsum(cnt) - cnt
+    idx = np.repeat(ip[rows], cnt) + (np.arange(int(cnt.sum())) - first[e])
+    l, v = Ac.indices[idx].astype(np.int64), Ac.data[idx]
+    return np.bincount(e, weights=v * _lookup(A, l, cols[e]), minlength=rows.size)
+
+
 def _colmax_scale(v, cols, n):
     mx = np.zeros(n)
     np.maximum.at(mx, cols, v)
@@ -350,7 +444,6 @@ def _lstsq_features(A, rows, cols):
     colnorm2 = np.asarray(A.multiply(A).sum(0)).ravel()
     d = A.diagonal()
     mkk = np.where(colnorm2 > 0, d / np.where(colnorm2 > 0, colnorm2, 1.0), 0.0)
-    AtA = (A.T @ A).tocsr()
-    g = _lookup(A, cols, rows) - _lookup(AtA, rows, cols) * mkk[cols]
+    g = _lookup(A, cols, rows) - _column_dots(A, rows, cols) * mkk[cols]
     score = g**2 / np.where(colnorm2[rows] > 0, colnorm2[rows], 1.0)
     return [f_col, f_glob, _colmax_scale(score, cols, n)]

@@ -1,0 +1,511 @@
+"""SAIPreconditioner as a solver user meets it: setup cost, CG with the FSAI form, leave-matrices-out GMRES.
+
+Usage (each part writes benchmarks/results/sai_<part>.json and .md)::
+
+    python benchmarks/bench_sai_solvers.py setup          # transform vs ILU / AMG setup, n = 48 .. 1M
+    python benchmarks/bench_sai_solvers.py cg --epochs 6  # FSAI form, leave-matrices-out folds, CG
+    python benchmarks/bench_sai_solvers.py gmres --epochs 6  # SAI form, leave-matrices-out folds, GMRES
+
+Test matrices: the shared SuiteSparse matrices with 100 <= n <= 3000;
+pattern-only matrices become shifted graph Laplacians ``L + 0.01 mean(deg) I``
+(SPD); real matrices are used as stored. Folds: the matrices sorted by name,
+dealt round-robin into ``--folds`` folds; the model of fold ``f`` is trained
+on 30 x 30 and 60 x 60 diagonal windows of the matrices of the other folds
+only, then tested on the whole matrices of fold ``f``. Right-hand side:
+standard normal, seed 0; rtol 1e-8. Wall times on one thread, same process
+for every method.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_v, "1")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import scipy.sparse as sp  # noqa: E402
+import torch  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from skising.datasets._matrices import list_suitesparse, load_suitesparse_matrix  # noqa: E402
+from skising.precondition import SAIPreconditioner, spai  # noqa: E402
+from skising.precondition._fsai import FSAIOperator, fsai, fsai_factor, fsai_features  # noqa: E402
+from skising.precondition._lstsq import sai_lstsq  # noqa: E402
+from skising.precondition._pattern import candidate_pattern, check_matrix, entry_features  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results"
+COMMAND = "python " + " ".join(sys.argv)
+
+
+def rec(dataset, method, metric, value, params=None, unit=None):
+    return {"task": "sai", "dataset": dataset, "method": method, "params": params or {}, "metric": metric,
+            "mean": None if value is None else float(value), "std": None, "n": 1, "unit": unit, "device": "cpu",
+            "command": COMMAND}
+
+
+def system(name):
+    """A shared SuiteSparse matrix as a solvable system: pattern-only -> shifted graph Laplacian."""
+    A = sp.csr_matrix(load_suitesparse_matrix(name), dtype=np.float64)
+    A.sum_duplicates()
+    if np.all(A.data == 1.0):
+        W = A.copy()
+        W.setdiag(0)
+        W.eliminate_zeros()
+        W = ((W + W.T) > 0).astype(np.float64)
+        deg = np.asarray(W.sum(1)).ravel()
+        A = sp.csr_matrix(sp.diags(deg + 0.01 * deg.mean()) - W)
+    return A
+
+
+def is_spd(A):
+    if abs(A - A.T).max() > 1e-10 * abs(A).max() or (A.diagonal() <= 0).any():
+        return False
+    try:
+        np.linalg.cholesky(A.toarray())
+        return True
+    except np.linalg.LinAlgError:
+        return False
+
+
+def test_matrices(spd_only):
+    names = []
+    for nm in sorted(list_suitesparse()):  # loop over files
+        A = load_suitesparse_matrix(nm)
+        if not (100 <= A.shape[0] <= 3000):
+            continue
+        try:
+            A = check_matrix(system(nm))
+        except ValueError:
+            continue
+        if spd_only and not is_spd(A):
+            continue
+        names.append(nm)
+    return names
+
+
+def windows(names, sizes=(30, 60), per_matrix=60, spd=False, seed=0):
+    """Diagonal windows (principal submatrices) of the systems, scaled to max |w| = 1."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for nm in names:  # loop over matrices
+        A = system(nm).tocsr()
+        for s in sizes:  # window sizes
+            starts = np.arange(0, A.shape[0] - s + 1, s)
+            if starts.size > per_matrix:
+                starts = np.sort(rng.choice(starts, per_matrix, replace=False))
+            for a in starts:  # loop over windows
+                W = A[a : a + s, a : a + s]
+                try:
+                    W = check_matrix(W)
+                except ValueError:
+                    continue
+                if spd and (W.diagonal() <= 0).any():
+                    continue
+                out.append(W / abs(W).max())
+    return out
+
+
+class Counter:
+    def __init__(self):
+        self.n = 0
+
+    def __call__(self, *_):
+        self.n += 1
+
+
+def solve(kind, A, b, M, maxiter):
+    from scipy.sparse.linalg import cg, gmres
+
+    cnt = Counter()
+    t0 = time.perf_counter()
+    if kind == "cg":
+        x, info = cg(A, b, M=M, rtol=1e-8, maxiter=maxiter, callback=cnt)
+    else:
+        x, info = gmres(A, b, M=M, rtol=1e-8, restart=50, maxiter=maxiter // 50, callback=cnt,
+                        callback_type="pr_norm")
+    dt = time.perf_counter() - t0
+    rel = float(np.linalg.norm(b - A @ x) / np.linalg.norm(b))
+    return cnt.n, dt, bool(rel <= 1e-7)
+
+
+def timed(f, cpu=False):
+    """``(f(), wall seconds)``, or ``(f(), wall, CPU seconds of this process)`` with ``cpu=True``."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    out = f()
+    if cpu:
+        return out, time.perf_counter() - t0, time.process_time() - c0
+    return out, time.perf_counter() - t0
+
+
+class Runner:
+    """``add(method, setup_seconds, M, nnz, params)``: solve one system with ``M`` and record the figures."""
+
+    def __init__(self, records, kind, name, A, b, maxiter, fold):
+        self.records, self.kind, self.name, self.A, self.b = records, kind, name, A, b
+        self.maxiter, self.fold = maxiter, fold
+
+    def __call__(self, method, setup, M, nnz, params=None):
+        it, dt, ok = solve(self.kind, self.A, self.b, M, self.maxiter)
+        p = dict(params or {}, fold=self.fold, n=self.A.shape[0])
+        for metric, v, u in ((f"{self.kind}_iterations", it, None), ("setup_seconds", setup, "s"),
+                             ("solve_seconds", dt, "s"), ("total_seconds", setup + dt, "s"),
+                             ("converged", float(ok), None), ("nnz", nnz, None)):
+            self.records.append(rec(self.name, method, metric, v, p, u))
+        label = method + (" (top)" if p.get("decode") == "top" else "")
+        print(f"  {self.name:20s} {label:16s} it={it:6d} ok={ok} setup={setup:.3f} solve={dt:.3f} nnz={nnz}",
+              flush=True)
+
+
+# --------------------------------------------------------------------------- setup
+def setup_part(args):
+    import pyamg
+    from scipy.sparse.linalg import spilu
+
+    torch.set_num_threads(1)
+    est = SAIPreconditioner(max_epochs=2, random_state=0).fit(windows(["bcsstk05", "can_144"], per_matrix=20))
+    mats = [(nm, check_matrix(system(nm))) for nm in test_matrices(False)]
+    mats += [("poisson2d_200x200", pyamg.gallery.poisson((200, 200), format="csr")),
+             ("poisson3d_34^3", pyamg.gallery.poisson((34, 34, 34), format="csr"))]
+    if args.big:
+        mats.append(("poisson2d_1000x1000", pyamg.gallery.poisson((1000, 1000), format="csr")))
+    est.transform(pyamg.gallery.poisson((120, 120), format="csr"))  # compile the samplers
+    records = []
+    for nm, A in mats:  # loop over matrices
+        A = sp.csr_matrix(A)
+        n = A.shape[0]
+        t = {}
+        _, *t["ISING+MAG"] = timed(lambda: est.transform(A), cpu=True)
+        rows = [("ISING+MAG", {"features": est.features, "max_candidates": est.max_candidates})]
+        if n <= 200_000:
+            _, *t["SPAI"] = timed(lambda: spai(A, "A"), cpu=True)
+            rows.append(("SPAI", {"pattern": "A"}))
+        try:
+            _, *t["ILU"] = timed(lambda: spilu(sp.csc_matrix(A), drop_tol=1e-4, fill_factor=10), cpu=True)
+            rows.append(("ILU", {"drop_tol": 1e-4, "fill_factor": 10}))
+        except RuntimeError:
+            pass
+        try:
+            _, *t["AMG"] = timed(lambda: pyamg.smoothed_aggregation_solver(A), cpu=True)
+            rows.append(("AMG", {"solver": "smoothed_aggregation"}))
+        except Exception:  # pyamg fails on some indefinite matrices
+            pass
+        for m, p in rows:
+            p = dict(p, n=n, nnz=int(A.nnz))
+            records.append(rec(nm, m, "setup_seconds", t[m][0], p, "s"))
+            records.append(rec(nm, m, "setup_cpu_seconds", t[m][1], p, "s"))
+        print(nm, n, " ".join(f"{m}={t[m][0]:.3f}/{t[m][1]:.3f}" for m, _ in rows), flush=True)
+        write("setup", records, {"load_average": os.getloadavg()}, quiet=True)  # after every matrix
+
+
+# --------------------------------------------------------------------------- folds
+def folds_of(names, k):
+    return [names[i::k] for i in range(k)]
+
+
+def equal_nnz_top(score, budget):
+    keep = np.zeros(score.size, dtype=bool)
+    keep[np.argsort(-score, kind="stable")[: max(0, int(budget))]] = True
+    return keep
+
+
+def cg_part(args):
+    import pyamg
+
+    torch.set_num_threads(1)
+    names = test_matrices(True)
+    print("SPD test matrices:", len(names), names, flush=True)
+    folds = folds_of(names, args.folds)
+    records = []
+    extra = [("poisson2d_200x200", pyamg.gallery.poisson((200, 200), format="csr")),
+             ("poisson3d_34^3", pyamg.gallery.poisson((34, 34, 34), format="csr"))]
+    for f, test in enumerate(folds):  # folds
+        train_names = [nm for nm in names if nm not in test]
+        W = windows(train_names, spd=True)
+        W = [w for w in W if is_spd(w)]
+        est, t_fit = timed(lambda: SAIPreconditioner(form="fsai", max_epochs=args.epochs, random_state=0).fit(W))
+        print(f"fold {f}: trained on {len(W)} SPD windows of {len(train_names)} matrices in {t_fit:.0f} s", flush=True)
+        systems = [(nm, check_matrix(system(nm))) for nm in test] + (extra if f == 0 else [])
+        for nm, A in systems:  # loop over test matrices
+            A = sp.csr_matrix(A)
+            n = A.shape[0]
+            b = np.random.default_rng(0).standard_normal(n)
+            add = Runner(records, "cg", nm, A, b, 20 * n, f)
+            add("NONE", 0.0, None, 0)
+            d = A.diagonal()
+            Mj, t = timed(lambda: sp.diags(1.0 / d).tocsr())
+            add("JACOBI", t, Mj, n)
+            Ms, t = timed(lambda: fsai(A, "A"))
+            nnz_s = Ms.G_.nnz
+            add("FSAI", t, Ms, nnz_s, {"pattern": "A"})
+            # learned at the nnz of static FSAI(A): kept fraction of the lower A2 candidates
+            it_rows, it_cols = candidate_pattern(A, "A2", True, est.max_candidates)
+            low = it_rows > it_cols
+            m_low = int(low.sum())
+            frac = float(np.clip((nnz_s - n) / max(m_low, 1), 0.01, 0.99))
+            Ml, t = timed(lambda: est.transform(A, fraction=frac, solver="cg"))
+            add("ISING+MAG", t, Ml, est.G_.nnz, {"form": "fsai", "features": est.features, "fraction": frac})
+            est.set_params(decode="top")
+            Mk, t = timed(lambda: est.transform(A, fraction=frac, solver="cg"))
+            add("ISING+MAG", t, Mk, est.G_.nnz, {"form": "fsai", "features": est.features, "fraction": frac,
+                                                 "decode": "top"})
+            est.set_params(decode="sample")
+            # TOP |G*| at the learned nnz (the learned model's main input feature, no learning)
+            def top():
+                r, c = it_rows[low], it_cols[low]
+                g = fsai_features(A, r, c)[1]
+                keep = equal_nnz_top(g, est.G_.nnz - n)
+                return FSAIOperator(fsai_factor(A, r[keep], c[keep])[0])
+            Mt, t = timed(top)
+            add("TOP |G*|", t, Mt, Mt.G_.nnz, {"form": "fsai", "pattern": "A2"})
+            try:
+                ml, t = timed(lambda: pyamg.smoothed_aggregation_solver(A))
+                add("AMG", t, ml.aspreconditioner(cycle="V"), None, {"solver": "smoothed_aggregation"})
+            except Exception:  # pyamg fails on a few matrices
+                pass
+            try:
+                import ilupp
+
+                Mi, t = timed(lambda: ilupp.IChol0Preconditioner(sp.csr_matrix(A)))
+                add("IC", t, Mi, None, {"tool": "ilupp.IChol0"})
+            except Exception:  # ilupp not installed or breakdown
+                pass
+    write("cg", records, {"folds": folds, "epochs": args.epochs, "load_average": os.getloadavg()})
+
+
+def gmres_part(args):
+    import pyamg
+    from scipy.sparse.linalg import LinearOperator, aslinearoperator, spilu
+
+    torch.set_num_threads(1)
+    names = test_matrices(False)
+    print("test matrices:", len(names), names, flush=True)
+    folds = folds_of(names, args.folds)
+    records = []
+    for f, test in enumerate(folds):  # folds
+        if args.only_fold is not None and f != args.only_fold:
+            continue
+        train_names = [nm for nm in names if nm not in test]
+        W = windows(train_names, per_matrix=args.per_matrix)
+        est, t_fit = timed(lambda: SAIPreconditioner(max_epochs=args.epochs, features=args.features,
+                                                     random_state=0).fit(W))
+        print(f"fold {f}: trained on {len(W)} windows of {len(train_names)} matrices in {t_fit:.0f} s", flush=True)
+        for nm in test:  # loop over test matrices
+            A = check_matrix(system(nm))
+            n = A.shape[0]
+            b = np.random.default_rng(0).standard_normal(n)
+            add = Runner(records, "gmres", nm, A, b, 50 * 20, f)
+            add("NONE", 0.0, None, 0)
+            d = A.diagonal()
+            if (d != 0).all():
+                Mj, t = timed(lambda: sp.diags(1.0 / d).tocsr())
+                add("JACOBI", t, Mj, n)
+            Ms, t = timed(lambda: spai(A, "A"))
+            add("SPAI", t, aslinearoperator(Ms), Ms.nnz, {"pattern": "A"})
+            rows, cols = candidate_pattern(A, "A2", True, est.max_candidates)
+            m = rows.size
+            frac = float(np.clip((Ms.nnz - n) / max(m, 1), 0.01, 0.99))
+            Ml, t = timed(lambda: est.transform(A, fraction=frac))
+            nnz_l = est.M_.nnz
+            add("ISING+MAG", t, Ml, nnz_l, {"features": est.features, "fraction": frac})
+            est.set_params(decode="top")
+            Mk, t = timed(lambda: est.transform(A, fraction=frac))
+            add("ISING+MAG", t, Mk, est.M_.nnz, {"features": est.features, "fraction": frac, "decode": "top"})
+            est.set_params(decode="sample")
+
+            def top():
+                x = entry_features(A, rows, cols, "A2", "lstsq", est.max_candidates)[:, 3].numpy()
+                keep = equal_nnz_top(x, nnz_l - n)
+                return _sai_on(A, rows[keep], cols[keep])
+            Mt, t = timed(top)
+            add("TOP |M*|", t, aslinearoperator(Mt), Mt.nnz, {"pattern": "A2"})
+            if n <= args.greedy_max_n:  # greedy_spai works on dense columns: O(n^2) memory, slow above ~1000
+                from skising.precondition import greedy_spai
+
+                Mg, t = timed(lambda: greedy_spai(A, "A2", fraction=float(np.clip((nnz_l - n) / max(m, 1), 0, 1))))
+                add("GREEDY SPAI", t, aslinearoperator(Mg), Mg.nnz, {"pattern": "A2"})
+            try:
+                ilu, t = timed(lambda: spilu(sp.csc_matrix(A), drop_tol=1e-4, fill_factor=10))
+                add("ILU", t, LinearOperator(A.shape, ilu.solve), ilu.L.nnz + ilu.U.nnz,
+                    {"drop_tol": 1e-4, "fill_factor": 10})
+            except RuntimeError:
+                pass
+            try:
+                ml, t = timed(lambda: pyamg.smoothed_aggregation_solver(A))
+                add("AMG", t, ml.aspreconditioner(cycle="V"), None, {"solver": "smoothed_aggregation"})
+            except Exception:  # pyamg fails on some indefinite matrices
+                pass
+    tag = f"_{args.features}" if args.features != "lstsq" else ""
+    tag += f"_fold{args.only_fold}" if args.only_fold is not None else ""
+    write("gmres" + tag, records, {"folds": folds, "epochs": args.epochs, "features": args.features,
+                                   "load_average": os.getloadavg()})
+
+
+def _sai_on(A, r, c):
+    n = A.shape[0]
+    d = np.arange(n)
+    r, c = np.concatenate([r, d]), np.concatenate([c, d])
+    o = np.lexsort((r, c))
+    vals, _ = sai_lstsq(A, r[o], c[o])
+    return sp.csc_matrix((vals, (r[o], c[o])), shape=A.shape).tocsr()
+
+
+def write(part, records, meta, quiet=False):
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"sai_{part}.json").write_text(json.dumps({"records": records, **meta}, indent=1))
+    if not quiet:
+        render(None)
+        print(f"wrote sai_{part}.json ({len(records)} records)")
+
+
+# --------------------------------------------------------------------------- render
+def _load(part):
+    path = RESULTS / f"sai_{part}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _label(r):
+    p = r["params"]
+    return r["method"] + (" (top)" if p.get("decode") == "top" else "")
+
+
+def _table(records, metric_it, ref, order):
+    """Per method over the test matrices: geomean ratios to ``ref`` and failure counts."""
+    by = {}
+    for r in records:  # records -> (dataset, label) -> metric -> value
+        by.setdefault((r["dataset"], _label(r)), {})[r["metric"]] = r["mean"]
+    datasets = sorted({d for d, _ in by})
+    L = [f"| method | {metric_it.split('_')[0]} iterations / {ref} (geomean) | not converged | "
+         f"not converged where {ref} converged | nnz / {ref} nnz (median) | total time / {ref} (geomean) "
+         f"| setup s (median) | matrices |", "|---|---|---|---|---|---|---|---|"]
+    for m in order:
+        it, tt, nz, fail, worse, setup = [], [], [], 0, 0, []
+        for d in datasets:  # loop over test matrices
+            a, b = by.get((d, m)), by.get((d, ref))
+            if a is None or b is None:
+                continue
+            it.append(max(a[metric_it], 1) / max(b[metric_it], 1))
+            tt.append(max(a["total_seconds"], 1e-4) / max(b["total_seconds"], 1e-4))
+            if a.get("nnz") and b.get("nnz"):
+                nz.append(a["nnz"] / b["nnz"])
+            fail += a["converged"] < 1
+            worse += a["converged"] < 1 and b["converged"] >= 1
+            setup.append(a["setup_seconds"])
+        if not it:
+            continue
+        g = lambda v: float(np.exp(np.mean(np.log(v))))  # noqa: E731
+        nzs = f"{np.median(nz):.2f}" if nz else "-"
+        L.append(f"| {m.replace('|', chr(92) + '|')} | {g(it):.2f} | {fail} | {worse} | {nzs} | {g(tt):.2f} | {np.median(setup):.3f} | {len(it)} |")
+    return L
+
+
+def _per_matrix(records, datasets, metric_it, order):
+    by = {}
+    for r in records:  # records -> (dataset, label) -> metric -> value
+        by.setdefault((r["dataset"], _label(r)), {})[r["metric"]] = r["mean"]
+    L = ["| system | method | iterations | setup s | solve s | total s | nnz |", "|---|---|---|---|---|---|---|"]
+    for d in datasets:
+        for m in order:
+            a = by.get((d, m))
+            if a is None:
+                continue
+            ok = "" if a["converged"] >= 1 else " (not converged)"
+            nnz = "-" if not a.get("nnz") else f"{int(a['nnz'])}"
+            L.append(f"| {d} | {m.replace('|', chr(92) + '|')} | {int(a[metric_it])}{ok} | {a['setup_seconds']:.3f} | {a['solve_seconds']:.3f} | "
+                     f"{a['total_seconds']:.3f} | {nnz} |")
+    return L
+
+
+def render(args):
+    out = ["# Sparse approximate inverses as solver preconditioners (task `sai`)", "",
+           "Regenerate: `python benchmarks/bench_sai_solvers.py setup --big`, `... cg --epochs 4`, "
+           "`... gmres --epochs 4`, then `... render`. One thread per process on a 2-core machine shared with "
+           "other jobs: wall times are inflated by the load (see the CPU-second columns and the load averages).", ""]
+    st = _load("setup")
+    if st:
+        recs = st["records"]
+        tab = {}
+        for r in recs:  # records -> dataset -> method -> (wall, cpu)
+            tab.setdefault(r["dataset"], {"n": r["params"]["n"]}).setdefault(r["method"], {})[r["metric"]] = r["mean"]
+        meths = ["ISING+MAG", "SPAI", "ILU", "AMG"]
+        small = {d: v for d, v in tab.items() if v["n"] <= 3000}
+        out += ["## Setup time (`setup`)", "",
+                f"`transform` of the default estimator (`features=\"lstsq\"`, `max_candidates=32`, sampled pattern) "
+                f"next to static SPAI(A), ILU (`scipy spilu`, drop_tol 1e-4) and AMG (`pyamg` smoothed aggregation "
+                f"setup), seconds wall / CPU. Load average at the end: {st['load_average'][0]:.1f}.", "",
+                "| system | n | " + " | ".join(meths) + " |", "|---|---|" + "---|" * len(meths)]
+        def cell(v, m):
+            x = v.get(m)
+            return "-" if not x else f"{x['setup_seconds']:.3f} / {x['setup_cpu_seconds']:.3f}"
+        worst = max(small, key=lambda d: small[d]["ISING+MAG"]["setup_cpu_seconds"])
+        out.append(f"| max over {len(small)} shared matrices n <= 3000 (CPU) | {small[worst]['n']} ({worst}) | "
+                   + " | ".join(f"{max(v[m]['setup_seconds'] for v in small.values() if m in v):.3f} / "
+                                f"{max(v[m]['setup_cpu_seconds'] for v in small.values() if m in v):.3f}"
+                                for m in meths) + " |")
+        out.append("| median over the same | | " + " | ".join(
+            f"{np.median([v[m]['setup_seconds'] for v in small.values() if m in v]):.3f} / "
+            f"{np.median([v[m]['setup_cpu_seconds'] for v in small.values() if m in v]):.3f}" for m in meths) + " |")
+        for d, v in tab.items():
+            if v["n"] > 3000:
+                out.append(f"| {d} | {v['n']} | " + " | ".join(cell(v, m) for m in meths) + " |")
+        out.append("")
+    cgr = _load("cg")
+    if cgr:
+        order = ["NONE", "JACOBI", "FSAI", "ISING+MAG", "ISING+MAG (top)", "TOP |G*|", "IC", "AMG"]
+        recs = [r for r in cgr["records"] if not r["dataset"].startswith("poisson")]
+        out += ["## CG with the symmetric form (`cg`)", "",
+                f"`form=\"fsai\"` (M = G^T G), leave-matrices-out: {len(cgr['folds'])} folds of the "
+                f"{sum(map(len, cgr['folds']))} SPD shared matrices (100 <= n <= 3000; pattern-only ones as shifted "
+                f"graph Laplacians); each fold's model is trained ({cgr['epochs']} epochs) on 30x30 and 60x60 "
+                "windows of the other folds' matrices. `FSAI`: static FSAI on the lower pattern of A; "
+                "`ISING+MAG`: learned pattern at the nnz of FSAI(A) (sampled, or `(top)`: the largest learned field); "
+                "`TOP |G*|`: the largest |G*| (FSAI on all candidates, the model's input feature) at the learned nnz. "
+                "CG rtol 1e-8, maxiter 20 n.", ""]
+        out += _table(recs, "cg_iterations", "FSAI", order) + [""]
+        out += ["2-D and 3-D Poisson (fold 0's model):", ""]
+        out += _per_matrix(cgr["records"], ["poisson2d_200x200", "poisson3d_34^3"], "cg_iterations", order) + [""]
+    for part in ("gmres", "gmres_A"):
+        gr = _load(part)
+        if not gr:  # one file per fold (`--only-fold`)
+            parts = [_load(f"{part}_fold{i}") for i in range(10)]
+            parts = [q for q in parts if q]
+            if not parts:
+                continue
+            gr = dict(parts[0], records=[r for q in parts for r in q["records"]])
+            gr["folds"] = [gr["folds"][i] for i in sorted({r["params"]["fold"] for r in gr["records"]})]
+        order = ["NONE", "JACOBI", "SPAI", "ISING+MAG", "ISING+MAG (top)", "TOP |M*|", "GREEDY SPAI", "ILU", "AMG"]
+        out += [f"## GMRES, leave-matrices-out (`{part}`, features=\"{gr['features']}\")", "",
+                f"{len(gr['folds'])} folds of the {sum(map(len, gr['folds']))} shared matrices with 100 <= n <= 3000 "
+                f"(pattern-only ones as shifted graph Laplacians); each fold's model trained ({gr['epochs']} epochs, "
+                "otherwise defaults) on 30x30 and 60x60 windows of the other folds' matrices. Learned, TOP |M*| "
+                "and GREEDY SPAI at the nnz of static SPAI(A). GMRES(50), rtol 1e-8, at most 1000 iterations "
+                "(a failure counts as 1000).", ""]
+        out += _table(gr["records"], "gmres_iterations", "SPAI", order) + [""]
+    (RESULTS / "sai_solvers.md").write_text("\n".join(out) + "\n")
+    print("\n".join(out))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("part", choices=["setup", "cg", "gmres", "render"])
+    ap.add_argument("--epochs", type=int, default=6, help="training epochs of the learned model per fold")
+    ap.add_argument("--folds", type=int, default=3, help="leave-matrices-out folds")
+    ap.add_argument("--only-fold", type=int, default=None, help="run one fold (gmres)")
+    ap.add_argument("--per-matrix", type=int, default=30, help="windows per matrix and size for training")
+    ap.add_argument("--features", choices=["lstsq", "A"], default="lstsq")
+    ap.add_argument("--big", action="store_true", help="add the n = 1M Poisson row to `setup`")
+    ap.add_argument("--greedy-max-n", type=int, default=1000, help="largest matrix given the greedy SPAI peer")
+    args = ap.parse_args()
+    {"setup": setup_part, "cg": cg_part, "gmres": gmres_part, "render": render}[args.part](args)
+
+
+if __name__ == "__main__":
+    main()
