@@ -394,20 +394,47 @@ class BaseIsingEstimator(BaseEstimator):
     def _check_batch_memory(self, batch, K):
         """``MemoryError`` (estimate + parameters to change) before sampling a batch that cannot fit.
 
-        Counts the K chains and the per-edge energy terms kept for the
-        gradient (float32), not the field network's activations: a lower bound.
+        Counts the K chains, the per-edge energy terms kept for the gradient
+        (float32) and the task loss's own footprint when the loss declares one
+        (``loss.memory_bytes(graph, n_samples)``, see ``_loss_memory_bytes``);
+        not the field network's activations: a lower bound.
         """
         from ._validation import check_memory
 
         g = batch.graph
         n, m = int(getattr(g, "num_nodes", 0)), int(getattr(g, "num_edges", 0) or 0)
         items = len(getattr(batch, "items", ()) or ())
+        loss_bytes = self._loss_memory_bytes(getattr(self, "loss", None), g, K)
+        what = f"a training batch of {items} item(s) ({n} nodes, {m} edges) with n_samples={K} chains"
+        if loss_bytes:
+            what += f" and its loss ({loss_bytes / 2**30:.2f} GiB declared by loss.memory_bytes)"
         check_memory(
-            4 * K * (6 * n + 3 * m),
-            f"a training batch of {items} item(s) ({n} nodes, {m} edges) with n_samples={K} chains",
+            4 * K * (6 * n + 3 * m) + loss_bytes,
+            what,
             f"reduce batch_size (now {getattr(self, 'batch_size', None)}) or n_samples (now {K})",
             self._device,
         )
+
+    @staticmethod
+    def _loss_memory_bytes(loss, graph, n_samples):
+        """Bytes a task loss declares for one call on ``graph`` with ``n_samples`` samples (0: none declared).
+
+        A loss may define ``memory_bytes(graph, n_samples) -> int``, an upper
+        bound on what one call allocates; it is checked with the chains before
+        the first batches are sampled.
+        """
+        fn = getattr(loss, "memory_bytes", None)
+        if not callable(fn):
+            return 0
+        nbytes = fn(graph, n_samples)
+        try:
+            nbytes = int(nbytes)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"loss: memory_bytes(graph, n_samples) must return a number of bytes, "
+                            f"got {type(nbytes).__name__}") from exc
+        if nbytes < 0:
+            raise ValueError(f"loss: memory_bytes(graph, n_samples) returned a negative count {nbytes}")
+        return nbytes
 
     # ------------------------------------------------------------ checkpoints
     def _set_checkpointing(self, checkpoint_dir=None, resume=False):
