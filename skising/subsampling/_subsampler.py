@@ -192,6 +192,12 @@ class IsingSubsampler(TransformerMixin, BaseIsingEstimator):
                 f"got {type(raw).__name__}"
             ) from exc
         out = out.to(x.device)
+        K = x.shape[0]
+        if out.dim() == 0 or out.dim() > 2 or out.shape[0] != K:
+            raise ValueError(
+                f"loss: expected a tensor of shape ({K},) or ({K}, n_graphs) (one value per sample), "
+                f"got shape {tuple(out.shape)}"
+            )
         if self.magnetization == "sample" and self.target_fraction is not None:
             eta = 2.0 * float(self.target_fraction) - 1.0
             m = magnetization_sto(x, batch.graph.batch_vector)  # (K, G)
