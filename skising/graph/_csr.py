@@ -185,9 +185,51 @@ def _build():
 
     _compiled["csr_check"] = csr_check
     _compiled["csr_edges"] = csr_edges
+    @nb.njit(cache=True, nogil=True)
+    def words_hash(w, seed):
+        # sum of mixed (word + position) terms: any change of one word changes the sum
+        h0 = np.uint64(seed)
+        h1 = np.uint64(0)
+        h2 = np.uint64(0)
+        h3 = np.uint64(0)
+        g = np.uint64(0x9E3779B97F4A7C15)
+        m = w.shape[0] // 4 * 4
+        for i in range(0, m, 4):
+            b = np.uint64(i) * g
+            h0 += mix(w[i] + b)
+            h1 += mix(w[i + 1] + b + g)
+            h2 += mix(w[i + 2] + b + g + g)
+            h3 += mix(w[i + 3] + b + g + g + g)
+        for i in range(m, w.shape[0]):
+            h0 += mix(w[i] + np.uint64(i) * g)
+        return mix(h0 + mix(h1 + mix(h2 + mix(h3))))
+
+    _compiled["hash"] = words_hash
     _compiled["fill"] = fill_symmetric
     _compiled["keys"] = edge_keys
     return _compiled
+
+
+def content_hash(arrays):
+    """64-bit hash of the bytes of numpy arrays (with their dtypes and shapes), at memory speed.
+
+    Not cryptographic: it tells an array apart from an edited version of itself (any
+    change of one 8-byte word changes the hash; several changes collide with
+    probability about 2^-64), which is what a cache of conversions needs.
+    """
+    import zlib
+
+    parts = []
+    for a in arrays:
+        a = np.ascontiguousarray(a)
+        b = a.reshape(-1).view(np.uint8)
+        cut = b.size // 8 * 8
+        if available():
+            h = int(_build()["hash"](b[:cut].view(np.uint64), np.uint64(b.size)))
+        else:  # pragma: no cover - exercised where numba is absent
+            h = zlib.crc32(b[:cut])
+        parts.append((a.dtype.str, a.shape, h, b[cut:].tobytes()))
+    return hash(tuple(parts))
 
 
 def csr_to_graph(indptr, indices, data, drop_zeros=True):

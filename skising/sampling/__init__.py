@@ -12,10 +12,12 @@ from ._energy import (
     magnetization_sto,
     mean_field,
 )
+from ._model import IsingModel
 from ._sampler import sample_ising
 from ._grid import grid_kernel, ising_energy_grid, mean_field_grid, sample_ising_grid
 
 __all__ = [
+    "IsingModel",
     "color_graph",
     "greedy_color",
     "is_valid_coloring",

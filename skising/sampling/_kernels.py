@@ -280,6 +280,27 @@ def _build():
 
     _compiled["unpermute"] = (nb.njit(cache=True, nogil=True)(unpermute),
                               nb.njit(cache=True, nogil=True, parallel=True)(unpermute))
+    @nb.njit(cache=True, nogil=True)
+    def permute_csr(rowptr, col, eid, perm, position, proto):
+        # rows of the CSR in the order perm, columns relabelled by position (dtype of proto)
+        n = perm.shape[0]
+        new_rowptr = np.empty(n + 1, dtype=np.int64)
+        new_rowptr[0] = 0
+        for i in range(n):
+            r = perm[i]
+            new_rowptr[i + 1] = new_rowptr[i] + (rowptr[r + 1] - rowptr[r])
+        pcol = np.empty(new_rowptr[n], dtype=proto.dtype)
+        peid = np.empty(new_rowptr[n], dtype=np.int64)
+        for i in range(n):
+            r = perm[i]
+            q = new_rowptr[i]
+            for p in range(rowptr[r], rowptr[r + 1]):
+                pcol[q] = position[col[p]]
+                peid[q] = eid[p]
+                q += 1
+        return new_rowptr, pcol, peid
+
+    _compiled["permute_csr"] = permute_csr
     _compiled["ell_fill"] = ell_fill
     _compiled["lf_order"] = lf_order
     _compiled["greedy"] = greedy
@@ -685,6 +706,12 @@ def ell_layout(rowptr, col, bounds, slice_rows=None):
     idt = np.int32 if nnz < 2**31 - 1 else np.int64
     swid, sptr, ecol, emap = _build()["ell_fill"](rowptr, np.ascontiguousarray(col), srow, send, S, np.zeros(0, idt))
     return sbounds, srow, swid, sptr, ecol, emap
+
+
+def permute_csr_numba(rowptr, col, eid, perm, position, index_dtype):
+    """Rows of a CSR (int64 arrays) in the order ``perm``, columns relabelled by ``position``
+    (``index_dtype``), ``eid`` carried along: ``(rowptr, col, eid)``, one pass."""
+    return _build()["permute_csr"](rowptr, col, eid, perm, position, np.zeros(0, index_dtype))
 
 
 def greedy_in_order_numba(order, rowptr, col):
