@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["available", "csr_to_graph", "edges_to_graph"]
+__all__ = ["available", "content_hash", "csr_to_graph", "edges_to_graph", "pin_cache_ids"]
 
 _compiled = {}
 
@@ -45,6 +45,42 @@ def available():
     except ImportError:  # pragma: no cover - exercised where numba is absent
         return False
     return True
+
+
+def pin_cache_ids(obj, tag, path="k", seen=None):
+    """Give every numba dispatcher and intrinsic captured by the closures of ``obj`` a fixed identity.
+
+    numba keys the on-disk cache of a closure on its pickled cells; a captured
+    dispatcher (``flip_or_set``, the row kernel of a driver) or intrinsic pickles
+    with a random per-process uuid, so without this every new process missed the
+    cache and compiled the sweep kernels again (seconds per kernel). The ids are
+    ``skising:<tag>:<path>``: unique in a process, the same in every process.
+    """
+    seen = set() if seen is None else seen
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            pin_cache_ids(v, tag, f"{path}.{k}", seen)
+        return obj
+    if isinstance(obj, (tuple, list)):
+        for i, v in enumerate(obj):
+            pin_cache_ids(v, tag, f"{path}.{i}", seen)
+        return obj
+    if id(obj) in seen:
+        return obj
+    seen.add(id(obj))
+    func = getattr(obj, "py_func", None) or getattr(obj, "_defn", None)
+    if func is None:
+        return obj
+    for attr in ("_MemoMixin__uuid", "_Intrinsic__uuid"):
+        if hasattr(obj, attr) and getattr(obj, attr) is None:
+            obj._set_uuid(f"skising:{tag}:{path}")
+    for i, cell in enumerate(getattr(func, "__closure__", None) or ()):
+        try:
+            inner = cell.cell_contents
+        except ValueError:  # an empty cell
+            continue
+        pin_cache_ids(inner, tag, f"{path}.{i}", seen)
+    return obj
 
 
 def _build():
@@ -207,6 +243,7 @@ def _build():
     _compiled["hash"] = words_hash
     _compiled["fill"] = fill_symmetric
     _compiled["keys"] = edge_keys
+    pin_cache_ids(_compiled, "graph")
     return _compiled
 
 

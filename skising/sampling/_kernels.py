@@ -52,6 +52,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..graph._csr import pin_cache_ids as _pin_cache_ids
+
 __all__ = ["HAVE_NUMBA", "lowbias32", "sweep_keys", "hash_uniform_torch", "exp_neg_torch"]
 
 MASK32 = 0xFFFFFFFF
@@ -790,7 +792,7 @@ def sweeps_numba(rowptr, col, val, X, H, bounds, skeys, k0, beta, heat, n_thread
     c = tuple(dt.type(v) for v in coef + [2.0**-1, 2.0**-2, 2.0**-4, 2.0**-8, 2.0**-16])
     key = (bool(heat), deg)
     if key not in _sweep_kernels:
-        _sweep_kernels[key] = _make_sweeps(*key)
+        _sweep_kernels[key] = _pin_cache_ids(_make_sweeps(*key), key)
     if not (X.flags.c_contiguous and H.flags.c_contiguous):
         raise ValueError("sweeps_numba: X and H must be C-contiguous (they are updated and read through flat views)")
     K = 1 if X.ndim == 1 else X.shape[1]
@@ -823,7 +825,7 @@ def sweeps_numba(rowptr, col, val, X, H, bounds, skeys, k0, beta, heat, n_thread
         else:
             tkey = key + ("ell", K)
             if tkey not in _sweep_kernels:
-                _sweep_kernels[tkey] = _make_sweeps(*key, tile_k=K)
+                _sweep_kernels[tkey] = _pin_cache_ids(_make_sweeps(*key, tile_k=K), tkey)
             serial_k, parallel_k = _sweep_kernels[tkey]
         # tasks of whole tiles, ~2k spin updates each
         chunk = max(1, 2048 // (K * _TILE)) * (_TILE // _SLICE)
