@@ -427,12 +427,8 @@ def _legacy_as_graph(obj, **kw):
     """``as_graph`` through the sorting path (what every input took before the O(n + m) kernels)."""
     from skising.graph import _csr
 
-    saved = _csr.available
-    _csr.available = lambda: False
-    try:
+    with _csr.disabled():
         return as_graph(obj, **kw)
-    finally:
-        _csr.available = saved
 
 
 def bench_inputs(g, name, args):

@@ -119,12 +119,8 @@ from skising.graph import _csr  # noqa: E402
 
 
 def _sorting_path(obj, **kw):
-    saved = _csr.available
-    _csr.available = lambda: False
-    try:
+    with _csr.disabled():
         return as_graph(obj, **kw)
-    finally:
-        _csr.available = saved
 
 
 def _identical(a, b):

@@ -28,9 +28,11 @@ downstream (colourings, sampler plans, samples for a seed) is unchanged.
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
-__all__ = ["available", "content_hash", "csr_to_graph", "edges_to_graph", "pin_cache_ids"]
+__all__ = ["available", "content_hash", "disabled", "csr_to_graph", "edges_to_graph", "pin_cache_ids"]
 
 _compiled = {}
 
@@ -45,6 +47,19 @@ def available():
     except ImportError:  # pragma: no cover - exercised where numba is absent
         return False
     return True
+
+
+@contextlib.contextmanager
+def disabled():
+    """Within this context :func:`available` is false: ``as_graph`` takes the sorting path (for
+    comparisons in tests and benchmarks)."""
+    global available
+    saved = available
+    available = lambda: False  # noqa: E731
+    try:
+        yield
+    finally:
+        available = saved
 
 
 def pin_cache_ids(obj, tag, path="k", seen=None):
