@@ -405,9 +405,14 @@ def _check_call(g, field, n_chains, n_sweeps, init, random_state, device, dtype)
     n_sweeps = check_int(n_sweeps, "n_sweeps", low=0)
     init = check_init(init, n_chains, g.num_nodes, device, dtype)
     gen = check_generator(random_state, device)
-    # spins, a per-chain field and one colour block of random numbers, before allocating
+    # before allocating: the compiled path holds int8 spins, the output and a per-chain field; the
+    # torch path float spins, a colour block of random numbers and its temporaries too
     itemsize = torch.tensor([], dtype=dtype).element_size()
-    rows = 2 + (1 if h.dim() == 2 else 0) + 1
-    check_memory(rows * g.num_nodes * n_chains * itemsize, f"sampling {n_chains} chains on {g.num_nodes} nodes",
+    per_chain = itemsize if h.dim() == 2 else 0
+    if _use_numba("auto", device, dtype):
+        per_update = 1 + itemsize + per_chain
+    else:
+        per_update = 3 * itemsize + per_chain
+    check_memory(per_update * g.num_nodes * n_chains, f"sampling {n_chains} chains on {g.num_nodes} nodes",
                  "reduce n_chains (or sample in several calls)", device)
     return h, n_chains, n_sweeps, init, gen
