@@ -536,19 +536,31 @@ def bench_first_use(args):
             "K = int(__import__('sys').argv[1]); t2 = time.perf_counter(); "
             "sample_ising(A, 0.0, coupling=-1.0, n_chains=K, n_sweeps=5); "
             "print('FIRST', t1 - t0, time.perf_counter() - t2)")
+    import tempfile
+
     print("\n== first use (fresh processes)", flush=True)
     for K in (1, 32):
-        imp, first = [], []
-        for _ in range(max(2, args.repeats)):
-            out = subprocess.run([sys.executable, "-c", code, str(K)], capture_output=True, text=True,
-                                 env={**os.environ, "PYTHONPATH": str(ROOT)})
-            for line in out.stdout.splitlines():
-                if line.startswith("FIRST"):
-                    imp.append(float(line.split()[1]))
-                    first.append(float(line.split()[2]))
         label = f"{K} chain{'s' * (K > 1)}"
-        record("random_regular4_1e3", f"import skising.sampling (fresh process)", "setup_seconds", imp, "s")
-        record("random_regular4_1e3", f"first sample_ising, fresh process, {label}", "setup_seconds", first, "s")
+        # "empty numba cache": the first use ever (every kernel compiled); then fresh processes with
+        # the cache that the first one left
+        for cache, runs in (("empty numba cache", 1), ("numba cache present", max(2, args.repeats))):
+            env = {**os.environ, "PYTHONPATH": str(ROOT)}
+            tmp = tempfile.TemporaryDirectory() if cache.startswith("empty") else None
+            if tmp is not None:
+                env["NUMBA_CACHE_DIR"] = tmp.name
+            imp, first = [], []
+            for _ in range(runs):
+                out = subprocess.run([sys.executable, "-c", code, str(K)], capture_output=True, text=True, env=env)
+                for line in out.stdout.splitlines():
+                    if line.startswith("FIRST"):
+                        imp.append(float(line.split()[1]))
+                        first.append(float(line.split()[2]))
+            if tmp is not None:
+                tmp.cleanup()
+            record("random_regular4_1e3", f"import skising.sampling, fresh process ({cache})", "setup_seconds",
+                   imp, "s")
+            record("random_regular4_1e3", f"first sample_ising, fresh process ({cache}), {label}",
+                   "setup_seconds", first, "s")
 
 
 def lattice3d(side):

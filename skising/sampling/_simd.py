@@ -88,7 +88,8 @@ def usable(X, H, val, col):
 
 
 def chain_blocks(K, dtype):
-    """Column blocks ``(c0, c1)`` of ``K`` chains that :func:`sweeps_simd` runs one after another:
+    """Column blocks ``(c0, c1)`` of ``K`` chains that :func:`sweeps_simd` runs one after another
+    (each on a contiguous copy):
     all chains at once up to ``MAX_BLOCKS`` vectors, else blocks of ``MAX_BLOCKS`` vectors
     (256 float32 or 128 float64 chains: the accumulators stay in registers and one block's
     spins stay in cache across the sweeps of a small graph)."""
@@ -110,11 +111,9 @@ def kernel_ir(dtype, n_chains, heat, per_chain_field, prefetch=None, tiles=True,
     """LLVM IR of ``void kern(r0, r1, rowptr, col, val, X, H, skey, key0, nb2, tb, coff)``: rows r0:r1 of one
     colour, all ``n_chains`` chains, updated in place (see :func:`sweeps_simd` for the arguments).
 
-    ``stride`` (default ``n_chains``): the row stride of ``X`` (and of a per-chain ``H``) in
-    chains. A larger stride makes the kernel update a block of ``n_chains`` columns of a wider
-    chain array (``X`` then points at the block's first column ``coff``), with the counters
-    ``i * stride + coff + k`` of the whole array: the same random numbers as one pass over all
-    the chains.
+    ``stride`` (default ``n_chains``): the chain count of the whole array when ``X`` (and a
+    per-chain ``H``) hold a copied block of its columns ``coff:coff + n_chains``: the counters
+    are then ``i * stride + coff + k``, the random numbers of one pass over all the chains.
 
     ``prefetch``: rows ahead whose neighbour rows are prefetched (default: 8 from 24
     chains on, else none); ``tiles=False`` updates every row on its own blocks.
@@ -196,7 +195,7 @@ def kernel_ir(dtype, n_chains, heat, per_chain_field, prefetch=None, tiles=True,
             emit(f"  %{px}.qc = getelementptr inbounds i32, ptr %col, i64 %{px}.q")
             emit(f"  %{px}.qj32 = load i32, ptr %{px}.qc")
             emit(f"  %{px}.qj = zext i32 %{px}.qj32 to i64")
-            emit(f"  %{px}.qo = mul i64 %{px}.qj, {S}")
+            emit(f"  %{px}.qo = mul i64 %{px}.qj, {K}")
             emit(f"  %{px}.qx = getelementptr inbounds i8, ptr %X, i64 %{px}.qo")
             emit(f"  call void @llvm.prefetch.p0(ptr %{px}.qx, i32 0, i32 3, i32 1)")
             emit(f"  %{px}.qn = add i64 %{px}.q, 1")
@@ -216,7 +215,7 @@ def kernel_ir(dtype, n_chains, heat, per_chain_field, prefetch=None, tiles=True,
         emit(f"  %{px}.j = zext i32 %{px}.j32 to i64")
         emit(f"  %{px}.vp = getelementptr inbounds {F}, ptr %val, i64 %{px}.p")
         emit(f"  %{px}.v = load {F}, ptr %{px}.vp")
-        emit(f"  %{px}.xo = mul i64 %{px}.j, {S}")
+        emit(f"  %{px}.xo = mul i64 %{px}.j, {K}")
         emit(f"  %{px}.xrow = getelementptr inbounds i8, ptr %X, i64 %{px}.xo")
         emit(f"  %{px}.vbits = bitcast {F} %{px}.v to {IW}")
         vs = {w: splat(w, f"%{px}.vbits", IW) for w in set(widths)}
@@ -237,7 +236,7 @@ def kernel_ir(dtype, n_chains, heat, per_chain_field, prefetch=None, tiles=True,
         emit(f"{px}.done:")
         for b, w in enumerate(widths):
             emit(f"  %{px}.acc{b} = phi {ty(w, F)} [zeroinitializer, {head}], [%{px}.an{b}, %{px}.nb]")
-        emit(f"  %{px}.io = mul i64 {i}, {S}")
+        emit(f"  %{px}.io = mul i64 {i}, {K}")
         if not per_chain_field:
             emit(f"  %{px}.hp = getelementptr inbounds {F}, ptr %H, i64 {i}")
             emit(f"  %{px}.hv = load {F}, ptr %{px}.hp")
@@ -364,7 +363,8 @@ def kernel_ir(dtype, n_chains, heat, per_chain_field, prefetch=None, tiles=True,
     emit("  %i = phi i64 [%si0, %single.head], [%inext, %row.done]")
     locs, io = row_fields("row", "%i", "%row")
     if S != K:  # the counters of the block's columns in the whole array
-        emit(f"  %io32.r = trunc i64 {io} to i32")
+        emit(f"  %ioc = mul i64 %i, {S}")
+        emit("  %io32.r = trunc i64 %ioc to i32")
         emit("  %io32 = add i32 %io32.r, %coff")
     else:
         emit(f"  %io32 = trunc i64 {io} to i32")
@@ -560,25 +560,30 @@ def sweeps_simd(rowptr, col, val, X, H, bounds, skeys, k0, beta, heat, n_threads
     T = max(1, int(n_threads))
     if T > 1 and n * (blocks[0][1] - blocks[0][0]) < THREAD_MIN_UPDATES:
         T = 1
-    # blocks of chains one after another, each through all the sweeps: a block's spins stay in
-    # cache on a small graph; the counters are those of the whole array, so the samples are the same
+    # blocks of chains one after another, each through all the sweeps, on a contiguous copy (a
+    # strided block maps its rows to few cache sets); the counters are those of the whole array,
+    # so the samples are the same
     for c0, c1 in blocks:
         fn = fns[(c1 - c0, K if len(blocks) > 1 else None)]
-        ptrs = (rowptr.ctypes.data, col.ctypes.data, val.ctypes.data, X.ctypes.data + c0,
-                H.ctypes.data + (c0 * H.itemsize if per_chain else 0))
+        Xb = X if len(blocks) == 1 else np.ascontiguousarray(X[:, c0:c1])
+        Hb = np.ascontiguousarray(H[:, c0:c1]) if per_chain and len(blocks) > 1 else H
+        ptrs = (rowptr.ctypes.data, col.ctypes.data, val.ctypes.data, Xb.ctypes.data, Hb.ctypes.data)
         bar = np.zeros(1, dtype=np.int64)
         args = (bounds.ctypes.data, n_colors, skeys.ctypes.data, skeys.shape[0], *ptrs, key0, nb2, tb,
                 bar.ctypes.data, c0)
         if T == 1:
             fn(0, 1, *args)
-            continue
-        # one call per thread; the threads meet at a barrier after each colour. One threaded call at
-        # a time: two calls sharing the pool could leave a thread spinning for a worker the other holds
-        with _threaded_call:
-            futures = [_executor(T - 1).submit(fn, q, T, *args) for q in range(1, T)]
-            fn(0, T, *args)
-            for fut in futures:
-                fut.result()
+        else:
+            # one call per thread; the threads meet at a barrier after each colour. One threaded call
+            # at a time: two calls sharing the pool could leave a thread spinning for a worker the
+            # other holds
+            with _threaded_call:
+                futures = [_executor(T - 1).submit(fn, q, T, *args) for q in range(1, T)]
+                fn(0, T, *args)
+                for fut in futures:
+                    fut.result()
+        if Xb is not X:
+            X[:, c0:c1] = Xb
     return True
 
 
