@@ -363,6 +363,13 @@ def sample_ising(
     samples at inverse temperature :math:`2\beta`; this function accepts
     with :math:`\min(1, e^{-\beta\Delta E})` and targets eq. 1 exactly.
 
+    To sample one graph many times, prepare it once with
+    :class:`IsingModel` (same samples for the same arguments and seed).
+    Repeated calls with the same, unchanged scipy matrix, ``edge_index`` or
+    PyG ``Data`` reuse its conversion, colouring and plan too: a cache keyed
+    on the input object and a hash of its arrays' content, so an in-place
+    edit is seen (see :mod:`skising.graph._cache`).
+
     Examples
     --------
     >>> import networkx as nx
