@@ -324,7 +324,7 @@ def bench_scaling(args):
 
 def write(args):
     RESULTS.mkdir(parents=True, exist_ok=True)
-    stem = "engine" if not args.quick else "engine_quick"
+    stem = args.stem or ("engine" if not args.quick else "engine_quick")
     global RECORDS
     if args.skip and (RESULTS / f"{stem}.json").exists():
         # a partial run replaces its own records and keeps the others
@@ -396,6 +396,316 @@ def _rss_child_main(n, args):
     print("SWEEP_RATES", " ".join(str(n * 32 * args.sweeps / t) for t in ts))
 
 
+# ----------------------------------------------------------------------------- inputs, whole calls, chains, peers
+def _cpu_wall(fn):
+    c, w = time.process_time(), time.perf_counter()
+    out = fn()
+    return out, time.process_time() - c, time.perf_counter() - w
+
+
+def timeit_cpu(fn, repeats, warmup=1):
+    """Wall and process CPU seconds (all threads) per call: on a shared machine the CPU time is the
+    load-independent measure of the work, the wall time what a user waits."""
+    for _ in range(warmup):
+        fn()
+    wall, cpu = [], []
+    for _ in range(repeats):
+        _, c, w = _cpu_wall(fn)
+        wall.append(w)
+        cpu.append(c)
+    return np.array(wall), np.array(cpu)
+
+
+def _rate(name, label, work, fn, repeats, warmup=1):
+    """Record flips/ns by wall time and by process CPU time; returns both (wall, CPU)."""
+    w, c = timeit_cpu(fn, repeats, warmup)
+    cpu = record(name, label + " (per CPU-second)", "flips_per_cpu_ns", work / c / 1e9, "flips/ns")
+    return np.array([record(name, label, "flips_per_ns", work / w / 1e9, "flips/ns"), cpu])
+
+
+def _legacy_as_graph(obj, **kw):
+    """``as_graph`` through the sorting path (what every input took before the O(n + m) kernels)."""
+    from skising.graph import _csr
+
+    with _csr.disabled():
+        return as_graph(obj, **kw)
+
+
+def bench_inputs(g, name, args):
+    """``as_graph`` per input type, then whole ``sample_ising`` calls on scipy input against the
+    prepared graph (first call, later calls, ``IsingModel.sample``)."""
+    import scipy.sparse as sp
+    from torch_geometric.data import Data
+
+    from skising.graph._cache import clear_cache
+    from skising.sampling import IsingModel, sample_ising
+
+    n = g.num_nodes
+    A = g.to_scipy().astype(np.float32)
+    A.indptr, A.indices = A.indptr.astype(np.int32), A.indices.astype(np.int32)
+    C = A.tocoo()
+    ei = torch.as_tensor(np.stack([C.row, C.col]).astype(np.int64))
+    inputs = {"scipy csr": A, "scipy coo": C, "edge_index": ei, "PyG Data": Data(edge_index=ei, num_nodes=n)}
+    print(f"\n== input conversion: {name}", flush=True)
+    for label, obj in inputs.items():
+        as_graph(obj)  # loads the compiled kernels for these dtypes
+        cpu, wall = [], []
+        for _ in range(args.repeats):
+            _, c, w = _cpu_wall(lambda: as_graph(obj))
+            cpu.append(c)
+            wall.append(w)
+        record(name, f"as_graph[{label}]", "setup_seconds", wall, "s")
+        record(name, f"as_graph[{label}]", "cpu_seconds", cpu, "s")
+    _, c, w = _cpu_wall(lambda: _legacy_as_graph(A))
+    record(name, "as_graph[scipy csr], sorting path", "setup_seconds", w, "s")
+    record(name, "as_graph[scipy csr], sorting path", "cpu_seconds", c, "s")
+    _, c, w = _cpu_wall(lambda: A.tocoo().tocsr())
+    record(name, "scipy csr.tocoo().tocsr() (reference)", "setup_seconds", w, "s")
+
+    # whole calls from scipy input, 10 sweeps, as a user calls it
+    h0 = torch.zeros(n)
+    J = -torch.ones(g.num_edges)
+    gen = torch.Generator().manual_seed(0)
+    sweeps = 10
+    for K in (1, 32):
+        clear_cache()
+        A2 = A.copy()  # a new object: nothing cached for it
+        _, c, w = _cpu_wall(lambda: sample_ising(A2, 0.0, coupling=-1.0, n_chains=K, n_sweeps=sweeps))
+        label = f"{K} chain{'s' * (K > 1)}"
+        record(name, f"sample_ising(scipy) first call, {label}", "setup_seconds", w, "s")
+        record(name, f"sample_ising(scipy) first call, {label}", "cpu_seconds", c, "s")
+        gp = as_graph(A2)  # cached: the prepared graph of the calls above
+        t = timeit(lambda: _sample(gp, h0, J, 1.0, K, sweeps, "metropolis", "random", gen), args.repeats)
+        prep = record(name, f"prepared Graph (_sample), {label}", "updates_per_second", n * K * sweeps / t,
+                      "updates/s")
+        t = timeit(lambda: sample_ising(A2, 0.0, coupling=-1.0, n_chains=K, n_sweeps=sweeps), args.repeats)
+        whole = record(name, f"sample_ising(scipy), 2nd call on, {label}", "updates_per_second",
+                       n * K * sweeps / t, "updates/s")
+        model = IsingModel(A2, coupling=-1.0)
+        t = timeit(lambda: model.sample(0.0, n_chains=K, n_sweeps=sweeps), args.repeats)
+        mod = record(name, f"IsingModel.sample, {label}", "updates_per_second", n * K * sweeps / t, "updates/s")
+        record(name, f"prepared / sample_ising(scipy) 2nd call on, {label}", "ratio", prep / whole, "x")
+        record(name, f"prepared / IsingModel.sample, {label}", "ratio", prep / mod, "x")
+        del model
+        gc.collect()
+    clear_cache()
+
+
+def bench_networkx(args, n=10**5):
+    """networkx input: ``as_graph`` against networkx's own export (``to_scipy_sparse_array``)."""
+    import networkx as nx
+
+    g = delaunay2d(n)
+    G = nx.Graph()
+    G.add_nodes_from(range(n))
+    G.add_edges_from(g.edges.T.tolist())
+    name = f"delaunay2d_{n:.0e}".replace("+0", "")
+    print(f"\n== networkx input: {name}", flush=True)
+    t = timeit(lambda: as_graph(G), args.repeats)
+    a = record(name, "as_graph[networkx]", "setup_seconds", t, "s")
+    t = timeit(lambda: nx.to_scipy_sparse_array(G, format="csr"), args.repeats)
+    b = record(name, "networkx to_scipy_sparse_array (its export)", "setup_seconds", t, "s")
+    record(name, "as_graph[networkx] / networkx export", "ratio", a / b, "x")
+
+
+def bench_threads(g, name, args):
+    """Whole prepared-graph calls with 1, 2, ... threads (32 chains)."""
+    n = g.num_nodes
+    h0, J = torch.zeros(n), -torch.ones(g.num_edges)
+    gen = torch.Generator().manual_seed(0)
+    print(f"\n== threads: {name}", flush=True)
+    rates = {}
+    for T in range(1, (os.cpu_count() or 1) + 1):
+        torch.set_num_threads(T)
+        t = timeit(lambda: _sample(g, h0, J, 1.0, 32, args.sweeps, "metropolis", "random", gen), args.repeats)
+        rates[T] = record(name, f"skising[numba] 32 chains, {T} thread{'s' * (T > 1)}", "updates_per_second",
+                          n * 32 * args.sweeps / t, "updates/s")
+    torch.set_num_threads(args.threads)
+    for T in rates:
+        if T > 1:
+            record(name, f"{T} threads / 1 thread, 32 chains", "speedup", rates[T] / rates[1], "x")
+
+
+def bench_first_use(args):
+    """A fresh process: import, then the first ``sample_ising`` (numba cache load or compile)."""
+    import subprocess
+
+    code = ("import time; t0 = time.perf_counter(); import torch, networkx as nx; "
+            "from skising.sampling import sample_ising; t1 = time.perf_counter(); "
+            "A = nx.to_scipy_sparse_array(nx.random_regular_graph(4, 1000, seed=0), format='csr'); "
+            "K = int(__import__('sys').argv[1]); t2 = time.perf_counter(); "
+            "sample_ising(A, 0.0, coupling=-1.0, n_chains=K, n_sweeps=5); "
+            "print('FIRST', t1 - t0, time.perf_counter() - t2)")
+    import tempfile
+
+    print("\n== first use (fresh processes)", flush=True)
+    for K in (1, 32):
+        label = f"{K} chain{'s' * (K > 1)}"
+        # "empty numba cache": the first use ever (every kernel compiled); then fresh processes with
+        # the cache that the first one left
+        for cache, runs in (("empty numba cache", 1), ("numba cache present", max(2, args.repeats))):
+            env = {**os.environ, "PYTHONPATH": str(ROOT)}
+            tmp = tempfile.TemporaryDirectory() if cache.startswith("empty") else None
+            if tmp is not None:
+                env["NUMBA_CACHE_DIR"] = tmp.name
+            imp, first = [], []
+            for _ in range(runs):
+                out = subprocess.run([sys.executable, "-c", code, str(K)], capture_output=True, text=True, env=env)
+                for line in out.stdout.splitlines():
+                    if line.startswith("FIRST"):
+                        imp.append(float(line.split()[1]))
+                        first.append(float(line.split()[2]))
+            if tmp is not None:
+                tmp.cleanup()
+            record("random_regular4_1e3", f"import skising.sampling, fresh process ({cache})", "setup_seconds",
+                   imp, "s")
+            record("random_regular4_1e3", f"first sample_ising, fresh process ({cache}), {label}",
+                   "setup_seconds", first, "s")
+
+
+def lattice3d(side):
+    """Periodic ``side^3`` cubic lattice."""
+    idx = np.arange(side**3).reshape(side, side, side)
+    e = [np.stack([idx.ravel(), np.roll(idx, -1, axis=a).ravel()]) for a in range(3)]
+    return as_graph(torch.as_tensor(np.concatenate(e, axis=1)), num_nodes=side**3)
+
+
+def pegasus(seed=4242):
+    """D-Wave Pegasus(14) with J, h ~ N(0, 1) (thrml's notebook protocol): networkx graph, J per nx edge, h."""
+    import warnings
+
+    import networkx as nx
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import dwave_networkx
+
+        G = nx.convert_node_labels_to_integers(dwave_networkx.pegasus_graph(14))
+    rng = np.random.default_rng(seed)
+    h = rng.standard_normal(G.number_of_nodes())
+    J = rng.standard_normal(G.number_of_edges())
+    for (a, b), w in zip(G.edges, J):
+        G[a][b]["weight"] = w
+    return G, J, h
+
+
+def _thrml_setup(G, J, h, beta):
+    import jax
+    import jax.numpy as jnp
+    import networkx as nx
+    from thrml.block_management import Block
+    from thrml.block_sampling import SamplingSchedule, sample_states
+    from thrml.models.ising import IsingEBM, IsingSamplingProgram, hinton_init
+    from thrml.pgm import SpinNode
+
+    nodes = [SpinNode() for _ in range(G.number_of_nodes())]
+    edges = [(nodes[a], nodes[b]) for a, b in G.edges]
+    model = IsingEBM(nodes, edges, jnp.asarray(h, dtype=jnp.float32), jnp.asarray(J, dtype=jnp.float32),
+                     jnp.array(beta))
+    coloring = nx.coloring.greedy_color(G, strategy="DSATUR")
+    groups = [[] for _ in range(max(coloring.values()) + 1)]
+    for v in G.nodes:
+        groups[coloring[v]].append(nodes[v])
+    blocks = [Block(x) for x in groups]
+    program = IsingSamplingProgram(model, blocks, [])
+    init = hinton_init(jax.random.key(0), model, blocks, (1,))
+
+    def make(sweeps):
+        schedule = SamplingSchedule(sweeps, 1, 1)
+        return jax.jit(jax.vmap(lambda k: sample_states(k, program, schedule, [x[0] for x in init], [],
+                                                        [Block(nodes)])))
+
+    return make
+
+
+def _thrml_run(f, K, seed):
+    import jax
+
+    keys = jax.random.split(jax.random.key(seed), K)
+    out = jax.block_until_ready(f(keys))
+    return np.asarray(out[0])[:, -1, :].astype(np.int8) * 2 - 1  # (K, n) spins
+
+
+def bench_chains(args):
+    """Pegasus(14) and the periodic 3-D lattice: flips/ns over chain counts, thrml in the same run,
+    and the equilibrium agreement of the two samplers at beta = 0.5."""
+    from skising.sampling import IsingModel, ising_energy
+
+    G, J, h = pegasus()
+    n = G.number_of_nodes()
+    name = "pegasus14"
+    model = IsingModel(G, coupling=1.0, beta=1.0, update="heat_bath")  # J as the edge weights
+    hf = torch.as_tensor(h, dtype=torch.float32)
+    print(f"\n== chains: {name} n={n} m={G.number_of_edges()}", flush=True)
+    sweeps = 100
+    ours = {}
+    for K in (1, 8, 32, 80, 256, 1024, 4096):
+        ours[K] = _rate(name, f"skising {K} chains", n * K * sweeps,
+                        lambda: model.sample(hf, n_chains=K, n_sweeps=sweeps), args.repeats)
+    for K in (1024, 4096):
+        r = ours[K] / ours[256]
+        record(name, f"skising {K} / 256 chains", "ratio", r[0], "x")
+        record(name, f"skising {K} / 256 chains (per CPU-second)", "ratio", r[1], "x")
+    try:
+        make = _thrml_setup(G, J, h, 1.0)
+        f = make(sweeps)
+        for K in (1, 8, 32, 80, 256, 1024):
+            _thrml_run(f, K, 1)  # compile for this batch shape
+            th = _rate(name, f"thrml {K} chains", n * K * sweeps, lambda: _thrml_run(f, K, 2),
+                       max(1, args.repeats - 1), warmup=0)
+            record(name, f"skising / thrml, {K} chains", "speedup", ours[K][0] / th[0], "x")
+            record(name, f"skising / thrml, {K} chains (per CPU-second)", "speedup", ours[K][1] / th[1], "x")
+    except ImportError as exc:
+        print(f"(thrml not measured: {exc})")
+    # equilibrium agreement at beta = 0.5 (a spin glass here: skising's energy per spin moves by 0.01,
+    # eight standard errors, from 400 to 1600 sweeps and is flat from 1600 to 4000): mean energy per
+    # spin and mean |m| over independent chains after 2000 sweeps
+    K, Kt, burn = 512, 128, 2000
+    m05 = IsingModel(G, coupling=1.0, beta=0.5, update="heat_bath")
+    xs = m05.sample(hf, n_chains=K, n_sweeps=burn, random_state=0)
+    stats = {"skising": (ising_energy(m05.graph, xs, hf, 1.0).numpy() / n, xs.mean(1).abs().numpy())}
+    try:
+        f = _thrml_setup(G, J, h, 0.5)(burn)
+        xt = torch.as_tensor(_thrml_run(f, Kt, 3), dtype=torch.float32)
+        stats["thrml"] = (ising_energy(m05.graph, xt, hf, 1.0).numpy() / n, xt.mean(1).abs().numpy())
+    except ImportError:
+        pass
+    for lib, (e, m) in stats.items():
+        record(name, f"{lib}, beta 0.5, {e.size} chains, {burn} sweeps", "energy_per_spin", e, "")
+        record(name, f"{lib}, beta 0.5, {e.size} chains, {burn} sweeps", "abs_magnetization", m, "")
+    if "thrml" in stats:
+        for i, metric in enumerate(("energy_per_spin", "abs_magnetization")):
+            a, b = stats["skising"][i], stats["thrml"][i]
+            z = (a.mean() - b.mean()) / np.sqrt(a.var(ddof=1) / a.size + b.var(ddof=1) / b.size)
+            record(name, f"skising - thrml, beta 0.5 ({metric})", "z_score", z, "")
+    del model, m05
+    gc.collect()
+
+    side = 100 if not args.quick else 40
+    g = lattice3d(side)
+    name = f"lattice3d_{side}"
+    n = g.num_nodes
+    model = IsingModel(g, coupling=1.0, beta=0.2, update="heat_bath")
+    print(f"\n== chains: {name} n={n}", flush=True)
+    sweeps = 10
+    ours = {}
+    for K in (1, 8, 32, 256, 1024, 4096):
+        try:
+            model.sample(0.0, n_chains=K, n_sweeps=1)
+        except MemoryError as exc:
+            print(f"  {K} chains: refused by the memory check ({str(exc)[:90]}...)")
+            record(name, f"skising {K} chains: memory check refuses", "flips_per_ns", float("nan"), "flips/ns")
+            continue
+        ours[K] = _rate(name, f"skising {K} chains", n * K * sweeps,
+                        lambda: model.sample(0.0, n_chains=K, n_sweeps=sweeps), max(1, args.repeats - 1), warmup=0)
+        gc.collect()
+    for K in (1024, 4096):
+        if K in ours and 256 in ours:
+            r = ours[K] / ours[256]
+            record(name, f"skising {K} / 256 chains", "ratio", r[0], "x")
+            record(name, f"skising {K} / 256 chains (per CPU-second)", "ratio", r[1], "x")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="1e5-node graphs instead of 1e6")
@@ -404,6 +714,10 @@ def main():
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--sweeps", type=int, default=8)
     p.add_argument("--skip", default="", help="comma list of parts to skip: main,others,reference,scaling")
+    p.add_argument("--parts", default="", help="run only these parts (comma list): inputs (as_graph per input "
+                   "type, whole calls vs prepared graph), networkx, threads, firstuse, chains (Pegasus(14) and "
+                   "the 3-D lattice over chain counts, thrml in the same run, equilibrium agreement)")
+    p.add_argument("--stem", default="", help="results file name (default engine / engine_quick)")
     p.add_argument("--rss-child", type=int, default=None, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.rss_child is not None:
@@ -417,6 +731,29 @@ def main():
         args.device = "cpu"
     skip = set(filter(None, args.skip.split(",")))
     N = 10**5 if args.quick else 10**6
+    parts = set(filter(None, args.parts.split(",")))
+    if parts:
+        tag = "1e5" if args.quick else "1e6"
+        if parts & {"inputs", "threads"}:
+            g = delaunay2d(N)
+            if "inputs" in parts:
+                bench_inputs(g, f"delaunay2d_{tag}", args)
+                write(args)
+            if "threads" in parts:
+                bench_threads(g, f"delaunay2d_{tag}", args)
+                write(args)
+            del g
+            gc.collect()
+        if "networkx" in parts:
+            bench_networkx(args, 10**4 if args.quick else 10**5)
+            write(args)
+        if "firstuse" in parts:
+            bench_first_use(args)
+            write(args)
+        if "chains" in parts:
+            bench_chains(args)
+            write(args)
+        return
     tag = "1e5" if args.quick else "1e6"
     args.bandwidth = bandwidth_gbs()
     record("memory", "numpy copy 256 MiB", "bandwidth", args.bandwidth, "GB/s")

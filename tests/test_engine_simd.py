@@ -90,16 +90,27 @@ def test_cases_the_simd_kernel_leaves_to_numba():
     f32, H = np.zeros(4, np.float32), np.zeros((10, 1), np.float32)
     assert _simd.usable(X, H, f32, np.zeros(4, np.int32))
     assert not _simd.usable(np.ones((10, 7), np.int8), H, f32, np.zeros(4, np.int32))  # < 8 chains: ELL kernels
-    assert not _simd.usable(np.ones((10, 257), np.int8), H, f32, np.zeros(4, np.int32))  # > 16 blocks
     assert not _simd.usable(X, H, f32, np.zeros(4, np.int64))  # 64-bit column indices
     assert not _simd.usable(X, np.zeros((10, 3), np.float32), f32, np.zeros(4, np.int32))  # field shape
-    # more than 16 blocks runs the numba kernel, same samples as the torch path
-    g = as_graph(nx.cycle_graph(40))
-    J = torch.full((g.num_edges,), 0.5)
-    h = torch.zeros(40)
-    out = [_sample(g, h, J, 1.0, 257, 3, "metropolis", "random", torch.Generator().manual_seed(0), backend=b)
-           for b in ("torch", "numba")]
-    assert torch.equal(out[0], out[1])
+
+
+@pytest.mark.parametrize("K,dtype", [(257, torch.float32), (600, torch.float32), (300, torch.float64)])
+def test_many_chains_run_in_blocks_with_the_same_samples(K, dtype):
+    """More than 16 vectors of chains: blocks of 256 (float32) / 128 (float64) chains, one after
+    another, with the random-number counters of the whole array (same samples as the torch path)."""
+    from skising.sampling import _simd
+
+    assert _simd.usable(np.ones((10, K), np.int8), np.zeros((10, 1), np.float32), np.zeros(4, np.float32),
+                        np.zeros(4, np.int32))
+    blocks = _simd.chain_blocks(K, np.dtype(str(dtype).split(".")[1]))
+    assert len(blocks) > 1 and blocks[0][0] == 0 and blocks[-1][1] == K
+    g = as_graph(nx.random_regular_graph(3, 40, seed=2))
+    J = torch.full((g.num_edges,), 0.5, dtype=dtype)
+    for h in (torch.zeros(40, dtype=dtype), 0.3 * torch.randn(K, 40, generator=torch.Generator().manual_seed(1),
+                                                              dtype=dtype)):
+        out = [_sample(g, h, J, 1.0, K, 3, "heat_bath", "random", torch.Generator().manual_seed(0), dtype=dtype,
+                       backend=b) for b in ("torch", "numba")]
+        assert torch.equal(out[0], out[1])
 
 
 def test_bad_arrays_are_a_clear_error():

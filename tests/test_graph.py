@@ -109,3 +109,85 @@ def test_graph_pickles():
     g = as_graph(nx.cycle_graph(6), pos=np.random.rand(6, 2))
     h = pickle.loads(pickle.dumps(g))
     assert isinstance(h, Graph) and torch.equal(h.edges, g.edges) and torch.equal(h.pos, g.pos)
+
+
+# ----------------------------------------------------------------------------- O(n + m) conversion
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from skising.graph import _csr  # noqa: E402
+
+
+def _sorting_path(obj, **kw):
+    with _csr.disabled():
+        return as_graph(obj, **kw)
+
+
+def _identical(a, b):
+    for k in ("edges", "weight", "rowptr", "col", "eid", "_row"):
+        x, y = getattr(a, k), getattr(b, k)
+        assert x.dtype == y.dtype and torch.equal(x, y), k
+
+
+@pytest.mark.skipif(not _csr.available(), reason="the compiled conversion needs numba")
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 25), st.integers(0, 80), st.integers(0, 2**31 - 1), st.booleans())
+def test_compiled_conversion_equals_the_sorting_path(n, E, seed, loops):
+    """Edge lists (duplicates, both directions, self-loops) and every sparse format give the very
+    arrays of the sorting path: edges, weights, CSR and edge ids (so colourings, plans and samples
+    stay the same)."""
+    rng = np.random.default_rng(seed)
+    ei = rng.integers(0, n, (2, E))
+    if not loops:
+        ei = ei[:, ei[0] != ei[1]]
+    key = np.minimum(ei[0], ei[1]) * n + np.maximum(ei[0], ei[1])
+    w = (key % 3) + 0.5  # consistent weights per undirected edge
+    _identical(as_graph(ei, num_nodes=n, edge_weight=w), _sorting_path(ei, num_nodes=n, edge_weight=w))
+    _identical(as_graph(torch.as_tensor(ei), num_nodes=n), _sorting_path(torch.as_tensor(ei), num_nodes=n))
+    A = sp.random(n, n, density=0.3, random_state=seed % 2**32, format="csr")
+    A = A + A.T
+    if loops:
+        A.setdiag(2.0)
+    for M in (A, A.tocoo(), A.tocsc(), A.astype(np.float32), A != 0, A.tolil()):
+        _identical(as_graph(M), _sorting_path(M))
+
+
+def test_invalid_matrices_are_named_by_the_sorting_path():
+    with pytest.raises(ValueError, match="not symmetric"):
+        as_graph(sp.csr_matrix(np.array([[0, 1.0], [0, 0]])))
+    with pytest.raises(ValueError, match="not symmetric"):  # same pattern, other values
+        as_graph(sp.csr_matrix(np.array([[0, 1.0, 0], [2.0, 0, 1], [0, 1, 0]])))
+    with pytest.raises(ValueError, match="NaN"):
+        as_graph(sp.csr_matrix(np.array([[0, np.nan], [np.nan, 0]])))
+    with pytest.raises(ValueError, match="different weights"):
+        as_graph(np.array([[0, 1], [1, 0]]), edge_weight=[1.0, 2.0])
+    # symmetric only up to rounding: accepted (by the sorting path's tolerance)
+    g = as_graph(sp.csr_matrix(np.array([[0, 1.0], [1.0 + 1e-13, 0]])))
+    assert g.num_edges == 1
+
+
+def test_conversion_cache_sees_in_place_edits():
+    from skising.graph._cache import cached_graph, clear_cache
+
+    clear_cache()
+    A = nx.to_scipy_sparse_array(nx.cycle_graph(6), format="csr").astype(float)
+    g = cached_graph(A)
+    assert cached_graph(A) is g  # same unchanged object: the same Graph (colouring, plan)
+    assert cached_graph(A.copy()) is not g  # another object
+    A.data[:] = 3.0  # an in-place edit of the values
+    g2 = cached_graph(A)
+    assert g2 is not g and g2.weight.max() == 3.0
+    ei = torch.tensor([[0, 1, 2], [1, 2, 0]])
+    g3 = cached_graph(ei)
+    ei[1, 2] = 3
+    assert cached_graph(ei).num_nodes == 4 and g3.num_nodes == 3
+    clear_cache()
+
+
+def test_row_index_is_built_on_first_use_and_pickles():
+    import pickle
+
+    g = as_graph(nx.path_graph(4))
+    assert g._row.tolist() == [0, 1, 1, 2, 2, 3]
+    h = pickle.loads(pickle.dumps(g))
+    assert torch.equal(h._row, g._row) and torch.equal(h.eid, g.eid)

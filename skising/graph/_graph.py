@@ -23,6 +23,8 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from . import _csr
+
 __all__ = ["Graph", "as_graph", "batch_graphs"]
 
 
@@ -66,7 +68,7 @@ class Graph:
     [0, 1, 0, 1]
     """
 
-    def __init__(self, num_nodes, edges, weight, x=None, pos=None, batch=None, data=None):
+    def __init__(self, num_nodes, edges, weight, x=None, pos=None, batch=None, data=None, _csr=None):
         self.num_nodes = int(num_nodes)
         self.edges = edges
         self.weight = weight
@@ -82,7 +84,11 @@ class Graph:
             counts = torch.bincount(batch)
             self.num_graphs = int(counts.numel())
             self.ptr = torch.cat([torch.zeros(1, dtype=torch.long), torch.cumsum(counts, 0)])
-        self._build_csr()
+        if _csr is None:
+            self._build_csr()
+        else:  # the sorted symmetric CSR, already built by the conversion (``(rowptr, col, eid)``)
+            self.rowptr, self.col, self.eid = _csr
+            self._row_cache = None
         # caches: colourings by method, sampler plans by (method, device)
         self._colors = {}
         self._plans = {}
@@ -101,7 +107,19 @@ class Graph:
         row_sorted = rows[order]
         counts = torch.bincount(row_sorted, minlength=n)
         self.rowptr = torch.cat([torch.zeros(1, dtype=torch.long), torch.cumsum(counts, 0)])
-        self._row = row_sorted
+        self._row_cache = row_sorted
+
+    @property
+    def _row(self):
+        """Row of every CSR entry (built on first use)."""
+        if self._row_cache is None:
+            self._row_cache = torch.repeat_interleave(torch.arange(self.num_nodes, device=self.rowptr.device),
+                                                      self.rowptr[1:] - self.rowptr[:-1])
+        return self._row_cache
+
+    @_row.setter
+    def _row(self, value):
+        self._row_cache = value
 
     @property
     def num_edges(self):
@@ -134,7 +152,7 @@ class Graph:
         g.num_nodes, g.num_graphs = self.num_nodes, self.num_graphs
         g.edges, g.weight, g.x, g.pos = mv(self.edges), mv(self.weight), mv(self.x), mv(self.pos)
         g.batch, g.ptr = mv(self.batch), mv(self.ptr)
-        g.rowptr, g.col, g.eid, g._row = mv(self.rowptr), mv(self.col), mv(self.eid), mv(self._row)
+        g.rowptr, g.col, g.eid, g._row_cache = mv(self.rowptr), mv(self.col), mv(self.eid), mv(self._row_cache)
         g.data = dict(self.data)
         g._colors = self._colors  # colourings are numpy, device independent
         g._plans = self._plans  # keyed by device
@@ -171,6 +189,12 @@ class Graph:
         state = self.__dict__.copy()
         state["_plans"] = {}
         return state
+
+    def __setstate__(self, state):
+        if "_row" in state:  # pickled before the row index became lazy
+            state["_row_cache"] = state.pop("_row")
+        state.setdefault("_row_cache", None)
+        self.__dict__.update(state)
 
 
 # ---------------------------------------------------------------------------
@@ -254,17 +278,60 @@ def _canonical(src, dst, w, n, name_index, name_weight):
     return torch.as_tensor(edges, dtype=torch.long), torch.as_tensor(weight, dtype=torch.float64)
 
 
+def _tensors(rowptr, col, eid, edges, weight):
+    """Kernel output as ``(edges, weight, (rowptr, col, eid))`` tensors (no copies)."""
+    t = torch.from_numpy
+    return t(edges), t(weight), (t(rowptr), t(col), t(eid))
+
+
+def _fast_edges(src, dst, w, n):
+    """The O(n + m) conversion of an edge list (``None`` without numba, or for conflicting
+    duplicate weights: the sorting path then names the edge)."""
+    if not _csr.available():
+        return None
+    info, _, rowptr, col, eid, edges, weight = _csr.edges_to_graph(
+        np.ascontiguousarray(src, dtype=np.int64), np.ascontiguousarray(dst, dtype=np.int64),
+        None if w is None else np.ascontiguousarray(w, dtype=np.float64), n)
+    if info[0]:
+        return None
+    return _tensors(rowptr, col, eid, edges, weight)
+
+
+def _fast_scipy(mat):
+    """The O(n + nnz) conversion of a sparse matrix: a canonical CSR (sorted columns, no
+    duplicates) is used as it is; CSC too (the CSR of the transpose: a symmetric matrix is
+    its own); other formats become CSR first (scipy, in C; repeated entries are summed).
+    ``None`` without numba, or for an invalid matrix (the sorting path then names the fault)."""
+    if not _csr.available():
+        return None
+    if mat.format not in ("csr", "csc"):
+        mat = mat.tocsr()
+    if not mat.has_canonical_format:
+        mat = mat.copy()
+        mat.sum_duplicates()
+    data = mat.data
+    if data.dtype not in (np.float32, np.float64):
+        data = data.astype(np.float64)
+    indices = mat.indices if mat.indices.dtype in (np.int32, np.int64) else mat.indices.astype(np.int64)
+    info, rowptr, col, eid, edges, weight = _csr.csr_to_graph(
+        np.ascontiguousarray(mat.indptr, dtype=np.int64), np.ascontiguousarray(indices),
+        np.ascontiguousarray(data), drop_zeros=True)
+    if info[0]:
+        return None
+    return _tensors(rowptr, col, eid, edges, weight)
+
+
 def _from_edge_index(edge_index, edge_weight, num_nodes, name="edge_index"):
     if isinstance(edge_index, torch.Tensor):
         ei = edge_index.detach().cpu()
         if ei.is_floating_point() or ei.dtype == torch.bool or ei.is_complex():
             raise TypeError(f"{name}: expected an integer tensor, got dtype {ei.dtype}")
-        ei = ei.numpy().astype(np.int64)
+        ei = ei.numpy().astype(np.int64, copy=False)
     else:
         arr = np.asarray(edge_index)
         if not np.issubdtype(arr.dtype, np.integer):
             raise TypeError(f"{name}: expected integer node indices, got dtype {arr.dtype}")
-        ei = arr.astype(np.int64)
+        ei = arr.astype(np.int64, copy=False)
     if ei.ndim != 2 or ei.shape[0] != 2:
         raise ValueError(f"{name}: expected shape (2, E), got {ei.shape}")
     E = ei.shape[1]
@@ -282,12 +349,13 @@ def _from_edge_index(edge_index, edge_weight, num_nodes, name="edge_index"):
             raise ValueError(f"{name}: node index {int(ei.max())} out of range for num_nodes={num_nodes}")
     if num_nodes <= 0:
         raise ValueError("graph: empty graph (num_nodes = 0)")
-    if edge_weight is None:
-        w = np.ones(E)
-    else:
-        w = _as_float_tensor(edge_weight, "edge_weight", length=E).numpy()
-    edges, weight = _canonical(ei[0], ei[1], w, num_nodes, name, "edge_weight")
-    return num_nodes, edges, weight
+    w = None if edge_weight is None else _as_float_tensor(edge_weight, "edge_weight", length=E).numpy()
+    fast = _fast_edges(ei[0], ei[1], w, num_nodes)
+    if fast is not None:
+        return (num_nodes, *fast)
+    w = np.ones(E) if w is None else w
+    edges, weight = _canonical(ei[0], ei[1], w, num_nodes, name, "edge_weight")  # raises on conflicts
+    return num_nodes, edges, weight, None
 
 
 def _from_scipy(mat, name="graph"):
@@ -298,6 +366,10 @@ def _from_scipy(mat, name="graph"):
         raise ValueError(f"{name}: empty graph (0 x 0 matrix)")
     if np.iscomplexobj(mat.data) or not (np.issubdtype(mat.dtype, np.number) or mat.dtype == bool):
         raise TypeError(f"{name}: expected a real-valued matrix, got dtype {mat.dtype}")
+    fast = _fast_scipy(mat)
+    if fast is not None:
+        return (n, *fast)
+    # the sorting path: without numba, and to name the fault of an invalid matrix
     coo = sp.coo_matrix(mat, dtype=np.float64)
     coo.sum_duplicates()
     if not np.isfinite(coo.data).all():
@@ -312,7 +384,7 @@ def _from_scipy(mat, name="graph"):
     r, c = coo.row.astype(np.int64), coo.col.astype(np.int64)
     upper = r < c
     edges, weight = _canonical(r[upper], c[upper], coo.data[upper], n, name, name)
-    return n, edges, weight
+    return n, edges, weight, None
 
 
 def _from_networkx(g, name="graph"):
@@ -330,12 +402,17 @@ def _from_networkx(g, name="graph"):
     src = np.fromiter((index[a] for a, _, _ in e), dtype=np.int64, count=len(e))
     dst = np.fromiter((index[b] for _, b, _ in e), dtype=np.int64, count=len(e))
     w = _as_float_tensor([float(x) for _, _, x in e], "edge weight").numpy() if e else np.ones(0)
-    edges, weight = _canonical(src, dst, w, len(nodes), name, f"{name} edge weights")
+    csr = None
+    fast = _fast_edges(src, dst, w, len(nodes))
+    if fast is not None:
+        edges, weight, csr = fast
+    else:
+        edges, weight = _canonical(src, dst, w, len(nodes), name, f"{name} edge weights")
     pos = None
     attrs = nx.get_node_attributes(g, "pos")
     if len(attrs) == len(nodes):
         pos = np.asarray([attrs[v] for v in nodes], dtype=np.float64)
-    return len(nodes), edges, weight, pos
+    return len(nodes), edges, weight, csr, pos
 
 
 def as_graph(graph, edge_weight=None, num_nodes=None, x=None, pos=None, name="graph"):
@@ -412,7 +489,7 @@ def as_graph(graph, edge_weight=None, num_nodes=None, x=None, pos=None, name="gr
     if sp.issparse(graph):
         if edge_weight is not None or num_nodes is not None:
             raise ValueError("edge_weight/num_nodes: only meaningful with an edge_index input, not a sparse matrix")
-        n, edges, weight = _from_scipy(graph, name)
+        n, edges, weight, csr = _from_scipy(graph, name)
     elif _is_pyg(graph):
         if graph.edge_index is None:
             if graph.num_nodes is None:
@@ -422,7 +499,7 @@ def as_graph(graph, edge_weight=None, num_nodes=None, x=None, pos=None, name="gr
             ei = graph.edge_index
         ew = edge_weight if edge_weight is not None else getattr(graph, "edge_weight", None)
         nn_ = num_nodes if num_nodes is not None else graph.num_nodes
-        n, edges, weight = _from_edge_index(ei, ew, nn_, f"{name}.edge_index")
+        n, edges, weight, csr = _from_edge_index(ei, ew, nn_, f"{name}.edge_index")
         gx = getattr(graph, "x", None)
         gpos = getattr(graph, "pos", None)
         b = getattr(graph, "batch", None)
@@ -439,7 +516,7 @@ def as_graph(graph, edge_weight=None, num_nodes=None, x=None, pos=None, name="gr
     elif hasattr(graph, "is_directed") and hasattr(graph, "nodes") and hasattr(graph, "edges"):
         if edge_weight is not None or num_nodes is not None:
             raise ValueError("edge_weight/num_nodes: only meaningful with an edge_index input, not a networkx graph")
-        n, edges, weight, gpos = _from_networkx(graph, name)
+        n, edges, weight, csr, gpos = _from_networkx(graph, name)
     elif isinstance(graph, (torch.Tensor, np.ndarray, list, tuple)):
         arr = graph
         if isinstance(graph, (list, tuple)):
@@ -448,7 +525,7 @@ def as_graph(graph, edge_weight=None, num_nodes=None, x=None, pos=None, name="gr
             (isinstance(arr, torch.Tensor) and not arr.is_floating_point())
             or (isinstance(arr, np.ndarray) and np.issubdtype(arr.dtype, np.integer))
         ):
-            n, edges, weight = _from_edge_index(arr, edge_weight, num_nodes, "edge_index")
+            n, edges, weight, csr = _from_edge_index(arr, edge_weight, num_nodes, "edge_index")
         else:
             raise TypeError(
                 f"{name}: a dense array of shape {tuple(arr.shape)} and dtype {arr.dtype} is neither an integer "
@@ -461,7 +538,7 @@ def as_graph(graph, edge_weight=None, num_nodes=None, x=None, pos=None, name="gr
         )
     gx = _node_tensor(x if x is not None else gx, "x", n)
     gpos = _node_tensor(pos if pos is not None else gpos, "pos", n)
-    return Graph(n, edges, weight, gx, gpos, batch, data)
+    return Graph(n, edges, weight, gx, gpos, batch, data, _csr=csr)
 
 
 def _union_from_parts(graphs, offsets, edges, weight, x, pos, batch):

@@ -1,7 +1,8 @@
 """THE shared Ising engine: colouring, sampling, energies, mean field.
 
 Every estimator in skising samples through :func:`sample_ising` (or its
-private kernel) and scores samples with :func:`ising_energy`.
+private kernel) and scores samples with :func:`ising_energy`;
+:class:`IsingModel` prepares one graph once for many sampling calls.
 """
 
 from ._coloring import color_graph, greedy_color, is_valid_coloring
@@ -12,10 +13,12 @@ from ._energy import (
     magnetization_sto,
     mean_field,
 )
+from ._model import IsingModel
 from ._sampler import sample_ising
 from ._grid import grid_kernel, ising_energy_grid, mean_field_grid, sample_ising_grid
 
 __all__ = [
+    "IsingModel",
     "color_graph",
     "greedy_color",
     "is_valid_coloring",

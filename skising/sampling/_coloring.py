@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from ..graph import as_graph
+from ..graph._cache import cached_graph
 from . import _kernels
 
 __all__ = ["color_graph", "greedy_color", "is_valid_coloring"]
@@ -172,7 +173,7 @@ def color_graph(graph, method="auto", seed=0):
     >>> bool(is_valid_coloring(G, c)), int(c.max()) + 1 <= 4
     (True, True)
     """
-    g = as_graph(graph)
+    g = cached_graph(graph)
     key = method if method != "jp" or seed == 0 else f"jp:{seed}"
     if key in g._colors:
         return g._colors[key]

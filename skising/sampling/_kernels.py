@@ -52,6 +52,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..graph._csr import pin_cache_ids as _pin_cache_ids
+
 __all__ = ["HAVE_NUMBA", "lowbias32", "sweep_keys", "hash_uniform_torch", "exp_neg_torch"]
 
 MASK32 = 0xFFFFFFFF
@@ -280,6 +282,27 @@ def _build():
 
     _compiled["unpermute"] = (nb.njit(cache=True, nogil=True)(unpermute),
                               nb.njit(cache=True, nogil=True, parallel=True)(unpermute))
+    @nb.njit(cache=True, nogil=True)
+    def permute_csr(rowptr, col, eid, perm, position, proto):
+        # rows of the CSR in the order perm, columns relabelled by position (dtype of proto)
+        n = perm.shape[0]
+        new_rowptr = np.empty(n + 1, dtype=np.int64)
+        new_rowptr[0] = 0
+        for i in range(n):
+            r = perm[i]
+            new_rowptr[i + 1] = new_rowptr[i] + (rowptr[r + 1] - rowptr[r])
+        pcol = np.empty(new_rowptr[n], dtype=proto.dtype)
+        peid = np.empty(new_rowptr[n], dtype=np.int64)
+        for i in range(n):
+            r = perm[i]
+            q = new_rowptr[i]
+            for p in range(rowptr[r], rowptr[r + 1]):
+                pcol[q] = position[col[p]]
+                peid[q] = eid[p]
+                q += 1
+        return new_rowptr, pcol, peid
+
+    _compiled["permute_csr"] = permute_csr
     _compiled["ell_fill"] = ell_fill
     _compiled["lf_order"] = lf_order
     _compiled["greedy"] = greedy
@@ -687,6 +710,12 @@ def ell_layout(rowptr, col, bounds, slice_rows=None):
     return sbounds, srow, swid, sptr, ecol, emap
 
 
+def permute_csr_numba(rowptr, col, eid, perm, position, index_dtype):
+    """Rows of a CSR (int64 arrays) in the order ``perm``, columns relabelled by ``position``
+    (``index_dtype``), ``eid`` carried along: ``(rowptr, col, eid)``, one pass."""
+    return _build()["permute_csr"](rowptr, col, eid, perm, position, np.zeros(0, index_dtype))
+
+
 def greedy_in_order_numba(order, rowptr, col):
     """Sequential greedy colouring visiting nodes in ``order`` (numpy int64 arrays); int64 colours."""
     n = order.shape[0]
@@ -763,7 +792,7 @@ def sweeps_numba(rowptr, col, val, X, H, bounds, skeys, k0, beta, heat, n_thread
     c = tuple(dt.type(v) for v in coef + [2.0**-1, 2.0**-2, 2.0**-4, 2.0**-8, 2.0**-16])
     key = (bool(heat), deg)
     if key not in _sweep_kernels:
-        _sweep_kernels[key] = _make_sweeps(*key)
+        _sweep_kernels[key] = _pin_cache_ids(_make_sweeps(*key), key)
     if not (X.flags.c_contiguous and H.flags.c_contiguous):
         raise ValueError("sweeps_numba: X and H must be C-contiguous (they are updated and read through flat views)")
     K = 1 if X.ndim == 1 else X.shape[1]
@@ -796,7 +825,7 @@ def sweeps_numba(rowptr, col, val, X, H, bounds, skeys, k0, beta, heat, n_thread
         else:
             tkey = key + ("ell", K)
             if tkey not in _sweep_kernels:
-                _sweep_kernels[tkey] = _make_sweeps(*key, tile_k=K)
+                _sweep_kernels[tkey] = _pin_cache_ids(_make_sweeps(*key, tile_k=K), tkey)
             serial_k, parallel_k = _sweep_kernels[tkey]
         # tasks of whole tiles, ~2k spin updates each
         chunk = max(1, 2048 // (K * _TILE)) * (_TILE // _SLICE)

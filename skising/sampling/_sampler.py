@@ -52,12 +52,12 @@ from .._validation import (
     check_device,
     check_field,
     check_generator,
-    check_graph,
     check_init,
     check_int,
     check_memory,
     check_scalar,
 )
+from ..graph._cache import cached_graph
 from . import _kernels
 from ._coloring import color_graph
 
@@ -97,7 +97,7 @@ class SamplerPlan:
                                graph.rowptr.cpu().numpy()), shape=(n, n))
             rank = np.empty(n, dtype=np.int64)
             rank[reverse_cuthill_mckee(A, symmetric_mode=True)] = np.arange(n)
-            perm = np.lexsort((rank, colors))
+            perm = np.argsort(colors * n + rank)  # by (colour, rank): unique keys, the one order
         else:  # stable radix sort on small integers
             perm = np.argsort(colors.astype(np.int16) if n and colors.max() < 2**15 else colors, kind="stable")
         position = np.empty(n, dtype=np.int64)
@@ -107,31 +107,43 @@ class SamplerPlan:
         rowptr = graph.rowptr.cpu().numpy()
         col = graph.col.cpu().numpy()
         eid = graph.eid.cpu().numpy()
-        # row gather of the CSR in C (scipy), then relabel columns
-        M = sp.csr_matrix((eid, col, rowptr), shape=(n, n))[perm]
-        new_rowptr = M.indptr.astype(np.int64)
-        pcol = position[M.indices]
+        idt = np.int32 if n < 2**31 else np.int64
+        if _kernels.HAVE_NUMBA:  # one compiled pass: row gather, column relabelling, index dtype
+            new_rowptr, pcol, peid = _kernels.permute_csr_numba(rowptr, col, eid, perm, position, idt)
+        else:  # row gather of the CSR in C (scipy), then relabel columns
+            M = sp.csr_matrix((eid, col, rowptr), shape=(n, n))[perm]
+            new_rowptr = M.indptr.astype(np.int64)
+            pcol = position[M.indices].astype(idt)
+            peid = M.data.astype(np.int64)
         self.n = n
         self.device = device
         self.perm = torch.from_numpy(perm).to(device)
         self.position = torch.from_numpy(position).to(device)
-        self.eid = torch.from_numpy(M.data.astype(np.int64)).to(device)
+        self.eid_np = peid
+        self.eid = torch.from_numpy(peid).to(device)
         self.rowptr = new_rowptr
-        self.col = pcol.astype(np.int32) if n < 2**31 else pcol
+        self.col = pcol
         self.bounds = bounds
-        self.eid_np = M.data.astype(np.int64)
-        pcol_t = torch.from_numpy(pcol)
-        rowptr_t = torch.from_numpy(new_rowptr)
-        self.blocks = []
-        for c in range(counts.size):  # loop over colours (few), not their members
-            s, e = int(bounds[c]), int(bounds[c + 1])
-            a, b = int(new_rowptr[s]), int(new_rowptr[e])
-            crow = (rowptr_t[s : e + 1] - a).to(device)
-            self.blocks.append((s, e, a, b, crow, pcol_t[a:b].to(device)))
-        self.n_colors = len(self.blocks)
+        self.n_colors = counts.size
         self.n_edges = graph.num_edges
+        self._blocks = None
         self._ell = None
         self._slot_values = {}
+
+    @property
+    def blocks(self):
+        """Per colour ``(s, e, a, b, crow, col)``: positions ``s:e``, CSR entries ``a:b``, the block's
+        row pointer and columns on the plan's device (for the torch path; built on first use)."""
+        if self._blocks is None:
+            pcol_t = torch.from_numpy(self.col.astype(np.int64))
+            rowptr_t = torch.from_numpy(self.rowptr)
+            self._blocks = []
+            for c in range(self.n_colors):  # loop over colours (few), not their members
+                s, e = int(self.bounds[c]), int(self.bounds[c + 1])
+                a, b = int(self.rowptr[s]), int(self.rowptr[e])
+                crow = (rowptr_t[s : e + 1] - a).to(self.device)
+                self._blocks.append((s, e, a, b, crow, pcol_t[a:b].to(self.device)))
+        return self._blocks
 
     def ell(self):
         """Sliced-ELL form of the permuted CSR for the compiled one-chain kernel (built once, on first use).
@@ -351,6 +363,13 @@ def sample_ising(
     samples at inverse temperature :math:`2\beta`; this function accepts
     with :math:`\min(1, e^{-\beta\Delta E})` and targets eq. 1 exactly.
 
+    To sample one graph many times, prepare it once with
+    :class:`IsingModel` (same samples for the same arguments and seed).
+    Repeated calls with the same, unchanged scipy matrix, ``edge_index`` or
+    PyG ``Data`` reuse its conversion, colouring and plan too: a cache keyed
+    on the input object and a hash of its arrays' content, so an in-place
+    edit is seen (see :mod:`skising.graph._cache`).
+
     Examples
     --------
     >>> import networkx as nx
@@ -360,27 +379,47 @@ def sample_ising(
     >>> tuple(x.shape), set(x.unique().tolist()) <= {-1.0, 1.0}
     ((8, 16), True)
     """
-    g = check_graph(graph)
+    g = cached_graph(graph)
+    device = _call_device(field, device)
+    dtype = _check_dtype(dtype)
+    beta = check_scalar(beta, "beta", low=0.0)
+    if update not in _UPDATES:
+        raise ValueError(f"update: expected one of {_UPDATES}, got {update!r}")
+    h, n_chains, n_sweeps, init, gen = _check_call(g, field, n_chains, n_sweeps, init, random_state, device, dtype)
+    g = g.to(device)
+    J = check_coupling(coupling, g, device=device, dtype=dtype)
+    return _sample(g, h, J, beta, n_chains, n_sweeps, update, init, gen, coloring, dtype)
+
+
+def _call_device(field, device):
     if device is None:
         device = field.device if isinstance(field, torch.Tensor) else torch.device("cpu")
-    device = check_device(device)
+    return check_device(device)
+
+
+def _check_dtype(dtype):
     if dtype not in (torch.float32, torch.float64, torch.float16, torch.bfloat16):
         raise TypeError(f"dtype: expected a torch floating dtype, got {dtype!r}")
+    return dtype
+
+
+def _check_call(g, field, n_chains, n_sweeps, init, random_state, device, dtype):
+    """The per-call arguments of a sampling call on the graph ``g``: ``(h, n_chains, n_sweeps, init, gen)``."""
     h = check_field(field, g.num_nodes, device=device, dtype=dtype, allow_grad=False)
     n_chains = check_int(n_chains, "n_chains", low=1)
     if h.dim() == 2 and h.shape[0] != n_chains:
         raise ValueError(f"field: a 2-D field needs one row per chain ({n_chains}), got {h.shape[0]} rows")
     n_sweeps = check_int(n_sweeps, "n_sweeps", low=0)
-    beta = check_scalar(beta, "beta", low=0.0)
-    if update not in _UPDATES:
-        raise ValueError(f"update: expected one of {_UPDATES}, got {update!r}")
     init = check_init(init, n_chains, g.num_nodes, device, dtype)
     gen = check_generator(random_state, device)
-    # spins, a per-chain field and one colour block of random numbers, before allocating
+    # before allocating: the compiled path holds int8 spins, the output and a per-chain field; the
+    # torch path float spins, a colour block of random numbers and its temporaries too
     itemsize = torch.tensor([], dtype=dtype).element_size()
-    rows = 2 + (1 if h.dim() == 2 else 0) + 1
-    check_memory(rows * g.num_nodes * n_chains * itemsize, f"sampling {n_chains} chains on {g.num_nodes} nodes",
+    per_chain = itemsize if h.dim() == 2 else 0
+    if _use_numba("auto", device, dtype):
+        per_update = 1 + itemsize + per_chain
+    else:
+        per_update = 3 * itemsize + per_chain
+    check_memory(per_update * g.num_nodes * n_chains, f"sampling {n_chains} chains on {g.num_nodes} nodes",
                  "reduce n_chains (or sample in several calls)", device)
-    g = g.to(device)
-    J = check_coupling(coupling, g, device=device, dtype=dtype)
-    return _sample(g, h, J, beta, n_chains, n_sweeps, update, init, gen, coloring, dtype)
+    return h, n_chains, n_sweeps, init, gen

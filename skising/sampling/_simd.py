@@ -84,8 +84,20 @@ def usable(X, H, val, col):
     if X.ndim != 2 or X.shape[1] < 8 or val.dtype not in (np.float32, np.float64):
         return False
     K = X.shape[1]
-    return (len(_widths(K, LANES[val.dtype.name])) <= MAX_BLOCKS and X.size <= 2**32 and col.dtype == np.int32
-            and H.shape[1] in (1, K) and available())
+    return X.size <= 2**32 and col.dtype == np.int32 and H.shape[1] in (1, K) and available()
+
+
+def chain_blocks(K, dtype):
+    """Column blocks ``(c0, c1)`` of ``K`` chains that :func:`sweeps_simd` runs one after another
+    (each on a contiguous copy):
+    all chains at once up to ``MAX_BLOCKS`` vectors, else blocks of ``MAX_BLOCKS`` vectors
+    (256 float32 or 128 float64 chains: the accumulators stay in registers and one block's
+    spins stay in cache across the sweeps of a small graph)."""
+    L = LANES[np.dtype(dtype).name]
+    if len(_widths(K, L)) <= MAX_BLOCKS:
+        return [(0, K)]
+    B = L * MAX_BLOCKS
+    return [(c0, min(K, c0 + B)) for c0 in range(0, K, B)]
 
 
 def _hexf(x, F):
@@ -95,9 +107,13 @@ def _hexf(x, F):
     return "0x%016X" % struct.unpack("<Q", struct.pack("<d", x))[0]
 
 
-def kernel_ir(dtype, n_chains, heat, per_chain_field, prefetch=None, tiles=True):
-    """LLVM IR of ``void kern(r0, r1, rowptr, col, val, X, H, skey, key0, nb2, tb)``: rows r0:r1 of one
+def kernel_ir(dtype, n_chains, heat, per_chain_field, prefetch=None, tiles=True, stride=None):
+    """LLVM IR of ``void kern(r0, r1, rowptr, col, val, X, H, skey, key0, nb2, tb, coff)``: rows r0:r1 of one
     colour, all ``n_chains`` chains, updated in place (see :func:`sweeps_simd` for the arguments).
+
+    ``stride`` (default ``n_chains``): the chain count of the whole array when ``X`` (and a
+    per-chain ``H``) hold a copied block of its columns ``coff:coff + n_chains``: the counters
+    are then ``i * stride + coff + k``, the random numbers of one pass over all the chains.
 
     ``prefetch``: rows ahead whose neighbour rows are prefetched (default: 8 from 24
     chains on, else none); ``tiles=False`` updates every row on its own blocks.
@@ -111,11 +127,14 @@ def kernel_ir(dtype, n_chains, heat, per_chain_field, prefetch=None, tiles=True)
     F = "float" if name == "float32" else "double"
     L = LANES[name]
     K = int(n_chains)
+    S = K if stride is None else int(stride)
     IW, bias, mant = ("i32", 127, 23) if F == "float" else ("i64", 1023, 52)
     coef = EXP2_COEF[name]
     deg = len(coef) - 1
     widths = _widths(K, L)
-    R = L // math.gcd(K, L) if tiles else 1  # rows per tile; 1: every row fills whole vectors already
+    # rows per tile; 1: every row fills whole vectors already (a block of a wider array: rows are
+    # not contiguous, so no tiles)
+    R = L // math.gcd(K, L) if tiles and S == K else 1
     if prefetch is None:  # measured: a gain from rows of 24 bytes on, a loss below
         prefetch = PREFETCH_ROWS if K >= PREFETCH_MIN_CHAINS else 0
     lines = []
@@ -291,7 +310,7 @@ def kernel_ir(dtype, n_chains, heat, per_chain_field, prefetch=None, tiles=True)
     emit("declare void @llvm.prefetch.p0(ptr, i32, i32, i32)")
     emit(f"define internal void @kern(i64 %r0, i64 %r1, ptr noalias readonly %rowptr, ptr noalias readonly %col, "
          f"ptr noalias readonly %val, ptr noalias %X, ptr noalias readonly %H, i32 %skey, i32 %key0, "
-         f"{F} %nb2, {F} %tb) nounwind {{")
+         f"{F} %nb2, {F} %tb, i32 %coff) nounwind {{")
     emit("entry:")
     if R > 1:
         emit(f"  %buf = alloca [{R * K} x {F}], align 64")
@@ -343,7 +362,12 @@ def kernel_ir(dtype, n_chains, heat, per_chain_field, prefetch=None, tiles=True)
     emit("row:")
     emit("  %i = phi i64 [%si0, %single.head], [%inext, %row.done]")
     locs, io = row_fields("row", "%i", "%row")
-    emit(f"  %io32 = trunc i64 {io} to i32")
+    if S != K:  # the counters of the block's columns in the whole array
+        emit(f"  %ioc = mul i64 %i, {S}")
+        emit("  %io32.r = trunc i64 %ioc to i32")
+        emit("  %io32 = add i32 %io32.r, %coff")
+    else:
+        emit(f"  %io32 = trunc i64 {io} to i32")
     emit(f"  %xi = getelementptr inbounds i8, ptr %X, i64 {io}")
     off = 0
     for b, w in enumerate(widths):
@@ -361,7 +385,8 @@ def kernel_ir(dtype, n_chains, heat, per_chain_field, prefetch=None, tiles=True)
 
 
 def _driver_ir(F):
-    """IR of ``void sweeps(tid, T, bounds, n_colors, skeys, n_sweeps, rowptr, col, val, X, H, key0, nb2, tb, bar)``.
+    """IR of ``void sweeps(tid, T, bounds, n_colors, skeys, n_sweeps, rowptr, col, val, X, H, key0, nb2, tb, bar,
+    coff)``.
 
     Thread ``tid`` of ``T`` runs its share of every colour of every sweep (rows
     ``s + (e - s) tid / T`` to ``s + (e - s) (tid + 1) / T``) and then waits at a
@@ -377,7 +402,8 @@ def _driver_ir(F):
     if yield_:
         e("declare i32 @sched_yield()")
     e(f"define void @sweeps(i64 %tid, i64 %T, ptr readonly %bounds, i64 %ncol, ptr readonly %skeys, i64 %nsw, "
-      f"ptr %rowptr, ptr %col, ptr %val, ptr %X, ptr %H, i32 %key0, {F} %nb2, {F} %tb, ptr %bar) nounwind {{")
+      f"ptr %rowptr, ptr %col, ptr %val, ptr %X, ptr %H, i32 %key0, {F} %nb2, {F} %tb, ptr %bar, "
+      "i32 %coff) nounwind {")
     e("entry:")
     e("  %any = icmp sgt i64 %nsw, 0")
     e("  %anyc = icmp sgt i64 %ncol, 0")
@@ -405,7 +431,7 @@ def _driver_ir(F):
     e("  %d1 = sdiv i64 %m1, %T")
     e("  %r1 = add i64 %s, %d1")
     e(f"  call void @kern(i64 %r0, i64 %r1, ptr %rowptr, ptr %col, ptr %val, ptr %X, ptr %H, i32 %skey, i32 %key0, "
-      f"{F} %nb2, {F} %tb)")
+      f"{F} %nb2, {F} %tb, i32 %coff)")
     e("  %phn = add i64 %ph, 1")
     e("  %multi = icmp sgt i64 %T, 1")
     e("  br i1 %multi, label %arrive, label %waited")
@@ -444,10 +470,11 @@ def _driver_ir(F):
     return out
 
 
-def _kernel(dtype, n_chains, heat, per_chain_field):
+def _kernel(dtype, n_chains, heat, per_chain_field, stride=None):
     """The compiled row kernel (a ctypes function; it releases the GIL), compiled once per process;
     ``None`` (with one warning) where LLVM cannot compile it for this machine."""
-    key = (np.dtype(dtype).name, int(n_chains), bool(heat), bool(per_chain_field))
+    stride = int(n_chains) if stride is None else int(stride)
+    key = (np.dtype(dtype).name, int(n_chains), bool(heat), bool(per_chain_field), stride)
     with _lock:
         if key not in _compiled:
             try:
@@ -463,11 +490,12 @@ def _kernel(dtype, n_chains, heat, per_chain_field):
 
 
 def _compile(key):
-    """The sweep kernel for ``key`` = (dtype name, chains, heat, per-chain field)."""
+    """The sweep kernel for ``key`` = (dtype name, chains, heat, per-chain field, row stride)."""
     ft = ctypes.c_float if key[0] == "float32" else ctypes.c_double
     i64, ptr = ctypes.c_int64, ctypes.c_void_p
-    return _compile_ir(kernel_ir(*key), "sweeps",
-                       [i64, i64, ptr, i64, ptr, i64, ptr, ptr, ptr, ptr, ptr, ctypes.c_uint32, ft, ft, ptr])
+    return _compile_ir(kernel_ir(*key[:4], stride=key[4]), "sweeps",
+                       [i64, i64, ptr, i64, ptr, i64, ptr, ptr, ptr, ptr, ptr, ctypes.c_uint32, ft, ft, ptr,
+                        ctypes.c_uint32])
 
 
 def _compile_ir(ir, name, argtypes):
@@ -516,29 +544,46 @@ def sweeps_simd(rowptr, col, val, X, H, bounds, skeys, k0, beta, heat, n_threads
             raise TypeError(f"sweeps_simd: {name} must be C-contiguous {np.dtype(want).name}, got {a.dtype}")
     if not val.flags.c_contiguous or rowptr.shape[0] != n + 1 or H.shape[0] != n:
         raise ValueError("sweeps_simd: rowptr, X and H disagree on the number of rows")
-    fn = _kernel(dt, K, heat, H.shape[1] > 1)
-    if fn is None:
-        return False
-    ptrs = (rowptr.ctypes.data, col.ctypes.data, val.ctypes.data, X.ctypes.data, H.ctypes.data)
+    per_chain = H.shape[1] > 1
+    blocks = chain_blocks(K, dt)
+    fns = {}
+    for c0, c1 in blocks:
+        key = (c1 - c0, K if len(blocks) > 1 else None)
+        if key not in fns:
+            fns[key] = _kernel(dt, key[0], heat, per_chain, stride=key[1])
+            if fns[key] is None:
+                return False
     nb2, tb, key0 = -2.0 * float(beta), 2.0 * float(beta), int(k0) & 0xFFFFFFFF
     bounds = np.ascontiguousarray(bounds, dtype=np.int64)
     skeys = np.ascontiguousarray(np.asarray(skeys, dtype=np.int64) & 0xFFFFFFFF, dtype=np.uint32)
     n_colors = max(0, bounds.shape[0] - 1)
     T = max(1, int(n_threads))
-    if T > 1 and X.size < THREAD_MIN_UPDATES:
+    if T > 1 and n * (blocks[0][1] - blocks[0][0]) < THREAD_MIN_UPDATES:
         T = 1
-    bar = np.zeros(1, dtype=np.int64)
-    args = (bounds.ctypes.data, n_colors, skeys.ctypes.data, skeys.shape[0], *ptrs, key0, nb2, tb, bar.ctypes.data)
-    if T == 1:
-        fn(0, 1, *args)
-        return True
-    # one call per thread; the threads meet at a barrier after each colour. One threaded call at
-    # a time: two calls sharing the pool could leave a thread spinning for a worker the other holds
-    with _threaded_call:
-        futures = [_executor(T - 1).submit(fn, q, T, *args) for q in range(1, T)]
-        fn(0, T, *args)
-        for fut in futures:
-            fut.result()
+    # blocks of chains one after another, each through all the sweeps, on a contiguous copy (a
+    # strided block maps its rows to few cache sets); the counters are those of the whole array,
+    # so the samples are the same
+    for c0, c1 in blocks:
+        fn = fns[(c1 - c0, K if len(blocks) > 1 else None)]
+        Xb = X if len(blocks) == 1 else np.ascontiguousarray(X[:, c0:c1])
+        Hb = np.ascontiguousarray(H[:, c0:c1]) if per_chain and len(blocks) > 1 else H
+        ptrs = (rowptr.ctypes.data, col.ctypes.data, val.ctypes.data, Xb.ctypes.data, Hb.ctypes.data)
+        bar = np.zeros(1, dtype=np.int64)
+        args = (bounds.ctypes.data, n_colors, skeys.ctypes.data, skeys.shape[0], *ptrs, key0, nb2, tb,
+                bar.ctypes.data, c0)
+        if T == 1:
+            fn(0, 1, *args)
+        else:
+            # one call per thread; the threads meet at a barrier after each colour. One threaded call
+            # at a time: two calls sharing the pool could leave a thread spinning for a worker the
+            # other holds
+            with _threaded_call:
+                futures = [_executor(T - 1).submit(fn, q, T, *args) for q in range(1, T)]
+                fn(0, T, *args)
+                for fut in futures:
+                    fut.result()
+        if Xb is not X:
+            X[:, c0:c1] = Xb
     return True
 
 
