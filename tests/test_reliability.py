@@ -221,3 +221,13 @@ def test_gpu_device_estimator_pickles_tensors_on_cpu_and_stays_intact(monkeypatc
     loaded = pickle.loads(blob)
     assert loaded._device == torch.device("cpu") and "_pickled_device" not in loaded.__dict__
     np.testing.assert_array_equal(loaded.decision_function(X), before)
+
+
+def test_sampler_memory_guard_suggests_the_partitioned_sampler(monkeypatch):
+    import networkx as nx
+
+    from skising.sampling import sample_ising
+
+    monkeypatch.setattr(validation, "available_memory", lambda device=None: 10_000)
+    with pytest.raises(MemoryError, match="n_chains.*skising.distributed.sample_ising_partitioned"):
+        sample_ising(nx.grid_2d_graph(30, 30), 0.0, n_chains=64, n_sweeps=1, random_state=0)

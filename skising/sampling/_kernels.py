@@ -160,6 +160,11 @@ try:  # optional: pip install skising[fast]
 except ImportError:  # pragma: no cover - exercised where numba is absent
     _nb = None
     HAVE_NUMBA = False
+    import warnings as _warnings
+
+    _warnings.warn("skising: numba is not importable, so sampling runs on the pure-torch path (same samples, "
+                   "5-100x slower on CPU); `pip install numba llvmlite` restores the compiled kernels",
+                   RuntimeWarning, stacklevel=2)
 
 _compiled = {}
 # below this many spin updates per sweep the serial kernel wins

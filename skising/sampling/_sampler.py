@@ -420,6 +420,12 @@ def _check_call(g, field, n_chains, n_sweeps, init, random_state, device, dtype)
         per_update = 1 + itemsize + per_chain
     else:
         per_update = 3 * itemsize + per_chain
-    check_memory(per_update * g.num_nodes * n_chains, f"sampling {n_chains} chains on {g.num_nodes} nodes",
-                 "reduce n_chains (or sample in several calls)", device)
+    try:
+        check_memory(per_update * g.num_nodes * n_chains, f"sampling {n_chains} chains on {g.num_nodes} nodes",
+                     "reduce n_chains (or sample in several calls)", device)
+    except MemoryError as exc:
+        from ..distributed import partition_hint
+
+        hint = partition_hint(g.num_nodes, n_chains, g.num_edges, itemsize, device)
+        raise MemoryError(f"{exc}, {hint}" if hint else str(exc)) from None
     return h, n_chains, n_sweeps, init, gen
