@@ -33,6 +33,7 @@ def _params(est):
     return {k: v.clone() for k, v in est.field_model_.state_dict().items()}
 
 
+@pytest.mark.slow
 def test_killed_fit_resumes_identically(tmp_path):
     from skising import IsingSubsampler
     from skising.datasets import load_bunny
@@ -110,6 +111,7 @@ def test_applications_resume_from_checkpoint(tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+@pytest.mark.slow
 def test_same_seed_same_model_on_two_cpu_threads():
     """Fields index edges with ``index_select``, not ``x[src]``: the backward of advanced indexing
     (``index_put_`` with accumulation) sums in a thread-dependent order on CPU, and two fits with

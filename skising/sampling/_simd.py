@@ -15,15 +15,14 @@ in-process by ``llvmlite`` (the LLVM binding numba is built on, so installed by
   local field stays in one register across the row's neighbours;
 * when the chain count is not a multiple of the vector width, rows go in tiles
   of ``L / gcd(K, L)`` rows whose local fields are parked in a stack buffer, so
-  the accept/reject runs on full vectors over the tile's contiguous spins
-  (stand-alone measurements in ``doc/engine.md``);
+  the accept/reject runs on full vectors over the tile's contiguous spins;
 * with 24 or more chains, the neighbour rows of the row 8 positions ahead are
   prefetched (the colour classes of a large graph visit their neighbours' spins
   in random order); below 24 chains the prefetch cost more than it saved;
 * the update is the one of :func:`skising.sampling._kernels.sweeps_numba`,
   operation for operation (same hash, same exp polynomial, same order of
   additions, no fused multiply-add), so the samples are **bit-identical** to
-  the numba and torch paths for the same seed (``tests/test_engine_simd.py``).
+  the numba and torch paths for the same seed (``tests/sampling/test_engine_simd.py``).
   Three rewrites keep the values exactly: ``v * x`` for a spin ``x = +-1`` is
   ``v`` with its sign bit flipped where ``x = -1`` (every non-NaN ``v``); the
   Metropolis flip negates the int8 spin instead of converting it; ``2^-n`` is

@@ -4,7 +4,7 @@ One job of three gloo processes checks N = 3 (the whole group) and N = 2 (a
 subgroup of ranks 0 and 1) on several graphs, couplings, fields, update rules,
 initial states and partitions; every rank compares its gathered samples with
 ``sample_ising`` of the same seed (its torch path, which the compiled path
-equals bit for bit, see tests/test_engine_fast.py; the docstring example of
+equals bit for bit, see tests/sampling/test_engine_fast.py; the docstring example of
 ``sample_ising_partitioned`` compares with the compiled path), and its own
 nodes when not gathering.
 The same job samples a tiny graph partitioned over three ranks for the
@@ -19,6 +19,8 @@ import textwrap
 import numpy as np
 import pytest
 import torch
+
+pytestmark = pytest.mark.slow  # subprocess ranks: runs in CI, skip locally with -m "not slow"
 
 torch_dist = pytest.importorskip("torch.distributed")
 if not torch_dist.is_available():  # pragma: no cover
@@ -38,7 +40,7 @@ WORKER = textwrap.dedent(
     from skising.sampling import _kernels, sample_ising
 
     # the reference is sample_ising's torch path: the compiled path gives the same samples
-    # (tests/test_engine_fast.py) but compiles a kernel per chain count in every process
+    # (tests/sampling/test_engine_fast.py) but compiles a kernel per chain count in every process
     _kernels.HAVE_NUMBA = False
 
     def graphs():
@@ -154,7 +156,7 @@ def test_partitioned_distribution_matches_enumeration(job, update):
     counts = np.bincount(bits @ (1 << np.arange(6, -1, -1)), minlength=prob.size)
     N = x.shape[0]
     tv = 0.5 * np.abs(counts / N - prob).sum()
-    bound = 4 * 0.5 * np.sqrt(prob * (1 - prob) / N).sum() + 1e-3  # as in tests/test_sampler.py
+    bound = 4 * 0.5 * np.sqrt(prob * (1 - prob) / N).sum() + 1e-3  # as in tests/sampling/test_sampler.py
     assert tv < bound, f"TV {tv:.4f} >= bound {bound:.4f}"
 
 

@@ -169,6 +169,7 @@ def test_ising_bad_params(toy):
 
 
 # ------------------------------------------------------------------ real data, end to end
+@pytest.mark.slow
 def test_ising_training_on_real_horses_reduces_loss_and_beats_untrained(horses):
     tr, va = horses
     est = IsingSegmenter(epochs=8, lr=3e-3, batch_size=8, n_sweeps=5, n_predict_samples=4, random_state=0)

@@ -214,6 +214,7 @@ def test_pyg_algorithm_bad_args():
 
 
 @pytest.mark.skipif(not HAVE_DATA, reason="shared data not available")
+@pytest.mark.slow
 def test_end_to_end_ba2motifs_beats_random():
     """120 real BA-2Motifs graphs: a quickly trained GIN and explainer; GEA beats random."""
     ds = load_ba2motifs()

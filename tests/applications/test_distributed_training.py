@@ -22,6 +22,8 @@ import textwrap
 import pytest
 import torch
 
+pytestmark = pytest.mark.slow  # subprocess ranks: runs in CI, skip locally with -m "not slow"
+
 torch_dist = pytest.importorskip("torch.distributed")
 if not torch_dist.is_available():  # pragma: no cover
     pytest.skip("torch.distributed is not available", allow_module_level=True)
