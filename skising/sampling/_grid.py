@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 
 from .._validation import check_device, check_generator, check_int, check_scalar
-from ._kernels import accept_torch
+from ._arith import accept_torch
 
 __all__ = ["grid_kernel", "sample_ising_grid", "ising_energy_grid", "mean_field_grid"]
 

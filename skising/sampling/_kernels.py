@@ -19,35 +19,9 @@ The sampler has two implementations of one sweep:
   explicit-SIMD LLVM kernel of :mod:`skising.sampling._simd` (the same update,
   1.7-5x faster) wherever it applies.
 
-Both give **bit-identical samples** for the same seed because every number that
-decides a flip is computed by the same IEEE-754 operations in the same order:
-
-* Random numbers are a counter-based hash, not a stateful stream: the uniform
-  of spin ``i`` (colour-permuted position), chain ``k`` in sweep ``t`` is
-  ``u = (2 m + 1) 2^{-24}`` with ``m`` the top 23 bits of
-  ``lowbias32(lowbias32(lo ^ k0) ^ ((s_t + hi * 0x9E3779B1) mod 2^32))``,
-  ``lo, hi`` the low and high 32-bit words of ``i * n_chains + k``, ``k0`` a
-  key drawn from the caller's generator and ``s_t`` a per-sweep key. The
-  compiled kernel makes its random numbers in registers (no random-number
-  array, no sequential generator), the torch path makes the same ones with
-  int64 tensor operations.
-* ``exp`` is evaluated by :func:`exp_neg` with only ``*``, ``+``, ``floor``
-  and a table of powers of two (range reduction plus a fixed polynomial,
-  relative error below 1e-6 in float32 and 1e-14 in float64 over the range that matters), because library ``exp``
-  implementations (glibc, SLEEF, CUDA) differ in their last bit.
-* The local field is accumulated over a node's CSR row in order; this is the
-  one place where the two paths can differ in the last bit (sparse products
-  may sum in another order), and only for couplings and fields whose partial
-  sums are not exact. For unweighted graphs with ``J = +-1`` (or any dyadic
-  values) the local fields are exact and the samples bit-identical.
-
-Update rules (both exact for :math:`p(x) \propto e^{-\beta E(x)}`):
-
-* Metropolis: flip when ``u < exp(min(0, -2 beta x loc))``.
-* Heat bath: ``x = +1`` when ``u < sigma(2 beta loc)``, with
-  ``sigma(z) = (1 if z >= 0 else e) / (1 + e)``, ``e = exp(-|z|)``.
+The arithmetic that makes both paths decide every flip identically lives in
+:mod:`skising.sampling._arith`.
 """
-
 from __future__ import annotations
 
 import numpy as np
@@ -56,104 +30,28 @@ from ..graph._csr import pin_cache_ids as _pin_cache_ids
 
 __all__ = ["HAVE_NUMBA", "lowbias32", "sweep_keys", "hash_uniform_torch", "exp_neg_torch"]
 
-MASK32 = 0xFFFFFFFF
-GOLDEN = 0x9E3779B1
-# minimal-bias 32-bit integer hash (C. Wellons, "lowbias32")
-_M1, _M2 = 0x7FEB352D, 0x846CA68B
-# exp(y) = 2^(y log2 e); 2^f on [0, 1) by a fixed polynomial (least squares on
-# Chebyshev nodes, c0 = 1 exactly so exp(0) == 1 exactly). Hard-coded: the
-# samples of a seed must not depend on the machine's LAPACK.
-EXP2_COEF = {
-    "float32": [1.0, 0.6931470036506653, 0.24022991955280304, 0.0554824136197567,
-                0.009681269526481628, 0.0012414311058819294, 0.00021795998327434063],
-    "float64": [1.0, 0.693147180559946, 0.24022650695905562, 0.05550410866567273,
-                0.00961812909947471, 0.0013333558613776472, 0.00015403513224939995,
-                1.5253150826565497e-05, 1.3208733724974956e-06, 1.0249956086142976e-07,
-                6.575390991928261e-09, 6.230725034714146e-10],
-}
-LOG2E = 1.4426950408889634
-# exp(y) below 2^-30 never beats a uniform >= 2^-24: clamp there (keeps the table small)
-T_MIN = -30.0
-POW2 = np.array([2.0 ** -k for k in range(31)])  # 2^-k, exact in float32 and float64
-INV24 = 2.0 ** -24
-
-
-def lowbias32(x):
-    """The 32-bit hash on Python ints (scalars: keys per call and per sweep)."""
-    x &= MASK32
-    x ^= x >> 16
-    x = (x * _M1) & MASK32
-    x ^= x >> 15
-    x = (x * _M2) & MASK32
-    x ^= x >> 16
-    return x
-
-
-def sweep_keys(k1, n_sweeps, first_sweep=0):
-    """Per-sweep keys ``s_t``, t = first_sweep .. first_sweep + n_sweeps - 1."""
-    return [lowbias32((k1 + t * GOLDEN) & MASK32) for t in range(first_sweep, first_sweep + n_sweeps)]
-
-
-def _lowbias32_t(x):
-    # int64 tensor holding values in [0, 2^32): products may wrap mod 2^64, the low
-    # 32 bits (all we keep) are still right
-    x = x ^ (x >> 16)
-    x = (x * _M1) & MASK32
-    x = x ^ (x >> 15)
-    x = (x * _M2) & MASK32
-    return x ^ (x >> 16)
-
-
-def _hash_torch(idx, k0, skey):
-    lo = idx & MASK32
-    hi = idx >> 32
-    h = _lowbias32_t(lo ^ k0)
-    return _lowbias32_t(h ^ ((hi * GOLDEN + skey) & MASK32))
-
-
-def hash_uniform_torch(idx, k0, skey, dtype):
-    """Uniforms in (0, 1) for global counters ``idx`` (int64 tensor)."""
-    m = _hash_torch(idx, k0, skey) >> 9
-    return (m * 2 + 1).to(dtype) * INV24
-
-
-def _compute_dtype_name(dtype):
-    import torch
-
-    return "float64" if dtype == torch.float64 else "float32"
-
-
-def exp_neg_torch(y):
-    """``exp(y)`` for ``y <= 0`` with the shared polynomial (same bits as the kernel)."""
-    import torch
-
-    coef = EXP2_COEF[_compute_dtype_name(y.dtype)]
-    t = torch.clamp(y * LOG2E, min=T_MIN)
-    nf = torch.floor(t)
-    f = t - nf
-    p = torch.full_like(f, coef[-1])
-    for c in coef[-2::-1]:  # Horner, degree <= 11: a loop over coefficients
-        p = p * f + c
-    pow2 = torch.as_tensor(POW2, dtype=y.dtype, device=y.device)
-    return p * pow2[(-nf).long()]
-
-
-def accept_torch(x, loc, u, beta, update):
-    """New spins of one colour for the torch paths that draw their own uniforms ``u``
-    (the conv grid sampler and the rook-graph sampler).
-
-    Metropolis flips with probability ``min(1, exp(-2 beta x loc))`` (``dE = 2 x loc``),
-    heat bath sets ``+1`` with probability ``sigmoid(2 beta loc)``; both exact for eq. 1.
-    """
-    import torch
-
-    if update == "metropolis":
-        return torch.where(u < torch.exp(torch.clamp(-2.0 * beta * x * loc, max=0.0)), -x, x)
-    return torch.where(u < torch.sigmoid(2.0 * beta * loc), 1.0, -1.0).to(x.dtype)
-
+from ._arith import (  # noqa: F401  (re-exported: one namespace for the sweep arithmetic)
+    _M1,
+    _M2,
+    EXP2_COEF,
+    GOLDEN,
+    INV24,
+    LOG2E,
+    MASK32,
+    POW2,
+    T_MIN,
+    _compute_dtype_name,
+    _hash_torch,
+    _lowbias32_t,
+    accept_torch,
+    exp_neg_torch,
+    hash_uniform_torch,
+    lowbias32,
+    sweep_keys,
+)
 
 # --------------------------------------------------------------------------- numba
-try:  # optional: pip install skising[fast]
+try:  # a core dependency; the torch path is the fallback
     import numba as _nb
 
     HAVE_NUMBA = True

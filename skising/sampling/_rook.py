@@ -37,7 +37,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ._kernels import accept_torch
+from ._arith import accept_torch
 
 __all__ = ["rook_coloring", "rook_num_edges", "sample_rook", "rook_energy"]
 

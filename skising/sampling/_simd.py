@@ -46,7 +46,7 @@ import threading
 
 import numpy as np
 
-from ._kernels import _M1, _M2, EXP2_COEF, INV24, LOG2E, T_MIN
+from ._arith import _M1, _M2, EXP2_COEF, INV24, LOG2E, T_MIN
 
 __all__ = ["available", "usable", "sweeps_simd", "kernel_ir", "unpermute_simd", "unpermute_ir"]
 
