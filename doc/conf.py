@@ -93,7 +93,8 @@ sphinx_gallery_conf = {
     "examples_dirs": str(ROOT / "examples"),
     "gallery_dirs": "auto_examples",
     "filename_pattern": r"/plot_",
-    "ignore_pattern": r"__init__\.py",
+    # scripts that are not plot_*.py (e.g. distributed_fit.py, which needs torchrun) are not gallery pages
+    "ignore_pattern": r"(^|[/\\])(?!plot_)[^/\\]+\.py$",
     "download_all_examples": False,
     "remove_config_comments": True,
     "within_subsection_order": "FileNameSortKey",
