@@ -2,7 +2,7 @@
 
 Measured in one process, on the same graphs:
 
-* ``skising[numba]``: the compiled CPU kernel (``pip install skising[fast]``);
+* ``skising[numba]``: the compiled CPU kernel (numba, a core dependency);
 * ``skising[torch]``: the pure-torch path (the fallback, and the GPU path);
 * ``authors``: the paper authors' approach, networkx ``greedy_color(largest_first)``
   plus, per colour, a torch ``index_add`` over the whole edge list;

@@ -1,7 +1,7 @@
 """O(n + m) conversion of adjacency matrices and edge lists to the internal CSR.
 
 Two single-pass kernels, compiled by numba on first use (cached on disk) when
-numba is installed (``pip install skising[fast]``); :mod:`skising.graph._graph`
+numba is installed (numba, a core dependency); :mod:`skising.graph._graph`
 falls back to sorting with numpy/scipy otherwise (same result, slower):
 
 * :func:`csr_to_graph`: a canonical CSR matrix (sorted columns, no duplicates)

@@ -4,8 +4,8 @@ The sampler has two implementations of one sweep:
 
 * the **torch path** (:func:`skising.sampling._sampler._sweeps_torch`): readable,
   vectorised, runs on any device; and
-* the **compiled CPU path** (:func:`sweeps_numba`, needs ``numba``, installed by
-  ``pip install skising[fast]``): one fused, multi-threaded loop per colour,
+* the **compiled CPU path** (:func:`sweeps_numba`, needs ``numba``, a core
+  dependency): one fused, multi-threaded loop per colour,
   on int8 spins. With 8 or more chains, CSR row by row, the accept/reject
   arithmetic vectorised across the chains of a row; with 1-7 chains, a
   sliced-ELL layout (:func:`ell_layout`: slices of 8 rows, column-major, padded

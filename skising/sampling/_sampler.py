@@ -9,7 +9,7 @@ edges or colour members, and the same code runs on CPU and CUDA.
 
 Two implementations of the sweep give the same samples for a seed: the
 torch path above (any device) and, on CPU when ``numba`` is installed
-(``pip install skising[fast]``), a compiled, multi-threaded kernel that fuses
+(numba, a core dependency), a compiled, multi-threaded kernel that fuses
 the product, the random numbers and the accept/reject per colour. Random
 numbers are counter-based (a hash of seed, sweep, node and chain) and ``exp``
 is evaluated by shared elementary operations, so both paths decide every
@@ -215,7 +215,7 @@ def _use_numba(backend, device, dtype):
     ok = _kernels.HAVE_NUMBA and torch.device(device).type == "cpu" and dtype in (torch.float32, torch.float64)
     if backend == "numba" and not ok:
         raise ValueError(
-            "backend: 'numba' needs numba (pip install skising[fast]), a CPU device and float32/float64; "
+            "backend: 'numba' needs numba (pip install numba llvmlite), a CPU device and float32/float64; "
             f"got numba={'yes' if _kernels.HAVE_NUMBA else 'no'}, device={device}, dtype={dtype}"
         )
     return ok

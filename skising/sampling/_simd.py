@@ -7,8 +7,8 @@ per-chain local fields lived in a scratch array that was loaded and stored for
 every neighbour, with run-time alias checks against the spins, and a
 compile-time chain count made LLVM unroll instead of vectorise. This module writes the row kernel directly in
 LLVM IR with explicit vectors (``<16 x float>``, ``<8 x double>``), compiled
-in-process by ``llvmlite`` (the LLVM binding numba is built on, so installed by
-``pip install skising[fast]`` with it):
+in-process by ``llvmlite`` (the LLVM binding numba is built on, a core
+dependency like numba):
 
 * the chains of a row are cut into blocks of 16 (float32) or 8 (float64) lanes,
   the last block narrower when the chain count is not a multiple; each block's

@@ -15,7 +15,7 @@ from skising.sampling import _kernels, color_graph, is_valid_coloring, sample_is
 from skising.sampling._coloring import _jones_plassmann
 from skising.sampling._sampler import _sample
 
-needs_numba = pytest.mark.skipif(not _kernels.HAVE_NUMBA, reason="numba not installed (pip install skising[fast])")
+needs_numba = pytest.mark.skipif(not _kernels.HAVE_NUMBA, reason="numba not installed (pip install numba llvmlite)")
 
 
 def _graph(n=400, seed=0):

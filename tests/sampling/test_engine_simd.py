@@ -15,7 +15,7 @@ from skising.graph import as_graph
 from skising.sampling import _kernels, sample_ising
 from skising.sampling._sampler import _plan, _sample
 
-pytestmark = pytest.mark.skipif(not _kernels.HAVE_NUMBA, reason="numba not installed (pip install skising[fast])")
+pytestmark = pytest.mark.skipif(not _kernels.HAVE_NUMBA, reason="numba not installed (pip install numba llvmlite)")
 
 
 def _csr(n=500, seed=0, isolated=3):
