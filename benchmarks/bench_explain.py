@@ -131,7 +131,7 @@ def top_fraction_masks(scores, frac, seed):
 
 def run_ig(model, train, test, seed, args):
     t0 = time.perf_counter()
-    ex = IsingGraphExplainer(model, epochs=args.epochs, n_samples=args.n_samples, batch_size=64,
+    ex = IsingGraphExplainer(model, max_epochs=args.epochs, n_samples=args.n_samples, batch_size=64,
                              sparsity=args.sparsity, coupling=args.coupling, lr=args.lr,
                              loss_target=args.loss_target, random_state=seed).fit(train)
     t_train = time.perf_counter() - t0

@@ -101,7 +101,7 @@ def run(a):
         t0 = time.time()
         torch.manual_seed(seed)
         field = GINField(graphs[0].x.shape[1], a.hidden, 3, edge_dim, norm=bool(a.norm))
-        ex = IsingGraphExplainer(model, epochs=a.epochs, n_samples=a.K, lr=a.lr, coupling=a.coupling, beta=a.beta,
+        ex = IsingGraphExplainer(model, max_epochs=a.epochs, n_samples=a.K, lr=a.lr, coupling=a.coupling, beta=a.beta,
                                  n_sweeps=a.sweeps, target_fraction=a.frac, penalty=a.penalty, loss_target=a.target,
                                  sparsity=a.sparsity, batch_size=a.bs, random_state=seed, field_model=field).fit(train)
         train_s = time.time() - t0

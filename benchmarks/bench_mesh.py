@@ -131,7 +131,7 @@ def run_category(cat, args, log):
         train = [items[i] for i in tr]
         if "ISING+MAG" in rows:
             t0 = time.perf_counter()
-            sp = MeshSparsifier(field_model=field_model(args.field, fold), epochs=args.epochs, lr=args.lr,
+            sp = MeshSparsifier(field_model=field_model(args.field, fold), max_epochs=args.epochs, lr=args.lr,
                                 n_samples=args.n_samples, n_sweeps=args.n_sweeps, penalty=args.penalty,
                                 max_grad_norm=args.max_grad_norm, coarsening=args.coarsening,
                                 exact_budget=False, random_state=fold)
@@ -144,7 +144,7 @@ def run_category(cat, args, log):
                    if hasattr(sp, "best_epoch_") else ""))
         if "POINT SAMPLER" in rows:
             t0 = time.perf_counter()
-            ps = PointSamplerSubsampler(epochs=args.ps_epochs, lr=args.ps_lr, n_samples=args.n_samples,
+            ps = PointSamplerSubsampler(max_epochs=args.ps_epochs, lr=args.ps_lr, n_samples=args.n_samples,
                                         coarsening=args.coarsening, random_state=fold)
             ps.fit(train, val_meshes=train[::4] if args.val == "train" else None)
             ps_epoch_s += [h["seconds"] for h in ps.history_]
@@ -301,9 +301,9 @@ def run_timing(args, command):
         g = load_psb(cat, ids=[i])[0]
         it = _MeshItem(g.pos.numpy().astype(np.float64), g.data["faces"], g.data["name"])
         it.graph = g
-        sp = MeshSparsifier(field_model=field_model(args.field, 0), epochs=0, random_state=0).fit([it])
+        sp = MeshSparsifier(field_model=field_model(args.field, 0), max_epochs=0, random_state=0).fit([it])
         sp.sample(it, 1)  # colouring and plans are cached per graph: time the steady state
-        ps = PointSamplerSubsampler(epochs=0, random_state=0).fit([it])
+        ps = PointSamplerSubsampler(max_epochs=0, random_state=0).fit([it])
         fns = {
             "ISING+MAG": lambda: sp.sample(it, 1)[0],
             "ISING": lambda: ConstantFieldIsingSubsampler(0.5, field=0.0, coupling=-1.0, random_state=0).fit().transform(g),
@@ -493,7 +493,7 @@ def run_learned(args, command, log):
             if args.only_folds is not None and fold not in args.only_folds:
                 continue
             train = [items[i] for i in tr]
-            sp = MeshSparsifier(field_model=field_model(args.field, fold), epochs=args.epochs, lr=args.lr,
+            sp = MeshSparsifier(field_model=field_model(args.field, fold), max_epochs=args.epochs, lr=args.lr,
                                 n_samples=args.n_samples, n_sweeps=args.n_sweeps, penalty=args.penalty,
                                 max_grad_norm=args.max_grad_norm, coarsening=args.coarsening, random_state=fold)
             (_, t_fit) = _timed(lambda: sp.fit(train, val_meshes=train[::4] if args.val == "train" else None))

@@ -150,7 +150,7 @@ def run_records(run, method, params, device):
 
 def run_one(method, seed, args, data):
     tr, va, te = data
-    kw = dict(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, device=args.device, random_state=seed)
+    kw = dict(max_epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, device=args.device, random_state=seed)
     if method == "IsingSegmenter":
         kw.update(n_sweeps=args.n_sweeps, n_samples=args.n_samples, n_predict_samples=args.n_predict_samples,
                   coupling=args.coupling, beta=args.beta, credit=args.credit, credit_radius=args.credit_radius)

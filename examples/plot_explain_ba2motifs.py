@@ -34,7 +34,7 @@ print(f"GIN classifier test accuracy {info['test_acc']:.3f}")
 train = [graphs[i] for i in info["train_idx"]]
 test = [graphs[i] for i in info["test_idx"]]
 
-explainer = IsingGraphExplainer(model, epochs=EPOCHS, random_state=0).fit(train)
+explainer = IsingGraphExplainer(model, max_epochs=EPOCHS, random_state=0).fit(train)
 h = explainer.field(test)
 avg = explainer.node_scores(test, kind="sample_mean", n_samples=32)
 batch = torch.cat([torch.full((len(x),), i) for i, x in enumerate(h)])

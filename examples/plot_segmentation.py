@@ -57,7 +57,7 @@ train = load_weizmann_horse(args.size, split="train")
 val = load_weizmann_horse(args.size, split="val")
 test = load_weizmann_horse(args.size, split="test")
 
-common = dict(epochs=args.epochs, lr=args.lr, batch_size=32, random_state=0)
+common = dict(max_epochs=args.epochs, lr=args.lr, batch_size=32, random_state=0)
 ising = IsingSegmenter(coupling=0.25, credit="local", **common).fit(train.images, train.masks, val.images, val.masks)
 unet = UNetSegmenter(**common).fit(train.images, train.masks, val.images, val.masks)
 print(f"test Dice: IsingSegmenter {ising.score(test.images, test.masks):.3f}, "

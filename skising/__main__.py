@@ -108,7 +108,7 @@ def explain(epochs=60, n_graphs=300, clf_epochs=30, seed=0, out=sys.stdout):
           f"explainer trained on {len(train)} graphs;\nGEA of the top 5 nodes against the motif on {len(test)} "
           "held-out graphs (higher is better)\n", file=out)
     t0 = time.perf_counter()
-    ex = IsingGraphExplainer(model, epochs=epochs, random_state=seed).fit(train)
+    ex = IsingGraphExplainer(model, max_epochs=epochs, random_state=seed).fit(train)
     t_fit = time.perf_counter() - t0
     batch = np.concatenate([np.full(g.num_nodes, i) for i, g in enumerate(test)])
     gt = np.concatenate([g.node_gt.numpy() for g in test])
@@ -144,8 +144,8 @@ def segment(epochs=5, size=32, seed=0, out=sys.stdout):
           f"{epochs} epochs each\n", file=out)
     result = []
     print(f"{'method':16s} {'Dice':>6s} {'fit s':>7s}", file=out)
-    for name, est in (("IsingSegmenter", IsingSegmenter(epochs=epochs, random_state=seed)),
-                      ("UNetSegmenter", UNetSegmenter(epochs=epochs, random_state=seed))):
+    for name, est in (("IsingSegmenter", IsingSegmenter(max_epochs=epochs, random_state=seed)),
+                      ("UNetSegmenter", UNetSegmenter(max_epochs=epochs, random_state=seed))):
         t0 = time.perf_counter()
         est.fit(Xtr, ytr)
         dt = time.perf_counter() - t0

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import copy
 import math
-import numbers
 import time
 import warnings
 
@@ -159,7 +158,7 @@ class BaseIsingEstimator(BaseEstimator):
             check_int(p["n_sweeps"], "n_sweeps", low=1)
         if "max_epochs" in p:
             check_int(p["max_epochs"], "max_epochs", low=0)
-        if "epochs" in p:
+        if "epochs" in p and not (isinstance(p["epochs"], str) and p["epochs"] == "deprecated"):
             check_int(p["epochs"], "epochs", low=0)
         if "batch_size" in p:
             check_int(p["batch_size"], "batch_size", low=1)
@@ -226,6 +225,15 @@ class BaseIsingEstimator(BaseEstimator):
     # ------------------------------------------------------------ loop
     def _penalty_weight(self):
         return float(getattr(self, "penalty", 1.0))
+
+    def _max_epochs(self):
+        """``max_epochs``, or the deprecated ``epochs`` when it was set (with a ``FutureWarning``)."""
+        old = getattr(self, "epochs", "deprecated")
+        if isinstance(old, str) and old == "deprecated":
+            return check_int(self.max_epochs, "max_epochs", low=0)
+        warnings.warn(f"{type(self).__name__}: `epochs` was renamed `max_epochs` (one name across skising's "
+                      f"estimators) and will be removed; pass max_epochs={old!r}", FutureWarning, stacklevel=3)
+        return check_int(old, "epochs", low=0)
 
     def _train(self, items, val_items=None, epochs=None):
         """The one RLOO training loop. Fills ``history_`` and ``n_epochs_``.

@@ -103,10 +103,10 @@ def test_applications_resume_from_checkpoint(tmp_path):
     from skising.sparsify import MeshSparsifier
 
     g = load_bunny()
-    full = MeshSparsifier(epochs=3, random_state=0).fit([g])
-    first = MeshSparsifier(epochs=1, random_state=0).fit([g], checkpoint_dir=tmp_path)
+    full = MeshSparsifier(max_epochs=3, random_state=0).fit([g])
+    first = MeshSparsifier(max_epochs=1, random_state=0).fit([g], checkpoint_dir=tmp_path)
     assert (tmp_path / "checkpoint.pt").exists() and first.n_epochs_ == 1
-    resumed = MeshSparsifier(epochs=3, random_state=0).fit([g], checkpoint_dir=tmp_path, resume=True)
+    resumed = MeshSparsifier(max_epochs=3, random_state=0).fit([g], checkpoint_dir=tmp_path, resume=True)
     a, b = resumed.field_model_.state_dict(), full.field_model_.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
 
@@ -123,7 +123,7 @@ def test_same_seed_same_model_on_two_cpu_threads():
     torch.set_num_threads(2)
     try:
         g = load_bunny()
-        a, b = (MeshSparsifier(epochs=2, random_state=0).fit([g]).field_model_.state_dict() for _ in range(2))
+        a, b = (MeshSparsifier(max_epochs=2, random_state=0).fit([g]).field_model_.state_dict() for _ in range(2))
         assert all(torch.equal(a[k], b[k]) for k in a)
     finally:
         torch.set_num_threads(threads)

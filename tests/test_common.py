@@ -291,3 +291,16 @@ def test_baseline_score_without_loss_names_loss():
     est = RandomSubsampler(0.3, random_state=0).fit(_pos_graphs())
     with pytest.raises(ValueError, match="loss"):
         est.score(_pos_graphs())
+
+
+@pytest.mark.parametrize("name", ["IsingGraphExplainer", "IsingSegmenter", "UNetSegmenter", "MeshSparsifier",
+                                  "PointSamplerSubsampler"])
+def test_epochs_is_a_deprecated_alias_of_max_epochs(name):
+    """One vocabulary: every learned estimator takes max_epochs; the old epochs still works, with a warning."""
+    make, fit_args, make_X, _ = ESTIMATORS[name]
+    est = make()
+    assert est.get_params()["epochs"] == "deprecated" and "max_epochs" in est.get_params()
+    old = make().set_params(epochs=1, max_epochs=7)
+    with pytest.warns(FutureWarning, match="max_epochs"):
+        old.fit(*fit_args())
+    assert _equal(_output(old, make_X()), _output(make().set_params(max_epochs=1).fit(*fit_args()), make_X()))

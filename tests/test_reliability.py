@@ -63,7 +63,7 @@ def test_training_batch_guard_names_batch_size_and_n_samples(monkeypatch):
     rng = np.random.default_rng(0)
     X = rng.random((4, 32, 32, 1))
     with pytest.raises(MemoryError, match=r"batch_size \(now 4\).*n_samples \(now 4\)"):
-        IsingSegmenter(epochs=1, batch_size=4, random_state=0).fit(X, X[..., 0] > 0.5)
+        IsingSegmenter(max_epochs=1, batch_size=4, random_state=0).fit(X, X[..., 0] > 0.5)
 
 
 def test_training_batch_guard_on_graph_estimators(monkeypatch):
@@ -73,7 +73,7 @@ def test_training_batch_guard_on_graph_estimators(monkeypatch):
     monkeypatch.setattr(validation, "available_memory", lambda device=None: 10_000)
 
     with pytest.raises(MemoryError, match="batch_size"):
-        MeshSparsifier(epochs=1, n_samples=4, random_state=0).fit([load_bunny()])
+        MeshSparsifier(max_epochs=1, n_samples=4, random_state=0).fit([load_bunny()])
 
 
 def test_guards_are_silent_with_enough_memory(monkeypatch):
@@ -82,7 +82,7 @@ def test_guards_are_silent_with_enough_memory(monkeypatch):
     monkeypatch.setattr(validation, "available_memory", lambda device=None: 2**40)
     rng = np.random.default_rng(0)
     X = rng.random((2, 8, 8, 1))
-    IsingSegmenter(epochs=1, batch_size=2, n_sweeps=1, random_state=0).fit(X, X[..., 0] > 0.5)
+    IsingSegmenter(max_epochs=1, batch_size=2, n_sweeps=1, random_state=0).fit(X, X[..., 0] > 0.5)
 
 
 # ---------------------------------------------------------------- segmenter checkpoints
@@ -121,21 +121,21 @@ def test_segmenter_checkpoint_argument_errors(tmp_path):
             cls(epochs=1).fit(X, y, resume=True)
         with pytest.raises(TypeError, match="checkpoint_dir"):
             cls(epochs=1).fit(X, y, checkpoint_dir=3.5)
-    UNetSegmenter(epochs=1, random_state=0).fit(X, y, checkpoint_dir=tmp_path)
+    UNetSegmenter(max_epochs=1, random_state=0).fit(X, y, checkpoint_dir=tmp_path)
     with pytest.raises(ValueError, match="written by UNetSegmenter"):
-        IsingSegmenter(epochs=2, random_state=0).fit(X, y, checkpoint_dir=tmp_path, resume=True)
+        IsingSegmenter(max_epochs=2, random_state=0).fit(X, y, checkpoint_dir=tmp_path, resume=True)
 
 
 def test_resume_refuses_checkpoint_from_other_device_type(tmp_path):
     from skising.segment import UNetSegmenter
 
     X, y = _seg_data()
-    UNetSegmenter(epochs=1, random_state=0).fit(X, y, checkpoint_dir=tmp_path)
+    UNetSegmenter(max_epochs=1, random_state=0).fit(X, y, checkpoint_dir=tmp_path)
     state = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
     state["device"] = "cuda:0"
     torch.save(state, tmp_path / "checkpoint.pt")
     with pytest.raises(ValueError, match="written on cuda"):
-        UNetSegmenter(epochs=2, random_state=0).fit(X, y, checkpoint_dir=tmp_path, resume=True)
+        UNetSegmenter(max_epochs=2, random_state=0).fit(X, y, checkpoint_dir=tmp_path, resume=True)
 
 
 # ---------------------------------------------------------------- CUDA -> CPU persistence
@@ -143,7 +143,7 @@ def _fitted_segmenter():
     from skising.segment import IsingSegmenter
 
     X, y = _seg_data()
-    return IsingSegmenter(epochs=1, batch_size=4, n_sweeps=1, n_predict_samples=2, random_state=0).fit(X, y), X
+    return IsingSegmenter(max_epochs=1, batch_size=4, n_sweeps=1, n_predict_samples=2, random_state=0).fit(X, y), X
 
 
 def test_gpu_fitted_pickled_state_loads_on_cpu_only_machine(monkeypatch):
@@ -174,7 +174,7 @@ def test_gpu_tagged_torch_save_file_loads_with_map_location(monkeypatch, tmp_pat
     from skising.datasets import load_bunny
 
     g = load_bunny()
-    est = MeshSparsifier(epochs=1, n_sweeps=1, random_state=0).fit([g])
+    est = MeshSparsifier(max_epochs=1, n_sweeps=1, random_state=0).fit([g])
     path = tmp_path / "model.pt"
     monkeypatch.setattr(torch.serialization, "location_tag", lambda storage: "cuda:0")
     torch.save(est, path)

@@ -41,7 +41,7 @@ if a.n_train and len(train) > a.n_train:
 pf = predict_proba(model, test)
 print("n test", len(test), "pred mutagen", float((pf.argmax(1) == 0).float().mean()), "mean p0", float(pf[:, 0].mean()))
 t0 = time.time()
-ex = IsingGraphExplainer(model, epochs=a.epochs, sparsity=a.sparsity, loss_target=a.loss_target,
+ex = IsingGraphExplainer(model, max_epochs=a.epochs, sparsity=a.sparsity, loss_target=a.loss_target,
                          n_samples=a.n_samples, random_state=a.seed).fit(train)
 print("train s", time.time() - t0)
 S = ex.sample(test, a.n_draws, random_state=a.seed)

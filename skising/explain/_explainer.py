@@ -67,7 +67,7 @@ class IsingGraphExplainer(TransformerMixin, BaseIsingEstimator):
         Samples per graph and step (RLOO needs >= 2).
     n_sweeps : int, default 10
     update : {"metropolis", "heat_bath"}
-    epochs : int, default 100
+    max_epochs : int, default 100
     lr : float, default 1e-3
     batch_size : int, default 64
     target_fraction : float or None, default None
@@ -101,6 +101,8 @@ class IsingGraphExplainer(TransformerMixin, BaseIsingEstimator):
         graph's content, so a graph's explanation does not depend on the
         other graphs passed with it or on its position.
     verbose : int, default 0
+    epochs : deprecated
+        Former name of ``max_epochs``; setting it warns (``FutureWarning``).
 
     Attributes
     ----------
@@ -118,7 +120,7 @@ class IsingGraphExplainer(TransformerMixin, BaseIsingEstimator):
     >>> from skising.fields import GINClassifier
     >>> from skising.explain import IsingGraphExplainer
     >>> ds = make_ba2motifs(8, random_state=0)
-    >>> ex = IsingGraphExplainer(GINClassifier(10), epochs=1, random_state=0).fit(ds)
+    >>> ex = IsingGraphExplainer(GINClassifier(10), max_epochs=1, random_state=0).fit(ds)
     >>> masks = ex.transform(ds[:2])
     >>> masks[0].shape, masks[0].dtype
     (torch.Size([25]), torch.bool)
@@ -128,8 +130,9 @@ class IsingGraphExplainer(TransformerMixin, BaseIsingEstimator):
     """
 
     def __init__(self, model, field_model=None, coupling=1.0, beta=1.0, n_samples=4, n_sweeps=10,
-                 update="metropolis", epochs=100, lr=1e-3, batch_size=64, target_fraction=None, penalty=1.0,
-                 loss_target="hard", sparsity=2.0, use_edge_attr="auto", device="cpu", random_state=None, verbose=0):
+                 update="metropolis", max_epochs=100, lr=1e-3, batch_size=64, target_fraction=None, penalty=1.0,
+                 loss_target="hard", sparsity=2.0, use_edge_attr="auto", device="cpu", random_state=None, verbose=0,
+                 epochs="deprecated"):
         self.model = model
         self.field_model = field_model
         self.coupling = coupling
@@ -137,7 +140,7 @@ class IsingGraphExplainer(TransformerMixin, BaseIsingEstimator):
         self.n_samples = n_samples
         self.n_sweeps = n_sweeps
         self.update = update
-        self.epochs = epochs
+        self.max_epochs = max_epochs
         self.lr = lr
         self.batch_size = batch_size
         self.target_fraction = target_fraction
@@ -148,6 +151,7 @@ class IsingGraphExplainer(TransformerMixin, BaseIsingEstimator):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.epochs = epochs
 
     # ------------------------------------------------------------ validation
     def _check_params(self):
@@ -321,7 +325,7 @@ class IsingGraphExplainer(TransformerMixin, BaseIsingEstimator):
         # features gives hubs large |h| from the random initialisation, and once
         # the loss saturates nothing moves them, so they outrank the motif.
         self.field_model_ = self._make_model(lambda: GINField(self.n_features_in_, 64, 3, self._edge_dim, norm=True))
-        self._train(items, epochs=int(self.epochs))
+        self._train(items, epochs=self._max_epochs())
         return self
 
     def _item_key(self, d):

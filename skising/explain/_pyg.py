@@ -140,7 +140,7 @@ class IsingExplainerAlgorithm(ExplainerAlgorithm):
         if est is None:
             params = dict(self.params)
             params.setdefault("batch_size", max(G, 1))
-            est = IsingGraphExplainer(wrapped, epochs=self.epochs, **params)
+            est = IsingGraphExplainer(wrapped, max_epochs=self.epochs, **params)
             y = target.reshape(-1).long().cpu() if self.explainer_config.explanation_type.value == "phenomenon" else None
             if y is not None and y.numel() != G:
                 raise ValueError(f"target: expected one class label per graph ({G}), got {y.numel()}")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .._validation import check_int
 from ..metrics._segment import dice_score
 from ._unet import UNet
 
@@ -67,7 +66,7 @@ class _SegmenterMixin:
 
     def _check_segment_params(self):
         device = self._check_common_params()
-        check_int(self.epochs, "epochs", low=0)
+        self._n_epochs = self._max_epochs()
         return device
 
     def _fit_data(self, X, y, X_val, y_val):

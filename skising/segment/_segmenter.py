@@ -102,7 +102,7 @@ class IsingSegmenter(_SegmenterMixin, BaseIsingEstimator):
         ``doc/segment.md`` compares both.
     credit_radius : int >= 0
         Window radius for ``credit="local"`` (0: the pixel alone).
-    epochs : int >= 0
+    max_epochs : int >= 0
     lr : float > 0
         Adam learning rate.
     batch_size : int >= 1
@@ -123,6 +123,8 @@ class IsingSegmenter(_SegmenterMixin, BaseIsingEstimator):
         :meth:`predict` draws from a generator re-seeded on every call, so
         it is repeatable.
     verbose : int
+    epochs : deprecated
+        Former name of ``max_epochs``; setting it warns (``FutureWarning``).
 
     Notes
     -----
@@ -150,7 +152,7 @@ class IsingSegmenter(_SegmenterMixin, BaseIsingEstimator):
     >>> from skising.segment import IsingSegmenter
     >>> rng = np.random.default_rng(0)
     >>> X = rng.random((4, 16, 16, 3)); y = X[..., 0] > 0.5
-    >>> seg = IsingSegmenter(epochs=1, batch_size=4, random_state=0).fit(X, y)
+    >>> seg = IsingSegmenter(max_epochs=1, batch_size=4, random_state=0).fit(X, y)
     >>> seg.predict(X).shape, seg.predict(X).dtype
     ((4, 16, 16), dtype('bool'))
     """
@@ -165,7 +167,7 @@ class IsingSegmenter(_SegmenterMixin, BaseIsingEstimator):
         update="metropolis",
         credit="local",
         credit_radius=0,
-        epochs=50,
+        max_epochs=50,
         lr=1e-3,
         batch_size=8,
         target_fraction=None,
@@ -175,6 +177,7 @@ class IsingSegmenter(_SegmenterMixin, BaseIsingEstimator):
         device="cpu",
         random_state=None,
         verbose=0,
+        epochs="deprecated",
     ):
         self.field_model = field_model
         self.coupling = coupling
@@ -184,7 +187,7 @@ class IsingSegmenter(_SegmenterMixin, BaseIsingEstimator):
         self.update = update
         self.credit = credit
         self.credit_radius = credit_radius
-        self.epochs = epochs
+        self.max_epochs = max_epochs
         self.lr = lr
         self.batch_size = batch_size
         self.target_fraction = target_fraction
@@ -194,6 +197,7 @@ class IsingSegmenter(_SegmenterMixin, BaseIsingEstimator):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.epochs = epochs
 
     # ------------------------------------------------------------ fit
     def fit(self, X, y, X_val=None, y_val=None, checkpoint_dir=None, resume=False):
@@ -235,7 +239,7 @@ class IsingSegmenter(_SegmenterMixin, BaseIsingEstimator):
         self._y_train = torch.as_tensor(ya, device=self._device)
         self._val = val
         try:
-            self._train(list(range(Xa.shape[0])), None if val is None else [0], epochs=self.epochs)
+            self._train(list(range(Xa.shape[0])), None if val is None else [0], epochs=self._n_epochs)
         finally:
             del self._X_train, self._y_train, self._val
         return self

@@ -30,8 +30,10 @@ class UNetSegmenter(_SegmenterMixin, BaseIsingEstimator):
     ----------
     field_model : torch.nn.Module class or instance, optional
         Default :class:`UNet`.
-    epochs, lr, batch_size, device, random_state, verbose
+    max_epochs, lr, batch_size, device, random_state, verbose
         As in :class:`IsingSegmenter`.
+    epochs : deprecated
+        Former name of ``max_epochs``; setting it warns (``FutureWarning``).
 
     Examples
     --------
@@ -39,23 +41,26 @@ class UNetSegmenter(_SegmenterMixin, BaseIsingEstimator):
     >>> from skising.segment import UNetSegmenter
     >>> rng = np.random.default_rng(0)
     >>> X = rng.random((4, 16, 16, 3)); y = X[..., 0] > 0.5
-    >>> UNetSegmenter(epochs=1, batch_size=4, random_state=0).fit(X, y).predict_proba(X).shape
+    >>> UNetSegmenter(max_epochs=1, batch_size=4, random_state=0).fit(X, y).predict_proba(X).shape
     (4, 16, 16)
     """
 
-    def __init__(self, field_model=None, epochs=50, lr=1e-3, batch_size=8, device="cpu", random_state=None, verbose=0):
+    def __init__(self, field_model=None, max_epochs=50, lr=1e-3, batch_size=8, device="cpu", random_state=None,
+                 verbose=0, epochs="deprecated"):
         self.field_model = field_model
-        self.epochs = epochs
+        self.max_epochs = max_epochs
         self.lr = lr
         self.batch_size = batch_size
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.epochs = epochs
 
     def fit(self, X, y, X_val=None, y_val=None, checkpoint_dir=None, resume=False):
         """Train with binary cross-entropy; see :meth:`IsingSegmenter.fit` (also for checkpoints)."""
         self._set_checkpointing(checkpoint_dir, resume)
         self._device = self._check_segment_params()
+        n_epochs = self._n_epochs
         self._init_random(self._device)
         Xa, ya, val = self._fit_data(X, y, X_val, y_val)
         model = self.field_model_ = self._build_model()
@@ -67,7 +72,7 @@ class UNetSegmenter(_SegmenterMixin, BaseIsingEstimator):
         self.history_ = []
         ckpt = self._checkpoint_path()
         start_epoch, best = self._load_checkpoint(ckpt, model, opt, best)
-        for epoch in range(start_epoch, int(self.epochs)):  # loop over epochs and batches only
+        for epoch in range(start_epoch, n_epochs):  # loop over epochs and batches only
             t0 = time.perf_counter()
             model.train()
             order = self._np_rng.permutation(n)
@@ -95,7 +100,7 @@ class UNetSegmenter(_SegmenterMixin, BaseIsingEstimator):
             model.load_state_dict(best[1])
             self.best_epoch_ = best[2]
         model.eval()
-        self.n_epochs_ = int(self.epochs)
+        self.n_epochs_ = n_epochs
         return self
 
     def _predict_std(self, Xa):

@@ -164,8 +164,10 @@ class PointSamplerSubsampler(MeshSparsifier):
         fraction at ``fraction`` during training. Independent spins drift
         more than coupled ones: with weight 1 the trained sampler kept about
         62% of the chair vertices, with 10 about 50%.
-    epochs, lr, n_samples, batch_size, loss, coarsening, beta, max_grad_norm, device, random_state, verbose
+    max_epochs, lr, n_samples, batch_size, loss, coarsening, beta, max_grad_norm, device, random_state, verbose
         As in :class:`MeshSparsifier`.
+    epochs : deprecated
+        Former name of ``max_epochs``; setting it warns (``FutureWarning``).
 
     Attributes
     ----------
@@ -177,7 +179,7 @@ class PointSamplerSubsampler(MeshSparsifier):
     >>> from skising.datasets import load_bunny
     >>> from skising.sparsify import PointSamplerSubsampler
     >>> g = load_bunny()
-    >>> ps = PointSamplerSubsampler(epochs=1, random_state=0).fit([g])
+    >>> ps = PointSamplerSubsampler(max_epochs=1, random_state=0).fit([g])
     >>> int(ps.transform(g).sum())
     251
     """
@@ -188,7 +190,7 @@ class PointSamplerSubsampler(MeshSparsifier):
         fraction=0.5,
         selection="gumbel",
         penalty=10.0,
-        epochs=10,
+        max_epochs=10,
         lr=1e-2,
         n_samples=4,
         batch_size=1,
@@ -199,12 +201,13 @@ class PointSamplerSubsampler(MeshSparsifier):
         device="cpu",
         random_state=None,
         verbose=0,
+        epochs="deprecated",
     ):
         self.field_model = field_model
         self.fraction = fraction
         self.selection = selection
         self.penalty = penalty
-        self.epochs = epochs
+        self.max_epochs = max_epochs
         self.lr = lr
         self.n_samples = n_samples
         self.batch_size = batch_size
@@ -215,6 +218,7 @@ class PointSamplerSubsampler(MeshSparsifier):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.epochs = epochs
 
     # the shared loop reads these two names
     @property

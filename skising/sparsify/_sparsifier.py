@@ -157,7 +157,7 @@ class MeshSparsifier(TransformerMixin, BaseIsingEstimator):
     ``target_fraction``.
 
     The defaults are the measured best recipe (``benchmarks/results/mesh.md``):
-    ``lr=3e-2``, ``epochs=4``, 8 channels, quadric-ordered coarsening and
+    ``lr=3e-2``, ``max_epochs=4``, 8 channels, quadric-ordered coarsening and
     exact budgets. The paper's Table 5 setting is
     ``MeshSparsifier(coarsening="nearest", exact_budget=False)`` with the
     same training recipe (see ``doc/mesh.md``).
@@ -178,7 +178,7 @@ class MeshSparsifier(TransformerMixin, BaseIsingEstimator):
         the magnetisation penalty and the exact budget.
     penalty : float, default=1.0
         Weight of the magnetisation penalty.
-    epochs : int, default=4
+    max_epochs : int, default=4
     lr : float, default=3e-2
     n_samples : int, default=4
         Ising samples per mesh and step (RLOO needs >= 2).
@@ -209,6 +209,8 @@ class MeshSparsifier(TransformerMixin, BaseIsingEstimator):
     device : str, default="cpu"
     random_state : int, RandomState, Generator or None, default=None
     verbose : int, default=0
+    epochs : deprecated
+        Former name of ``max_epochs``; setting it warns (``FutureWarning``).
 
     Attributes
     ----------
@@ -221,7 +223,7 @@ class MeshSparsifier(TransformerMixin, BaseIsingEstimator):
     >>> from skising.datasets import load_bunny
     >>> from skising.sparsify import MeshSparsifier
     >>> g = load_bunny()
-    >>> sp = MeshSparsifier(epochs=1, random_state=0).fit([g])
+    >>> sp = MeshSparsifier(max_epochs=1, random_state=0).fit([g])
     >>> mask = sp.transform(g)
     >>> mask.shape, int(mask.sum())
     ((502,), 251)
@@ -236,7 +238,7 @@ class MeshSparsifier(TransformerMixin, BaseIsingEstimator):
         beta=1.0,
         target_fraction=0.5,
         penalty=1.0,
-        epochs=4,
+        max_epochs=4,
         lr=3e-2,
         n_samples=4,
         n_sweeps=10,
@@ -249,13 +251,14 @@ class MeshSparsifier(TransformerMixin, BaseIsingEstimator):
         device="cpu",
         random_state=None,
         verbose=0,
+        epochs="deprecated",
     ):
         self.field_model = field_model
         self.coupling = coupling
         self.beta = beta
         self.target_fraction = target_fraction
         self.penalty = penalty
-        self.epochs = epochs
+        self.max_epochs = max_epochs
         self.lr = lr
         self.n_samples = n_samples
         self.n_sweeps = n_sweeps
@@ -268,6 +271,7 @@ class MeshSparsifier(TransformerMixin, BaseIsingEstimator):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.epochs = epochs
 
     # ------------------------------------------------------------ data
     def _prepare(self, meshes, name="meshes"):
@@ -390,7 +394,7 @@ class MeshSparsifier(TransformerMixin, BaseIsingEstimator):
         items = self._prepare(meshes)
         val = None if val_meshes is None else self._prepare(list(val_meshes), "val_meshes")
         self.field_model_ = self._make_model(factory)
-        self._train(items, val_items=val, epochs=int(self.epochs))
+        self._train(items, val_items=val, epochs=self._max_epochs())
         return self
 
     def predict_field(self, mesh):

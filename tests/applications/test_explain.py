@@ -74,7 +74,7 @@ def test_induced_logits_match_explicit_subgraphs(tiny):
 
 def test_explainer_masks_zero_sum_and_determinism(tiny):
     ds, model = tiny
-    ex = IsingGraphExplainer(model, epochs=2, batch_size=4, random_state=0).fit(ds)
+    ex = IsingGraphExplainer(model, max_epochs=2, batch_size=4, random_state=0).fit(ds)
     h = ex.field(ds)
     assert len(h) == len(ds) and all(x.shape == (25,) for x in h)
     assert all(abs(float(x.sum())) < 1e-4 for x in h)  # zero-sum field per graph
@@ -87,11 +87,11 @@ def test_explainer_masks_zero_sum_and_determinism(tiny):
     assert torch.allclose(pr[0], torch.sigmoid(2 * h[0]))
     e = ex.explain(ds[0])
     assert e.node_mask.shape == (25, 1) and e.edge_mask.shape == (ds[0].edge_index.shape[1],)
-    ex2 = IsingGraphExplainer(model, epochs=2, batch_size=4, random_state=0).fit(ds)
+    ex2 = IsingGraphExplainer(model, max_epochs=2, batch_size=4, random_state=0).fit(ds)
     assert all(torch.allclose(a, b) for a, b in zip(h, ex2.field(ds)))
     # clone + pickle
     c = clone(ex)
-    assert c.get_params()["epochs"] == 2 and not hasattr(c, "field_model_")
+    assert c.get_params()["max_epochs"] == 2 and not hasattr(c, "field_model_")
     ex3 = pickle.loads(pickle.dumps(ex))
     assert all(torch.allclose(a, b) for a, b in zip(h, ex3.field(ds)))
 
@@ -99,20 +99,20 @@ def test_explainer_masks_zero_sum_and_determinism(tiny):
 def test_explainer_bad_params(tiny):
     ds, model = tiny
     with pytest.raises(ValueError, match="coupling"):
-        IsingGraphExplainer(model, coupling=-1.0, epochs=1).fit(ds)
+        IsingGraphExplainer(model, coupling=-1.0, max_epochs=1).fit(ds)
     with pytest.raises(ValueError, match="n_samples"):
-        IsingGraphExplainer(model, n_samples=1, epochs=1).fit(ds)
+        IsingGraphExplainer(model, n_samples=1, max_epochs=1).fit(ds)
     with pytest.raises(TypeError, match="model"):
-        IsingGraphExplainer("gin", epochs=1).fit(ds)
+        IsingGraphExplainer("gin", max_epochs=1).fit(ds)
     with pytest.raises(ValueError, match="loss_target"):
-        IsingGraphExplainer(model, loss_target="x", epochs=1).fit(ds)
+        IsingGraphExplainer(model, loss_target="x", max_epochs=1).fit(ds)
     for bad in (-0.1, float("nan"), "a"):
         with pytest.raises(ValueError, match="sparsity"):
-            IsingGraphExplainer(model, sparsity=bad, epochs=1).fit(ds)
+            IsingGraphExplainer(model, sparsity=bad, max_epochs=1).fit(ds)
     with pytest.raises(TypeError, match="X"):
-        IsingGraphExplainer(model, epochs=1).fit([1, 2])
+        IsingGraphExplainer(model, max_epochs=1).fit([1, 2])
     with pytest.raises(ValueError, match="y"):
-        IsingGraphExplainer(model, epochs=1).fit(ds, y=[0])
+        IsingGraphExplainer(model, max_epochs=1).fit(ds, y=[0])
     from sklearn.exceptions import NotFittedError
 
     with pytest.raises(NotFittedError):
@@ -121,7 +121,7 @@ def test_explainer_bad_params(tiny):
 
 def test_sparsity_adds_kept_fraction_to_the_loss(tiny):
     ds, model = tiny
-    ex0 = IsingGraphExplainer(model, epochs=0, sparsity=0.0, random_state=0).fit(ds[:3])
+    ex0 = IsingGraphExplainer(model, max_epochs=0, sparsity=0.0, random_state=0).fit(ds[:3])
     ex1 = clone(ex0).set_params(sparsity=0.5).fit(ds[:3])
     items = ex0._prepare(ds[:3])
     batch = ex0._collate(items)
@@ -134,7 +134,7 @@ def test_sparsity_adds_kept_fraction_to_the_loss(tiny):
 def test_hard_target_is_cross_entropy_to_the_predicted_class(tiny):
     # loss_target="hard" (the Mutagenicity recommendation): -log p_sub[argmax p_full] per sample and graph
     ds, model = tiny
-    ex = IsingGraphExplainer(model, epochs=0, loss_target="hard", sparsity=0.0, random_state=0).fit(ds[:3])
+    ex = IsingGraphExplainer(model, max_epochs=0, loss_target="hard", sparsity=0.0, random_state=0).fit(ds[:3])
     batch = ex._collate(ex._prepare(ds[:3]))
     gen = torch.Generator().manual_seed(1)
     x = torch.where(torch.rand(2, batch.graph.num_nodes, generator=gen) < 0.5, 1.0, -1.0)
@@ -154,7 +154,7 @@ def test_explainer_edge_features_use_gine():
     graphs = [Data(x=torch.rand(4, 3, generator=gen), edge_index=ei, edge_attr=torch.rand(6, 2, generator=gen))
               for _ in range(4)]
     model = GINClassifier(3, edge_dim=2)
-    ex = IsingGraphExplainer(model, epochs=1, random_state=0).fit(graphs)
+    ex = IsingGraphExplainer(model, max_epochs=1, random_state=0).fit(graphs)
     assert ex.field_model_.body.edge_dim == 2
     assert len(ex.transform(graphs)) == 4
 
@@ -175,7 +175,7 @@ def test_pyg_explainer_contract(tiny):
     acc, auc = groundtruth_metrics(e.node_mask.view(-1), g.node_gt.float(), metrics=["accuracy", "auroc"])
     assert 0 <= acc <= 1 and 0 <= auc <= 1
     # phenomenon with a batch of graphs and a pre-fitted estimator; log-prob model output
-    est = IsingGraphExplainer(model, epochs=1, random_state=0).fit(ds)
+    est = IsingGraphExplainer(model, max_epochs=1, random_state=0).fit(ds)
     from torch_geometric.data import Batch
 
     b = Batch.from_data_list(ds[:3])
@@ -225,7 +225,7 @@ def test_end_to_end_ba2motifs_beats_random():
     assert info["test_acc"] >= 0.8
     train = [sub[i] for i in info["train_idx"]]
     test = [sub[i] for i in info["test_idx"]]
-    ex = IsingGraphExplainer(model, epochs=40, batch_size=8, lr=3e-3, n_samples=4, random_state=0).fit(train)
+    ex = IsingGraphExplainer(model, max_epochs=40, batch_size=8, lr=3e-3, n_samples=4, random_state=0).fit(train)
     h = ex.field(test)
     batch = torch.cat([torch.full((len(x),), i) for i, x in enumerate(h)])
     gt = torch.cat([d.node_gt for d in test])
@@ -250,23 +250,23 @@ def _edge_graphs(n=4, edge_dim=2, seed=0):
 def test_edge_attr_must_be_present_or_absent_as_at_fit():
     with_ea = _edge_graphs()
     without = [type(g)(x=g.x, edge_index=g.edge_index) for g in with_ea]
-    ex = IsingGraphExplainer(GINClassifier(3, edge_dim=2), epochs=1, random_state=0).fit(with_ea)
+    ex = IsingGraphExplainer(GINClassifier(3, edge_dim=2), max_epochs=1, random_state=0).fit(with_ea)
     assert ex.uses_edge_attr_
     with pytest.raises(ValueError, match=r"X\[0\]\.edge_attr: missing"):
         ex.transform(without)
     with pytest.raises(ValueError, match="edge_attr: 3 edge features"):
         ex.transform(_edge_graphs(edge_dim=3))
-    ex2 = IsingGraphExplainer(GINClassifier(3), epochs=1, random_state=0).fit(without)
+    ex2 = IsingGraphExplainer(GINClassifier(3), max_epochs=1, random_state=0).fit(without)
     assert not ex2.uses_edge_attr_
     with pytest.raises(ValueError, match=r"X\[0\]\.edge_attr: present"):
         ex2.transform(with_ea)
     # ignoring edge features is explicit, and then both kinds of graphs give the same masks
-    ex3 = IsingGraphExplainer(GINClassifier(3), epochs=1, use_edge_attr=False, random_state=0).fit(with_ea)
+    ex3 = IsingGraphExplainer(GINClassifier(3), max_epochs=1, use_edge_attr=False, random_state=0).fit(with_ea)
     assert not ex3.uses_edge_attr_
     for a, b in zip(ex3.transform(with_ea), ex3.transform(without)):
         assert torch.equal(a, b)
     with pytest.raises(ValueError, match="use_edge_attr"):
-        IsingGraphExplainer(GINClassifier(3), use_edge_attr="yes", epochs=1).fit(without)
+        IsingGraphExplainer(GINClassifier(3), use_edge_attr="yes", max_epochs=1).fit(without)
 
 
 def test_classifier_without_edge_attr_argument_ignores_edge_features():
@@ -284,8 +284,8 @@ def test_classifier_without_edge_attr_argument_ignores_edge_features():
 
     torch.manual_seed(0)
     graphs = _edge_graphs()
-    ex = IsingGraphExplainer(PlainGIN(), epochs=1, random_state=0).fit(graphs)
+    ex = IsingGraphExplainer(PlainGIN(), max_epochs=1, random_state=0).fit(graphs)
     assert not ex.uses_edge_attr_
     assert len(ex.transform(graphs)) == 4
     with pytest.raises(ValueError, match="use_edge_attr=True: model.forward takes no edge_attr"):
-        IsingGraphExplainer(PlainGIN(), epochs=1, use_edge_attr=True, random_state=0).fit(graphs)
+        IsingGraphExplainer(PlainGIN(), max_epochs=1, use_edge_attr=True, random_state=0).fit(graphs)

@@ -105,7 +105,7 @@ def test_predictions_are_binary_masks_of_input_shape(cls, toy):
 
 def test_ising_prediction_modes_and_samples(toy):
     X, y = toy
-    est = IsingSegmenter(epochs=1, batch_size=6, n_predict_samples=5, random_state=0).fit(X, y)
+    est = IsingSegmenter(max_epochs=1, batch_size=6, n_predict_samples=5, random_state=0).fit(X, y)
     for mode in ("majority", "sample", "mean_field"):
         est.set_params(prediction=mode)
         assert est.predict(X).shape == y.shape
@@ -118,15 +118,15 @@ def test_ising_prediction_modes_and_samples(toy):
 
 def test_same_seed_same_model(toy):
     X, y = toy
-    a = IsingSegmenter(epochs=2, batch_size=3, random_state=3).fit(X, y)
-    b = IsingSegmenter(epochs=2, batch_size=3, random_state=3).fit(X, y)
+    a = IsingSegmenter(max_epochs=2, batch_size=3, random_state=3).fit(X, y)
+    b = IsingSegmenter(max_epochs=2, batch_size=3, random_state=3).fit(X, y)
     np.testing.assert_allclose(a.decision_function(X), b.decision_function(X), rtol=1e-5, atol=1e-5)
     assert [r["loss"] for r in a.history_] == [r["loss"] for r in b.history_]
 
 
 def test_magnetisation_penalty_and_heat_bath_run(toy):
     X, y = toy
-    est = IsingSegmenter(epochs=1, batch_size=3, target_fraction=0.3, update="heat_bath",
+    est = IsingSegmenter(max_epochs=1, batch_size=3, target_fraction=0.3, update="heat_bath",
                          coupling=np.array([[0, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0]]), random_state=0).fit(X, y)
     assert est.history_[0]["penalty"] > 0
     assert est.predict(X).shape == y.shape
@@ -159,30 +159,30 @@ def test_bad_inputs_raise_clear_errors(cls, toy):
 def test_ising_bad_params(toy):
     X, y = toy
     with pytest.raises(ValueError, match="prediction"):
-        IsingSegmenter(epochs=0, prediction="vote").fit(X, y)
+        IsingSegmenter(max_epochs=0, prediction="vote").fit(X, y)
     with pytest.raises(ValueError, match="coupling"):
         IsingSegmenter(epochs=0, coupling=np.ones((3, 3))).fit(X, y)
     with pytest.raises(ValueError, match="n_samples"):
-        IsingSegmenter(epochs=0, n_samples=1).fit(X, y)
+        IsingSegmenter(max_epochs=0, n_samples=1).fit(X, y)
     with pytest.raises(ValueError, match="update"):
-        IsingSegmenter(epochs=0, update="gibbs").fit(X, y)
+        IsingSegmenter(max_epochs=0, update="gibbs").fit(X, y)
 
 
 # ------------------------------------------------------------------ real data, end to end
 @pytest.mark.slow
 def test_ising_training_on_real_horses_reduces_loss_and_beats_untrained(horses):
     tr, va = horses
-    est = IsingSegmenter(epochs=8, lr=3e-3, batch_size=8, n_sweeps=5, n_predict_samples=4, random_state=0)
+    est = IsingSegmenter(max_epochs=8, lr=3e-3, batch_size=8, n_sweeps=5, n_predict_samples=4, random_state=0)
     est.fit(tr.images, tr.masks, va.images, va.masks)
     losses = [r["loss"] for r in est.history_]
     assert np.mean(losses[-2:]) < losses[0]
-    untrained = IsingSegmenter(epochs=0, n_sweeps=5, n_predict_samples=4, random_state=0).fit(tr.images, tr.masks)
+    untrained = IsingSegmenter(max_epochs=0, n_sweeps=5, n_predict_samples=4, random_state=0).fit(tr.images, tr.masks)
     assert est.score(va.images, va.masks) > untrained.score(va.images, va.masks)
     assert 0 <= est.best_epoch_ < 8
 
 
 def test_unet_training_on_real_horses_reduces_loss(horses):
     tr, va = horses
-    est = UNetSegmenter(epochs=4, lr=3e-3, batch_size=8, random_state=0).fit(tr.images, tr.masks, va.images, va.masks)
+    est = UNetSegmenter(max_epochs=4, lr=3e-3, batch_size=8, random_state=0).fit(tr.images, tr.masks, va.images, va.masks)
     losses = [r["loss"] for r in est.history_]
     assert losses[-1] < losses[0]

@@ -78,16 +78,16 @@ def test_credit_parameters_are_checked():
     X = np.random.default_rng(0).random((2, 8, 8, 3))
     y = X[..., 0] > 0.5
     with pytest.raises(ValueError, match="credit:"):
-        IsingSegmenter(epochs=0, credit="pixel").fit(X, y)
+        IsingSegmenter(max_epochs=0, credit="pixel").fit(X, y)
     with pytest.raises(ValueError, match="credit_radius"):
-        IsingSegmenter(epochs=0, credit="local", credit_radius=-1).fit(X, y)
+        IsingSegmenter(max_epochs=0, credit="local", credit_radius=-1).fit(X, y)
 
 
 def test_local_credit_trains_on_real_horses(horses):
     tr, va = horses
-    est = IsingSegmenter(epochs=6, lr=3e-3, batch_size=8, n_sweeps=5, n_predict_samples=4, coupling=0.25,
+    est = IsingSegmenter(max_epochs=6, lr=3e-3, batch_size=8, n_sweeps=5, n_predict_samples=4, coupling=0.25,
                          credit="local", random_state=0).fit(tr.images, tr.masks, va.images, va.masks)
-    untrained = IsingSegmenter(epochs=0, n_sweeps=5, n_predict_samples=4, coupling=0.25,
+    untrained = IsingSegmenter(max_epochs=0, n_sweeps=5, n_predict_samples=4, coupling=0.25,
                                random_state=0).fit(tr.images, tr.masks)
     losses = [r["loss"] for r in est.history_]
     assert np.mean(losses[-2:]) < losses[0]

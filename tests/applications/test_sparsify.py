@@ -68,7 +68,7 @@ def test_default_field_falls_back_with_warning(monkeypatch):
 
 
 def test_estimator_manners(bunny_mesh):
-    est = MeshSparsifier(epochs=1, n_sweeps=4, n_samples=2, random_state=0, field_model=InvariantMeshField)
+    est = MeshSparsifier(max_epochs=1, n_sweeps=4, n_samples=2, random_state=0, field_model=InvariantMeshField)
     assert clone(est).get_params() == est.get_params()
     with pytest.raises(NotFittedError):
         est.transform(bunny_mesh)
@@ -102,7 +102,7 @@ def test_sparsifier_beats_random_on_real_meshes():
         pytest.skip("PSB data not available (set SKISING_DATA)")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        est = MeshSparsifier(epochs=3, lr=3e-3, n_samples=4, random_state=0).fit(graphs)
+        est = MeshSparsifier(max_epochs=3, lr=3e-3, n_samples=4, random_state=0).fit(graphs)
     items = [_MeshItem(g.pos.numpy().astype(np.float64), g.data["faces"]) for g in graphs]
     learned, random = [], []
     for g, it in zip(graphs, items):
@@ -154,7 +154,7 @@ def test_exact_budget_drops_the_weakest_kept_vertex():
 def test_transform_exact_budget_list_and_single(bunny_mesh):
     """Exactly round(f n) kept per mesh; a list gives a list, and a mesh's mask does not depend on its place."""
     g = load_bunny()
-    est = MeshSparsifier(epochs=1, n_sweeps=4, n_samples=2, random_state=0, field_model=InvariantMeshField,
+    est = MeshSparsifier(max_epochs=1, n_sweeps=4, n_samples=2, random_state=0, field_model=InvariantMeshField,
                          target_fraction=0.3).fit([bunny_mesh])
     V2 = bunny_mesh[0] * np.array([1.0, 2.0, 1.0])  # a second, different mesh
     single = [est.transform(bunny_mesh), est.transform((V2, bunny_mesh[1]))]

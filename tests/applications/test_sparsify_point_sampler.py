@@ -65,7 +65,7 @@ def test_independent_sampling_matches_sigmoid():
 
 
 def test_point_sampler_manners(bunny):
-    est = PointSamplerSubsampler(epochs=1, n_samples=2, random_state=0, field_model=DevConvMeshField(8))
+    est = PointSamplerSubsampler(max_epochs=1, n_samples=2, random_state=0, field_model=DevConvMeshField(8))
     assert clone(est).get_params()["selection"] == "gumbel"
     with pytest.raises(NotFittedError):
         est.transform(bunny)
@@ -93,7 +93,7 @@ def test_point_sampler_manners(bunny):
 
 
 def test_val_meshes_select_best_epoch_and_clipping(bunny):
-    est = MeshSparsifier(field_model=InvariantMeshField, epochs=3, n_samples=2, n_sweeps=2, lr=1e-2,
+    est = MeshSparsifier(field_model=InvariantMeshField, max_epochs=3, n_samples=2, n_sweeps=2, lr=1e-2,
                          max_grad_norm=0.5, random_state=0)
     est.fit([bunny], val_meshes=[bunny])
     scores = [h["val_score"] for h in est.history_]
@@ -107,14 +107,14 @@ def test_val_meshes_select_best_epoch_and_clipping(bunny):
 def test_clipping_bounds_the_step(bunny):
     """Clipping the gradient to a tiny norm makes Adam's steps eps-dominated: the parameters barely move."""
     kw = dict(field_model=InvariantMeshField, n_samples=2, n_sweeps=2, lr=1e-2, random_state=0)
-    init = MeshSparsifier(**kw, epochs=0).fit([bunny]).field_model_.state_dict()
+    init = MeshSparsifier(**kw, max_epochs=0).fit([bunny]).field_model_.state_dict()
 
     def moved(est):
         sd = est.fit([bunny, bunny]).field_model_.state_dict()
         return sum(float((sd[k] - init[k]).abs().sum()) for k in init)
 
-    tiny = moved(MeshSparsifier(**kw, epochs=1, max_grad_norm=1e-12))
-    free = moved(MeshSparsifier(**kw, epochs=1))
+    tiny = moved(MeshSparsifier(**kw, max_epochs=1, max_grad_norm=1e-12))
+    free = moved(MeshSparsifier(**kw, max_epochs=1))
     assert free > 0 and tiny < 0.01 * free
 
 
@@ -125,7 +125,7 @@ def test_point_sampler_beats_random_on_real_meshes():
         pytest.skip("PSB data not available (set SKISING_DATA)")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        est = PointSamplerSubsampler(epochs=3, lr=1e-2, random_state=0).fit(graphs)
+        est = PointSamplerSubsampler(max_epochs=3, lr=1e-2, random_state=0).fit(graphs)
     learned, random = [], []
     for g in graphs:
         it = _MeshItem(g.pos.numpy().astype(np.float64), g.data["faces"])

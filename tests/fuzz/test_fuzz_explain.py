@@ -99,7 +99,7 @@ def collections(draw, valid=False):
 def fitted():
     torch.manual_seed(0)
     clf = GINClassifier(10)
-    return IsingGraphExplainer(clf, epochs=1, n_sweeps=1, random_state=0).fit(make_ba2motifs(4, random_state=0))
+    return IsingGraphExplainer(clf, max_epochs=1, n_sweeps=1, random_state=0).fit(make_ba2motifs(4, random_state=0))
 
 
 def _n_graphs(X):
@@ -148,7 +148,7 @@ def test_fuzz_explainer_fit(valid, data):
         y = data.draw(st.sampled_from([np.zeros(_n_graphs(X) if isinstance(X, (list, tuple, Data, Batch)) else 1),
                                        np.zeros(7), np.array([5])]))
     torch.manual_seed(0)
-    est = IsingGraphExplainer(GINClassifier(10), epochs=1, n_sweeps=1, random_state=0)
+    est = IsingGraphExplainer(GINClassifier(10), max_epochs=1, n_sweeps=1, random_state=0)
     try:
         est.fit(X, y)
     except Exception as exc:  # noqa: BLE001

@@ -158,7 +158,7 @@ def meshes(draw):
 
 @pytest.fixture(scope="module")
 def fitted():
-    return MeshSparsifier(epochs=1, n_sweeps=1, n_samples=2, random_state=0).fit([(OCT_V, OCT_F)])
+    return MeshSparsifier(max_epochs=1, n_sweeps=1, n_samples=2, random_state=0).fit([(OCT_V, OCT_F)])
 
 
 @given(meshes(), st.sampled_from(["transform", "coarsen", "predict_field"]))
@@ -181,7 +181,7 @@ def test_fuzz_mesh_sparsifier_inference(fitted, mesh, method):
 @FEW
 @given(st.lists(meshes(), min_size=0, max_size=2))
 def test_fuzz_mesh_sparsifier_fit(meshes_):
-    est = MeshSparsifier(epochs=1, n_sweeps=1, n_samples=2, random_state=0)
+    est = MeshSparsifier(max_epochs=1, n_sweeps=1, n_samples=2, random_state=0)
     try:
         est.fit(meshes_)
     except Exception as exc:  # noqa: BLE001
