@@ -1,11 +1,12 @@
 """Shared estimator plumbing: parameters, device, seeds, and THE training loop.
 
 Every learned estimator of skising (the generic :class:`~skising.IsingSubsampler`
-and the four applications) subclasses :class:`BaseIsingEstimator` and
-contributes only hooks:
+and the applications) subclasses :class:`BaseIsingEstimator`. Its ``fit``
+validates the parameters (:meth:`BaseIsingEstimator._check_common_params`)
+and the data, seeds the random streams (``_init_random``), builds
+``field_model_`` (``_make_model``) and calls the one training loop
+``_train(items)``, which uses these hooks:
 
-``_prepare(X, y)``            validate the data, return a list of items
-``_build_field_model()``      the torch field network (``field_model_``)
 ``_collate(items)``           a batch object with at least ``.graph`` (a
                               :class:`~skising.graph.Graph` on the device)
 ``_field(batch)``             field ``h`` of shape ``(n_nodes,)`` (with grad)
@@ -17,7 +18,10 @@ and optionally ``_couplings(batch)`` (per-edge ``J``), ``_sample_batch`` and
 
 The loop samples ``n_samples`` chains from the current field, evaluates the
 task loss, and minimises the RLOO surrogate (eq. 15) plus, when
-``target_fraction`` is set, ``penalty * (eta_det - eta)^2`` (eq. 16).
+``target_fraction`` is set, ``penalty * (eta_det - eta)^2`` (eq. 16). Under
+``torch.distributed`` it trains data-parallel (:mod:`skising.distributed`).
+Random streams are named (:data:`SEED_STREAMS`): training uses the seed;
+inference derives one stream per item from the seed and the item's content.
 """
 
 from __future__ import annotations
