@@ -2,6 +2,8 @@
 
 Exits non-zero unless the block holds exactly two commands: one that installs
 and runs ``python -m skising demo``, one that installs and runs ``pytest``.
+With ``--check FILE``, also exits non-zero unless both commands stand verbatim
+as lines of FILE (``.ci/run``), so CI runs exactly what a new user runs.
 """
 
 import sys
@@ -18,5 +20,17 @@ def readme_commands(path):
     return cmds
 
 
+def check(cmds, script):
+    lines = {line.strip() for line in Path(script).read_text(encoding="utf-8").splitlines()}
+    missing = [c for c in cmds if c not in lines]
+    if missing:
+        raise SystemExit(f"{script}: the README's commands must stand verbatim as lines, missing {missing}")
+
+
 if __name__ == "__main__":
-    print("\n".join(readme_commands(sys.argv[1] if len(sys.argv) > 1 else "README.md")))
+    args = sys.argv[1:]
+    readme = args[0] if args and not args[0].startswith("--") else "README.md"
+    cmds = readme_commands(readme)
+    if "--check" in args:
+        check(cmds, args[args.index("--check") + 1])
+    print("\n".join(cmds))

@@ -270,7 +270,7 @@ def extra(args):
 
 
 # ---------------------------------------------------------------------------
-# Table 1, every row in one run (session 3)
+# Table 1, every row in one run
 # ---------------------------------------------------------------------------
 def exact_half_budget(cand, fraction=0.5):
     """Per-column budgets (B, n) summing to round(fraction * candidates) in every matrix."""
@@ -780,8 +780,8 @@ def merge(args):
     Table 1 from ``rows_setting*.json`` (every row of a setting in one run)
     and training figures from ``table1_setting*_<tag>.json``; GMRES from
     ``gmres_all.json`` (one run, one restart cap for every row); transform
-    timing from ``timing.json``. Parts of earlier sessions live in
-    ``sai_parts/archive/`` and are not merged.
+    timing from ``timing.json`` when present (the current setup times are
+    ``bench_sai_solvers.py setup``, ``results/sai_solvers.md``).
     """
     tag = args.tag or "lstsq-cal"
     parts = {p.stem: json.loads(p.read_text()) for p in sorted(PARTS.glob("*.json"))}
@@ -793,7 +793,7 @@ def merge(args):
     (RESULTS / "sai.json").write_text(json.dumps(records, indent=1))
     notes = {k: {kk: vv for kk, vv in parts[k].items() if kk != "records"} for k in use}
     L = ["# Sparse approximate inverses (task `sai`)", "",
-         "Machine: 2-core CPU shared with other agents' jobs (load averages in the notes), torch 1 thread "
+         "Machine: 2-core CPU shared with other jobs (load averages in the notes), torch 1 thread "
          "per process. Regenerate: `python benchmarks/bench_sai.py merge`.", ""]
     t1 = [r for k in use if k.startswith("rows_") for r in parts[k]["records"]]
     dsets = sorted({r["dataset"] for r in t1})
@@ -925,7 +925,7 @@ def merge(args):
         L.append("")
     tm = parts.get("timing")
     if tm:
-        L += ["## transform() on 2D Poisson, pattern A + A^2, 1 torch thread (session 2 measurement)", "",
+        L += ["## transform() on 2D Poisson, pattern A + A^2, 1 torch thread", "",
               f"CPU and wall seconds; load average {tm.get('load_average')}.", "",
               "| system | method | step | CPU s | wall s |", "|---|---|---|---|---|"]
         rowsd = {}

@@ -75,8 +75,8 @@ def test_demo_runs_and_learned_field_beats_baselines():
     assert loss["ISING+MAG"] < min(loss["RANDOM"], loss["ISING"], loss["SPECTRAL"])
 
 
-def test_ci_runs_the_readme_commands_verbatim():
-    """CI reads the README's two set-up commands and runs them as written, in a fresh venv."""
+def test_ci_runs_the_readme_commands_verbatim(tmp_path):
+    """CI runs the README's two set-up commands as written, in a fresh venv, with nothing installed first."""
     import importlib.util
     from pathlib import Path
 
@@ -87,11 +87,16 @@ def test_ci_runs_the_readme_commands_verbatim():
     demo_cmd, test_cmd = mod.readme_commands(root / "README.md")
     assert demo_cmd.endswith("python -m skising demo") and test_cmd.endswith("pytest")
     ci = (root / ".ci" / "run").read_text()
-    assert "python3 -m venv" in ci and "readme_commands.py" in ci
-    assert 'bash -euo pipefail -c "${cmds[1]}"' in ci and 'bash -euo pipefail -c "${cmds[0]}"' in ci
-    # nothing installed into the venv before the README's commands
-    before = ci.split('bash -euo pipefail -c "${cmds[1]}"')[0]
+    mod.check([demo_cmd, test_cmd], root / ".ci" / "run")  # both verbatim as lines
+    assert "python3 -m venv" in ci and "--check .ci/run" in ci
+    # nothing installed into the venv before the README's test command
+    before = ci.split(test_cmd)[0]
     assert "pip install" not in before
+    # the check fails on a script that runs something else
+    other = tmp_path / "run"
+    other.write_text(ci.replace(test_cmd, 'pip install -e ".[all]" && pytest'))
+    with pytest.raises(SystemExit, match="verbatim"):
+        mod.check([demo_cmd, test_cmd], other)
 
 
 def test_segment_command_on_real_horses(shared_data):
