@@ -122,14 +122,23 @@ def exp_neg_torch(y):
 
 
 def accept_torch(x, loc, u, beta, update):
-    """New spins of one colour for the torch paths that draw their own uniforms ``u``
-    (the conv grid sampler and the rook-graph sampler).
+    """New spins of one colour block: the one update rule of every torch path.
 
-    Metropolis flips with probability ``min(1, exp(-2 beta x loc))`` (``dE = 2 x loc``),
-    heat bath sets ``+1`` with probability ``sigmoid(2 beta loc)``; both exact for eq. 1.
+    ``x`` the block's spins, ``loc`` its local fields (couplings plus external
+    field) and ``u`` its counter-based uniforms, all in the compute dtype
+    (float32 or float64). Metropolis flips when ``u < exp(min(0, -2 beta x loc))``
+    (``dE = 2 x loc``); heat bath sets ``+1`` when ``u < sigma(2 beta loc)``; both
+    exact for eq. 1. ``beta`` is rounded to the compute dtype first and ``exp`` is
+    :func:`exp_neg_torch`, as in the compiled kernels, so every path decides
+    every flip identically.
     """
     import torch
 
+    npdt = np.float64 if x.dtype == torch.float64 else np.float32
     if update == "metropolis":
-        return torch.where(u < torch.exp(torch.clamp(-2.0 * beta * x * loc, max=0.0)), -x, x)
-    return torch.where(u < torch.sigmoid(2.0 * beta * loc), 1.0, -1.0).to(x.dtype)
+        y = torch.clamp((x * loc) * float(npdt(-2.0 * beta)), max=0.0)
+        return torch.where(u < exp_neg_torch(y), -x, x)
+    z = loc * float(npdt(2.0 * beta))
+    ex = exp_neg_torch(-torch.abs(z))
+    p_up = torch.where(z >= 0, torch.ones_like(ex), ex) / (1.0 + ex)
+    return torch.where(u < p_up, 1.0, -1.0).to(x.dtype)

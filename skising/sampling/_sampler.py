@@ -58,12 +58,12 @@ from .._validation import (
     check_scalar,
 )
 from ..graph._cache import cached_graph
-from . import _kernels
+from . import _engine, _kernels
 from ._coloring import color_graph
 
-__all__ = ["sample_ising", "SamplerPlan"]
+__all__ = ["sample_ising", "SamplerPlan", "GraphCouplings"]
 
-_UPDATES = ("metropolis", "heat_bath")
+_UPDATES = _engine.UPDATES
 # above this many stored entries per colour block, CSR sparse-dense products win
 _CSR_MIN_NNZ = 50_000
 # from this many nodes on, the plan orders nodes inside a colour for memory locality
@@ -221,37 +221,6 @@ def _use_numba(backend, device, dtype):
     return ok
 
 
-def _sweeps_torch(plan, mats, X, H, n_sweeps, beta, update, k0, skeys, dtype):
-    """The simple path: one sparse product and a few vectorised ops per colour."""
-    n_chains = X.shape[1]
-    device = X.device
-    cdt = torch.float64 if dtype == torch.float64 else torch.float32
-    npdt = np.float64 if cdt == torch.float64 else np.float32
-    nb2 = float(npdt(-2.0 * beta))  # scalars rounded to the compute dtype, as in the kernel
-    tb = float(npdt(2.0 * beta))
-    for t in range(n_sweeps):
-        skey = skeys[t]
-        for (s, e, *_), A in zip(plan.blocks, mats):
-            if e == s:
-                continue
-            loc = torch.sparse.mm(A, X) if A.values().numel() else torch.zeros(e - s, n_chains, dtype=dtype, device=device)
-            loc = (loc + H[s:e]).to(cdt)
-            idx = torch.arange(s * n_chains, e * n_chains, device=device).view(e - s, n_chains)
-            u = _kernels.hash_uniform_torch(idx, k0, skey, cdt)
-            xc = X[s:e].to(cdt)
-            if update == "metropolis":
-                # accept with min(1, exp(-beta dE)), dE = 2 x loc
-                y = torch.clamp((xc * loc) * nb2, max=0.0)
-                flip = u < _kernels.exp_neg_torch(y)
-                X[s:e] = torch.where(flip, -X[s:e], X[s:e])
-            else:
-                z = loc * tb
-                ex = _kernels.exp_neg_torch(-torch.abs(z))
-                p_up = torch.where(z >= 0, torch.ones_like(ex), ex) / (1.0 + ex)
-                X[s:e] = torch.where(u < p_up, 1.0, -1.0).to(dtype)
-    return X
-
-
 def _sweeps_numba(plan, J, dtype, Xn, Hn, skeys, k0, beta, update):
     """The compiled path: sweeps in place on ``Xn`` ((n, n_chains) int8, colour-permuted)."""
     ell = None
@@ -273,41 +242,111 @@ def _sample(graph, h, J, beta, n_chains, n_sweeps, update, init, gen, coloring="
     ``"torch"`` or ``"numba"``. Both give the same samples for a seed (see
     :mod:`skising.sampling._kernels`).
     """
-    device = h.device
-    plan = _plan(graph, coloring, device)
-    n = graph.num_nodes
-    perm = plan.perm
-    if h.dim() == 1:
-        H = h.detach().to(dtype)[perm][:, None]
-    else:
-        H = h.detach().to(dtype)[:, perm].T.contiguous()
-    # spins are int8 (+-1) until the sweeps need floats: the compiled kernel works on them
-    # directly (a quarter of the memory traffic and footprint of float32)
-    if isinstance(init, str):
-        if init == "random":
-            # in place: no second (n, n_chains) array
-            X = torch.randint(0, 2, (n, n_chains), generator=gen, device=device, dtype=torch.int8).mul_(2).sub_(1)
-        else:
-            X = torch.full((n, n_chains), 1 if init == "up" else -1, dtype=torch.int8, device=device)
-    else:
-        X = init.to(torch.int8)[:, perm].T.contiguous()
-    # keys of the counter-based random numbers: two draws from the caller's generator
-    k0, k1 = torch.randint(0, 2**32, (2,), generator=gen, device=device).tolist()
-    skeys = _kernels.sweep_keys(k1, n_sweeps)
-    if n_sweeps and n and _use_numba(backend, device, dtype):
+    rep = GraphCouplings._from_plan(graph, _plan(graph, coloring, h.device), J, backend)
+    if not isinstance(init, str):
+        init = rep._to_layout(init)
+    return _engine.run(rep, h, beta, n_chains, n_sweeps, update, init, gen, dtype)
+
+
+class GraphCouplings(_engine.LayoutCouplings):
+    r"""Couplings on the edges of an explicit graph: the engine's CSR representation.
+
+    The layout is the sampler plan's colour-permuted node order (:class:`SamplerPlan`);
+    the local field of a colour is one sparse product ``A_c @ X``, and on a
+    CPU with numba a compiled kernel runs the same sweeps (same samples).
+    Same samples as :func:`sample_ising` for the same arguments and seed.
+
+    Parameters
+    ----------
+    graph : graph input (see :func:`skising.graph.as_graph`)
+    coupling : float or array-like of shape (n_edges,), default=1.0
+        A scalar multiplies the graph's edge weights; an array gives ``J_e``
+        per undirected edge, in the order of ``graph.edges``.
+    coloring : str, default="auto"
+        Colouring method (see :func:`color_graph`), cached on the graph.
+    device : str or torch.device, optional
+        Default: CPU.
+    dtype : torch.dtype, default=torch.float32
+        Floating type of the couplings.
+
+    Examples
+    --------
+    >>> import networkx as nx
+    >>> from skising.sampling import GraphCouplings
+    >>> rep = GraphCouplings(nx.cycle_graph(6), coupling=-1.0)
+    >>> x = rep.sample(field=0.0, n_chains=2, n_sweeps=5, random_state=0)
+    >>> tuple(x.shape), tuple(rep.energy(x).shape)
+    ((2, 6), (2,))
+    """
+
+    def __init__(self, graph, coupling=1.0, coloring="auto", device=None, dtype=torch.float32):
+        device = _call_device(None, device)
+        g = cached_graph(graph).to(device)
+        J = check_coupling(coupling, g, device=device, dtype=_check_dtype(dtype))
+        self._setup(g, _plan(g, coloring, device), J, "auto")
+
+    @classmethod
+    def _from_plan(cls, graph, plan, J, backend="auto"):
+        rep = cls.__new__(cls)
+        rep._setup(graph, plan, J, backend)
+        return rep
+
+    def _setup(self, graph, plan, J, backend):
+        self.graph, self.plan, self.coupling, self.backend = graph, plan, J, backend
+        self.n, self.device, self.bounds = plan.n, plan.device, plan.bounds
+        self.perm, self.position = plan.perm, plan.position
+
+    def _fast_sweeps(self, X, field, n_chains, n_sweeps, beta, update, k0, skeys, dtype):
+        if not _use_numba(self.backend, self.device, dtype):
+            return None
         Xn = X.contiguous().numpy()
-        _sweeps_numba(plan, J, dtype, Xn, H.contiguous().numpy(), skeys, k0, beta, update)
-        X = torch.from_numpy(Xn)
-    elif n_sweeps:
-        mats = plan.matrices(J.detach().to(dtype))
-        X = _sweeps_torch(plan, mats, X.to(dtype), H, n_sweeps, beta, update, k0, skeys, dtype)
-    if _kernels.HAVE_NUMBA and X.device.type == "cpu" and dtype in (torch.float32, torch.float64):
-        # back to node order as (n_chains, n) floats in one compiled pass (torch's strided
-        # gather of X.T took seconds for 32 chains on 1M nodes)
-        return torch.from_numpy(_kernels.unpermute_numba(X.contiguous().numpy(), plan.position.numpy(),
-                                                         np.float64 if dtype == torch.float64 else np.float32,
-                                                         n_threads=torch.get_num_threads()))
-    return X.T[:, plan.position].to(dtype).contiguous()
+        _sweeps_numba(self.plan, self.coupling, dtype, Xn, field.contiguous().numpy(), skeys, k0, beta, update)
+        return torch.from_numpy(Xn)
+
+    def _state(self, X, dtype, sweeping):
+        if sweeping:
+            self._mats = self.plan.matrices(self.coupling.detach().to(dtype))
+        return super()._state(X, dtype, sweeping)
+
+    def _local(self, state, c):
+        A = self._mats[c]
+        if A.values().numel():
+            return torch.sparse.mm(A, state)
+        s, e = int(self.bounds[c]), int(self.bounds[c + 1])
+        return torch.zeros(e - s, state.shape[1], dtype=state.dtype, device=state.device)
+
+    def _output(self, X, dtype):
+        self._mats = None
+        if _kernels.HAVE_NUMBA and X.device.type == "cpu" and dtype in (torch.float32, torch.float64):
+            # back to node order as (n_chains, n) floats in one compiled pass (torch's strided
+            # gather of X.T took seconds for 32 chains on 1M nodes)
+            return torch.from_numpy(_kernels.unpermute_numba(X.contiguous().numpy(), self.plan.position.numpy(),
+                                                             np.float64 if dtype == torch.float64 else np.float32,
+                                                             n_threads=torch.get_num_threads()))
+        return X.T[:, self.position].to(dtype).contiguous()
+
+    def energy(self, x, field=0.0, per_graph=None):
+        """Energy of eq. 1 of samples ``x`` ((n_nodes,) or (n_samples, n_nodes)): ``(n_samples,)``, or
+        ``(n_samples, n_graphs)`` for a batch (``per_graph``); differentiable in ``field`` and the couplings."""
+        from ._energy import _energy, _spins
+
+        xs = _spins(x, self.n)
+        h = field if isinstance(field, torch.Tensor) else torch.as_tensor(field, dtype=torch.float32)
+        h = h.to(device=xs.device)
+        J = self.coupling.to(xs.device)
+        dt = torch.promote_types(torch.promote_types(xs.dtype, h.dtype), J.dtype)
+        e = _energy(self.graph, xs.to(dt), (h[None] if h.dim() == 1 else h).to(dt), J.to(dt))
+        if per_graph is None:
+            per_graph = self.graph.batch is not None
+        return e if per_graph else e.sum(1)
+
+    def local_field(self, x):
+        from ._energy import _local_field, _spins
+
+        return _local_field(self.graph, _spins(x, self.n), self.coupling)
+
+    def __repr__(self):
+        return f"GraphCouplings(n_nodes={self.n}, n_edges={self.graph.num_edges}, n_colors={self.n_colors})"
 
 
 def sample_ising(
