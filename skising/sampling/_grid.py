@@ -15,10 +15,14 @@ parallel through a strided view ``x[..., a::2, b::2]``; one sweep visits the
 four colours in the order ``(0,0), (0,1), (1,0), (1,1)`` = colours 0..3 of
 :func:`~skising.graph.grid_colors`, exactly as the generic sampler does.
 
-Update rules and exactness are those of :mod:`skising.sampling._sampler`:
-Metropolis flips with probability :math:`\min(1, e^{-\beta\Delta E})`,
-heat bath sets :math:`x_p = +1` with probability
-:math:`\sigma(2\beta\ell_p)`; both target :math:`p(x)\propto e^{-\beta E(x)}`.
+:class:`GridCouplings` is this representation of the engine
+(:mod:`skising.sampling._engine`): the engine's sweep driver, update rules and
+counter-based random numbers. Its layout is the one the CSR sampler gives
+the disjoint union of the ``B`` grids (``grid_graph`` per image, nodes
+``b * H * W + row * W + col``): colour-major, then image, row, column. So
+for the same seed the samples equal those of :func:`sample_ising` on that
+graph (bit for bit when the local fields are exact, e.g. dyadic kernels),
+on any device.
 
 Layout: fields are ``(B, H, W)`` (B images), samples ``(K, B, H, W)``
 (K chains per image); every image and chain is updated in the same
@@ -34,11 +38,9 @@ import torch
 import torch.nn.functional as F
 
 from .._validation import check_device, check_generator, check_int, check_scalar
-from ._arith import accept_torch
+from . import _engine
 
-__all__ = ["grid_kernel", "sample_ising_grid", "ising_energy_grid", "mean_field_grid"]
-
-_UPDATES = ("metropolis", "heat_bath")
+__all__ = ["grid_kernel", "GridCouplings", "sample_ising_grid", "ising_energy_grid", "mean_field_grid"]
 # colour c of grid_colors(..., 8) is 2 * (row % 2) + (col % 2)
 _COLOR_OFFSETS = ((0, 0), (0, 1), (1, 0), (1, 1))
 
@@ -100,39 +102,162 @@ def _conv_neighbors(x, kernel):
     return out.reshape(shape)
 
 
-def _grid_sample(h, kernel, beta, n_chains, n_sweeps, update, init, gen, dtype=torch.float32):
-    """Kernel: trusts its input. ``h`` (B, H, W) -> spins (K, B, H, W).
+def _block_sizes(H, W):
+    """Rows and columns of each colour's strided view (colour c = offsets _COLOR_OFFSETS[c])."""
+    return [((H - a + 1) // 2, (W - b + 1) // 2) for a, b in _COLOR_OFFSETS]
 
-    ``init`` is ``"random" | "up" | "down"`` or a spin tensor (K, B, H, W).
+
+class GridCouplings(_engine.Couplings):
+    r"""Couplings of 8-neighbour pixel grids given by a 3x3 kernel: the engine's conv representation.
+
+    The local field of a colour is one stride-2 ``conv2d`` of a zero-padded
+    spin buffer (O(pixels) per sweep, any device); every image and chain of
+    a batch is updated in the same call.
+
+    Parameters
+    ----------
+    coupling : float or array-like of shape (3, 3), default=1.0
+        ``J`` for all 8 neighbours, or a point-symmetric 3x3 kernel with zero
+        centre (see :func:`grid_kernel`).
+    shape : tuple ``(height, width)`` or ``(n_images, height, width)``
+        Shape of one sample; fields have this shape (or a leading
+        ``n_chains`` axis) and samples are ``(n_chains, *shape)``.
+    device : str or torch.device, optional
+        Default: that of a tensor ``coupling``, else CPU.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skising.sampling import GridCouplings
+    >>> rep = GridCouplings(0.3, (2, 5, 6))
+    >>> x = rep.sample(torch.zeros(2, 5, 6), n_chains=4, random_state=0)
+    >>> tuple(x.shape), tuple(rep.energy(x, torch.zeros(2, 5, 6)).shape)
+    ((4, 2, 5, 6), (4, 2))
     """
-    device = h.device
-    B, Hh, Ww = h.shape
-    K = int(n_chains)
-    H = h.detach().to(dtype)[None]  # (1, B, H, W), broadcast over chains
-    if isinstance(init, str):
-        if init == "random":
-            X = torch.randint(0, 2, (K, B, Hh, Ww), generator=gen, device=device).to(dtype) * 2 - 1
-        else:
-            X = torch.full((K, B, Hh, Ww), 1.0 if init == "up" else -1.0, dtype=dtype, device=device)
-    else:
-        X = init.to(device=device, dtype=dtype).clone()
-    W = kernel.detach().to(device=device, dtype=dtype)[None, None]
-    # spins live inside a zero-padded buffer: border pixels see zero neighbours,
-    # and no padding copy is made per colour
-    P = torch.zeros(K * B, 1, Hh + 2, Ww + 2, dtype=dtype, device=device)
-    P[..., 1:-1, 1:-1] = X.view(K * B, 1, Hh, Ww)
-    Pv = P.view(K, B, Hh + 2, Ww + 2)
-    for _ in range(n_sweeps):
-        for a, b in _COLOR_OFFSETS:
-            xc = Pv[..., 1 + a : Hh + 1 : 2, 1 + b : Ww + 1 : 2]
-            if xc.numel() == 0:
-                continue
-            # neighbour sums at this colour's pixels only: a stride-2 conv of the
-            # padded grid started at offset (a, b) (a quarter of the work)
-            loc = F.conv2d(P[..., a:, b:], W, stride=2).view(xc.shape) + H[..., a::2, b::2]
-            u = torch.rand(xc.shape, generator=gen, device=device, dtype=dtype)
-            xc.copy_(accept_torch(xc, loc, u, float(beta), update))
-    return Pv[..., 1:-1, 1:-1].contiguous()
+
+    def __init__(self, coupling=1.0, shape=None, device=None):
+        if device is None:
+            device = coupling.device if isinstance(coupling, torch.Tensor) else "cpu"
+        self.device = check_device(device)
+        try:
+            shape = tuple(int(v) for v in shape)
+        except TypeError as exc:
+            raise TypeError(f"shape: expected (height, width) or (n_images, height, width), got {shape!r}") from exc
+        if len(shape) not in (2, 3) or min(shape) < 0:
+            raise ValueError(f"shape: expected (height, width) or (n_images, height, width), got {shape!r}")
+        self.single = len(shape) == 2
+        self.shape = shape
+        self._bhw = (1,) + shape if self.single else shape
+        B, H, W = self._bhw
+        self.kernel = grid_kernel(coupling, dtype=torch.float64, device=self.device)
+        if isinstance(coupling, torch.Tensor) and coupling.dim() == 2:
+            self.kernel = coupling.to(self.device)  # validated above; keeps its dtype
+        self.n = B * H * W
+        self.bounds = np.concatenate([[0], np.cumsum([B * hc * wc for hc, wc in _block_sizes(H, W)])]).astype(np.int64)
+
+    # ------------------------------------------------------------ engine hooks
+    def _check_field(self, field, n_chains, dtype):
+        if isinstance(field, numbers.Real) and not isinstance(field, bool):
+            field = torch.full(self.shape, float(field))
+        t, _ = _check_grid_field(field, allow_4d=True)
+        if self.single:
+            t = t[0] if t.dim() == 3 and tuple(t.shape) == self._bhw else t
+        ok = tuple(t.shape) == self.shape or (n_chains is not None and tuple(t.shape) == (n_chains,) + self.shape)
+        if not ok:
+            raise ValueError(f"field: expected shape {self.shape} or (n_chains, *{self.shape}), got {tuple(t.shape)}")
+        return t.to(device=self.device, dtype=dtype)
+
+    def _mf_field(self, field):
+        if isinstance(field, numbers.Real) and not isinstance(field, bool):
+            field = torch.full(self.shape, float(field))
+        t = field if isinstance(field, torch.Tensor) else _check_grid_field(field)[0]
+        if tuple(t.shape)[-len(self.shape):] != self.shape:
+            raise ValueError(f"field: expected shape {self.shape}, got {tuple(t.shape)}")
+        return t.to(self.device)
+
+    def _check_init(self, init, n_chains, dtype):
+        t = torch.as_tensor(init.detach() if isinstance(init, torch.Tensor) else np.asarray(init))
+        if t.dtype == torch.bool:
+            t = t.to(dtype) * 2 - 1
+        shape = (n_chains,) + self.shape
+        try:
+            t = t.to(device=self.device, dtype=dtype).expand(shape)
+        except RuntimeError as exc:
+            raise ValueError(f"init: cannot broadcast shape {tuple(t.shape)} to {shape}") from exc
+        if not ((t == 1) | (t == -1)).all():
+            raise ValueError("init: spins must be -1 or +1 (or booleans)")
+        return self._to_layout(t)
+
+    def _to_layout(self, x):
+        """Spins ``(K, *shape)`` -> int8 ``(n, K)`` in layout order (colour, image, row, column)."""
+        K = x.shape[0]
+        x = x.reshape((K,) + self._bhw).to(torch.int8)
+        parts = [x[..., a::2, b::2].permute(1, 2, 3, 0).reshape(-1, K) for a, b in _COLOR_OFFSETS]
+        return torch.cat(parts).contiguous()
+
+    def _prepare_field(self, h, dtype):
+        h = h.detach().to(dtype)
+        return h.reshape((-1,) + self._bhw)  # (1, B, H, W) or (K, B, H, W): broadcast over chains
+
+    def _state(self, X, dtype, sweeping):
+        # spins live inside a zero-padded buffer: border pixels see zero neighbours,
+        # and no padding copy is made per colour
+        K = X.shape[1]
+        B, H, W = self._bhw
+        P = torch.zeros(K * B, 1, H + 2, W + 2, dtype=dtype, device=self.device)
+        Pv = P.view(K, B, H + 2, W + 2)
+        for c, ((a, b), (hc, wc)) in enumerate(zip(_COLOR_OFFSETS, _block_sizes(H, W))):  # colours
+            s, e = int(self.bounds[c]), int(self.bounds[c + 1])
+            Pv[..., 1 + a : H + 1 : 2, 1 + b : W + 1 : 2] = X[s:e].view(B, hc, wc, K).permute(3, 0, 1, 2).to(dtype)
+        return P, Pv, self.kernel.detach().to(dtype)[None, None]
+
+    def _spins(self, state, c):
+        _, H, W = self._bhw
+        a, b = _COLOR_OFFSETS[c]
+        return state[1][..., 1 + a : H + 1 : 2, 1 + b : W + 1 : 2]
+
+    def _local(self, state, c):
+        # neighbour sums at this colour's pixels only: a stride-2 conv of the
+        # padded grid started at offset (a, b) (a quarter of the work)
+        P, _, Wk = state
+        a, b = _COLOR_OFFSETS[c]
+        K = P.shape[0] // self._bhw[0]
+        hc, wc = _block_sizes(*self._bhw[1:])[c]
+        return F.conv2d(P[..., a:, b:], Wk, stride=2).view(K, self._bhw[0], hc, wc)
+
+    def _block_field(self, field, c):
+        a, b = _COLOR_OFFSETS[c]
+        return field[..., a::2, b::2]
+
+    def _counters(self, c, n_chains):
+        B, H, W = self._bhw
+        hc, wc = _block_sizes(H, W)[c]
+        pos = torch.arange(int(self.bounds[c]), int(self.bounds[c + 1]), device=self.device).view(1, B, hc, wc)
+        return pos * n_chains + torch.arange(n_chains, device=self.device).view(n_chains, 1, 1, 1)
+
+    def _write(self, state, c, new):
+        self._spins(state, c).copy_(new)
+
+    def _output(self, state, dtype):
+        x = state[1][..., 1:-1, 1:-1].contiguous()
+        return x[:, 0] if self.single else x
+
+    # ------------------------------------------------------------ model
+    def energy(self, x, field=0.0):
+        """Energy of eq. 1 of samples ``x`` (..., height, width) -> ``x.shape[:-2]``; differentiable
+        in ``field`` (and in a kernel tensor passed as ``coupling``)."""
+        xs = _engine.spins_tensor(x)
+        h = field if isinstance(field, torch.Tensor) else torch.as_tensor(np.asarray(field, dtype=np.float64))
+        h = h.to(device=xs.device, dtype=xs.dtype)
+        return _grid_energy(xs, h, self.kernel.to(xs.device))
+
+    def local_field(self, x):
+        r""":math:`\sum_d W_{1+d} x_{p+d}` of every pixel of ``x`` (..., height, width)."""
+        xs = _engine.spins_tensor(x)
+        return _conv_neighbors(xs, self.kernel.to(xs.device))
+
+    def __repr__(self):
+        return f"GridCouplings(shape={self.shape})"
 
 
 def _grid_energy(x, h, kernel):
@@ -148,17 +273,10 @@ def _grid_energy(x, h, kernel):
 
 def _grid_mean_field(h, kernel, beta, damping=0.5, tol=1e-5, max_iter=200):
     """Kernel: damped mean-field iteration of eq. 11 on grids, h (B, H, W) -> m."""
-    m = torch.tanh(beta * h)
-    for _ in range(max_iter):
-        new = (1 - damping) * m + damping * torch.tanh(beta * (h + _conv_neighbors(m, kernel)))
-        delta = (new - m).abs().max() if new.numel() else torch.zeros(())
-        m = new
-        if delta < tol:
-            break
-    return m
+    return _engine.damped_mean_field(lambda m: _conv_neighbors(m, kernel), h, beta, damping, tol, max_iter)
 
 
-def _check_grid_field(field, name="field"):
+def _check_grid_field(field, name="field", allow_4d=False):
     if isinstance(field, torch.Tensor):
         t = field.detach()
     else:
@@ -170,7 +288,7 @@ def _check_grid_field(field, name="field"):
         raise TypeError(f"{name}: expected real numbers, got dtype {t.dtype}")
     if t.dim() == 2:
         t, single = t[None], True
-    elif t.dim() == 3:
+    elif t.dim() == 3 or (allow_4d and t.dim() == 4):
         single = False
     else:
         raise ValueError(f"{name}: expected shape (height, width) or (n_images, height, width), got {tuple(t.shape)}")
@@ -234,12 +352,11 @@ def sample_ising_grid(
     device = check_device(device)
     h, single = _check_grid_field(field)
     h = h.to(device=device, dtype=dtype)
-    kernel = grid_kernel(coupling, dtype=dtype, device=device)
+    rep = GridCouplings(coupling, tuple(h.shape), device=device)
     beta = check_scalar(beta, "beta", low=0.0)
     n_chains = check_int(n_chains, "n_chains", low=1)
     n_sweeps = check_int(n_sweeps, "n_sweeps", low=0)
-    if update not in _UPDATES:
-        raise ValueError(f"update: expected one of {_UPDATES}, got {update!r}")
+    _engine.check_update(update)
     shape = (n_chains,) + tuple(h.shape)
     if isinstance(init, str):
         if init not in ("random", "up", "down"):
@@ -256,9 +373,9 @@ def sample_ising_grid(
             raise ValueError(f"init: cannot broadcast shape {tuple(t.shape)} to {shape}") from exc
         if not ((t == 1) | (t == -1)).all():
             raise ValueError("init: spins must be -1 or +1 (or booleans)")
-        init = t
+        init = rep._to_layout(t)
     gen = check_generator(random_state, device)
-    x = _grid_sample(h, kernel, beta, n_chains, n_sweeps, update, init, gen, dtype)
+    x = _engine.run(rep, h, beta, n_chains, n_sweeps, update, init, gen, dtype)
     return x[:, 0] if single else x
 
 
