@@ -1,8 +1,15 @@
 """THE shared Ising engine: colouring, sampling, energies, mean field.
 
-Every estimator in skising samples through :func:`sample_ising` (or its
-private kernel) and scores samples with :func:`ising_energy`;
-:class:`IsingModel` prepares one graph once for many sampling calls.
+One sampler (:mod:`skising.sampling._engine`) for every representation of
+the couplings: :class:`GraphCouplings` (an explicit graph, CSR),
+:class:`GridCouplings` (pixel grids, ``conv2d``), :class:`RookCouplings`
+(entries coupled within rows and columns, from row/column sums) and
+:class:`IndependentSpins` (no couplings). Each has the same entry points,
+``.sample(field, n_chains, n_sweeps, beta, update, init, random_state)``,
+``.energy(x, field)``, ``.local_field(x)`` and ``.mean_field(field, beta)``,
+and the same update rules and counter-based random numbers, so a seed gives
+the same samples on every device. :func:`sample_ising` and
+:class:`IsingModel` sample a graph, :func:`sample_ising_grid` a grid.
 """
 
 from ._coloring import color_graph, greedy_color, is_valid_coloring
@@ -14,11 +21,18 @@ from ._energy import (
     mean_field,
 )
 from ._model import IsingModel
-from ._sampler import sample_ising
-from ._grid import grid_kernel, ising_energy_grid, mean_field_grid, sample_ising_grid
+from ._engine import Couplings, IndependentSpins
+from ._sampler import GraphCouplings, sample_ising
+from ._grid import GridCouplings, grid_kernel, ising_energy_grid, mean_field_grid, sample_ising_grid
+from ._rook import RookCouplings
 
 __all__ = [
     "IsingModel",
+    "Couplings",
+    "GraphCouplings",
+    "GridCouplings",
+    "RookCouplings",
+    "IndependentSpins",
     "color_graph",
     "greedy_color",
     "is_valid_coloring",

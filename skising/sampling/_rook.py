@@ -24,12 +24,15 @@ parallel, and the row and column sums are updated by the flips.
 The update rules are those of :mod:`skising.sampling` (exact for eq. 1):
 Metropolis accepts a flip with :math:`\min(1, e^{-\beta \Delta E})`,
 heat-bath sets :math:`x_e = +1` with probability
-:math:`\sigma(2 \beta \cdot \mathrm{local\ field})`. The random numbers come
-from the caller's ``torch.Generator`` (not the engine's counter-based
-stream), so for a seed the samples differ from the engine's explicit-graph
-path, while the distribution is the same (tested by exact enumeration).
-:class:`SAIPreconditioner` uses this path only for matrices whose entry
-graph would be large; training on small matrices uses the engine.
+:math:`\sigma(2 \beta \cdot \mathrm{local\ field})`. :class:`RookCouplings`
+is this representation of the engine (:mod:`skising.sampling._engine`): the
+engine's sweep driver, update rules and counter-based random numbers, with
+the entries ordered by colour (stable). Given the same colouring, that is the
+layout of the CSR sampler on the explicit entry graph, so a seed gives the
+same samples on both (bit for bit when the local fields are exact, e.g. a
+dyadic ``J``). :class:`SAIPreconditioner` uses this path only for matrices
+whose entry graph would be large; training on small matrices uses the
+explicit graph.
 """
 
 from __future__ import annotations
@@ -37,9 +40,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ._arith import accept_torch
+from . import _engine
 
-__all__ = ["rook_coloring", "rook_num_edges", "sample_rook", "rook_energy"]
+__all__ = ["RookCouplings", "rook_coloring", "rook_num_edges", "sample_rook", "rook_energy"]
 
 
 def _entry_coloring(rows, cols, max_colors=64):
@@ -161,6 +164,117 @@ def rook_energy(rows, cols, x, h, J):
     return -J * pairs - (x * h).sum(1)
 
 
+class RookCouplings(_engine.LayoutCouplings):
+    r"""One coupling ``J`` between entries sharing a row or a column: the engine's rook representation.
+
+    The local field of a colour is read from row and column sums of the
+    spins, kept up to date by the flips: O(entries) per sweep, the entry
+    graph's edges are never built.
+
+    Parameters
+    ----------
+    rows, cols : int arrays of shape (m,)
+        Row and column of every Ising node (candidate entry); no two equal pairs.
+    coupling : float, default=1.0
+        ``J`` of every pair of entries sharing a row or a column.
+    colors : int array of shape (m,), optional
+        A proper colouring (default: :func:`rook_coloring`).
+    device : str or torch.device, optional
+        Default: CPU.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from skising.sampling import RookCouplings
+    >>> rep = RookCouplings(np.array([0, 1, 1, 2]), np.array([1, 0, 2, 1]), coupling=-0.4)
+    >>> x = rep.sample(torch.zeros(4), n_chains=3, n_sweeps=5, random_state=0)
+    >>> tuple(x.shape), tuple(rep.energy(x).shape)
+    ((3, 4), (3,))
+    """
+
+    def __init__(self, rows, cols, coupling=1.0, colors=None, device=None):
+        from .._validation import check_device, check_scalar
+
+        self.device = check_device("cpu" if device is None else device)
+        rows = np.asarray(rows, dtype=np.int64).ravel()
+        cols = np.asarray(cols, dtype=np.int64).ravel()
+        if rows.shape != cols.shape:
+            raise ValueError(f"cols: expected {rows.size} entries like rows, got {cols.size}")
+        if rows.size and min(rows.min(), cols.min()) < 0:
+            raise ValueError("rows: row and column indices must be non-negative")
+        self.J = check_scalar(coupling, "coupling")
+        self.n = rows.size
+        colors = rook_coloring(rows, cols) if colors is None else np.asarray(colors, dtype=np.int64)
+        if colors.shape != rows.shape:
+            raise ValueError(f"colors: expected shape ({rows.size},), got {colors.shape}")
+        order = np.argsort(colors, kind="stable")
+        position = np.empty_like(order)
+        position[order] = np.arange(order.size)
+        self.bounds = np.concatenate([[0], np.cumsum(np.bincount(colors, minlength=1))]).astype(np.int64)
+        self.perm = torch.as_tensor(order, device=self.device)
+        self.position = torch.as_tensor(position, device=self.device)
+        self.rows = torch.as_tensor(rows, device=self.device)
+        self.cols = torch.as_tensor(cols, device=self.device)
+        self._lrows, self._lcols = self.rows[self.perm], self.cols[self.perm]  # layout order
+        self._n_rows = int(rows.max()) + 1 if rows.size else 0
+        self._n_cols = int(cols.max()) + 1 if cols.size else 0
+
+    def _sums(self, x, index, size):
+        """Sums of x (.., m) per row/column index (m,) -> (.., size); dim -1."""
+        out = torch.zeros(x.shape[:-1] + (size,), dtype=x.dtype, device=x.device)
+        return out.index_add_(x.dim() - 1, index, x)
+
+    # ------------------------------------------------------------ engine hooks
+    def _state(self, X, dtype, sweeping):
+        if not sweeping:
+            return X
+        X = X.to(dtype)
+        # row and column sums (n_rows, n_chains), (n_cols, n_chains) in the compute dtype: exact integers
+        cdt = _engine.compute_dtype(dtype)
+        R = self._sums(X.to(cdt).T, self._lrows, self._n_rows).T.contiguous()
+        C = self._sums(X.to(cdt).T, self._lcols, self._n_cols).T.contiguous()
+        return X, R, C
+
+    def _spins(self, state, c):
+        return super()._spins(state[0], c)
+
+    def _local(self, state, c):
+        X, R, C = state
+        s, e = int(self.bounds[c]), int(self.bounds[c + 1])
+        return (R[self._lrows[s:e]] + C[self._lcols[s:e]] - 2.0 * X[s:e].to(R.dtype)) * self.J
+
+    def _write(self, state, c, new):
+        X, R, C = state
+        s, e = int(self.bounds[c]), int(self.bounds[c + 1])
+        delta = (new - X[s:e]).to(R.dtype)
+        X[s:e] = new
+        R[self._lrows[s:e]] += delta  # distinct rows and columns within a colour
+        C[self._lcols[s:e]] += delta
+
+    def _output(self, state, dtype):
+        return super()._output(state[0] if isinstance(state, tuple) else state, dtype)
+
+    # ------------------------------------------------------------ model
+    def energy(self, x, field=0.0):
+        """Energy of eq. 1 of samples ``x`` ((m,) or (n_samples, m)): ``(n_samples,)``; differentiable in
+        ``field``. Pairs in a row sum to ``(R^2 - count) / 2``; the same for columns."""
+        xs = _engine.spins_tensor(x)
+        xs = xs[None] if xs.dim() == 1 else xs
+        h = field if isinstance(field, torch.Tensor) else torch.as_tensor(field, dtype=xs.dtype)
+        h = h.to(device=xs.device, dtype=xs.dtype)
+        return rook_energy(self.rows, self.cols, xs, h, self.J)
+
+    def local_field(self, x):
+        xs = _engine.spins_tensor(x)
+        rows, cols = self.rows.to(xs.device), self.cols.to(xs.device)
+        R = self._sums(xs, rows, self._n_rows)
+        C = self._sums(xs, cols, self._n_cols)
+        return (R[..., rows] + C[..., cols] - 2.0 * xs) * self.J
+
+    def __repr__(self):
+        return f"RookCouplings(n_entries={self.n}, n_colors={self.n_colors}, coupling={self.J:g})"
+
+
 def sample_rook(rows, cols, h, J, beta, n_chains, n_sweeps, update="metropolis", gen=None, colors=None):
     """Sample the Ising model on the entry graph of a pattern (row/column cliques).
 
@@ -193,41 +307,6 @@ def sample_rook(rows, cols, h, J, beta, n_chains, n_sweeps, update="metropolis",
     >>> x.shape
     torch.Size([3, 4])
     """
-    dev = h.device
     dt = h.dtype if h.dtype in (torch.float32, torch.float64) else torch.float32
-    h = h.detach().to(dt)
-    m = h.numel()
-    if gen is None:
-        gen = torch.Generator(device=dev)
-        gen.seed()
-    X = torch.randint(0, 2, (n_chains, m), generator=gen, device=dev).to(dt) * 2 - 1
-    if m == 0 or n_sweeps == 0:
-        return X
-    if colors is None:
-        colors = rook_coloring(rows, cols)
-    colors = np.asarray(colors, dtype=np.int64)
-    order = np.argsort(colors, kind="stable")
-    bounds = np.r_[0, np.cumsum(np.bincount(colors))]
-    rows_t = torch.as_tensor(np.asarray(rows, dtype=np.int64), device=dev)
-    cols_t = torch.as_tensor(np.asarray(cols, dtype=np.int64), device=dev)
-    nr, nc = int(rows_t.max()) + 1, int(cols_t.max()) + 1
-    R = torch.zeros((n_chains, nr), dtype=dt, device=dev).index_add_(1, rows_t, X)
-    C = torch.zeros((n_chains, nc), dtype=dt, device=dev).index_add_(1, cols_t, X)
-    order_t = torch.as_tensor(order, device=dev)
-    groups = []
-    for c in range(bounds.size - 1):  # colours (few), not their members
-        idx = order_t[bounds[c] : bounds[c + 1]]
-        groups.append((idx, rows_t[idx], cols_t[idx], h[idx]))
-    J = float(J)
-    b = float(beta)
-    for _ in range(int(n_sweeps)):  # sweeps
-        for idx, r, k, hc in groups:  # colours
-            x = X[:, idx]
-            loc = (R[:, r] + C[:, k] - 2.0 * x) * J + hc
-            u = torch.rand(x.shape, generator=gen, device=dev, dtype=dt)
-            new = accept_torch(x, loc, u, b, update)
-            delta = new - x
-            X[:, idx] = new
-            R[:, r] += delta  # distinct rows and columns within a colour
-            C[:, k] += delta
-    return X
+    rep = RookCouplings(rows, cols, J, colors=colors, device=h.device)
+    return rep.sample(h.detach().to(dt), n_chains, n_sweeps, beta, update, "random", gen, dtype=dt)
