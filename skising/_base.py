@@ -41,7 +41,8 @@ from . import _checkpoint
 from ._validation import check_device, check_generator, check_int, check_scalar, check_seed_type, seed_from
 from .gradients import magnetization_penalty, rloo_surrogate
 from .sampling._energy import _energy
-from .sampling._sampler import _UPDATES, _sample
+from .sampling import GraphCouplings
+from .sampling._engine import UPDATES as _UPDATES
 
 __all__ = ["BaseIsingEstimator", "seed_from", "TrainingDiverged", "SEED_STREAMS", "stream_seed", "stream_generator",
            "item_key", "graph_key"]
@@ -213,9 +214,8 @@ class BaseIsingEstimator(BaseEstimator):
         return float(self.coupling) * g.weight.to(device=self._device, dtype=torch.float32)
 
     def _sample_batch(self, batch, h, J, n_chains, n_sweeps=None, init="random"):
-        return _sample(
-            batch.graph, h.detach(), J.detach(), float(self.beta), n_chains,
-            self.n_sweeps if n_sweeps is None else n_sweeps,
+        return GraphCouplings(batch.graph, J.detach(), device=h.device).sample(
+            h.detach(), n_chains, self.n_sweeps if n_sweeps is None else n_sweeps, float(self.beta),
             getattr(self, "update", "metropolis"), init, self._torch_gen,
         )
 

@@ -7,7 +7,8 @@ import torch
 
 from .._validation import check_device, check_int, check_scalar
 from ..graph import batch_graphs
-from ..sampling._sampler import _UPDATES, _sample
+from ..sampling import GraphCouplings
+from ..sampling._engine import UPDATES as _UPDATES
 from ._base import BaseSubsampler
 
 __all__ = ["ConstantFieldIsingSubsampler"]
@@ -68,7 +69,8 @@ class ConstantFieldIsingSubsampler(BaseSubsampler):
         gen = torch.Generator(device=dev).manual_seed(int(seed))
         hh = torch.full((g.num_nodes,), float(h), device=dev)
         J = float(self.coupling) * g.weight.to(device=dev, dtype=torch.float32)
-        return _sample(g, hh, J, float(self.beta), n, int(self.n_sweeps), self.update, "random", gen) > 0
+        x = GraphCouplings(g, J, device=dev).sample(hh, n, int(self.n_sweeps), float(self.beta), self.update, "random", gen)
+        return x > 0
 
     def _fit(self, graphs):
         check_scalar(self.coupling, "coupling")

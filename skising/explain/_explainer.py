@@ -25,7 +25,7 @@ from .._base import BaseIsingEstimator
 from ..fields._gin import GINField
 from ..graph import as_graph, batch_graphs
 from ..sampling._coloring import color_graph
-from ..sampling._sampler import _sample
+from ..sampling import GraphCouplings
 from ._data import _as_data_list, _without_edge_attr
 from ._subgraph import _accepts_edge_attr, _induced_logits
 
@@ -381,8 +381,8 @@ class IsingGraphExplainer(TransformerMixin, BaseIsingEstimator):
             batch = self._collate([item])
             h = self._field(batch)
             gen = stream_generator(seed, "sample", self._device, item["key"])
-            x = _sample(batch.graph, h, self._couplings(batch), float(self.beta), n_samples, int(self.n_sweeps),
-                        self.update, "random", gen)
+            rep = GraphCouplings(batch.graph, self._couplings(batch), device=h.device)
+            x = rep.sample(h.detach(), n_samples, int(self.n_sweeps), float(self.beta), self.update, "random", gen)
             out.append(x.cpu())
         return out
 

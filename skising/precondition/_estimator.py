@@ -20,19 +20,18 @@ from sklearn.base import TransformerMixin
 
 from .._base import BaseIsingEstimator
 from .._validation import check_int
-from ..sampling._sampler import _sample
+from ..sampling import GraphCouplings, RookCouplings, rook_num_edges
 from ._field import EntryGCNII
 from ._fsai import FSAIOperator, TorchSparseOperator, fsai_factor, kaporin_loss
 from ._items import _Batch, _check_spd_pattern, _Item
 from ._pattern import FEATURES, check_matrix, n_entry_features
 from ._refine import refine_patterns
-from ..sampling._rook import rook_num_edges, sample_rook
 
 __all__ = ["SAIPreconditioner"]
 
 # matrices used to calibrate the field offset to the target kept fraction
 _CALIBRATION_MATRICES = 256
-# entry graphs with more edges than this are sampled without building them (skising.sampling._rook)
+# entry graphs with more edges than this are sampled without building them (RookCouplings)
 # largest matrix the (dense) pattern refinement accepts
 _REFINE_MAX_N = 2000
 _ROOK_MIN_EDGES = 500_000
@@ -419,7 +418,8 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
     def _sample_with(self, b, h, n, gen):
         """Sample a batch with a given generator (evaluation and calibration reuse one fixed stream)."""
         J = self._couplings(b).float()
-        return _sample(b.graph, h.detach(), J, float(self.beta), n, int(self.n_sweeps), self.update, "random", gen)
+        return GraphCouplings(b.graph, J, device=h.device).sample(h.detach(), n, int(self.n_sweeps), float(self.beta),
+                                                                  self.update, "random", gen)
 
     def _fresh_generator(self):
         from .._validation import check_generator
@@ -448,12 +448,11 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
         h = self._fields(item, fraction)
         if rook_num_edges(item.rows, item.cols) > _ROOK_MIN_EDGES:
             # large entry graph: sample from row and column sums, never build its edges
-            x = sample_rook(item.rows, item.cols, h, float(self.coupling), float(self.beta), n,
-                            int(self.n_sweeps), self.update, gen)
-            return (x > 0).cpu().numpy()
-        J = float(self.coupling) * torch.ones(item.graph.num_edges, device=self._device)
-        g = item.graph.to(self._device)
-        x = _sample(g, h, J, float(self.beta), n, int(self.n_sweeps), self.update, "random", gen)
+            rep = RookCouplings(item.rows, item.cols, float(self.coupling), device=h.device)
+        else:
+            J = float(self.coupling) * torch.ones(item.graph.num_edges, device=self._device)
+            rep = GraphCouplings(item.graph.to(self._device), J, device=self._device)
+        x = rep.sample(h, n, int(self.n_sweeps), float(self.beta), self.update, "random", gen)
         return (x > 0).cpu().numpy()
 
     def _top_item(self, item, fraction=None):

@@ -15,7 +15,7 @@ import scipy.sparse as sp
 import torch
 
 from ..graph import Graph
-from ..sampling._rook import _entry_coloring
+from ..sampling import entry_coloring
 
 __all__ = ["check_matrix", "candidate_pattern", "entry_graph", "entry_features", "square_capped", "truncate_columns"]
 
@@ -333,7 +333,7 @@ def entry_graph(rows, cols, x=None):
     # sorting 10^7 pairs would dominate the setup time of large matrices
     edges = torch.from_numpy(np.stack([src, dst]))
     g = Graph(m, edges, torch.ones(edges.shape[1], dtype=torch.float64), x=x)
-    colors = _entry_coloring(rows, cols)
+    colors = entry_coloring(rows, cols)
     if colors is not None:
         g._colors["auto"] = colors
     return g

@@ -24,7 +24,7 @@ from ._model import IsingModel
 from ._engine import Couplings, IndependentSpins
 from ._sampler import GraphCouplings, sample_ising
 from ._grid import GridCouplings, grid_kernel, ising_energy_grid, mean_field_grid, sample_ising_grid
-from ._rook import RookCouplings
+from ._rook import RookCouplings, entry_coloring, rook_coloring, rook_num_edges
 
 __all__ = [
     "IsingModel",
@@ -33,6 +33,9 @@ __all__ = [
     "GridCouplings",
     "RookCouplings",
     "IndependentSpins",
+    "entry_coloring",
+    "rook_coloring",
+    "rook_num_edges",
     "color_graph",
     "greedy_color",
     "is_valid_coloring",

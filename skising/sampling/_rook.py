@@ -42,10 +42,10 @@ import torch
 
 from . import _engine
 
-__all__ = ["RookCouplings", "rook_coloring", "rook_num_edges", "sample_rook", "rook_energy"]
+__all__ = ["RookCouplings", "entry_coloring", "rook_coloring", "rook_num_edges", "sample_rook", "rook_energy"]
 
 
-def _entry_coloring(rows, cols, max_colors=64):
+def entry_coloring(rows, cols, max_colors=64):
     """A proper colouring of the entry graph in closed form, or None.
 
     Two entries sharing a row differ in ``j - i``; two sharing a column too.
@@ -137,7 +137,7 @@ def rook_coloring(rows, cols):
     cols = np.asarray(cols, dtype=np.int64)
     if rows.size == 0:
         return np.zeros(0, np.int64)
-    colors = _entry_coloring(rows, cols, max_colors=np.inf)
+    colors = entry_coloring(rows, cols, max_colors=np.inf)
     lower = max(int(np.bincount(rows).max()), int(np.bincount(cols).max()))
     if int(colors.max()) + 1 > 2 * lower:
         luby = _luby_coloring(rows, cols)

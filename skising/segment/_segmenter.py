@@ -12,8 +12,8 @@ which is not differentiable in ``x``, with the RLOO estimator of
 :mod:`skising.gradients` and the shared training loop of
 :class:`~skising._base.BaseIsingEstimator` (``credit="image"``, eq. 15),
 or with per-pixel credit (``credit="local"``, below); the grid path
-(:mod:`skising.sampling._grid`) samples every image and chain of a batch in
-one ``conv2d`` per colour.
+(:class:`~skising.sampling.GridCouplings`) samples every image and chain of a
+batch in one ``conv2d`` per colour.
 
 :class:`UNetSegmenter` is the plain baseline: the same U-Net trained with
 binary cross-entropy, with the same data handling and API.
@@ -52,7 +52,7 @@ from torch.nn import functional as F
 
 from .._base import BaseIsingEstimator
 from .._validation import check_generator, check_int
-from ..sampling._grid import _grid_energy, _grid_mean_field, _grid_sample, grid_kernel
+from ..sampling import GridCouplings, grid_kernel
 
 __all__ = ["IsingSegmenter"]
 
@@ -263,14 +263,14 @@ class IsingSegmenter(_SegmenterMixin, BaseIsingEstimator):
         return self.kernel_
 
     def _sample_batch(self, batch, h, J, n_chains, n_sweeps=None, init="random"):
-        return _grid_sample(
-            h.detach().reshape(batch.shape), J, float(self.beta), n_chains,
-            self.n_sweeps if n_sweeps is None else n_sweeps, self.update, init, self._torch_gen,
+        return GridCouplings(J, batch.shape).sample(
+            h.detach().reshape(batch.shape), n_chains, self.n_sweeps if n_sweeps is None else n_sweeps,
+            float(self.beta), self.update, init, self._torch_gen,
         )
 
     def _energy_batch(self, batch, x, h, J):
         if self.credit == "image":
-            return _grid_energy(x, h.reshape(batch.shape), J)
+            return GridCouplings(J, batch.shape).energy(x, h.reshape(batch.shape))
         # per pixel: the field term -h_p x_p (the coupling term has no parameters), scaled so that the
         # loop's mean over pixels of (window loss) x (this) has the image credit's gradient scale
         w = 2 * int(self.credit_radius) + 1
@@ -303,14 +303,17 @@ class IsingSegmenter(_SegmenterMixin, BaseIsingEstimator):
         h = self._outputs(Xa)
         out = []
         for s in range(0, h.shape[0], int(self.batch_size)):
-            out.append(_grid_sample(h[s : s + int(self.batch_size)], self.kernel_, float(self.beta), n,
-                                    self.n_sweeps, self.update, "random", gen))
+            hb = h[s : s + int(self.batch_size)]
+            out.append(GridCouplings(self.kernel_, hb.shape).sample(hb, n, self.n_sweeps, float(self.beta),
+                                                                    self.update, "random", gen))
         return torch.cat(out, 1)
 
     def _predict_std(self, Xa):
         gen = self._predict_gen()
         if self.prediction == "mean_field":
-            m = _grid_mean_field(self._outputs(Xa), self.kernel_, float(self.beta))
+            h = self._outputs(Xa)
+            m = GridCouplings(self.kernel_, h.shape).mean_field(h, float(self.beta), tol=1e-5, max_iter=200,
+                                                                final_step=False)
             return (m > 0).cpu().numpy()
         if self.prediction == "sample":
             return (self._samples(Xa, 1, gen)[0] > 0).cpu().numpy()

@@ -41,6 +41,7 @@ import torch
 from torch import nn
 
 from .._validation import check_int
+from ..sampling import IndependentSpins
 from ._sparsifier import MeshSparsifier
 
 __all__ = ["DevConv", "DevConvMeshField", "PointSamplerSubsampler"]
@@ -245,10 +246,9 @@ class PointSamplerSubsampler(MeshSparsifier):
         return torch.zeros(batch.graph.edges.shape[1], dtype=torch.float32, device=self._device)
 
     def _sample_batch(self, batch, h, J, n_chains, n_sweeps=None, init="random"):
-        """Exact independent spins: P(x_i = +1) = sigmoid(2 beta h_i)."""
-        p = torch.sigmoid(2.0 * float(self.beta) * h.detach())
-        u = torch.rand((n_chains, p.shape[0]), generator=self._torch_gen, device=p.device, dtype=p.dtype)
-        return torch.where(u < p, 1.0, -1.0).to(torch.float32)
+        """Exact independent spins: P(x_i = +1) = sigmoid(2 beta h_i) (one heat-bath sweep of J = 0)."""
+        return IndependentSpins(h.shape[-1], device=h.device).sample(
+            h.detach(), n_chains, 1, float(self.beta), "heat_bath", "down", self._torch_gen)
 
     def _validation_score(self, items):
         """Minus the mean loss of one ``select`` draw per mesh (best-epoch selection on the test-time rule)."""

@@ -12,7 +12,7 @@ from ..fields import GNNField, graph_edge_index
 from ..graph import batch_graphs
 from ..sampling._energy import _energy, magnetization_sto
 from ..sampling._energy import mean_field as _mean_field
-from ..sampling._sampler import _sample
+from ..sampling import GraphCouplings
 from ._features import default_node_features
 
 __all__ = ["IsingSubsampler"]
@@ -299,8 +299,8 @@ class IsingSubsampler(TransformerMixin, BaseIsingEstimator):
                 b = self._collate([g], index=[i])
                 h = self._field(b)
                 gen = stream_generator(self._seed, stream, self._device, graph_key(g))
-                x = _sample(b.graph, h, self._couplings(b), float(self.beta), n, int(self.n_sweeps),
-                            self.update, "random", gen)
+                rep = GraphCouplings(b.graph, self._couplings(b), device=h.device)
+                x = rep.sample(h.detach(), n, int(self.n_sweeps), float(self.beta), self.update, "random", gen)
                 yield b, x
 
     def sample(self, X, n=1):
