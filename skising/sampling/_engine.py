@@ -126,7 +126,19 @@ class Couplings:
     Subclasses set ``n`` (spins per chain), ``device``, ``bounds`` (int array of
     ``n_colors + 1`` layout offsets) and implement the private hooks below;
     :meth:`sample`, :meth:`energy`, :meth:`local_field` and :meth:`mean_field`
-    are the entry points applications call.
+    are the entry points applications call. Implementations:
+    :class:`~skising.sampling.GraphCouplings`, :class:`~skising.sampling.GridCouplings`,
+    :class:`~skising.sampling.RookCouplings`, :class:`IndependentSpins`.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skising.sampling import Couplings, GridCouplings
+    >>> rep = GridCouplings(0.5, (4, 4))
+    >>> isinstance(rep, Couplings), rep.n, rep.n_colors
+    (True, 16, 4)
+    >>> rep.sample(torch.zeros(4, 4), n_chains=2, n_sweeps=3, random_state=0).shape
+    torch.Size([2, 4, 4])
     """
 
     n: int

@@ -53,6 +53,24 @@ def entry_coloring(rows, cols, max_colors=64):
     stencil matrices). With the largest row/column span ``q``, ``(i + j) mod q``
     is one as well (``n`` colours for a full ``n x n`` pattern). The smaller is
     used when it has at most ``max_colors`` colours.
+
+    Parameters
+    ----------
+    rows, cols : int64 ndarrays of shape (m,)
+        Row and column of every entry.
+    max_colors : int or float, default=64
+        Return None when both closed forms need more colours.
+
+    Returns
+    -------
+    int64 ndarray of shape (m,), or None
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skising.sampling import entry_coloring
+    >>> entry_coloring(np.array([0, 0, 1, 1]), np.array([0, 1, 0, 1])).tolist()
+    [0, 1, 1, 0]
     """
     if rows.size == 0:
         return np.zeros(0, np.int64)
@@ -77,7 +95,24 @@ def entry_coloring(rows, cols, max_colors=64):
 
 
 def rook_num_edges(rows, cols):
-    """Number of undirected edges of the entry graph (pairs sharing a row or a column)."""
+    """Number of undirected edges of the entry graph (pairs sharing a row or a column).
+
+    Parameters
+    ----------
+    rows, cols : int arrays of shape (m,)
+        Row and column of every entry.
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skising.sampling import rook_num_edges
+    >>> rook_num_edges(np.array([0, 0, 1, 1]), np.array([0, 1, 0, 1]))  # a full 2 x 2 pattern
+    4
+    """
     if len(rows) == 0:
         return 0
     r = np.bincount(rows).astype(np.int64)
@@ -129,9 +164,21 @@ def rook_coloring(rows, cols):
     twice the lower bound ``max(largest row, largest column)`` colours; then
     a vectorised maximal-independent-set colouring is used.
 
+    Parameters
+    ----------
+    rows, cols : int arrays of shape (m,)
+        Row and column of every entry.
+
     Returns
     -------
     colors : int64 ndarray of shape (m,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skising.sampling import rook_coloring
+    >>> rook_coloring(np.array([0, 0, 1, 1]), np.array([0, 1, 0, 1])).tolist()
+    [0, 1, 1, 0]
     """
     rows = np.asarray(rows, dtype=np.int64)
     cols = np.asarray(cols, dtype=np.int64)
