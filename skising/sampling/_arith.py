@@ -94,10 +94,59 @@ def _hash_torch(idx, k0, skey):
     return _lowbias32_t(h ^ ((hi * GOLDEN + skey) & MASK32))
 
 
+def _signed32(v):
+    """The int32 holding the 32 bits of ``v``."""
+    v &= MASK32
+    return v - (1 << 32) if v >= 1 << 31 else v
+
+
+_M1_32, _M2_32 = _signed32(_M1), _signed32(_M2)
+
+
+def _lowbias32_i32_(x):
+    # in place on an int32 tensor holding the 32 bits: products wrap mod 2^32 (the bits
+    # of the uint32 hash) and the masks make the arithmetic right shifts logical
+    x ^= (x >> 16) & 0xFFFF
+    x *= _M1_32
+    x ^= (x >> 15) & 0x1FFFF
+    x *= _M2_32
+    x ^= (x >> 16) & 0xFFFF
+    return x
+
+
+def counter_dtype(n_counters):
+    """int32 when every counter ``0 .. n_counters - 1`` fits (the fast hash), else int64."""
+    import torch
+
+    return torch.int32 if n_counters < 2**31 else torch.int64
+
+
 def hash_uniform_torch(idx, k0, skey, dtype):
-    """Uniforms in (0, 1) for global counters ``idx`` (int64 tensor)."""
+    """Uniforms in (0, 1) for global counters ``idx`` (int64 tensor, or int32 for counters below 2^31).
+
+    Both give the same bits: int32 counters have a zero high word, and the hash
+    is then evaluated in place in 32-bit arithmetic (a quarter of the memory
+    traffic of the int64 form).
+    """
+    import torch
+
+    if idx.dtype == torch.int32:
+        return keyed_uniform_torch(call_hash_torch(idx, k0), skey, dtype)
     m = _hash_torch(idx, k0, skey) >> 9
     return (m * 2 + 1).to(dtype) * INV24
+
+
+def call_hash_torch(idx, k0):
+    """The sweep-independent first round ``lowbias32(idx ^ k0)`` of int32 counters (int32 bits)."""
+    return _lowbias32_i32_(idx ^ _signed32(k0))
+
+
+def keyed_uniform_torch(first, skey, dtype):
+    """Uniforms of one sweep from :func:`call_hash_torch`'s output: the second round and the scaling
+    (for counters below 2^31, whose high word is zero)."""
+    x = _lowbias32_i32_(first ^ _signed32(skey))
+    m = x.__irshift__(9).__iand__(0x7FFFFF)
+    return (m.mul_(2).add_(1)).to(dtype).mul_(INV24)
 
 
 def _compute_dtype_name(dtype):
@@ -113,12 +162,12 @@ def exp_neg_torch(y):
     coef = EXP2_COEF[_compute_dtype_name(y.dtype)]
     t = torch.clamp(y * LOG2E, min=T_MIN)
     nf = torch.floor(t)
-    f = t - nf
+    f = t.sub_(nf)
     p = torch.full_like(f, coef[-1])
-    for c in coef[-2::-1]:  # Horner, degree <= 11: a loop over coefficients
-        p = p * f + c
+    for c in coef[-2::-1]:  # Horner, degree <= 11: a loop over coefficients (in place: same operations)
+        p.mul_(f).add_(c)
     pow2 = torch.as_tensor(POW2, dtype=y.dtype, device=y.device)
-    return p * pow2[(-nf).long()]
+    return p.mul_(pow2[nf.neg_().long()])
 
 
 def accept_torch(x, loc, u, beta, update):

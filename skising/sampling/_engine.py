@@ -43,7 +43,7 @@ import numpy as np
 import torch
 
 from .._validation import check_generator, check_int, check_scalar
-from ._arith import accept_torch, hash_uniform_torch, sweep_keys
+from ._arith import accept_torch, call_hash_torch, counter_dtype, hash_uniform_torch, keyed_uniform_torch, sweep_keys
 
 __all__ = ["Couplings", "IndependentSpins", "UPDATES", "INITS"]
 
@@ -76,16 +76,26 @@ def draw_keys(gen, device, n_sweeps):
     return k0, sweep_keys(k1, n_sweeps)
 
 
+# the sweep-independent half of the counter hash is kept per call up to this many spin updates per
+# sweep (4 bytes each); beyond, it is recomputed every sweep
+_KEEP_FIRST_HASH = 2**26
+
+
 def sweeps(rep, state, field, n_chains, n_sweeps, beta, update, k0, skeys, dtype):
     """The one sweep driver: per sweep, per colour, local field, counter-based uniforms, accept."""
     cdt = compute_dtype(dtype)
     blocks = [c for c in range(rep.n_colors) if rep.bounds[c + 1] > rep.bounds[c]]
+    keep = n_sweeps > 1 and rep.n * n_chains <= _KEEP_FIRST_HASH  # counters are int32 there
+    first = {c: call_hash_torch(rep._counters(c, n_chains), k0) for c in blocks} if keep else None
     for t in range(n_sweeps):
         skey = skeys[t]
         for c in blocks:  # loop over colours (few), not their members
             x = rep._spins(state, c)
             loc = (rep._local(state, c) + rep._block_field(field, c)).to(cdt)
-            u = hash_uniform_torch(rep._counters(c, n_chains), k0, skey, cdt)
+            if keep:
+                u = keyed_uniform_torch(first[c], skey, cdt)
+            else:
+                u = hash_uniform_torch(rep._counters(c, n_chains), k0, skey, cdt)
             rep._write(state, c, accept_torch(x.to(cdt), loc, u, beta, update).to(dtype))
     return state
 
@@ -313,7 +323,8 @@ class LayoutCouplings(Couplings):
 
     def _counters(self, c, n_chains):
         s, e = int(self.bounds[c]), int(self.bounds[c + 1])
-        return torch.arange(s * n_chains, e * n_chains, device=self.device).view(e - s, n_chains)
+        dt = counter_dtype(self.n * n_chains)
+        return torch.arange(s * n_chains, e * n_chains, dtype=dt, device=self.device).view(e - s, n_chains)
 
     def _write(self, state, c, new):
         state[int(self.bounds[c]) : int(self.bounds[c + 1])] = new

@@ -39,6 +39,7 @@ import torch.nn.functional as F
 
 from .._validation import check_device, check_generator, check_int, check_scalar
 from . import _engine
+from ._arith import counter_dtype
 
 __all__ = ["grid_kernel", "GridCouplings", "sample_ising_grid", "ising_energy_grid", "mean_field_grid"]
 # colour c of grid_colors(..., 8) is 2 * (row % 2) + (col % 2)
@@ -232,8 +233,9 @@ class GridCouplings(_engine.Couplings):
     def _counters(self, c, n_chains):
         B, H, W = self._bhw
         hc, wc = _block_sizes(H, W)[c]
-        pos = torch.arange(int(self.bounds[c]), int(self.bounds[c + 1]), device=self.device).view(1, B, hc, wc)
-        return pos * n_chains + torch.arange(n_chains, device=self.device).view(n_chains, 1, 1, 1)
+        dt = counter_dtype(self.n * n_chains)
+        pos = torch.arange(int(self.bounds[c]), int(self.bounds[c + 1]), dtype=dt, device=self.device)
+        return pos.view(1, B, hc, wc) * n_chains + torch.arange(n_chains, dtype=dt, device=self.device).view(-1, 1, 1, 1)
 
     def _write(self, state, c, new):
         self._spins(state, c).copy_(new)
