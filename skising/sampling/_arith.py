@@ -160,7 +160,7 @@ def exp_neg_torch(y):
     import torch
 
     coef = EXP2_COEF[_compute_dtype_name(y.dtype)]
-    t = torch.clamp(y * LOG2E, min=T_MIN)
+    t = (y * LOG2E).clamp_(min=T_MIN)
     nf = torch.floor(t)
     f = t.sub_(nf)
     p = torch.full_like(f, coef[-1])
@@ -189,5 +189,5 @@ def accept_torch(x, loc, u, beta, update):
         return torch.where(u < exp_neg_torch(y), -x, x)
     z = loc * float(npdt(2.0 * beta))
     ex = exp_neg_torch(-torch.abs(z))
-    p_up = torch.where(z >= 0, torch.ones_like(ex), ex) / (1.0 + ex)
+    p_up = torch.where(z >= 0, 1.0, ex).div_(ex.add_(1.0))
     return torch.where(u < p_up, 1.0, -1.0).to(x.dtype)

@@ -234,3 +234,15 @@ def test_bad_arguments_name_the_parameter():
         RookCouplings(np.array([0, 1]), np.array([1]))
     with pytest.raises(ValueError, match="n_chains"):
         IndependentSpins(3).sample(torch.zeros(3), n_chains=0)
+
+
+def test_32_bit_counter_hash_equals_the_64_bit_form():
+    from skising.sampling._arith import hash_uniform_torch
+
+    g = torch.Generator().manual_seed(0)
+    idx = torch.cat([torch.randint(0, 2**31 - 1, (5000,), generator=g), torch.tensor([0, 1, 2**31 - 1])])
+    for k0, skey in ((0, 0), (2**32 - 1, 0x9E3779B1), (123456789, 2**31)):
+        for dt in (torch.float32, torch.float64):
+            a = hash_uniform_torch(idx, k0, skey, dt)
+            b = hash_uniform_torch(idx.to(torch.int32), k0, skey, dt)
+            assert torch.equal(a, b)
