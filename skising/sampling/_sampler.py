@@ -343,7 +343,8 @@ class GraphCouplings(_engine.LayoutCouplings):
     def local_field(self, x):
         from ._energy import _local_field, _spins
 
-        return _local_field(self.graph, _spins(x, self.n), self.coupling)
+        out = _local_field(self.graph, _spins(x, self.n), self.coupling)
+        return out[0] if torch.as_tensor(x).dim() == 1 else out
 
     def __repr__(self):
         return f"GraphCouplings(n_nodes={self.n}, n_edges={self.graph.num_edges}, n_colors={self.n_colors})"
