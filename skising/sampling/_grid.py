@@ -341,6 +341,12 @@ def sample_ising_grid(
     torch.Tensor of shape (n_chains, n_images, height, width), or
     (n_chains, height, width) for a 2-D field; values in {-1., +1.}
 
+    Notes
+    -----
+    Samples through :class:`GridCouplings`, with the engine's counter-based
+    random numbers: for a seed, the samples of :func:`sample_ising` on the
+    images' batch graph, on any device.
+
     Examples
     --------
     >>> import torch
