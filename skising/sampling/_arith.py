@@ -166,8 +166,12 @@ def exp_neg_torch(y):
     p = torch.full_like(f, coef[-1])
     for c in coef[-2::-1]:  # Horner, degree <= 11: a loop over coefficients (in place: same operations)
         p.mul_(f).add_(c)
-    pow2 = torch.as_tensor(POW2, dtype=y.dtype, device=y.device)
-    return p.mul_(pow2[nf.neg_().long()])
+    # 2^nf (nf in [-30, 0]) built from its exponent bits: exact on every device, no table gather
+    if y.dtype == torch.float64:
+        scale = nf.to(torch.int64).add_(1023).bitwise_left_shift_(52).view(torch.float64)
+    else:
+        scale = nf.to(torch.int32).add_(127).bitwise_left_shift_(23).view(torch.float32)
+    return p.mul_(scale)
 
 
 def accept_torch(x, loc, u, beta, update):
@@ -184,10 +188,11 @@ def accept_torch(x, loc, u, beta, update):
     import torch
 
     npdt = np.float64 if x.dtype == torch.float64 else np.float32
+    # selections by exact +-1 / 0-1 arithmetic: the same values as torch.where, without its slow CPU path
     if update == "metropolis":
         y = torch.clamp((x * loc) * float(npdt(-2.0 * beta)), max=0.0)
-        return torch.where(u < exp_neg_torch(y), -x, x)
+        return (u < exp_neg_torch(y)).to(x.dtype).mul_(-2.0).add_(1.0).mul_(x)  # -x where accepted
     z = loc * float(npdt(2.0 * beta))
-    ex = exp_neg_torch(-torch.abs(z))
-    p_up = torch.where(z >= 0, 1.0, ex).div_(ex.add_(1.0))
-    return torch.where(u < p_up, 1.0, -1.0).to(x.dtype)
+    ex = exp_neg_torch(-torch.abs(z))  # in (0, 1]
+    p_up = torch.maximum(ex, (z >= 0).to(ex.dtype)).div_(ex.add_(1.0))  # (1 if z >= 0 else ex) / (1 + ex)
+    return (u < p_up).to(x.dtype).mul_(2.0).sub_(1.0)

@@ -197,8 +197,9 @@ class GridCouplings(_engine.Couplings):
         return torch.cat(parts).contiguous()
 
     def _prepare_field(self, h, dtype):
-        h = h.detach().to(dtype)
-        return h.reshape((-1,) + self._bhw)  # (1, B, H, W) or (K, B, H, W): broadcast over chains
+        # per colour, contiguous: (1, B, hc, wc) or (K, B, hc, wc), broadcast over chains
+        h = h.detach().to(dtype).reshape((-1,) + self._bhw)
+        return [h[..., a::2, b::2].contiguous() for a, b in _COLOR_OFFSETS]
 
     def _state(self, X, dtype, sweeping):
         # spins live inside a zero-padded buffer: border pixels see zero neighbours,
@@ -227,8 +228,7 @@ class GridCouplings(_engine.Couplings):
         return F.conv2d(P[..., a:, b:], Wk, stride=2).view(K, self._bhw[0], hc, wc)
 
     def _block_field(self, field, c):
-        a, b = _COLOR_OFFSETS[c]
-        return field[..., a::2, b::2]
+        return field[c]
 
     def _counters(self, c, n_chains):
         B, H, W = self._bhw
