@@ -15,7 +15,7 @@ decides a flip is computed by the same IEEE-754 operations in the same order:
   key drawn from the caller's generator and ``s_t`` a per-sweep key. The
   compiled kernel makes its random numbers in registers (no random-number
   array, no sequential generator), the torch path makes the same ones with
-  int64 tensor operations.
+  32-bit tensor operations (64-bit for counters from 2^31 on).
 * ``exp`` is evaluated by :func:`exp_neg` with only ``*``, ``+``, ``floor``
   and a table of powers of two (range reduction plus a fixed polynomial,
   relative error below 1e-6 in float32 and 1e-14 in float64 over the range that matters), because library ``exp``
