@@ -77,10 +77,10 @@ def main():
     load0 = os.getloadavg()
     records = []
     for rule in ("metropolis", "heat_bath"):
-        def run_old(seed):
+        def run_old(seed, rule=rule):
             return old._grid_sample(h, kernel, 1.0, K, T, rule, "random", torch.Generator().manual_seed(seed))
 
-        def run_new(seed):
+        def run_new(seed, rule=rule):
             return rep.sample(h, K, T, 1.0, rule, "random", seed)
 
         run_old(0), run_new(0)  # warm-up

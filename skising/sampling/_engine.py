@@ -43,7 +43,14 @@ import numpy as np
 import torch
 
 from .._validation import check_generator, check_int, check_scalar
-from ._arith import accept_torch, call_hash_torch, counter_dtype, hash_uniform_torch, keyed_uniform_torch, sweep_keys
+from ._arith import (
+    accept_torch,
+    call_hash_torch,
+    counter_dtype,
+    hash_uniform_torch,
+    keyed_uniform_torch,
+    sweep_keys,
+)
 
 __all__ = ["Couplings", "IndependentSpins", "UPDATES", "INITS"]
 
@@ -242,7 +249,6 @@ class Couplings:
 
     def _fast_sweeps(self, X, field, n_chains, n_sweeps, beta, update, k0, skeys, dtype):
         """An accelerated implementation of :func:`sweeps` (same samples), or None where none applies."""
-        return None
 
     def _spins(self, state, c):
         raise NotImplementedError
