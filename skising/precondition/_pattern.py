@@ -426,6 +426,21 @@ def _colmax_scale(v, cols, n):
     return v / np.where(mx[cols] > 0, mx[cols], 1.0)
 
 
+def _with_diagonal_keys(rows, cols, n):
+    """Sorted unique keys ``col * n + row`` of the candidates plus the diagonal.
+
+    Candidates come sorted by column, then row (:func:`candidate_pattern`), so
+    the diagonal is merged in by binary search: no sort of all the keys.
+    """
+    key = cols * n + rows
+    if key.size > 1 and not (key[1:] > key[:-1]).all():  # not sorted (user input): sort once
+        key = np.unique(key)
+    d = np.arange(n, dtype=np.int64) * (n + 1)
+    pos = np.searchsorted(key, d)
+    new = key[np.minimum(pos, max(key.size - 1, 0))] != d if key.size else np.ones(n, dtype=bool)
+    return np.insert(key, pos[new], d[new])
+
+
 def _lstsq_features(A, rows, cols):
     """|M*| on the candidates (column- and globally scaled) and the greedy score from the diagonal."""
     from ._lstsq import sai_lstsq
@@ -434,7 +449,7 @@ def _lstsq_features(A, rows, cols):
     if rows.size == 0:
         return [np.zeros(0)] * 3
     A = sp.csr_matrix(A)
-    key = np.unique(np.concatenate([cols * n + rows, np.arange(n, dtype=np.int64) * (n + 1)]))
+    key = _with_diagonal_keys(rows, cols, n)
     vals, _ = sai_lstsq(A, key % n, key // n)
     av = np.abs(vals)
     v = av[np.searchsorted(key, cols * n + rows)]
