@@ -92,12 +92,17 @@ def test_matrices(spd_only):
     return names
 
 
-def windows(names, sizes=(30, 60), per_matrix=60, spd=False, seed=0):
-    """Diagonal windows (principal submatrices) of the systems, scaled to max |w| = 1."""
+def windows(names, sizes=(30, 60), per_matrix=60, spd=False, seed=0, whole_max_n=0):
+    """Diagonal windows (principal submatrices) of the systems, scaled to max |w| = 1.
+
+    Matrices with ``n <= whole_max_n`` are also taken whole.
+    """
     rng = np.random.default_rng(seed)
     out = []
     for nm in names:  # loop over matrices
         A = system(nm).tocsr()
+        if A.shape[0] <= whole_max_n:
+            out.append(check_matrix(A) / abs(A).max())
         for s in sizes:  # window sizes
             starts = np.arange(0, A.shape[0] - s + 1, s)
             if starts.size > per_matrix:
@@ -265,7 +270,7 @@ def cg_part(args):
                 keep = equal_nnz_top(g, est.G_.nnz - n)
                 return FSAIOperator(fsai_factor(A, r[keep], c[keep])[0])
             Mt, t = timed(top)
-            add("TOP |G*|", t, Mt, Mt.G_.nnz, {"form": "fsai", "pattern": "A2"})
+            add("TOP_G", t, Mt, Mt.G_.nnz, {"form": "fsai", "pattern": "A2"})
             try:
                 ml, t = timed(lambda: pyamg.smoothed_aggregation_solver(A))
                 add("AMG", t, ml.aspreconditioner(cycle="V"), None, {"solver": "smoothed_aggregation"})
@@ -294,18 +299,22 @@ def gmres_part(args):
         if args.only_fold is not None and f != args.only_fold:
             continue
         train_names = [nm for nm in names if nm not in test]
-        W = windows(train_names, per_matrix=args.per_matrix)
+        sizes = tuple(int(v) for v in args.sizes.split(","))
+        W = windows(train_names, sizes=sizes, per_matrix=args.per_matrix, whole_max_n=args.whole_max_n)
         est, t_fit = timed(lambda: SAIPreconditioner(max_epochs=args.epochs, features=args.features,
+                                                     prior=args.prior, loss=args.loss,
                                                      random_state=0).fit(W))
-        print(f"fold {f}: trained on {len(W)} windows of {len(train_names)} matrices in {t_fit:.0f} s", flush=True)
+        print(f"fold {f}: trained on {len(W)} windows of {len(train_names)} matrices in {t_fit:.0f} s; "
+              f"loss by epoch {[round(h['loss'], 4) for h in est.history_]}", flush=True)
         for nm in test:  # loop over test matrices
             A = check_matrix(system(nm))
             n = A.shape[0]
             b = np.random.default_rng(0).standard_normal(n)
             add = Runner(records, "gmres", nm, A, b, 50 * 20, f)
-            add("NONE", 0.0, None, 0)
+            if not args.quick:
+                add("NONE", 0.0, None, 0)
             d = A.diagonal()
-            if (d != 0).all():
+            if (d != 0).all() and not args.quick:
                 Mj, t = timed(lambda: sp.diags(1.0 / d).tocsr())
                 add("JACOBI", t, Mj, n)
             Ms, t = timed(lambda: spai(A, "A"))
@@ -313,12 +322,14 @@ def gmres_part(args):
             rows, cols = candidate_pattern(A, "A2", True, est.max_candidates)
             m = rows.size
             frac = float(np.clip((Ms.nnz - n) / max(m, 1), 0.01, 0.99))
-            Ml, t = timed(lambda: est.transform(A, fraction=frac))
-            nnz_l = est.M_.nnz
-            add("ISING+MAG", t, Ml, nnz_l, {"features": est.features, "fraction": frac})
+            conf = {"features": est.features, "prior": est.prior, "loss": est.loss, "epochs": args.epochs}
+            if not args.quick:
+                Ml, t = timed(lambda: est.transform(A, fraction=frac))
+                add("ISING+MAG", t, Ml, est.M_.nnz, dict(conf, fraction=frac))
             est.set_params(decode="top")
             Mk, t = timed(lambda: est.transform(A, fraction=frac))
-            add("ISING+MAG", t, Mk, est.M_.nnz, {"features": est.features, "fraction": frac, "decode": "top"})
+            nnz_l = est.M_.nnz
+            add("ISING+MAG", t, Mk, nnz_l, dict(conf, fraction=frac, decode="top"))
             est.set_params(decode="sample")
 
             def top():
@@ -326,12 +337,14 @@ def gmres_part(args):
                 keep = equal_nnz_top(x, nnz_l - n)
                 return _sai_on(A, rows[keep], cols[keep])
             Mt, t = timed(top)
-            add("TOP |M*|", t, aslinearoperator(Mt), Mt.nnz, {"pattern": "A2"})
+            add("TOP_M", t, aslinearoperator(Mt), Mt.nnz, {"pattern": "A2"})
+            if args.quick:
+                continue
             if n <= args.greedy_max_n:  # greedy_spai works on dense columns: O(n^2) memory, slow above ~1000
                 from skising.precondition import greedy_spai
 
                 Mg, t = timed(lambda: greedy_spai(A, "A2", fraction=float(np.clip((nnz_l - n) / max(m, 1), 0, 1))))
-                add("GREEDY SPAI", t, aslinearoperator(Mg), Mg.nnz, {"pattern": "A2"})
+                add("GREEDY_SPAI", t, aslinearoperator(Mg), Mg.nnz, {"pattern": "A2"})
             try:
                 ilu, t = timed(lambda: spilu(sp.csc_matrix(A), drop_tol=1e-4, fill_factor=10))
                 add("ILU", t, LinearOperator(A.shape, ilu.solve), ilu.L.nnz + ilu.U.nnz,
@@ -344,6 +357,7 @@ def gmres_part(args):
             except Exception:  # pyamg fails on some indefinite matrices
                 pass
     tag = f"_{args.features}" if args.features != "lstsq" else ""
+    tag += args.tag
     tag += f"_fold{args.only_fold}" if args.only_fold is not None else ""
     write("gmres" + tag, records, {"folds": folds, "epochs": args.epochs, "features": args.features,
                                    "load_average": os.getloadavg()})
@@ -459,7 +473,7 @@ def render(args):
         out.append("")
     cgr = _load("cg")
     if cgr:
-        order = ["NONE", "JACOBI", "FSAI", "ISING+MAG", "ISING+MAG (top)", "TOP |G*|", "IC", "AMG"]
+        order = ["NONE", "JACOBI", "FSAI", "ISING+MAG", "ISING+MAG (top)", "TOP_G", "IC", "AMG"]
         recs = [r for r in cgr["records"] if not r["dataset"].startswith("poisson")]
         out += ["## CG with the symmetric form (`cg`)", "",
                 f"`form=\"fsai\"` (M = G^T G), leave-matrices-out: {len(cgr['folds'])} folds of the "
@@ -481,7 +495,7 @@ def render(args):
                 continue
             gr = dict(parts[0], records=[r for q in parts for r in q["records"]])
             gr["folds"] = [gr["folds"][i] for i in sorted({r["params"]["fold"] for r in gr["records"]})]
-        order = ["NONE", "JACOBI", "SPAI", "ISING+MAG", "ISING+MAG (top)", "TOP |M*|", "GREEDY SPAI", "ILU", "AMG"]
+        order = ["NONE", "JACOBI", "SPAI", "ISING+MAG", "ISING+MAG (top)", "TOP_M", "GREEDY_SPAI", "ILU", "AMG"]
         out += [f"## GMRES, leave-matrices-out (`{part}`, features=\"{gr['features']}\")", "",
                 f"{len(gr['folds'])} folds of the {sum(map(len, gr['folds']))} shared matrices with 100 <= n <= 3000 "
                 f"(pattern-only ones as shifted graph Laplacians); each fold's model trained ({gr['epochs']} epochs, "
@@ -501,6 +515,12 @@ def main():
     ap.add_argument("--only-fold", type=int, default=None, help="run one fold (gmres)")
     ap.add_argument("--per-matrix", type=int, default=30, help="windows per matrix and size for training")
     ap.add_argument("--features", choices=["lstsq", "A"], default="lstsq")
+    ap.add_argument("--prior", choices=["top", "A"], default=None, help="learned field = static prior + correction")
+    ap.add_argument("--loss", choices=["frobenius", "krylov"], default="frobenius", help="training task loss")
+    ap.add_argument("--sizes", default="30,60", help="gmres: training window sizes")
+    ap.add_argument("--whole-max-n", type=int, default=0, help="gmres: also train on whole matrices up to this n")
+    ap.add_argument("--quick", action="store_true", help="gmres: only SPAI, TOP |M*| and the learned top pattern")
+    ap.add_argument("--tag", default="", help="suffix of the result file (experiments)")
     ap.add_argument("--big", action="store_true", help="add the n = 1M Poisson row to `setup`")
     ap.add_argument("--greedy-max-n", type=int, default=1000, help="largest matrix given the greedy SPAI peer")
     args = ap.parse_args()

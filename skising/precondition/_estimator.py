@@ -21,7 +21,7 @@ from sklearn.base import TransformerMixin
 from .._base import BaseIsingEstimator
 from .._validation import check_int
 from ..sampling._sampler import _sample
-from ._field import EntryGCNII
+from ._field import EntryGCNII, PriorField
 from ._fsai import FSAIOperator, TorchSparseOperator, fsai_factor, kaporin_loss
 from ._items import _Batch, _check_spd_pattern, _Item
 from ._pattern import FEATURES, check_matrix, n_entry_features
@@ -98,6 +98,21 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
         ``"top"`` keeps the candidates with the largest field (``fraction``
         of them, else ``target_fraction``; all with ``h > 0`` when both are
         None), deterministic. Training always samples.
+    prior : {None, "top", "A"}, default=None
+        Parameterise the field as a static score plus a learned correction,
+        ``h = a log(s + eps) + correction`` (:class:`PriorField`). ``"top"``:
+        ``s`` is ``|M*_ij|`` scaled by its maximum (the ``TOP |M*|`` rule;
+        needs ``features="lstsq"``); ``"A"``: the entries of A first, each
+        group ordered by ``|M*_ij|`` (by ``|A_ij|`` with ``features="A"``),
+        so at the nnz of A it keeps the pattern of A (static ``SPAI(A)``).
+        The correction's read-out starts at zero, so an untrained model with
+        ``decode="top"`` keeps exactly the static rule's entries. The default
+        correction is an :class:`EntryGCNII` with 2 layers of 32 channels.
+    loss : {"frobenius", "krylov"}, default="frobenius"
+        Task loss of ``form="sai"`` training: ``||AM - I||_F`` (eq. 23) or
+        ``"krylov"``, the ``log10`` relative residual of 10 GMRES steps on
+        ``A M`` with two fixed random right-hand sides (closer to what a
+        solver sees; see ``_Batch.krylov``).
     field_model : None, torch.nn.Module subclass or instance
         Called as ``model(features, rows, cols, batch) -> h`` (see
         :class:`EntryGCNII`, the default: 4 layers, 64 hidden, alpha 0.1,
@@ -197,6 +212,8 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
         form="sai",
         max_candidates=32,
         decode="sample",
+        prior=None,
+        loss="frobenius",
         field_model=None,
         coupling=-0.4,
         beta=1.0,
@@ -222,6 +239,8 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
         self.form = form
         self.max_candidates = max_candidates
         self.decode = decode
+        self.prior = prior
+        self.loss = loss
         self.field_model = field_model
         self.coupling = coupling
         self.beta = beta
@@ -269,6 +288,14 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
                              "use keep_diagonal=True and refine_steps=0")
         if self.max_candidates is not None:
             check_int(self.max_candidates, "max_candidates", low=1)
+        if self.prior not in (None, "top", "A"):
+            raise ValueError(f"prior: expected None, 'top' or 'A', got {self.prior!r}")
+        if self.prior == "top" and self.features != "lstsq":
+            raise ValueError("prior: 'top' ranks by |M*|, which needs features='lstsq'")
+        if not isinstance(self.loss, str) or self.loss not in ("frobenius", "krylov"):
+            raise ValueError(f"loss: expected 'frobenius' or 'krylov', got {self.loss!r}")
+        if self.loss == "krylov" and self.form != "sai":
+            raise ValueError("loss: 'krylov' is the GMRES proxy of form='sai'; form='fsai' trains on the Kaporin loss")
         if self.decode not in ("sample", "top"):
             raise ValueError(f"decode: expected 'sample' or 'top', got {self.decode!r}")
         return device
@@ -291,6 +318,15 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
     def _in_channels(self):
         return n_entry_features(self.pattern, self.features)
 
+    def _default_model(self):
+        F = self._in_channels()
+        if self.prior:
+            # feature columns: 0 |A_ij|, 3 |M*_ij| / max |M*| (features="lstsq")
+            score = 3 if self.features == "lstsq" else 0
+            return PriorField(EntryGCNII(F, hidden=32, n_layers=2), prior_column=score,
+                              pattern_column=0 if self.prior == "A" else None)
+        return EntryGCNII(F)
+
     def _item(self, A, build_graph=True):
         cap = None if not isinstance(self.pattern, str) or self.pattern == "full" else self.max_candidates
         return _Item(A, self.pattern, bool(self.keep_diagonal), build_graph, self.features, cap, self.form)
@@ -309,7 +345,7 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
             parts = [keep[:, off[i] : off[i + 1]] for i in range(batch.G)]
             _, rr = refine_patterns(batch.items, parts, int(self.refine_steps), int(self.refine_pairs))
             return torch.as_tensor(np.stack(rr, axis=1), dtype=torch.float32)  # (K, G)
-        res = batch.losses(keep, bool(self.keep_diagonal), self.form)
+        res = batch.losses(keep, bool(self.keep_diagonal), self.form, getattr(self, "loss", "frobenius"))
         return torch.as_tensor(res, dtype=torch.float32)
 
     def _validation_score(self, items):
@@ -364,7 +400,7 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
         if X_val is not None:
             val = [self._item(A) for A in self._matrices(X_val, "X_val")]
         self.n_features_in_ = self._in_channels()
-        self.field_model_ = self._make_model(lambda: EntryGCNII(self._in_channels()))
+        self.field_model_ = self._make_model(self._default_model)
         items = [it for it in items if it.m > 0]
         self.field_offset_ = 0.0
         self._train(items, val_items=val)
