@@ -228,9 +228,11 @@ def _capped_candidates(A, pattern, keep_diagonal, cap):
     if pattern == "A2":
         An = abs(A)  # |A|^2 >= |A^2| entrywise and has no cancellations: the structure of A^2
         P = square_capped(An, cap).tocoo()
-        key_a = c * n + r
-        key_p = P.col.astype(np.int64) * n + P.row.astype(np.int64)
-        new = ~np.isin(key_p, key_a)
+        # both CSR with sorted indices: row-major keys are sorted, so binary search (no sort) finds A's entries
+        key_a = r * n + c
+        key_p = P.row.astype(np.int64) * n + P.col.astype(np.int64)
+        pos = np.minimum(np.searchsorted(key_a, key_p), max(key_a.size - 1, 0))
+        new = key_a[pos] != key_p if key_a.size else np.ones(key_p.size, dtype=bool)
         r = np.concatenate([r, P.row[new].astype(np.int64)])
         c = np.concatenate([c, P.col[new].astype(np.int64)])
         pv = np.abs(P.data[new])
@@ -404,6 +406,36 @@ def _lookup(A, rows, cols):
     return out
 
 
+def _column_dots_blocks(ip, idx, val, rows, cptr, n, block, out):  # pragma: no cover - compiled
+    """``out[e] = a_rows[e] . a_k`` for the candidates of every column k (compiled with numba).
+
+    Column k of A is scattered into a dense marker, then every candidate's
+    column is read once: ``O(sum of the lengths of columns rows)``.
+    """
+    for b in _nb.prange((n + block - 1) // block):  # parallel blocks of columns
+        dense = np.zeros(n)
+        for k in range(b * block, min(n, (b + 1) * block)):  # columns, compiled
+            for p in range(ip[k], ip[k + 1]):
+                dense[idx[p]] = val[p]
+            for e in range(cptr[k], cptr[k + 1]):
+                i = rows[e]
+                acc = 0.0
+                for p in range(ip[i], ip[i + 1]):
+                    acc += val[p] * dense[idx[p]]
+                out[e] = acc
+            for p in range(ip[k], ip[k + 1]):
+                dense[idx[p]] = 0.0
+
+
+try:
+    import numba as _nb
+
+    _column_dots_blocks = _nb.njit(cache=True, nogil=True, parallel=True)(_column_dots_blocks)
+    _HAVE_NUMBA = True
+except ImportError:  # pragma: no cover - numba is a core dependency
+    _HAVE_NUMBA = False
+
+
 def _column_dots(A, rows, cols):
     """``a_i . a_k`` (columns of A) for the pairs ``(rows, cols)``, in O(sum of the lengths of columns ``rows``).
 
@@ -411,6 +443,13 @@ def _column_dots(A, rows, cols):
     """
     Ac = sp.csc_matrix(A)
     Ac.sort_indices()
+    n = Ac.shape[0]
+    if _HAVE_NUMBA and rows.size and (cols[1:] >= cols[:-1]).all():  # candidates sorted by column
+        out = np.empty(rows.size)
+        cptr = np.r_[0, np.cumsum(np.bincount(cols, minlength=n))].astype(np.int64)
+        _column_dots_blocks(Ac.indptr.astype(np.int64), Ac.indices.astype(np.int64), Ac.data,
+                            rows.astype(np.int64), cptr, n, 4096, out)
+        return out
     ip = Ac.indptr.astype(np.int64)
     cnt = ip[rows + 1] - ip[rows]
     e = np.repeat(np.arange(rows.size), cnt)
