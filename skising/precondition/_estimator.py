@@ -98,11 +98,15 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
         ``"top"`` keeps the candidates with the largest field (``fraction``
         of them, else ``target_fraction``; all with ``h > 0`` when both are
         None), deterministic. Training always samples.
-    prior : {None, "top", "A"}, default=None
+    prior : {"auto", "top", "A"} or None, default=None
         Parameterise the field as a static score plus a learned correction,
-        ``h = a log(s + eps) + correction`` (:class:`PriorField`). ``"top"``:
+        ``h = a log(s + eps) + correction`` (:class:`PriorField`). ``"auto"``:
+        ``"A"`` for ``form="sai"`` and ``"top"`` for ``form="fsai"`` (the
+        static rules that need the fewest iterations on the shared matrices,
+        see ``doc/precondition.md``). ``"top"``:
         ``s`` is ``|M*_ij|`` scaled by its maximum (the ``TOP |M*|`` rule;
-        needs ``features="lstsq"``); ``"A"``: the entries of A first, each
+        ``|G*_ij|`` of the FSAI on all candidates with ``form="fsai"``; needs
+        ``features="lstsq"``); ``"A"``: the entries of A first, each
         group ordered by ``|M*_ij|`` (by ``|A_ij|`` with ``features="A"``),
         so at the nnz of A it keeps the pattern of A (static ``SPAI(A)``).
         The correction's read-out starts at zero, so an untrained model with
@@ -288,9 +292,9 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
                              "use keep_diagonal=True and refine_steps=0")
         if self.max_candidates is not None:
             check_int(self.max_candidates, "max_candidates", low=1)
-        if self.prior not in (None, "top", "A"):
-            raise ValueError(f"prior: expected None, 'top' or 'A', got {self.prior!r}")
-        if self.prior == "top" and self.features != "lstsq":
+        if self.prior not in (None, "auto", "top", "A"):
+            raise ValueError(f"prior: expected 'auto', 'top', 'A' or None, got {self.prior!r}")
+        if self._prior() == "top" and self.features != "lstsq":
             raise ValueError("prior: 'top' ranks by |M*|, which needs features='lstsq'")
         if not isinstance(self.loss, str) or self.loss not in ("frobenius", "krylov"):
             raise ValueError(f"loss: expected 'frobenius' or 'krylov', got {self.loss!r}")
@@ -318,13 +322,20 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
     def _in_channels(self):
         return n_entry_features(self.pattern, self.features)
 
+    def _prior(self):
+        """The static rule of the prior (``"auto"`` resolved), or None."""
+        if self.prior == "auto":
+            return "top" if self.form == "fsai" and self.features == "lstsq" else "A"
+        return self.prior
+
     def _default_model(self):
         F = self._in_channels()
-        if self.prior:
+        prior = self._prior()
+        if prior:
             # feature columns: 0 |A_ij|, 3 |M*_ij| / max |M*| (features="lstsq")
             score = 3 if self.features == "lstsq" else 0
             return PriorField(EntryGCNII(F, hidden=32, n_layers=2), prior_column=score,
-                              pattern_column=0 if self.prior == "A" else None)
+                              pattern_column=0 if prior == "A" else None)
         return EntryGCNII(F)
 
     def _item(self, A, build_graph=True):

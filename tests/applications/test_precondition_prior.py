@@ -122,3 +122,20 @@ def test_prior_and_loss_parameters():
         SAIPreconditioner(prior="top", features="A").fit(X)
     with pytest.raises(ValueError, match="loss"):
         SAIPreconditioner(loss="kry").fit(X)
+
+
+def test_fsai_top_prior_at_initialisation_is_top_gstar():
+    from skising.precondition._fsai import fsai_features
+
+    spd = [sp.csr_matrix(m + m.T + 30 * sp.eye(30)) for m in make_banded_binary_matrices(4, random_state=0)]
+    est = SAIPreconditioner(form="fsai", prior="auto", decode="top", max_epochs=0, random_state=0).fit(spd)
+    assert est._prior() == "top"
+    A = check_matrix(_poisson())
+    r, c = candidate_pattern(A, "A2", True, est.max_candidates)
+    low = r > c
+    r, c = r[low], c[low]
+    score = fsai_features(A, r, c)[1]
+    est.transform(A, fraction=0.4, solver="cg")
+    top = np.zeros(r.size, dtype=bool)
+    top[np.argsort(-score, kind="stable")[: int(round(0.4 * r.size))]] = True
+    np.testing.assert_array_equal(np.asarray(est.G_[r, c]).ravel() != 0, top)
