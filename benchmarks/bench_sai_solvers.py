@@ -256,13 +256,16 @@ def cg_part(args):
             low = it_rows > it_cols
             m_low = int(low.sum())
             frac = float(np.clip((nnz_s - n) / max(m_low, 1), 0.01, 0.99))
+            conf = {"form": "fsai", "features": est.features, "prior": est.prior, "epochs": args.epochs,
+                    "fraction": frac}
+            decode0 = est.decode
+            est.set_params(decode="sample")
             Ml, t = timed(lambda: est.transform(A, fraction=frac, solver="cg"))
-            add("ISING+MAG", t, Ml, est.G_.nnz, {"form": "fsai", "features": est.features, "fraction": frac})
+            add("ISING+MAG", t, Ml, est.G_.nnz, dict(conf, decode="sample"))
             est.set_params(decode="top")
             Mk, t = timed(lambda: est.transform(A, fraction=frac, solver="cg"))
-            add("ISING+MAG", t, Mk, est.G_.nnz, {"form": "fsai", "features": est.features, "fraction": frac,
-                                                 "decode": "top"})
-            est.set_params(decode="sample")
+            add("ISING+MAG", t, Mk, est.G_.nnz, dict(conf, decode="top"))
+            est.set_params(decode=decode0)
             # TOP |G*| at the learned nnz (the learned model's main input feature, no learning)
             def top():
                 r, c = it_rows[low], it_cols[low]
@@ -302,8 +305,7 @@ def gmres_part(args):
         sizes = tuple(int(v) for v in args.sizes.split(","))
         W = windows(train_names, sizes=sizes, per_matrix=args.per_matrix, whole_max_n=args.whole_max_n)
         est, t_fit = timed(lambda: SAIPreconditioner(max_epochs=args.epochs, features=args.features,
-                                                     prior=args.prior, loss=args.loss,
-                                                     random_state=0).fit(W))
+                                                     random_state=0, **_estimator_options(args)).fit(W))
         print(f"fold {f}: trained on {len(W)} windows of {len(train_names)} matrices in {t_fit:.0f} s; "
               f"loss by epoch {[round(h['loss'], 4) for h in est.history_]}", flush=True)
         for nm in test:  # loop over test matrices
@@ -323,14 +325,16 @@ def gmres_part(args):
             m = rows.size
             frac = float(np.clip((Ms.nnz - n) / max(m, 1), 0.01, 0.99))
             conf = {"features": est.features, "prior": est.prior, "loss": est.loss, "epochs": args.epochs}
+            decode0 = est.decode
             if not args.quick:
+                est.set_params(decode="sample")
                 Ml, t = timed(lambda: est.transform(A, fraction=frac))
-                add("ISING+MAG", t, Ml, est.M_.nnz, dict(conf, fraction=frac))
+                add("ISING+MAG", t, Ml, est.M_.nnz, dict(conf, fraction=frac, decode="sample"))
             est.set_params(decode="top")
             Mk, t = timed(lambda: est.transform(A, fraction=frac))
             nnz_l = est.M_.nnz
             add("ISING+MAG", t, Mk, nnz_l, dict(conf, fraction=frac, decode="top"))
-            est.set_params(decode="sample")
+            est.set_params(decode=decode0)
 
             def top():
                 x = entry_features(A, rows, cols, "A2", "lstsq", est.max_candidates)[:, 3].numpy()
@@ -363,6 +367,16 @@ def gmres_part(args):
                                    "load_average": os.getloadavg()})
 
 
+def _estimator_options(args):
+    """Estimator parameters given on the command line (the others stay at their defaults)."""
+    out = {}
+    if args.prior is not None:
+        out["prior"] = None if args.prior == "none" else args.prior
+    if args.loss is not None:
+        out["loss"] = args.loss
+    return out
+
+
 def _sai_on(A, r, c):
     n = A.shape[0]
     d = np.arange(n)
@@ -386,9 +400,12 @@ def _load(part):
     return json.loads(path.read_text()) if path.exists() else None
 
 
+_OLD_NAMES = {"TOP |M*|": "TOP_M", "TOP |G*|": "TOP_G", "GREEDY SPAI": "GREEDY_SPAI"}
+
+
 def _label(r):
     p = r["params"]
-    return r["method"] + (" (top)" if p.get("decode") == "top" else "")
+    return _OLD_NAMES.get(r["method"], r["method"]) + (" (top)" if p.get("decode") == "top" else "")
 
 
 def _table(records, metric_it, ref, order):
@@ -503,8 +520,47 @@ def render(args):
                 "and GREEDY SPAI at the nnz of static SPAI(A). GMRES(50), rtol 1e-8, at most 1000 iterations "
                 "(a failure counts as 1000).", ""]
         out += _table(gr["records"], "gmres_iterations", "SPAI", order) + [""]
+    out += _ablation()
     (RESULTS / "sai_solvers.md").write_text("\n".join(out) + "\n")
     print("\n".join(out))
+
+
+def _ablation():
+    """Training variants of the learned pattern (``gmres --quick --tag _<name>`` files), per fold."""
+    import re
+
+    files = sorted(RESULTS.glob("sai_gmres_*_fold*.json"))
+    runs = {}
+    for f in files:  # result files -> tag -> fold -> records
+        m = re.fullmatch(r"sai_gmres_(.+)_fold(\d+)", f.stem)
+        if m and m.group(1) != "A":
+            runs.setdefault(m.group(1), {})[int(m.group(2))] = json.loads(f.read_text())["records"]
+    if not runs:
+        return []
+    L = ["## Training variants of the learned pattern (`gmres --quick --tag _<name>`)", "",
+         "Same folds, right-hand sides and GMRES settings as above; learned pattern with `decode=\"top\"` at "
+         "the nnz of SPAI(A); `TOP_M` at the learned nnz. `prior=\"A\"` with 0 epochs is the prior alone "
+         "(the pattern of A, ranked by |M*|). Windows: 30x30 and 60x60 unless the command says `--sizes`; "
+         "`--whole-max-n 400` adds the whole training matrices up to n = 400. Iteration ratios are geomeans "
+         "over the fold's matrices; 'fails' counts matrices where SPAI(A) converged and the learned pattern did not.", "",
+         "| variant | prior | loss | epochs | fold | learned / SPAI | learned / TOP_M | fails | matrices | command |",
+         "|---|---|---|---|---|---|---|---|---|---|"]
+    g = lambda v: float(np.exp(np.mean(np.log(v))))  # noqa: E731
+    for tag, folds in runs.items():
+        for f, recs in sorted(folds.items()):
+            by = {}
+            for r in recs:  # records -> (dataset, label) -> metric -> value
+                by.setdefault((r["dataset"], _label(r)), {})[r["metric"]] = r["mean"]
+            ds = sorted({d for d, _ in by if (d, "ISING+MAG (top)") in by and (d, "SPAI") in by})
+            it = lambda a, d: max(by[(d, a)]["gmres_iterations"], 1)  # noqa: E731
+            ls = g([it("ISING+MAG (top)", d) / it("SPAI", d) for d in ds])
+            lt = g([it("ISING+MAG (top)", d) / it("TOP_M", d) for d in ds if (d, "TOP_M") in by])
+            fails = sum(by[(d, "ISING+MAG (top)")]["converged"] < 1 <= by[(d, "SPAI")]["converged"] for d in ds)
+            p = next(r for r in recs if r["method"] == "ISING+MAG")["params"]
+            cmd = next(r for r in recs if r["method"] == "ISING+MAG")["command"].replace("python benchmarks/", "")
+            L.append(f"| {tag} | {p.get('prior')} | {p.get('loss')} | {p.get('epochs')} | {f} | {ls:.3f} | "
+                     f"{lt:.3f} | {fails} | {len(ds)} | `{cmd}` |")
+    return L + [""]
 
 
 def main():
@@ -515,8 +571,10 @@ def main():
     ap.add_argument("--only-fold", type=int, default=None, help="run one fold (gmres)")
     ap.add_argument("--per-matrix", type=int, default=30, help="windows per matrix and size for training")
     ap.add_argument("--features", choices=["lstsq", "A"], default="lstsq")
-    ap.add_argument("--prior", choices=["top", "A"], default=None, help="learned field = static prior + correction")
-    ap.add_argument("--loss", choices=["frobenius", "krylov"], default="frobenius", help="training task loss")
+    ap.add_argument("--prior", choices=["auto", "top", "A", "none"], default=None,
+                    help="SAIPreconditioner(prior=...); default: the estimator's")
+    ap.add_argument("--loss", choices=["frobenius", "krylov"], default=None,
+                    help="SAIPreconditioner(loss=...); default: the estimator's")
     ap.add_argument("--sizes", default="30,60", help="gmres: training window sizes")
     ap.add_argument("--whole-max-n", type=int, default=0, help="gmres: also train on whole matrices up to this n")
     ap.add_argument("--quick", action="store_true", help="gmres: only SPAI, TOP |M*| and the learned top pattern")
