@@ -55,7 +55,7 @@ def test_top_prior_at_initialisation_is_top_mstar():
     r, c = candidate_pattern(A, "A2", True, est.max_candidates)
     score = entry_features(A, r, c, "A2", "lstsq", est.max_candidates)[:, 3].numpy()
     est.transform(A, fraction=0.3)
-    k = int(round(0.3 * r.size))
+    k = round(0.3 * r.size)
     top = np.zeros(r.size, dtype=bool)
     top[np.argsort(-score, kind="stable")[:k]] = True
     kept = np.asarray(est.M_[r, c]).ravel() != 0
@@ -66,7 +66,7 @@ def test_A_prior_at_initialisation_is_static_spai():
     est = SAIPreconditioner(prior="A", decode="top", max_epochs=0, random_state=0)
     est.fit(make_banded_binary_matrices(4, random_state=0))
     A = check_matrix(_poisson())
-    r, c = candidate_pattern(A, "A2", True, est.max_candidates)
+    r, _ = candidate_pattern(A, "A2", True, est.max_candidates)
     est.transform(A, fraction=(A.nnz - A.shape[0]) / r.size)
     S = spai(A, "A")
     assert (est.M_ != 0).sum() == S.nnz
@@ -137,5 +137,5 @@ def test_fsai_top_prior_at_initialisation_is_top_gstar():
     score = fsai_features(A, r, c)[1]
     est.transform(A, fraction=0.4, solver="cg")
     top = np.zeros(r.size, dtype=bool)
-    top[np.argsort(-score, kind="stable")[: int(round(0.4 * r.size))]] = True
+    top[np.argsort(-score, kind="stable")[: round(0.4 * r.size)]] = True
     np.testing.assert_array_equal(np.asarray(est.G_[r, c]).ravel() != 0, top)
