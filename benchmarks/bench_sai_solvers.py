@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 
-for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
     os.environ.setdefault(_v, "1")
 
 import argparse  # noqa: E402
@@ -176,7 +176,7 @@ def setup_part(args):
     from scipy.sparse.linalg import spilu
 
     torch.set_num_threads(1)
-    est = SAIPreconditioner(max_epochs=2, random_state=0).fit(windows(["bcsstk05", "can_144"], per_matrix=20))
+    est = SAIPreconditioner(random_state=0).fit(windows(["bcsstk05", "can_144"], per_matrix=20))  # defaults
     mats = [(nm, check_matrix(system(nm))) for nm in test_matrices(False)]
     mats += [("poisson2d_200x200", pyamg.gallery.poisson((200, 200), format="csr")),
              ("poisson3d_34^3", pyamg.gallery.poisson((34, 34, 34), format="csr"))]
@@ -189,7 +189,8 @@ def setup_part(args):
         n = A.shape[0]
         t = {}
         _, *t["ISING+MAG"] = timed(lambda: est.transform(A), cpu=True)
-        rows = [("ISING+MAG", {"features": est.features, "max_candidates": est.max_candidates})]
+        rows = [("ISING+MAG", {"features": est.features, "max_candidates": est.max_candidates, "prior": est.prior,
+                               "decode": est.decode, "max_epochs": est.max_epochs})]
         if n <= 200_000:
             _, *t["SPAI"] = timed(lambda: spai(A, "A"), cpu=True)
             rows.append(("SPAI", {"pattern": "A"}))
@@ -208,7 +209,39 @@ def setup_part(args):
             records.append(rec(nm, m, "setup_seconds", t[m][0], p, "s"))
             records.append(rec(nm, m, "setup_cpu_seconds", t[m][1], p, "s"))
         print(nm, n, " ".join(f"{m}={t[m][0]:.3f}/{t[m][1]:.3f}" for m, _ in rows), flush=True)
+        if nm == "poisson2d_200x200":
+            records += _stages(est, A, nm)
         write("setup", records, {"load_average": os.getloadavg()}, quiet=True)  # after every matrix
+
+
+def _stages(est, A, name):
+    """CPU seconds of the steps of ``transform`` (best of 3): candidates, features, field, decoding, values."""
+    from skising.precondition._pattern import _lstsq_features
+
+    A = check_matrix(A)
+    cap = est.max_candidates
+    out = {}
+
+    def best(key, f):
+        v = []
+        for _ in range(3):  # repeats
+            res, _, c = timed(f, cpu=True)
+            v.append(c)
+        out[key] = min(v)
+        return res
+
+    best("transform", lambda: est.transform(A))
+    r, c = best("candidates", lambda: candidate_pattern(A, "A2", True, cap))
+    best("features", lambda: entry_features(A, r, c, "A2", est.features, cap))
+    best("features: |M*| and greedy score", lambda: _lstsq_features(A, r, c))
+    item = est._item(A, build_graph=False)
+    best("field", lambda: est._fields(item))
+    keep = best("field + decoding", lambda: est._top_item(item) if est.decode == "top"
+                else est._sample_item(item, 1, est._fresh_generator()))
+    best("values (least squares)", lambda: est._solve_item(item, keep))
+    print("  stages (CPU s):", {k: round(v, 3) for k, v in out.items()}, flush=True)
+    return [rec(name, "ISING+MAG", "step_cpu_seconds", v, {"step": k, "n": A.shape[0], "candidates": int(r.size)}, "s")
+            for k, v in out.items()]
 
 
 # --------------------------------------------------------------------------- folds
@@ -455,6 +488,11 @@ def _per_matrix(records, datasets, metric_it, order):
     return L
 
 
+def _conf(recs):
+    p = next((r["params"] for r in recs if r["method"] == "ISING+MAG" and "features" in r["params"]), {})
+    return ", ".join(f"`{k}={v!r}`" for k, v in p.items() if k not in ("n", "nnz"))
+
+
 def render(args):
     out = ["# Sparse approximate inverses as solver preconditioners (task `sai`)", "",
            "Regenerate: `python benchmarks/bench_sai_solvers.py setup --big`, `... cg --epochs 4`, "
@@ -469,7 +507,7 @@ def render(args):
         meths = ["ISING+MAG", "SPAI", "ILU", "AMG"]
         small = {d: v for d, v in tab.items() if v["n"] <= 3000}
         out += ["## Setup time (`setup`)", "",
-                f"`transform` of the default estimator (`features=\"lstsq\"`, `max_candidates=32`, sampled pattern) "
+                f"`transform` of the default estimator ({_conf(recs)}) "
                 f"next to static SPAI(A), ILU (`scipy spilu`, drop_tol 1e-4) and AMG (`pyamg` smoothed aggregation "
                 f"setup), seconds wall / CPU. Load average at the end: {st['load_average'][0]:.1f}.", "",
                 "| system | n | " + " | ".join(meths) + " |", "|---|---|" + "---|" * len(meths)]
@@ -488,6 +526,11 @@ def render(args):
             if v["n"] > 3000:
                 out.append(f"| {d} | {v['n']} | " + " | ".join(cell(v, m) for m in meths) + " |")
         out.append("")
+        steps = [r for r in recs if r["metric"] == "step_cpu_seconds"]
+        if steps:
+            out += [f"Steps of `transform` on {steps[0]['dataset']} ({steps[0]['params']['candidates']} candidates), "
+                    "CPU seconds, best of 3:", "", "| step | CPU s |", "|---|---|"]
+            out += [f"| {r['params']['step']} | {r['mean']:.3f} |" for r in steps] + [""]
     cgr = _load("cg")
     if cgr:
         order = ["NONE", "JACOBI", "FSAI", "ISING+MAG", "ISING+MAG (top)", "TOP_G", "IC", "AMG"]
