@@ -2,9 +2,11 @@
 
 Usage (each part writes benchmarks/results/sai_<part>.json and .md)::
 
-    python benchmarks/bench_sai_solvers.py setup          # transform vs ILU / AMG setup, n = 48 .. 1M
-    python benchmarks/bench_sai_solvers.py cg --epochs 6  # FSAI form, leave-matrices-out folds, CG
-    python benchmarks/bench_sai_solvers.py gmres --epochs 6  # SAI form, leave-matrices-out folds, GMRES
+    python benchmarks/bench_sai_solvers.py setup --big     # transform vs ILU / AMG setup, n = 118 .. 1M
+    python benchmarks/bench_sai_solvers.py cg --epochs 0   # FSAI form, leave-matrices-out folds, CG
+    python benchmarks/bench_sai_solvers.py gmres --epochs 0 --only-fold K  # SAI form, fold K = 0, 1, 2
+    python benchmarks/bench_sai_solvers.py gmres --quick --epochs 4 --prior A --loss krylov --tag _eA4k \
+        --only-fold K                                      # a training variant (learned, SPAI, TOP_M only)
 
 Test matrices: the shared SuiteSparse matrices with 100 <= n <= 3000;
 pattern-only matrices become shifted graph Laplacians ``L + 0.01 mean(deg) I``
@@ -488,15 +490,16 @@ def _per_matrix(records, datasets, metric_it, order):
     return L
 
 
-def _conf(recs):
+def _conf(recs, skip=("n", "nnz", "fold", "fraction", "decode", "epochs")):
     p = next((r["params"] for r in recs if r["method"] == "ISING+MAG" and "features" in r["params"]), {})
-    return ", ".join(f"`{k}={v!r}`" for k, v in p.items() if k not in ("n", "nnz"))
+    return ", ".join(f"`{k}={v!r}`" for k, v in p.items() if k not in skip)
 
 
 def render(args):
     out = ["# Sparse approximate inverses as solver preconditioners (task `sai`)", "",
-           "Regenerate: `python benchmarks/bench_sai_solvers.py setup --big`, `... cg --epochs 4`, "
-           "`... gmres --epochs 4`, then `... render`. One thread per process on a 2-core machine shared with "
+           "Regenerate: `python benchmarks/bench_sai_solvers.py setup --big`, `... cg --epochs 0`, "
+           "`... gmres --epochs 0 --only-fold K` (K = 0, 1, 2), then `... render`; the training variants with the "
+           "command in their row. One thread per process on a 2-core machine shared with "
            "other jobs: wall times are inflated by the load (see the CPU-second columns and the load averages).", ""]
     st = _load("setup")
     if st:
@@ -507,7 +510,7 @@ def render(args):
         meths = ["ISING+MAG", "SPAI", "ILU", "AMG"]
         small = {d: v for d, v in tab.items() if v["n"] <= 3000}
         out += ["## Setup time (`setup`)", "",
-                f"`transform` of the default estimator ({_conf(recs)}) "
+                f"`transform` of the default estimator ({_conf(recs, ('n', 'nnz'))}) "
                 f"next to static SPAI(A), ILU (`scipy spilu`, drop_tol 1e-4) and AMG (`pyamg` smoothed aggregation "
                 f"setup), seconds wall / CPU. Load average at the end: {st['load_average'][0]:.1f}.", "",
                 "| system | n | " + " | ".join(meths) + " |", "|---|---|" + "---|" * len(meths)]
@@ -538,10 +541,11 @@ def render(args):
         out += ["## CG with the symmetric form (`cg`)", "",
                 f"`form=\"fsai\"` (M = G^T G), leave-matrices-out: {len(cgr['folds'])} folds of the "
                 f"{sum(map(len, cgr['folds']))} SPD shared matrices (100 <= n <= 3000; pattern-only ones as shifted "
-                f"graph Laplacians); each fold's model is trained ({cgr['epochs']} epochs) on 30x30 and 60x60 "
+                f"graph Laplacians); each fold's model is fitted ({cgr['epochs']} epochs, otherwise defaults: "
+                f"{_conf([r for r in cgr['records'] if r['method'] == 'ISING+MAG'])}) on 30x30 and 60x60 "
                 "windows of the other folds' matrices. `FSAI`: static FSAI on the lower pattern of A; "
-                "`ISING+MAG`: learned pattern at the nnz of FSAI(A) (sampled, or `(top)`: the largest learned field); "
-                "`TOP |G*|`: the largest |G*| (FSAI on all candidates, the model's input feature) at the learned nnz. "
+                "`ISING+MAG`: the estimator's pattern at the nnz of FSAI(A) (`(top)`: `decode=\"top\"`, else sampled); "
+                "`TOP_G`: the largest |G*| (FSAI on all candidates) at the learned nnz. "
                 "CG rtol 1e-8, maxiter 20 n.", ""]
         out += _table(recs, "cg_iterations", "FSAI", order) + [""]
         out += ["2-D and 3-D Poisson (fold 0's model):", ""]
@@ -558,10 +562,11 @@ def render(args):
         order = ["NONE", "JACOBI", "SPAI", "ISING+MAG", "ISING+MAG (top)", "TOP_M", "GREEDY_SPAI", "ILU", "AMG"]
         out += [f"## GMRES, leave-matrices-out (`{part}`, features=\"{gr['features']}\")", "",
                 f"{len(gr['folds'])} folds of the {sum(map(len, gr['folds']))} shared matrices with 100 <= n <= 3000 "
-                f"(pattern-only ones as shifted graph Laplacians); each fold's model trained ({gr['epochs']} epochs, "
-                "otherwise defaults) on 30x30 and 60x60 windows of the other folds' matrices. Learned, TOP |M*| "
-                "and GREEDY SPAI at the nnz of static SPAI(A). GMRES(50), rtol 1e-8, at most 1000 iterations "
-                "(a failure counts as 1000).", ""]
+                f"(pattern-only ones as shifted graph Laplacians); each fold's model fitted ({gr['epochs']} epochs, "
+                f"otherwise defaults: {_conf([r for r in gr['records'] if r['method'] == 'ISING+MAG'])}) on 30x30 "
+                "and 60x60 windows of the other folds' matrices. `ISING+MAG` (`(top)`: `decode=\"top\"`, else "
+                "sampled), `TOP_M` (the largest |M*|) and `GREEDY_SPAI` at the nnz of static SPAI(A). GMRES(50), "
+                "rtol 1e-8, at most 1000 iterations (a failure counts as 1000).", ""]
         out += _table(gr["records"], "gmres_iterations", "SPAI", order) + [""]
     out += _ablation()
     (RESULTS / "sai_solvers.md").write_text("\n".join(out) + "\n")
@@ -609,7 +614,7 @@ def _ablation():
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("part", choices=["setup", "cg", "gmres", "render"])
-    ap.add_argument("--epochs", type=int, default=6, help="training epochs of the learned model per fold")
+    ap.add_argument("--epochs", type=int, default=0, help="training epochs of the learned model per fold")
     ap.add_argument("--folds", type=int, default=3, help="leave-matrices-out folds")
     ap.add_argument("--only-fold", type=int, default=None, help="run one fold (gmres)")
     ap.add_argument("--per-matrix", type=int, default=30, help="windows per matrix and size for training")
