@@ -271,7 +271,8 @@ def cg_part(args):
         train_names = [nm for nm in names if nm not in test]
         W = windows(train_names, spd=True)
         W = [w for w in W if is_spd(w)]
-        est, t_fit = timed(lambda: SAIPreconditioner(form="fsai", max_epochs=args.epochs, random_state=0).fit(W))
+        est, t_fit = timed(lambda: SAIPreconditioner(form="fsai", max_epochs=args.epochs, random_state=0,
+                                                     **_estimator_options(args)).fit(W))
         print(f"fold {f}: trained on {len(W)} SPD windows of {len(train_names)} matrices in {t_fit:.0f} s", flush=True)
         systems = [(nm, check_matrix(system(nm))) for nm in test] + (extra if f == 0 else [])
         for nm, A in systems:  # loop over test matrices
@@ -321,7 +322,7 @@ def cg_part(args):
                 add("IC", t, Mi, None, {"tool": "ilupp.IChol0"})
             except Exception:  # ilupp not installed or breakdown
                 pass
-    write("cg", records, {"folds": folds, "epochs": args.epochs, "load_average": os.getloadavg()})
+    write("cg" + args.tag, records, {"folds": folds, "epochs": args.epochs, "load_average": os.getloadavg()})
 
 
 def gmres_part(args):
@@ -548,6 +549,12 @@ def render(args):
                 "`TOP_G`: the largest |G*| (FSAI on all candidates) at the learned nnz. "
                 "CG rtol 1e-8, maxiter 20 n.", ""]
         out += _table(recs, "cg_iterations", "FSAI", order) + [""]
+        for f in sorted(RESULTS.glob("sai_cg_*.json")):  # training variants (`cg --tag _<name>`)
+            v = json.loads(f.read_text())
+            vr = [r for r in v["records"] if not r["dataset"].startswith("poisson")]
+            cmd = vr[0]["command"].replace("python benchmarks/", "")
+            out += [f"Variant `{f.stem[len('sai_cg_'):]}` (`{cmd}`):", ""]
+            out += _table(vr, "cg_iterations", "FSAI", ["FSAI", "ISING+MAG (top)", "TOP_G"]) + [""]
         out += ["2-D and 3-D Poisson (fold 0's model):", ""]
         out += _per_matrix(cgr["records"], ["poisson2d_200x200", "poisson3d_34^3"], "cg_iterations", order) + [""]
     for part in ("gmres", "gmres_A"):
