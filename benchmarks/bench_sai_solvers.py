@@ -534,7 +534,7 @@ def render(args):
         if steps:
             out += [f"Steps of `transform` on {steps[0]['dataset']} ({steps[0]['params']['candidates']} candidates), "
                     "CPU seconds, best of 3:", "", "| step | CPU s |", "|---|---|"]
-            out += [f"| {r['params']['step']} | {r['mean']:.3f} |" for r in steps] + [""]
+            out += [f"| {r['params']['step'].replace('|', chr(92) + '|')} | {r['mean']:.3f} |" for r in steps] + [""]
     cgr = _load("cg")
     if cgr:
         order = ["NONE", "JACOBI", "FSAI", "ISING+MAG", "ISING+MAG (top)", "TOP_G", "IC", "AMG"]
