@@ -26,7 +26,7 @@ class _Item:
         self.n = A.shape[0]
         self.form = form
         self.rows, self.cols = candidate_pattern(A, pattern, keep_diagonal, max_candidates)
-        self.x = entry_features(A, self.rows, self.cols, pattern, features, max_candidates)
+        self.x = entry_features(A, self.rows, self.cols, pattern, features, max_candidates, _mstar=form != "fsai")
         if form == "fsai":
             # G is lower triangular: its candidates are the strictly lower ones
             # (features computed on the whole, symmetric candidate set)

@@ -350,7 +350,7 @@ def n_entry_features(pattern, features="A"):
     return k + (1 if isinstance(pattern, str) and pattern == "full" else 0)
 
 
-def entry_features(A, rows, cols, pattern, features="A", max_candidates=None):
+def entry_features(A, rows, cols, pattern, features="A", max_candidates=None, _mstar=True):
     """Per-candidate features of the entries ``(rows, cols)`` of M.
 
     ``features="A"`` (the paper's): ``|A_ij|`` and ``|(A^2)_ij|``, each
@@ -381,7 +381,8 @@ def entry_features(A, rows, cols, pattern, features="A", max_candidates=None):
     f2 = np.abs(_lookup(A2, rows, cols)) / a2max
     feats = [f1, f2]
     if features == "lstsq":
-        feats += _lstsq_features(A, rows, cols)
+        # _mstar=False: zeros in place of |M*| (the FSAI form replaces them by |G*|)
+        feats += _lstsq_features(A, rows, cols, mstar=_mstar)
     if isinstance(pattern, str) and pattern == "full":
         feats.append(np.ones_like(f1))
     return torch.as_tensor(np.stack(feats, 1), dtype=torch.float32)
@@ -480,7 +481,7 @@ def _with_diagonal_keys(rows, cols, n):
     return np.insert(key, pos[new], d[new])
 
 
-def _lstsq_features(A, rows, cols):
+def _lstsq_features(A, rows, cols, mstar=True):
     """|M*| on the candidates (column- and globally scaled) and the greedy score from the diagonal."""
     from ._lstsq import sai_lstsq
 
@@ -488,12 +489,15 @@ def _lstsq_features(A, rows, cols):
     if rows.size == 0:
         return [np.zeros(0)] * 3
     A = sp.csr_matrix(A)
-    key = _with_diagonal_keys(rows, cols, n)
-    vals, _ = sai_lstsq(A, key % n, key // n)
-    av = np.abs(vals)
-    v = av[np.searchsorted(key, cols * n + rows)]
-    f_col = _colmax_scale(v, cols, n)
-    f_glob = v / (av.max() if av.size and av.max() > 0 else 1.0)
+    if mstar:
+        key = _with_diagonal_keys(rows, cols, n)
+        vals, _ = sai_lstsq(A, key % n, key // n)
+        av = np.abs(vals)
+        v = av[np.searchsorted(key, cols * n + rows)]
+        f_col = _colmax_scale(v, cols, n)
+        f_glob = v / (av.max() if av.size and av.max() > 0 else 1.0)
+    else:
+        f_col = f_glob = np.zeros(rows.size)
     # greedy SPAI score of entry (i, k) when column k holds only its diagonal
     colnorm2 = np.asarray(A.multiply(A).sum(0)).ravel()
     d = A.diagonal()
