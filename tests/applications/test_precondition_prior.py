@@ -139,3 +139,13 @@ def test_fsai_top_prior_at_initialisation_is_top_gstar():
     top = np.zeros(r.size, dtype=bool)
     top[np.argsort(-score, kind="stable")[: round(0.4 * r.size)]] = True
     np.testing.assert_array_equal(np.asarray(est.G_[r, c]).ravel() != 0, top)
+
+
+def test_prior_field_shortcut_equals_full_forward():
+    net = PriorField(EntryGCNII(3, hidden=8, n_layers=2), prior_column=0)
+    x = torch.rand(30, 3)
+    rows, cols = torch.randint(0, 8, (2, 30))
+    with torch.no_grad():
+        fast = net(x, rows, cols)  # zero read-out: the hidden layers are skipped
+        full = net.scale * net.prior(x) + net.correction(x, rows, cols)
+    torch.testing.assert_close(fast, full)
