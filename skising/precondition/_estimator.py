@@ -71,9 +71,8 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
         as an Ising node a constant-field Ising model equals RANDOM.
     features : {"lstsq", "A"}, default="lstsq"
         Entry features of the field model. ``"A"`` (the paper's): ``|A_ij|``
-        and ``|(A^2)_ij|``. ``"lstsq"`` (default: on matrices it never saw
-        it needs far fewer GMRES iterations, see ``doc/precondition.md``)
-        adds three that see the
+        and ``|(A^2)_ij|``. ``"lstsq"`` (default: the priors rank by its
+        ``|M*|`` and ``|G*|``) adds three that see the
         least-squares problem: ``|M*_ij|`` of the least-squares inverse on
         all candidates (scaled by its column maximum and by its overall
         maximum) and the greedy-SPAI score of the entry from a diagonal
