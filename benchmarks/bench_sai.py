@@ -64,6 +64,70 @@ def rec(dataset, method, metric, values=None, mean=None, std=None, n=None, unit=
     }
 
 
+# display labels of the rows -> canonical method names (the configuration goes to ``params``)
+_BASES = {"TOP |M*|": ("TOP_M", {}), "TOP |M*| 50%": ("TOP_M", {"fraction": 0.5}), "TOP |G*|": ("TOP_G", {}),
+          "GREEDY SPAI": ("GREEDY_SPAI", {}), "ISING (beta=2)": ("ISING", {"beta": 2.0})}
+
+
+def canonical(label):
+    """``(method, params)`` of a row label such as ``"ISING+MAG [lstsq-cal] (best of 8) + REFINE4"``.
+
+    The method is the canonical name (``ISING+MAG``, ``ISING``, ``RANDOM``,
+    ``ONLY A``, ``TOP_M``, ``GREEDY_SPAI``, ``SPAI``, ``JACOBI``, ``ILU``,
+    ``AMG``, ``NONE``); the variant (``[tag]``: the training configuration
+    of :func:`table1`), the comparison (``"X - Y"``: paired differences), the
+    parenthesised setting, the refinement rounds and the sampler sweeps go to
+    ``params``, with the label itself under ``"label"`` (the table row).
+    """
+    import re
+
+    params = {"label": label}
+    s = label
+    if " - " in s:  # paired difference "X - Y"
+        s, other = s.split(" - ", 1)
+        both = re.search(r" \(both \+ REFINE(\d+)\)$", other)
+        if both:  # the refinement applies to both sides of the difference
+            other = other[: both.start()] + f" + REFINE{both.group(1)}"
+            params["refine_steps"] = int(both.group(1))
+        params["minus"], mp = canonical(other)
+        params["minus_params"] = {k: v for k, v in mp.items() if k != "label"}
+    m = re.search(r" \+ REFINE(\d+)$", s)
+    if m:
+        params["refine_steps"] = int(m.group(1))
+        s = s[: m.start()]
+    m = re.search(r" T=(\d+)$", s)
+    if m:
+        params["n_sweeps"] = int(m.group(1))
+        s = s[: m.start()]
+    m = re.search(r" \(([^()]*)\)$", s)
+    if m and s[: m.start()] not in _BASES:
+        note = m.group(1)
+        s = s[: m.start()]
+        b = re.fullmatch(r"best of (\d+)", note)
+        r = re.fullmatch(r"REFINE(\d+)", note)
+        if b:
+            params["transform_samples"] = int(b.group(1))
+        elif r:
+            params["refine_steps"] = int(r.group(1))
+        elif note == "no refinement":
+            params["refine_steps"] = 0
+        else:
+            params["setting"] = note
+    m = re.search(r" \[([^\]]+)\]$", s)
+    if m:
+        params["variant"] = m.group(1)
+        s = s[: m.start()]
+    method, extra = _BASES.get(s, (s, {}))
+    params.update(extra)
+    return method, params
+
+
+def canonical_record(r):
+    """A record with its row label split into the canonical method and ``params``."""
+    method, params = canonical(r["method"])
+    return dict(r, method=method, params={**params, **r.get("params", {})})
+
+
 def setting_data(setting, n_matrices, max_per_matrix):
     if setting in (1, 2):
         mats = make_banded_binary_matrices(n_matrices, random_state=0)
@@ -790,7 +854,7 @@ def merge(args):
     # training parts: only their learned rows (their TOP |M*| row repeats the rows_ part's)
     records = [r for k in use for r in parts[k]["records"]
                if not k.startswith("table1_") or r["method"].startswith("ISING+MAG")]
-    (RESULTS / "sai.json").write_text(json.dumps(records, indent=1))
+    (RESULTS / "sai.json").write_text(json.dumps([canonical_record(r) for r in records], indent=1))
     notes = {k: {kk: vv for kk, vv in parts[k].items() if kk != "records"} for k in use}
     L = ["# Sparse approximate inverses (task `sai`)", "",
          "Machine: 2-core CPU shared with other jobs (load averages in the notes), torch 1 thread "

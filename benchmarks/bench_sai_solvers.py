@@ -2,9 +2,11 @@
 
 Usage (each part writes benchmarks/results/sai_<part>.json and .md)::
 
-    python benchmarks/bench_sai_solvers.py setup          # transform vs ILU / AMG setup, n = 48 .. 1M
-    python benchmarks/bench_sai_solvers.py cg --epochs 6  # FSAI form, leave-matrices-out folds, CG
-    python benchmarks/bench_sai_solvers.py gmres --epochs 6  # SAI form, leave-matrices-out folds, GMRES
+    python benchmarks/bench_sai_solvers.py setup --big     # transform vs ILU / AMG setup, n = 118 .. 1M
+    python benchmarks/bench_sai_solvers.py cg --epochs 0   # FSAI form, leave-matrices-out folds, CG
+    python benchmarks/bench_sai_solvers.py gmres --epochs 0 --only-fold K  # SAI form, fold K = 0, 1, 2
+    python benchmarks/bench_sai_solvers.py gmres --quick --epochs 4 --prior A --loss krylov --tag _eA4k \
+        --only-fold K                                      # a training variant (learned, SPAI, TOP_M only)
 
 Test matrices: the shared SuiteSparse matrices with 100 <= n <= 3000;
 pattern-only matrices become shifted graph Laplacians ``L + 0.01 mean(deg) I``
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 import os
 
-for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
     os.environ.setdefault(_v, "1")
 
 import argparse  # noqa: E402
@@ -92,12 +94,17 @@ def test_matrices(spd_only):
     return names
 
 
-def windows(names, sizes=(30, 60), per_matrix=60, spd=False, seed=0):
-    """Diagonal windows (principal submatrices) of the systems, scaled to max |w| = 1."""
+def windows(names, sizes=(30, 60), per_matrix=60, spd=False, seed=0, whole_max_n=0):
+    """Diagonal windows (principal submatrices) of the systems, scaled to max |w| = 1.
+
+    Matrices with ``n <= whole_max_n`` are also taken whole.
+    """
     rng = np.random.default_rng(seed)
     out = []
     for nm in names:  # loop over matrices
         A = system(nm).tocsr()
+        if A.shape[0] <= whole_max_n:
+            out.append(check_matrix(A) / abs(A).max())
         for s in sizes:  # window sizes
             starts = np.arange(0, A.shape[0] - s + 1, s)
             if starts.size > per_matrix:
@@ -171,7 +178,7 @@ def setup_part(args):
     from scipy.sparse.linalg import spilu
 
     torch.set_num_threads(1)
-    est = SAIPreconditioner(max_epochs=2, random_state=0).fit(windows(["bcsstk05", "can_144"], per_matrix=20))
+    est = SAIPreconditioner(random_state=0).fit(windows(["bcsstk05", "can_144"], per_matrix=20))  # defaults
     mats = [(nm, check_matrix(system(nm))) for nm in test_matrices(False)]
     mats += [("poisson2d_200x200", pyamg.gallery.poisson((200, 200), format="csr")),
              ("poisson3d_34^3", pyamg.gallery.poisson((34, 34, 34), format="csr"))]
@@ -184,7 +191,8 @@ def setup_part(args):
         n = A.shape[0]
         t = {}
         _, *t["ISING+MAG"] = timed(lambda: est.transform(A), cpu=True)
-        rows = [("ISING+MAG", {"features": est.features, "max_candidates": est.max_candidates})]
+        rows = [("ISING+MAG", {"features": est.features, "max_candidates": est.max_candidates, "prior": est.prior,
+                               "decode": est.decode, "max_epochs": est.max_epochs})]
         if n <= 200_000:
             _, *t["SPAI"] = timed(lambda: spai(A, "A"), cpu=True)
             rows.append(("SPAI", {"pattern": "A"}))
@@ -203,7 +211,39 @@ def setup_part(args):
             records.append(rec(nm, m, "setup_seconds", t[m][0], p, "s"))
             records.append(rec(nm, m, "setup_cpu_seconds", t[m][1], p, "s"))
         print(nm, n, " ".join(f"{m}={t[m][0]:.3f}/{t[m][1]:.3f}" for m, _ in rows), flush=True)
+        if nm == "poisson2d_200x200":
+            records += _stages(est, A, nm)
         write("setup", records, {"load_average": os.getloadavg()}, quiet=True)  # after every matrix
+
+
+def _stages(est, A, name):
+    """CPU seconds of the steps of ``transform`` (best of 3): candidates, features, field, decoding, values."""
+    from skising.precondition._pattern import _lstsq_features
+
+    A = check_matrix(A)
+    cap = est.max_candidates
+    out = {}
+
+    def best(key, f):
+        v = []
+        for _ in range(3):  # repeats
+            res, _, c = timed(f, cpu=True)
+            v.append(c)
+        out[key] = min(v)
+        return res
+
+    best("transform", lambda: est.transform(A))
+    r, c = best("candidates", lambda: candidate_pattern(A, "A2", True, cap))
+    best("features", lambda: entry_features(A, r, c, "A2", est.features, cap))
+    best("features: |M*| and greedy score", lambda: _lstsq_features(A, r, c))
+    item = est._item(A, build_graph=False)
+    best("field", lambda: est._fields(item))
+    keep = best("field + decoding", lambda: est._top_item(item) if est.decode == "top"
+                else est._sample_item(item, 1, est._fresh_generator()))
+    best("values (least squares)", lambda: est._solve_item(item, keep))
+    print("  stages (CPU s):", {k: round(v, 3) for k, v in out.items()}, flush=True)
+    return [rec(name, "ISING+MAG", "step_cpu_seconds", v, {"step": k, "n": A.shape[0], "candidates": int(r.size)}, "s")
+            for k, v in out.items()]
 
 
 # --------------------------------------------------------------------------- folds
@@ -231,7 +271,8 @@ def cg_part(args):
         train_names = [nm for nm in names if nm not in test]
         W = windows(train_names, spd=True)
         W = [w for w in W if is_spd(w)]
-        est, t_fit = timed(lambda: SAIPreconditioner(form="fsai", max_epochs=args.epochs, random_state=0).fit(W))
+        est, t_fit = timed(lambda: SAIPreconditioner(form="fsai", max_epochs=args.epochs, random_state=0,
+                                                     **_estimator_options(args)).fit(W))
         print(f"fold {f}: trained on {len(W)} SPD windows of {len(train_names)} matrices in {t_fit:.0f} s", flush=True)
         systems = [(nm, check_matrix(system(nm))) for nm in test] + (extra if f == 0 else [])
         for nm, A in systems:  # loop over test matrices
@@ -251,13 +292,16 @@ def cg_part(args):
             low = it_rows > it_cols
             m_low = int(low.sum())
             frac = float(np.clip((nnz_s - n) / max(m_low, 1), 0.01, 0.99))
+            conf = {"form": "fsai", "features": est.features, "prior": est.prior, "epochs": args.epochs,
+                    "fraction": frac}
+            decode0 = est.decode
+            est.set_params(decode="sample")
             Ml, t = timed(lambda: est.transform(A, fraction=frac, solver="cg"))
-            add("ISING+MAG", t, Ml, est.G_.nnz, {"form": "fsai", "features": est.features, "fraction": frac})
+            add("ISING+MAG", t, Ml, est.G_.nnz, dict(conf, decode="sample"))
             est.set_params(decode="top")
             Mk, t = timed(lambda: est.transform(A, fraction=frac, solver="cg"))
-            add("ISING+MAG", t, Mk, est.G_.nnz, {"form": "fsai", "features": est.features, "fraction": frac,
-                                                 "decode": "top"})
-            est.set_params(decode="sample")
+            add("ISING+MAG", t, Mk, est.G_.nnz, dict(conf, decode="top"))
+            est.set_params(decode=decode0)
             # TOP |G*| at the learned nnz (the learned model's main input feature, no learning)
             def top():
                 r, c = it_rows[low], it_cols[low]
@@ -265,7 +309,7 @@ def cg_part(args):
                 keep = equal_nnz_top(g, est.G_.nnz - n)
                 return FSAIOperator(fsai_factor(A, r[keep], c[keep])[0])
             Mt, t = timed(top)
-            add("TOP |G*|", t, Mt, Mt.G_.nnz, {"form": "fsai", "pattern": "A2"})
+            add("TOP_G", t, Mt, Mt.G_.nnz, {"form": "fsai", "pattern": "A2"})
             try:
                 ml, t = timed(lambda: pyamg.smoothed_aggregation_solver(A))
                 add("AMG", t, ml.aspreconditioner(cycle="V"), None, {"solver": "smoothed_aggregation"})
@@ -278,7 +322,7 @@ def cg_part(args):
                 add("IC", t, Mi, None, {"tool": "ilupp.IChol0"})
             except Exception:  # ilupp not installed or breakdown
                 pass
-    write("cg", records, {"folds": folds, "epochs": args.epochs, "load_average": os.getloadavg()})
+    write("cg" + args.tag, records, {"folds": folds, "epochs": args.epochs, "load_average": os.getloadavg()})
 
 
 def gmres_part(args):
@@ -294,18 +338,21 @@ def gmres_part(args):
         if args.only_fold is not None and f != args.only_fold:
             continue
         train_names = [nm for nm in names if nm not in test]
-        W = windows(train_names, per_matrix=args.per_matrix)
+        sizes = tuple(int(v) for v in args.sizes.split(","))
+        W = windows(train_names, sizes=sizes, per_matrix=args.per_matrix, whole_max_n=args.whole_max_n)
         est, t_fit = timed(lambda: SAIPreconditioner(max_epochs=args.epochs, features=args.features,
-                                                     random_state=0).fit(W))
-        print(f"fold {f}: trained on {len(W)} windows of {len(train_names)} matrices in {t_fit:.0f} s", flush=True)
+                                                     random_state=0, **_estimator_options(args)).fit(W))
+        print(f"fold {f}: trained on {len(W)} windows of {len(train_names)} matrices in {t_fit:.0f} s; "
+              f"loss by epoch {[round(h['loss'], 4) for h in est.history_]}", flush=True)
         for nm in test:  # loop over test matrices
             A = check_matrix(system(nm))
             n = A.shape[0]
             b = np.random.default_rng(0).standard_normal(n)
             add = Runner(records, "gmres", nm, A, b, 50 * 20, f)
-            add("NONE", 0.0, None, 0)
+            if not args.quick:
+                add("NONE", 0.0, None, 0)
             d = A.diagonal()
-            if (d != 0).all():
+            if (d != 0).all() and not args.quick:
                 Mj, t = timed(lambda: sp.diags(1.0 / d).tocsr())
                 add("JACOBI", t, Mj, n)
             Ms, t = timed(lambda: spai(A, "A"))
@@ -313,25 +360,31 @@ def gmres_part(args):
             rows, cols = candidate_pattern(A, "A2", True, est.max_candidates)
             m = rows.size
             frac = float(np.clip((Ms.nnz - n) / max(m, 1), 0.01, 0.99))
-            Ml, t = timed(lambda: est.transform(A, fraction=frac))
-            nnz_l = est.M_.nnz
-            add("ISING+MAG", t, Ml, nnz_l, {"features": est.features, "fraction": frac})
+            conf = {"features": est.features, "prior": est.prior, "loss": est.loss, "epochs": args.epochs}
+            decode0 = est.decode
+            if not args.quick:
+                est.set_params(decode="sample")
+                Ml, t = timed(lambda: est.transform(A, fraction=frac))
+                add("ISING+MAG", t, Ml, est.M_.nnz, dict(conf, fraction=frac, decode="sample"))
             est.set_params(decode="top")
             Mk, t = timed(lambda: est.transform(A, fraction=frac))
-            add("ISING+MAG", t, Mk, est.M_.nnz, {"features": est.features, "fraction": frac, "decode": "top"})
-            est.set_params(decode="sample")
+            nnz_l = est.M_.nnz
+            add("ISING+MAG", t, Mk, nnz_l, dict(conf, fraction=frac, decode="top"))
+            est.set_params(decode=decode0)
 
             def top():
                 x = entry_features(A, rows, cols, "A2", "lstsq", est.max_candidates)[:, 3].numpy()
                 keep = equal_nnz_top(x, nnz_l - n)
                 return _sai_on(A, rows[keep], cols[keep])
             Mt, t = timed(top)
-            add("TOP |M*|", t, aslinearoperator(Mt), Mt.nnz, {"pattern": "A2"})
+            add("TOP_M", t, aslinearoperator(Mt), Mt.nnz, {"pattern": "A2"})
+            if args.quick:
+                continue
             if n <= args.greedy_max_n:  # greedy_spai works on dense columns: O(n^2) memory, slow above ~1000
                 from skising.precondition import greedy_spai
 
                 Mg, t = timed(lambda: greedy_spai(A, "A2", fraction=float(np.clip((nnz_l - n) / max(m, 1), 0, 1))))
-                add("GREEDY SPAI", t, aslinearoperator(Mg), Mg.nnz, {"pattern": "A2"})
+                add("GREEDY_SPAI", t, aslinearoperator(Mg), Mg.nnz, {"pattern": "A2"})
             try:
                 ilu, t = timed(lambda: spilu(sp.csc_matrix(A), drop_tol=1e-4, fill_factor=10))
                 add("ILU", t, LinearOperator(A.shape, ilu.solve), ilu.L.nnz + ilu.U.nnz,
@@ -344,9 +397,20 @@ def gmres_part(args):
             except Exception:  # pyamg fails on some indefinite matrices
                 pass
     tag = f"_{args.features}" if args.features != "lstsq" else ""
+    tag += args.tag
     tag += f"_fold{args.only_fold}" if args.only_fold is not None else ""
     write("gmres" + tag, records, {"folds": folds, "epochs": args.epochs, "features": args.features,
                                    "load_average": os.getloadavg()})
+
+
+def _estimator_options(args):
+    """Estimator parameters given on the command line (the others stay at their defaults)."""
+    out = {}
+    if args.prior is not None:
+        out["prior"] = None if args.prior == "none" else args.prior
+    if args.loss is not None:
+        out["loss"] = args.loss
+    return out
 
 
 def _sai_on(A, r, c):
@@ -372,9 +436,12 @@ def _load(part):
     return json.loads(path.read_text()) if path.exists() else None
 
 
+_OLD_NAMES = {"TOP |M*|": "TOP_M", "TOP |G*|": "TOP_G", "GREEDY SPAI": "GREEDY_SPAI"}
+
+
 def _label(r):
     p = r["params"]
-    return r["method"] + (" (top)" if p.get("decode") == "top" else "")
+    return _OLD_NAMES.get(r["method"], r["method"]) + (" (top)" if p.get("decode") == "top" else "")
 
 
 def _table(records, metric_it, ref, order):
@@ -424,10 +491,16 @@ def _per_matrix(records, datasets, metric_it, order):
     return L
 
 
+def _conf(recs, skip=("n", "nnz", "fold", "fraction", "decode", "epochs")):
+    p = next((r["params"] for r in recs if r["method"] == "ISING+MAG" and "features" in r["params"]), {})
+    return ", ".join(f"`{k}={v!r}`" for k, v in p.items() if k not in skip)
+
+
 def render(args):
     out = ["# Sparse approximate inverses as solver preconditioners (task `sai`)", "",
-           "Regenerate: `python benchmarks/bench_sai_solvers.py setup --big`, `... cg --epochs 4`, "
-           "`... gmres --epochs 4`, then `... render`. One thread per process on a 2-core machine shared with "
+           "Regenerate: `python benchmarks/bench_sai_solvers.py setup --big`, `... cg --epochs 0`, "
+           "`... gmres --epochs 0 --only-fold K` (K = 0, 1, 2), then `... render`; the training variants with the "
+           "command in their row. One thread per process on a 2-core machine shared with "
            "other jobs: wall times are inflated by the load (see the CPU-second columns and the load averages).", ""]
     st = _load("setup")
     if st:
@@ -438,7 +511,7 @@ def render(args):
         meths = ["ISING+MAG", "SPAI", "ILU", "AMG"]
         small = {d: v for d, v in tab.items() if v["n"] <= 3000}
         out += ["## Setup time (`setup`)", "",
-                f"`transform` of the default estimator (`features=\"lstsq\"`, `max_candidates=32`, sampled pattern) "
+                f"`transform` of the default estimator ({_conf(recs, ('n', 'nnz'))}) "
                 f"next to static SPAI(A), ILU (`scipy spilu`, drop_tol 1e-4) and AMG (`pyamg` smoothed aggregation "
                 f"setup), seconds wall / CPU. Load average at the end: {st['load_average'][0]:.1f}.", "",
                 "| system | n | " + " | ".join(meths) + " |", "|---|---|" + "---|" * len(meths)]
@@ -457,19 +530,31 @@ def render(args):
             if v["n"] > 3000:
                 out.append(f"| {d} | {v['n']} | " + " | ".join(cell(v, m) for m in meths) + " |")
         out.append("")
+        steps = [r for r in recs if r["metric"] == "step_cpu_seconds"]
+        if steps:
+            out += [f"Steps of `transform` on {steps[0]['dataset']} ({steps[0]['params']['candidates']} candidates), "
+                    "CPU seconds, best of 3:", "", "| step | CPU s |", "|---|---|"]
+            out += [f"| {r['params']['step'].replace('|', chr(92) + '|')} | {r['mean']:.3f} |" for r in steps] + [""]
     cgr = _load("cg")
     if cgr:
-        order = ["NONE", "JACOBI", "FSAI", "ISING+MAG", "ISING+MAG (top)", "TOP |G*|", "IC", "AMG"]
+        order = ["NONE", "JACOBI", "FSAI", "ISING+MAG", "ISING+MAG (top)", "TOP_G", "IC", "AMG"]
         recs = [r for r in cgr["records"] if not r["dataset"].startswith("poisson")]
         out += ["## CG with the symmetric form (`cg`)", "",
                 f"`form=\"fsai\"` (M = G^T G), leave-matrices-out: {len(cgr['folds'])} folds of the "
                 f"{sum(map(len, cgr['folds']))} SPD shared matrices (100 <= n <= 3000; pattern-only ones as shifted "
-                f"graph Laplacians); each fold's model is trained ({cgr['epochs']} epochs) on 30x30 and 60x60 "
+                f"graph Laplacians); each fold's model is fitted ({cgr['epochs']} epochs, otherwise defaults: "
+                f"{_conf([r for r in cgr['records'] if r['method'] == 'ISING+MAG'])}) on 30x30 and 60x60 "
                 "windows of the other folds' matrices. `FSAI`: static FSAI on the lower pattern of A; "
-                "`ISING+MAG`: learned pattern at the nnz of FSAI(A) (sampled, or `(top)`: the largest learned field); "
-                "`TOP |G*|`: the largest |G*| (FSAI on all candidates, the model's input feature) at the learned nnz. "
+                "`ISING+MAG`: the estimator's pattern at the nnz of FSAI(A) (`(top)`: `decode=\"top\"`, else sampled); "
+                "`TOP_G`: the largest |G*| (FSAI on all candidates) at the learned nnz. "
                 "CG rtol 1e-8, maxiter 20 n.", ""]
         out += _table(recs, "cg_iterations", "FSAI", order) + [""]
+        for f in sorted(RESULTS.glob("sai_cg_*.json")):  # training variants (`cg --tag _<name>`)
+            v = json.loads(f.read_text())
+            vr = [r for r in v["records"] if not r["dataset"].startswith("poisson")]
+            cmd = vr[0]["command"].replace("python benchmarks/", "")
+            out += [f"Variant `{f.stem[len('sai_cg_'):]}` (`{cmd}`):", ""]
+            out += _table(vr, "cg_iterations", "FSAI", ["FSAI", "ISING+MAG (top)", "TOP_G"]) + [""]
         out += ["2-D and 3-D Poisson (fold 0's model):", ""]
         out += _per_matrix(cgr["records"], ["poisson2d_200x200", "poisson3d_34^3"], "cg_iterations", order) + [""]
     for part in ("gmres", "gmres_A"):
@@ -481,26 +566,74 @@ def render(args):
                 continue
             gr = dict(parts[0], records=[r for q in parts for r in q["records"]])
             gr["folds"] = [gr["folds"][i] for i in sorted({r["params"]["fold"] for r in gr["records"]})]
-        order = ["NONE", "JACOBI", "SPAI", "ISING+MAG", "ISING+MAG (top)", "TOP |M*|", "GREEDY SPAI", "ILU", "AMG"]
+        order = ["NONE", "JACOBI", "SPAI", "ISING+MAG", "ISING+MAG (top)", "TOP_M", "GREEDY_SPAI", "ILU", "AMG"]
         out += [f"## GMRES, leave-matrices-out (`{part}`, features=\"{gr['features']}\")", "",
                 f"{len(gr['folds'])} folds of the {sum(map(len, gr['folds']))} shared matrices with 100 <= n <= 3000 "
-                f"(pattern-only ones as shifted graph Laplacians); each fold's model trained ({gr['epochs']} epochs, "
-                "otherwise defaults) on 30x30 and 60x60 windows of the other folds' matrices. Learned, TOP |M*| "
-                "and GREEDY SPAI at the nnz of static SPAI(A). GMRES(50), rtol 1e-8, at most 1000 iterations "
-                "(a failure counts as 1000).", ""]
+                f"(pattern-only ones as shifted graph Laplacians); each fold's model fitted ({gr['epochs']} epochs, "
+                f"otherwise defaults: {_conf([r for r in gr['records'] if r['method'] == 'ISING+MAG'])}) on 30x30 "
+                "and 60x60 windows of the other folds' matrices. `ISING+MAG` (`(top)`: `decode=\"top\"`, else "
+                "sampled), `TOP_M` (the largest |M*|) and `GREEDY_SPAI` at the nnz of static SPAI(A). GMRES(50), "
+                "rtol 1e-8, at most 1000 iterations (a failure counts as 1000).", ""]
         out += _table(gr["records"], "gmres_iterations", "SPAI", order) + [""]
+    out += _ablation()
     (RESULTS / "sai_solvers.md").write_text("\n".join(out) + "\n")
     print("\n".join(out))
+
+
+def _ablation():
+    """Training variants of the learned pattern (``gmres --quick --tag _<name>`` files), per fold."""
+    import re
+
+    files = sorted(RESULTS.glob("sai_gmres_*_fold*.json"))
+    runs = {}
+    for f in files:  # result files -> tag -> fold -> records
+        m = re.fullmatch(r"sai_gmres_(.+)_fold(\d+)", f.stem)
+        if m and m.group(1) != "A":
+            runs.setdefault(m.group(1), {})[int(m.group(2))] = json.loads(f.read_text())["records"]
+    if not runs:
+        return []
+    L = ["## Training variants of the learned pattern (`gmres --quick --tag _<name>`)", "",
+         "Same folds, right-hand sides and GMRES settings as above; learned pattern with `decode=\"top\"` at "
+         "the nnz of SPAI(A); `TOP_M` at the learned nnz. `prior=\"A\"` with 0 epochs is the prior alone "
+         "(the pattern of A, ranked by |M*|). Windows: 30x30 and 60x60 unless the command says `--sizes`; "
+         "`--whole-max-n 400` adds the whole training matrices up to n = 400. Iteration ratios are geomeans "
+         "over the fold's matrices; 'fails' counts matrices where SPAI(A) converged and the learned pattern did not.", "",
+         "| variant | prior | loss | epochs | fold | learned / SPAI | learned / TOP_M | fails | matrices | command |",
+         "|---|---|---|---|---|---|---|---|---|---|"]
+    g = lambda v: float(np.exp(np.mean(np.log(v))))  # noqa: E731
+    for tag, folds in runs.items():
+        for f, recs in sorted(folds.items()):
+            by = {}
+            for r in recs:  # records -> (dataset, label) -> metric -> value
+                by.setdefault((r["dataset"], _label(r)), {})[r["metric"]] = r["mean"]
+            ds = sorted({d for d, _ in by if (d, "ISING+MAG (top)") in by and (d, "SPAI") in by})
+            it = lambda a, d: max(by[(d, a)]["gmres_iterations"], 1)  # noqa: E731
+            ls = g([it("ISING+MAG (top)", d) / it("SPAI", d) for d in ds])
+            lt = g([it("ISING+MAG (top)", d) / it("TOP_M", d) for d in ds if (d, "TOP_M") in by])
+            fails = sum(by[(d, "ISING+MAG (top)")]["converged"] < 1 <= by[(d, "SPAI")]["converged"] for d in ds)
+            p = next(r for r in recs if r["method"] == "ISING+MAG")["params"]
+            cmd = next(r for r in recs if r["method"] == "ISING+MAG")["command"].replace("python benchmarks/", "")
+            L.append(f"| {tag} | {p.get('prior')} | {p.get('loss')} | {p.get('epochs')} | {f} | {ls:.3f} | "
+                     f"{lt:.3f} | {fails} | {len(ds)} | `{cmd}` |")
+    return L + [""]
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("part", choices=["setup", "cg", "gmres", "render"])
-    ap.add_argument("--epochs", type=int, default=6, help="training epochs of the learned model per fold")
+    ap.add_argument("--epochs", type=int, default=0, help="training epochs of the learned model per fold")
     ap.add_argument("--folds", type=int, default=3, help="leave-matrices-out folds")
     ap.add_argument("--only-fold", type=int, default=None, help="run one fold (gmres)")
     ap.add_argument("--per-matrix", type=int, default=30, help="windows per matrix and size for training")
     ap.add_argument("--features", choices=["lstsq", "A"], default="lstsq")
+    ap.add_argument("--prior", choices=["auto", "top", "A", "none"], default=None,
+                    help="SAIPreconditioner(prior=...); default: the estimator's")
+    ap.add_argument("--loss", choices=["frobenius", "krylov"], default=None,
+                    help="SAIPreconditioner(loss=...); default: the estimator's")
+    ap.add_argument("--sizes", default="30,60", help="gmres: training window sizes")
+    ap.add_argument("--whole-max-n", type=int, default=0, help="gmres: also train on whole matrices up to this n")
+    ap.add_argument("--quick", action="store_true", help="gmres: only SPAI, TOP |M*| and the learned top pattern")
+    ap.add_argument("--tag", default="", help="suffix of the result file (experiments)")
     ap.add_argument("--big", action="store_true", help="add the n = 1M Poisson row to `setup`")
     ap.add_argument("--greedy-max-n", type=int, default=1000, help="largest matrix given the greedy SPAI peer")
     args = ap.parse_args()

@@ -32,6 +32,8 @@ import contextlib
 
 import numpy as np
 
+from .. import _numba_cache
+
 __all__ = ["available", "content_hash", "disabled", "csr_to_graph", "edges_to_graph", "pin_cache_ids"]
 
 _compiled = {}
@@ -86,6 +88,7 @@ def pin_cache_ids(obj, tag, path="k", seen=None):
     func = getattr(obj, "py_func", None) or getattr(obj, "_defn", None)
     if func is None:
         return obj
+    _numba_cache.guard(obj)  # process-safe on-disk cache (see skising._numba_cache)
     for attr in ("_MemoMixin__uuid", "_Intrinsic__uuid"):
         if hasattr(obj, attr) and getattr(obj, attr) is None:
             obj._set_uuid(f"skising:{tag}:{path}")

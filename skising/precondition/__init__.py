@@ -1,7 +1,7 @@
 """Learned sparse approximate inverse preconditioners (paper Section 4.4)."""
 
 from ._estimator import SAIPreconditioner
-from ._field import ConstantField, EntryGCNII
+from ._field import ConstantField, EntryGCNII, PriorField
 from ._fsai import FSAIOperator, fsai, fsai_factor
 from ._greedy import greedy_spai, greedy_spai_dense, spai, swap_refine_dense
 from ._lstsq import sai_lstsq, sai_lstsq_dense
@@ -11,6 +11,7 @@ __all__ = [
     "SAIPreconditioner",
     "EntryGCNII",
     "ConstantField",
+    "PriorField",
     "spai",
     "fsai",
     "fsai_factor",

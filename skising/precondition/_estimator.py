@@ -21,7 +21,7 @@ from sklearn.base import TransformerMixin
 from .._base import BaseIsingEstimator
 from .._validation import check_int
 from ..sampling import GraphCouplings, RookCouplings, rook_num_edges
-from ._field import EntryGCNII
+from ._field import EntryGCNII, PriorField
 from ._fsai import FSAIOperator, TorchSparseOperator, fsai_factor, kaporin_loss
 from ._items import _Batch, _check_spd_pattern, _Item
 from ._pattern import FEATURES, check_matrix, n_entry_features
@@ -70,9 +70,8 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
         as an Ising node a constant-field Ising model equals RANDOM.
     features : {"lstsq", "A"}, default="lstsq"
         Entry features of the field model. ``"A"`` (the paper's): ``|A_ij|``
-        and ``|(A^2)_ij|``. ``"lstsq"`` (default: on matrices it never saw
-        it needs far fewer GMRES iterations, see ``doc/precondition.md``)
-        adds three that see the
+        and ``|(A^2)_ij|``. ``"lstsq"`` (default: the priors rank by its
+        ``|M*|`` and ``|G*|``) adds three that see the
         least-squares problem: ``|M*_ij|`` of the least-squares inverse on
         all candidates (scaled by its column maximum and by its overall
         maximum) and the greedy-SPAI score of the entry from a diagonal
@@ -91,12 +90,33 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
         cost to ``O(n max_candidates^2)`` whatever the density of A's rows
         and columns; the paper's 30 x 30 matrices never reach it. None: all
         of ``A + A^2``. Ignored for ``pattern="full"`` and user patterns.
-    decode : {"sample", "top"}, default="sample"
+    decode : {"sample", "top"}, default="top"
         How ``transform`` turns the learned field into a pattern:
         ``"sample"`` draws it from the Ising model (the paper's);
         ``"top"`` keeps the candidates with the largest field (``fraction``
         of them, else ``target_fraction``; all with ``h > 0`` when both are
-        None), deterministic. Training always samples.
+        None), deterministic (the default: on held-out matrices it needs
+        fewer GMRES iterations than a sample of the same field). Training
+        always samples.
+    prior : {"auto", "top", "A"} or None, default="auto"
+        Parameterise the field as a static score plus a learned correction,
+        ``h = a log(s + eps) + correction`` (:class:`PriorField`). ``"auto"``:
+        ``"A"`` for ``form="sai"`` and ``"top"`` for ``form="fsai"`` (the
+        static rules that need the fewest iterations on the shared matrices,
+        see ``doc/precondition.md``). ``"top"``:
+        ``s`` is ``|M*_ij|`` scaled by its maximum (the ``TOP |M*|`` rule;
+        ``|G*_ij|`` of the FSAI on all candidates with ``form="fsai"``; needs
+        ``features="lstsq"``); ``"A"``: the entries of A first, each
+        group ordered by ``|M*_ij|`` (by ``|A_ij|`` with ``features="A"``),
+        so at the nnz of A it keeps the pattern of A (static ``SPAI(A)``).
+        The correction's read-out starts at zero, so an untrained model with
+        ``decode="top"`` keeps exactly the static rule's entries. The default
+        correction is an :class:`EntryGCNII` with 2 layers of 32 channels.
+    loss : {"frobenius", "krylov"}, default="frobenius"
+        Task loss of ``form="sai"`` training: ``||AM - I||_F`` (eq. 23) or
+        ``"krylov"``, the ``log10`` relative residual of 10 GMRES steps on
+        ``A M`` with two fixed random right-hand sides (closer to what a
+        solver sees; see ``_Batch.krylov``).
     field_model : None, torch.nn.Module subclass or instance
         Called as ``model(features, rows, cols, batch) -> h`` (see
         :class:`EntryGCNII`, the default: 4 layers, 64 hidden, alpha 0.1,
@@ -115,7 +135,14 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
     n_sweeps : int, default=3
         Sampler sweeps T.
     update : {"metropolis", "heat_bath"}
-    max_epochs : int, default=300
+    max_epochs : int, default=0
+        Training epochs. The default 0 keeps the prior (``prior="auto"``)
+        untrained: on the leave-matrices-out folds of
+        ``benchmarks/bench_sai_solvers.py`` every training variant measured
+        (Frobenius or GMRES-proxy loss, windows or multi-scale training sets,
+        1-4 epochs) needed more GMRES iterations on the held-out matrices
+        than the prior alone (``doc/precondition.md``). With ``prior=None``
+        (the paper's model) set ``max_epochs`` to train it.
     lr : float, default=0.01
     batch_size : int, default=32
         Matrices per optimisation step.
@@ -195,7 +222,9 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
         features="lstsq",
         form="sai",
         max_candidates=32,
-        decode="sample",
+        decode="top",
+        prior="auto",
+        loss="frobenius",
         field_model=None,
         coupling=-0.4,
         beta=1.0,
@@ -204,7 +233,7 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
         n_samples=2,
         n_sweeps=3,
         update="metropolis",
-        max_epochs=300,
+        max_epochs=0,
         lr=0.01,
         batch_size=32,
         transform_samples=1,
@@ -221,6 +250,8 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
         self.form = form
         self.max_candidates = max_candidates
         self.decode = decode
+        self.prior = prior
+        self.loss = loss
         self.field_model = field_model
         self.coupling = coupling
         self.beta = beta
@@ -268,6 +299,14 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
                              "use keep_diagonal=True and refine_steps=0")
         if self.max_candidates is not None:
             check_int(self.max_candidates, "max_candidates", low=1)
+        if self.prior not in (None, "auto", "top", "A"):
+            raise ValueError(f"prior: expected 'auto', 'top', 'A' or None, got {self.prior!r}")
+        if self._prior() == "top" and self.features != "lstsq":
+            raise ValueError("prior: 'top' ranks by |M*|, which needs features='lstsq'")
+        if not isinstance(self.loss, str) or self.loss not in ("frobenius", "krylov"):
+            raise ValueError(f"loss: expected 'frobenius' or 'krylov', got {self.loss!r}")
+        if self.loss == "krylov" and self.form != "sai":
+            raise ValueError("loss: 'krylov' is the GMRES proxy of form='sai'; form='fsai' trains on the Kaporin loss")
         if self.decode not in ("sample", "top"):
             raise ValueError(f"decode: expected 'sample' or 'top', got {self.decode!r}")
         return device
@@ -290,6 +329,22 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
     def _in_channels(self):
         return n_entry_features(self.pattern, self.features)
 
+    def _prior(self):
+        """The static rule of the prior (``"auto"`` resolved), or None."""
+        if self.prior == "auto":
+            return "top" if self.form == "fsai" and self.features == "lstsq" else "A"
+        return self.prior
+
+    def _default_model(self):
+        F = self._in_channels()
+        prior = self._prior()
+        if prior:
+            # feature columns: 0 |A_ij|, 3 |M*_ij| / max |M*| (features="lstsq")
+            score = 3 if self.features == "lstsq" else 0
+            return PriorField(EntryGCNII(F, hidden=32, n_layers=2), prior_column=score,
+                              pattern_column=0 if prior == "A" else None)
+        return EntryGCNII(F)
+
     def _item(self, A, build_graph=True):
         cap = None if not isinstance(self.pattern, str) or self.pattern == "full" else self.max_candidates
         return _Item(A, self.pattern, bool(self.keep_diagonal), build_graph, self.features, cap, self.form)
@@ -308,7 +363,7 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
             parts = [keep[:, off[i] : off[i + 1]] for i in range(batch.G)]
             _, rr = refine_patterns(batch.items, parts, int(self.refine_steps), int(self.refine_pairs))
             return torch.as_tensor(np.stack(rr, axis=1), dtype=torch.float32)  # (K, G)
-        res = batch.losses(keep, bool(self.keep_diagonal), self.form)
+        res = batch.losses(keep, bool(self.keep_diagonal), self.form, getattr(self, "loss", "frobenius"))
         return torch.as_tensor(res, dtype=torch.float32)
 
     def _validation_score(self, items):
@@ -363,7 +418,7 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
         if X_val is not None:
             val = [self._item(A) for A in self._matrices(X_val, "X_val")]
         self.n_features_in_ = self._in_channels()
-        self.field_model_ = self._make_model(lambda: EntryGCNII(self._in_channels()))
+        self.field_model_ = self._make_model(self._default_model)
         items = [it for it in items if it.m > 0]
         self.field_offset_ = 0.0
         self._train(items, val_items=val)

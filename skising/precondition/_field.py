@@ -22,7 +22,7 @@ import math
 import torch
 from torch import nn
 
-__all__ = ["EntryGCNII", "ConstantField"]
+__all__ = ["EntryGCNII", "ConstantField", "PriorField"]
 
 # entries per block of the chunked inference forward (2048 x 64 float32 = 0.5 MB)
 _CHUNK = 2048
@@ -235,3 +235,73 @@ class ConstantField(nn.Module):
 
     def forward(self, x, rows, cols, batch=None):
         return self.value.expand(x.shape[0]) * 1.0
+
+
+class PriorField(nn.Module):
+    r"""A static score as the prior of the field, plus a learned correction.
+
+    .. math:: h_e = a \log(s_e + \epsilon) + \mathrm{correction}(x)_e
+
+    with ``s_e`` a static score in ``[0, 1]`` of the entry: ``x[:, prior_column]``
+    (e.g. ``|M*_ij|`` of the least-squares inverse on all candidates scaled by
+    its maximum, or ``|A_ij|``), or, with ``pattern_column``,
+    ``s_e = (p_e + x_e) / 2`` with
+    ``p_e = 1`` for entries of the pattern of A (``x[:, pattern_column] > 0``),
+    so every entry of A ranks above every other candidate and the score
+    orders them within each group; ``a`` is a learned scale. The read-out of the correction starts at zero, so before
+    training the field is a monotone function of the score plus a constant:
+    keeping the entries with the largest field is exactly the static rule
+    (``TOP |M*|`` or the pattern of A), and training only adds to it.
+
+    Parameters
+    ----------
+    correction : torch.nn.Module
+        Called as ``correction(x, rows, cols, batch)``; its ``lin_out`` (if
+        any) is zero-initialised.
+    prior_column : int
+        Column of ``x`` holding the score (in ``[0, 1]``).
+    pattern_column : int or None, default=None
+        Column of ``x`` that is nonzero exactly on the pattern of A: rank
+        those entries first.
+    scale : float, default=1.0
+        Initial ``a``.
+    eps : float, default=1e-4
+        Floor of the score inside the logarithm.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skising.precondition import EntryGCNII, PriorField
+    >>> net = PriorField(EntryGCNII(2, hidden=8), prior_column=0)
+    >>> x = torch.tensor([[0.9, 0.0], [0.1, 0.0], [0.5, 1.0]])
+    >>> h = net(x, torch.tensor([1, 0, 2]), torch.tensor([0, 1, 1]), torch.zeros(3, dtype=torch.long))
+    >>> torch.argsort(h, descending=True).tolist()  # the order of the score
+    [0, 2, 1]
+    """
+
+    def __init__(self, correction, prior_column, pattern_column=None, scale=1.0, eps=1e-4):
+        super().__init__()
+        self.correction = correction
+        self.prior_column = int(prior_column)
+        self.pattern_column = None if pattern_column is None else int(pattern_column)
+        self.eps = float(eps)
+        self.scale = nn.Parameter(torch.tensor(float(scale)))
+        out = getattr(correction, "lin_out", None)
+        if isinstance(out, nn.Linear):
+            nn.init.zeros_(out.weight)
+            nn.init.zeros_(out.bias)
+
+    def prior(self, x):
+        """``log(s + eps)`` of every entry."""
+        s = x[:, self.prior_column].clamp(0.0, 1.0)
+        if self.pattern_column is not None:
+            s = 0.5 * ((x[:, self.pattern_column] > 0).to(s.dtype) + s)
+        return torch.log(s + self.eps)
+
+    def forward(self, x, rows, cols, batch=None):
+        prior = self.scale * self.prior(x).to(self.scale.dtype)
+        out = getattr(self.correction, "lin_out", None)
+        if not torch.is_grad_enabled() and isinstance(out, nn.Linear) and not out.weight.any():
+            # an untrained (zero) read-out: the correction is its bias, whatever the hidden layers say
+            return prior + out.bias
+        return prior + self.correction(x, rows, cols, batch)

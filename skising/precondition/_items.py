@@ -13,6 +13,10 @@ from ._pattern import candidate_pattern, entry_features, entry_graph
 
 __all__ = ["_Item", "_Batch", "_check_spd_pattern"]
 
+# GMRES proxy of the SAI task loss ``loss="krylov"``: Arnoldi steps and right-hand sides
+_KRYLOV_STEPS = 10
+_KRYLOV_PROBES = 2
+
 
 class _Item:
     """One matrix with its candidates, features and entry graph (CPU)."""
@@ -22,7 +26,7 @@ class _Item:
         self.n = A.shape[0]
         self.form = form
         self.rows, self.cols = candidate_pattern(A, pattern, keep_diagonal, max_candidates)
-        self.x = entry_features(A, self.rows, self.cols, pattern, features, max_candidates)
+        self.x = entry_features(A, self.rows, self.cols, pattern, features, max_candidates, _mstar=form != "fsai")
         if form == "fsai":
             # G is lower triangular: its candidates are the strictly lower ones
             # (features computed on the whole, symmetric candidate set)
@@ -70,13 +74,17 @@ class _Batch:
             self._rep[K] = sp.block_diag([self.A] * K, format="csc") if K > 1 else self.A
         return self._rep[K]
 
-    def losses(self, keep, keep_diagonal, form="sai"):
+    def losses(self, keep, keep_diagonal, form="sai", loss="frobenius"):
         """Task loss of each (sample, matrix): keep (K, m) bool -> (K, G).
 
-        ``form="sai"``: ``||AM - I||_F``; ``form="fsai"``: the normalised
-        log Kaporin number ``-(1/n) sum_i log(a_ii y_i)`` (see :mod:`._fsai`).
+        ``form="sai"``: ``||AM - I||_F`` (``loss="frobenius"``) or the GMRES
+        residual proxy of :meth:`krylov` (``loss="krylov"``);
+        ``form="fsai"``: the normalised log Kaporin number
+        ``-(1/n) sum_i log(a_ii y_i)`` (see :mod:`._fsai`).
         """
         if form == "sai":
+            if loss == "krylov":
+                return self.krylov(keep, keep_diagonal)
             return self.residuals(keep, keep_diagonal)[0]
         K = keep.shape[0]
         N = self.N
@@ -90,6 +98,45 @@ class _Batch:
         np.add.at(per, (np.repeat(np.arange(K), N), np.tile(self.col_matrix, K)), per_row)
         sizes = np.bincount(self.col_matrix, minlength=self.G)
         return per / sizes[None, :]
+
+    def krylov(self, keep, keep_diagonal, steps=_KRYLOV_STEPS, probes=_KRYLOV_PROBES):
+        """GMRES proxy of each (sample, matrix): keep (K, m) bool -> (K, G).
+
+        ``log10`` of the relative residual of right-preconditioned GMRES on
+        ``A M`` after ``steps`` iterations (the minimum over the Krylov space,
+        no restart), averaged over ``probes`` standard normal right-hand sides
+        (the same for every sample, so samples are compared on equal terms).
+        All (sample, matrix) systems run at once as one block-diagonal
+        Arnoldi process whose inner products are per-block sums: no loop over
+        matrices; the loop is over the ``steps`` Arnoldi steps.
+        """
+        K = keep.shape[0]
+        N, G = self.N, self.G
+        _, (r, c, vals) = self.residuals(keep, keep_diagonal)
+        NK = K * N
+        AM = (self.A_rep(K) @ sp.csc_matrix((vals, (r, c)), shape=(NK, NK))).tocsr()
+        grp = np.repeat(np.arange(K), N) * G + np.tile(self.col_matrix, K)
+        S = sp.csr_matrix((np.ones(NK), (grp, np.arange(NK))), shape=(K * G, NK))  # per-block sums
+        P = int(probes)
+        V = np.tile(np.random.default_rng(0).standard_normal((N, P)), (K, 1))
+        V /= np.sqrt(S @ V**2)[grp]
+        basis = [V]
+        H = np.zeros((K * G, P, steps + 1, steps))
+        for j in range(steps):  # Arnoldi steps (modified Gram-Schmidt)
+            w = AM @ basis[j]
+            for i in range(j + 1):
+                h = S @ (w * basis[i])
+                w -= h[grp] * basis[i]
+                H[:, :, i, j] = h
+            hn = np.sqrt(S @ w**2)
+            H[:, :, j + 1, j] = hn
+            basis.append(w / np.maximum(hn, 1e-300)[grp])
+        e1 = np.zeros((K * G, P, steps + 1, 1))
+        e1[..., 0, 0] = 1.0
+        Ht, et = torch.as_tensor(H), torch.as_tensor(e1)
+        y = torch.linalg.lstsq(Ht, et, driver="gelsd").solution
+        res = torch.linalg.norm((et - Ht @ y)[..., 0], dim=-1).numpy()  # (K G, P)
+        return np.log10(np.maximum(res, 1e-12)).mean(1).reshape(K, G)
 
     def residuals(self, keep, keep_diagonal):
         """Frobenius residual of each (sample, matrix): keep (K, m) bool -> (K, G)."""

@@ -228,9 +228,11 @@ def _capped_candidates(A, pattern, keep_diagonal, cap):
     if pattern == "A2":
         An = abs(A)  # |A|^2 >= |A^2| entrywise and has no cancellations: the structure of A^2
         P = square_capped(An, cap).tocoo()
-        key_a = c * n + r
-        key_p = P.col.astype(np.int64) * n + P.row.astype(np.int64)
-        new = ~np.isin(key_p, key_a)
+        # both CSR with sorted indices: row-major keys are sorted, so binary search (no sort) finds A's entries
+        key_a = r * n + c
+        key_p = P.row.astype(np.int64) * n + P.col.astype(np.int64)
+        pos = np.minimum(np.searchsorted(key_a, key_p), max(key_a.size - 1, 0))
+        new = key_a[pos] != key_p if key_a.size else np.ones(key_p.size, dtype=bool)
         r = np.concatenate([r, P.row[new].astype(np.int64)])
         c = np.concatenate([c, P.col[new].astype(np.int64)])
         pv = np.abs(P.data[new])
@@ -348,7 +350,7 @@ def n_entry_features(pattern, features="A"):
     return k + (1 if isinstance(pattern, str) and pattern == "full" else 0)
 
 
-def entry_features(A, rows, cols, pattern, features="A", max_candidates=None):
+def entry_features(A, rows, cols, pattern, features="A", max_candidates=None, _mstar=True):
     """Per-candidate features of the entries ``(rows, cols)`` of M.
 
     ``features="A"`` (the paper's): ``|A_ij|`` and ``|(A^2)_ij|``, each
@@ -379,7 +381,8 @@ def entry_features(A, rows, cols, pattern, features="A", max_candidates=None):
     f2 = np.abs(_lookup(A2, rows, cols)) / a2max
     feats = [f1, f2]
     if features == "lstsq":
-        feats += _lstsq_features(A, rows, cols)
+        # _mstar=False: zeros in place of |M*| (the FSAI form replaces them by |G*|)
+        feats += _lstsq_features(A, rows, cols, mstar=_mstar)
     if isinstance(pattern, str) and pattern == "full":
         feats.append(np.ones_like(f1))
     return torch.as_tensor(np.stack(feats, 1), dtype=torch.float32)
@@ -404,6 +407,36 @@ def _lookup(A, rows, cols):
     return out
 
 
+def _column_dots_blocks(ip, idx, val, rows, cptr, n, block, out):  # pragma: no cover - compiled
+    """``out[e] = a_rows[e] . a_k`` for the candidates of every column k (compiled with numba).
+
+    Column k of A is scattered into a dense marker, then every candidate's
+    column is read once: ``O(sum of the lengths of columns rows)``.
+    """
+    for b in _nb.prange((n + block - 1) // block):  # parallel blocks of columns
+        dense = np.zeros(n)
+        for k in range(b * block, min(n, (b + 1) * block)):  # columns, compiled
+            for p in range(ip[k], ip[k + 1]):
+                dense[idx[p]] = val[p]
+            for e in range(cptr[k], cptr[k + 1]):
+                i = rows[e]
+                acc = 0.0
+                for p in range(ip[i], ip[i + 1]):
+                    acc += val[p] * dense[idx[p]]
+                out[e] = acc
+            for p in range(ip[k], ip[k + 1]):
+                dense[idx[p]] = 0.0
+
+
+try:
+    import numba as _nb
+
+    _column_dots_blocks = _nb.njit(cache=True, nogil=True, parallel=True)(_column_dots_blocks)
+    _HAVE_NUMBA = True
+except ImportError:  # pragma: no cover - numba is a core dependency
+    _HAVE_NUMBA = False
+
+
 def _column_dots(A, rows, cols):
     """``a_i . a_k`` (columns of A) for the pairs ``(rows, cols)``, in O(sum of the lengths of columns ``rows``).
 
@@ -411,6 +444,13 @@ def _column_dots(A, rows, cols):
     """
     Ac = sp.csc_matrix(A)
     Ac.sort_indices()
+    n = Ac.shape[0]
+    if _HAVE_NUMBA and rows.size and (cols[1:] >= cols[:-1]).all():  # candidates sorted by column
+        out = np.empty(rows.size)
+        cptr = np.r_[0, np.cumsum(np.bincount(cols, minlength=n))].astype(np.int64)
+        _column_dots_blocks(Ac.indptr.astype(np.int64), Ac.indices.astype(np.int64), Ac.data,
+                            rows.astype(np.int64), cptr, n, 4096, out)
+        return out
     ip = Ac.indptr.astype(np.int64)
     cnt = ip[rows + 1] - ip[rows]
     e = np.repeat(np.arange(rows.size), cnt)
@@ -426,7 +466,22 @@ def _colmax_scale(v, cols, n):
     return v / np.where(mx[cols] > 0, mx[cols], 1.0)
 
 
-def _lstsq_features(A, rows, cols):
+def _with_diagonal_keys(rows, cols, n):
+    """Sorted unique keys ``col * n + row`` of the candidates plus the diagonal.
+
+    Candidates come sorted by column, then row (:func:`candidate_pattern`), so
+    the diagonal is merged in by binary search: no sort of all the keys.
+    """
+    key = cols * n + rows
+    if key.size > 1 and not (key[1:] > key[:-1]).all():  # not sorted (user input): sort once
+        key = np.unique(key)
+    d = np.arange(n, dtype=np.int64) * (n + 1)
+    pos = np.searchsorted(key, d)
+    new = key[np.minimum(pos, max(key.size - 1, 0))] != d if key.size else np.ones(n, dtype=bool)
+    return np.insert(key, pos[new], d[new])
+
+
+def _lstsq_features(A, rows, cols, mstar=True):
     """|M*| on the candidates (column- and globally scaled) and the greedy score from the diagonal."""
     from ._lstsq import sai_lstsq
 
@@ -434,12 +489,15 @@ def _lstsq_features(A, rows, cols):
     if rows.size == 0:
         return [np.zeros(0)] * 3
     A = sp.csr_matrix(A)
-    key = np.unique(np.concatenate([cols * n + rows, np.arange(n, dtype=np.int64) * (n + 1)]))
-    vals, _ = sai_lstsq(A, key % n, key // n)
-    av = np.abs(vals)
-    v = av[np.searchsorted(key, cols * n + rows)]
-    f_col = _colmax_scale(v, cols, n)
-    f_glob = v / (av.max() if av.size and av.max() > 0 else 1.0)
+    if mstar:
+        key = _with_diagonal_keys(rows, cols, n)
+        vals, _ = sai_lstsq(A, key % n, key // n)
+        av = np.abs(vals)
+        v = av[np.searchsorted(key, cols * n + rows)]
+        f_col = _colmax_scale(v, cols, n)
+        f_glob = v / (av.max() if av.size and av.max() > 0 else 1.0)
+    else:
+        f_col = f_glob = np.zeros(rows.size)
     # greedy SPAI score of entry (i, k) when column k holds only its diagonal
     colnorm2 = np.asarray(A.multiply(A).sum(0)).ravel()
     d = A.diagonal()

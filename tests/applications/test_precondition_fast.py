@@ -75,7 +75,8 @@ def test_rook_sampler_is_exact(update):
 
 
 def test_large_transform_uses_rook_path(monkeypatch):
-    est = SAIPreconditioner(max_epochs=0, random_state=0).fit(make_banded_binary_matrices(4, random_state=0))
+    est = SAIPreconditioner(max_epochs=0, prior=None, decode="sample", random_state=0)
+    est.fit(make_banded_binary_matrices(4, random_state=0))
     A = pyamg.gallery.poisson((30, 30), format="csr")
     built = []
     orig = _items.entry_graph
