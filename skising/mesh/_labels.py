@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["check_face_labels", "part_boundary_vertices", "transfer_error"]
+__all__ = ["check_face_labels", "part_boundary_vertices", "transfer_error", "transfer_face_labels"]
 
 
 def check_face_labels(labels, n_faces, name="face_labels"):
@@ -99,3 +99,44 @@ def transfer_error(coarse_face, labels, area, n_coarse_faces):
     if total <= 0:  # all faces degenerate: count faces instead
         return float(wrong.mean())
     return float(area[wrong].sum() / total)
+
+
+def transfer_face_labels(mesh, coarse, face_labels):
+    """Carry a part segmentation from a mesh to a coarse version of it.
+
+    Every face of ``mesh`` is assigned to the face of ``coarse`` nearest to
+    its centroid; every coarse face takes the label covering most area among
+    the faces assigned to it.
+
+    Parameters
+    ----------
+    mesh : mesh input
+        The original mesh (``(vertices, faces)``, ``.off`` path, Graph, ...).
+    coarse : mesh input
+        Any coarse mesh of it (from :func:`coarsen_mesh` or a simplifier).
+    face_labels : int array-like of shape (n_faces,)
+        One part label per face of ``mesh``.
+
+    Returns
+    -------
+    ndarray (n_coarse_faces,), int64
+        The label of every coarse face; -1 where no original face is nearest
+        to it.
+
+    Examples
+    --------
+    >>> from skising.mesh import transfer_face_labels
+    >>> V = [[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0]]
+    >>> transfer_face_labels((V, [[0, 1, 2], [0, 2, 3]]), (V, [[0, 2, 3], [0, 1, 2]]), [4, 7]).tolist()
+    [7, 4]
+    """
+    from ._distance import _distance
+    from ._mesh import as_mesh
+
+    V, F = as_mesh(mesh, "mesh")
+    Vc, Fc = as_mesh(coarse, "coarse")
+    if len(Fc) == 0:
+        raise ValueError("coarse: the coarse mesh has no faces")
+    labels = check_face_labels(face_labels, len(F))
+    _, face, _ = _distance(V[F].mean(1), Vc, Fc)
+    return transfer_labels(face, labels, face_areas(V, F), len(Fc))
