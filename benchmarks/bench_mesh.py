@@ -743,10 +743,39 @@ def _write_boundary(per_mesh, args):
                 out.append(dict(proto, dataset=cat, metric="boundary_wins", mean=float((a < b).sum()), std=None,
                                 n=len(meshes), unit="meshes where the boundary-trained ISING+MAG's transfer error is "
                                 "lower (paired)", command=cmd))
+    out += _features_vs_learned(per_mesh)
     (RESULTS / f"{args.out}.json").write_text(json.dumps(out + per_mesh, indent=1))
     md = render_boundary(out, " ; ".join(dict.fromkeys(r["command"] for r in per_mesh)))
     (RESULTS / f"{args.out}.md").write_text(md)
     print(md)
+
+
+def _features_vs_learned(per_mesh):
+    """The geometry-trained ISING+MAG of this suite (its --features) against the curvature-only ISING+MAG of
+    results/mesh_learned.json on the same test meshes (same split, seeds and budget; another process)."""
+    src = RESULTS / "mesh_learned.json"
+    if not src.exists():
+        return []
+    base = {r["dataset"]: r["mean"] for r in json.loads(src.read_text())
+            if r["method"] == "ISING+MAG" and "/" in r["dataset"] and r["metric"] == "vertex_to_mesh"}
+    ours = {r["dataset"]: r for r in per_mesh if r["method"] == "ISING+MAG" and r["params"]["task"] == "geometry"
+            and r["metric"] == "vertex_to_mesh" and r["dataset"] in base}
+    out = []
+    for cat in dict.fromkeys(m.split("/")[0] for m in ours):
+        meshes = sorted(m for m in ours if m.startswith(cat + "/"))
+        a = np.array([ours[m]["mean"] for m in meshes])
+        b = np.array([base[m] for m in meshes])
+        proto = ours[meshes[0]]
+        out.append(dict(proto, dataset=cat, metric="features_ratio", mean=float(a.mean() / b.mean()), std=None,
+                        n=len(meshes), unit="mean distance with these features / curvature-only ISING+MAG of "
+                        "results/mesh_learned.json, same meshes", command=proto["command"]))
+        out.append(dict(proto, dataset=cat, metric="features_wins", mean=float((a < b).sum()), std=None,
+                        n=len(meshes), unit="meshes where these features give the lower distance (paired)",
+                        command=proto["command"]))
+        out.append(dict(proto, dataset=cat, metric="curvature_only_vertex_to_mesh", mean=float(b.mean()),
+                        std=float(b.std(ddof=1)) if len(b) > 1 else None, n=len(meshes),
+                        unit="10 x mean distance / mean edge length, results/mesh_learned.json", command=proto["command"]))
+    return out
 
 
 def render_boundary(recs, command):
@@ -786,6 +815,20 @@ def render_boundary(recs, command):
         out += ["", f"## {title}", "", "| method | " + " | ".join(cats) + " |", "|---|" + "---|" * len(cats)]
         for lab in labels:
             out.append(f"| {lab} | " + " | ".join(cell(c, lab, metric, fmt) for c in cats) + " |")
+    fr = {r["dataset"]: r for r in recs if r["metric"] == "features_ratio"}
+    if fr:
+        feats = "+".join(next(iter(fr.values()))["params"]["features"])
+        out += ["", f"## Vertex features ({feats}) for the geometric task", "",
+                "ISING+MAG, task=geometry above (these features) against the curvature-only ISING+MAG of "
+                "`results/mesh_learned.md` on the same test meshes (same split, seeds, budget and recipe; another "
+                "process):", "", "| | " + " | ".join(c for c in cats if c in fr) + " |",
+                "|---|" + "---|" * len(fr)]
+        for metric, label, fmt in [("curvature_only_vertex_to_mesh", "curvature only (mesh_learned)", "{:.3f}"),
+                                   ("features_ratio", "ratio, these features / curvature only", "{:.3f}"),
+                                   ("features_wins", "meshes where these features are better", "{:.0f}")]:
+            row = [get.get((c, _boundary_label(fr[c]), metric)) for c in cats if c in fr]
+            out.append(f"| {label} | " + " | ".join(fmt.format(r["mean"]) + (f"/{r['n']}" if "wins" in metric else "")
+                                                     for r in row) + " |")
     out += ["", "The transfer error: every original face goes to the coarse face nearest to its centroid, every coarse "
             "face takes the area-majority label of its faces, and the error is the area whose label differs "
             "(`skising.metrics.segmentation_transfer_error`).", ""]
@@ -846,27 +889,19 @@ def main(argv=None):
     if args.suite == "coarsening":
         run_coarsening(args, command, log)
         return
-    if args.suite == "boundary":
-        if args.merge:
-            per_mesh = {}
-            for f in args.merge:
-                for r in json.loads(Path(f).read_text()):
-                    if "/" in r["dataset"]:
-                        per_mesh[(r["dataset"], _boundary_label(r), r["metric"])] = r
-            _write_boundary(list(per_mesh.values()), args)
-        else:
-            run_boundary(args, command, log)
-        return
-    if args.suite == "learned":
+    suites = {"boundary": (run_boundary, _write_boundary, _boundary_label),
+              "learned": (run_learned, _write_learned, _label)}
+    if args.suite in suites:
+        run, write, label = suites[args.suite]
         if args.merge:  # per-mesh records of runs over other folds: one table
             per_mesh = {}
             for f in args.merge:
                 for r in json.loads(Path(f).read_text()):
                     if "/" in r["dataset"]:
-                        per_mesh[(r["dataset"], _label(r), r["metric"])] = r
-            _write_learned(list(per_mesh.values()), args)
+                        per_mesh[(r["dataset"], label(r), r["metric"])] = r
+            write(list(per_mesh.values()), args)
         else:
-            run_learned(args, command, log)
+            run(args, command, log)
         return
     if args.merge:
         merged = {}  # a later file's record replaces an earlier one with the same (dataset, method, metric)
