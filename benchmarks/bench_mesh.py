@@ -750,6 +750,44 @@ def _write_boundary(per_mesh, args):
     print(md)
 
 
+def run_features(args, command, log):
+    """How well each vertex input of the field network tells part-boundary vertices apart (ROC AUC per mesh)."""
+    from sklearn.metrics import roc_auc_score
+
+    from skising.mesh._features import VERTEX_FEATURES, vertex_features
+    from skising.mesh._labels import part_boundary_vertices
+
+    dev = "cpu (2 shared cores, torch 1 thread)"
+    recs, lines = [], []
+    for cat in args.categories:
+        auc = []
+        for g in load_psb(cat, segmentation=True):  # loop over meshes
+            it = _MeshItem(g.pos.numpy().astype(np.float64), g.data["faces"], g.data["name"])
+            x = vertex_features(it.V / it.ell, it.F, it.edges, VERTEX_FEATURES)
+            b = part_boundary_vertices(it.F, g.data["face_labels"], it.num_nodes)
+            auc.append([roc_auc_score(b, x[:, j]) for j in range(x.shape[1])])
+        auc = np.asarray(auc)
+        for j, name in enumerate(VERTEX_FEATURES):
+            recs.append(dict(task="mesh", dataset=cat, method="INPUT", params={"feature": name}, metric="boundary_auc",
+                             mean=float(auc[:, j].mean()), std=float(auc[:, j].std(ddof=1)), n=len(auc),
+                             unit="ROC AUC of the feature for 'is a part-boundary vertex', per mesh", device=dev,
+                             command=command))
+        log(f"[{cat}] " + ", ".join(f"{n} {a:.3f}" for n, a in zip(VERTEX_FEATURES, auc.mean(0))))
+    cats = list(args.categories)
+    get = {(r["dataset"], r["params"]["feature"]): r for r in recs}
+    lines = ["# Vertex inputs against the ground-truth part boundaries", "", f"Command: `{command}`", "",
+             "ROC AUC of each rotation-invariant vertex input of `MeshSparsifier(features=...)` for 'the vertex is a "
+             "part-boundary vertex' (incident faces of two PSB ground-truth labels), per mesh, mean (std) over the "
+             "20 meshes of each category. 0.5 = no information; below 0.5 = informative with the other sign.", "",
+             "| feature | " + " | ".join(cats) + " |", "|---|" + "---|" * len(cats)]
+    for name in VERTEX_FEATURES:
+        lines.append(f"| `{name}` | " + " | ".join(f"{get[(c, name)]['mean']:.3f} ({get[(c, name)]['std']:.2g})"
+                                                 for c in cats) + " |")
+    (RESULTS / f"{args.out}.json").write_text(json.dumps(recs, indent=1))
+    (RESULTS / f"{args.out}.md").write_text("\n".join(lines + [""]))
+    print("\n".join(lines))
+
+
 def _features_vs_learned(per_mesh):
     """The geometry-trained ISING+MAG of this suite (its --features) against the curvature-only ISING+MAG of
     results/mesh_learned.json on the same test meshes (same split, seeds and budget; another process)."""
@@ -863,7 +901,7 @@ def main(argv=None):
                    help="boundary suite: weight of the transfer error (a fraction) in ISING+MAG's task loss")
     p.add_argument("--with-geometry", action=argparse.BooleanOptionalAction, default=True,
                    help="boundary suite: also train and evaluate the geometry-only ISING+MAG")
-    p.add_argument("--suite", choices=["table5", "coarsening", "learned", "boundary"], default="table5",
+    p.add_argument("--suite", choices=["table5", "coarsening", "learned", "boundary", "features"], default="table5",
                    help="table5: the paper's table; coarsening: the simplifiers' own faces vs our coarsenings of "
                         "their vertices (no training); learned: ISING+MAG through --coarsening vs the simplifiers")
     p.add_argument("--coarsening", choices=["nearest", "qem"], default="nearest",
@@ -888,6 +926,9 @@ def main(argv=None):
 
     if args.suite == "coarsening":
         run_coarsening(args, command, log)
+        return
+    if args.suite == "features":
+        run_features(args, command, log)
         return
     suites = {"boundary": (run_boundary, _write_boundary, _boundary_label),
               "learned": (run_learned, _write_learned, _label)}
