@@ -36,6 +36,14 @@ Two more suites (``--suite``), beyond the paper:
   against the same simplifiers and RANDOM/FPS, every vertex-keeping method at
   exactly MeshLab's vertex count of each mesh; per-mesh records, paired wins;
   ``--only-folds`` runs can be merged with ``--merge``.
+* ``boundary``: the part-boundary task. ISING+MAG trained per fold with
+  ``task="boundary"`` on the PSB ground-truth segmentations (and, with
+  ``--with-geometry``, with ``task="geometry"``), against pymeshlab,
+  meshoptimizer, FPS and RANDOM at MeshLab's vertex count: label transfer
+  error, distance and part-boundary vertices kept, per mesh, paired.
+  Writes ``results/<out>.{json,md}``; fold runs merge with ``--merge``.
+* ``features``: ROC AUC of each vertex input of the field network for the
+  part-boundary vertices (no training).
 
 The simplifiers are benchmark-only dependencies
 (``pip install pymeshlab meshoptimizer fast-simplification``).
@@ -45,6 +53,9 @@ Usage::
     python benchmarks/bench_mesh.py --epochs 4 --categories human chair
     python benchmarks/bench_mesh.py --suite coarsening --out mesh_coarsening
     python benchmarks/bench_mesh.py --suite learned --coarsening qem --only-folds 0 --out mesh_learned_fold0
+    python benchmarks/bench_mesh.py --suite boundary --categories human --only-folds 0 \
+        --features curvature qem_cost concavity --out mesh_boundary_human_f0
+    python benchmarks/bench_mesh.py --suite features --out mesh_features
 """
 
 from __future__ import annotations
