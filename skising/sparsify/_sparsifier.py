@@ -421,7 +421,10 @@ class MeshSparsifier(TransformerMixin, BaseIsingEstimator):
                          float(getattr(self, "boundary_weight", 0.0)))
 
     def _attach_labels(self, items, y, name="y"):
-        """Face labels from ``y`` (one array per mesh) or the meshes' ``data["face_labels"]``; required by task="boundary"."""
+        """Face labels from ``y`` (one array per mesh) or the meshes' ``data["face_labels"]``.
+
+        Every mesh must have them for ``task="boundary"``.
+        """
         if y is not None:
             if isinstance(y, np.ndarray) and y.dtype != object and y.ndim == 1 and len(items) == 1:
                 y = [y]
@@ -447,7 +450,8 @@ class MeshSparsifier(TransformerMixin, BaseIsingEstimator):
             raise ValueError(f"coarsening: expected one of {COARSENINGS}, got {coarsening!r}")
         f = self._features()
         if not f or any(not isinstance(x, str) or x not in VERTEX_FEATURES for x in f) or len(set(f)) != len(f):
-            raise ValueError(f"features: expected distinct names from {VERTEX_FEATURES}, got {getattr(self, 'features', None)!r}")
+            raise ValueError(f"features: expected distinct names from {VERTEX_FEATURES}, "
+                             f"got {getattr(self, 'features', None)!r}")
         task = getattr(self, "task", "geometry")
         if task not in TASKS:
             raise ValueError(f"task: expected one of {TASKS}, got {task!r}")
