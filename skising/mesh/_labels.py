@@ -83,10 +83,11 @@ def transfer_labels(coarse_face, labels, area, n_coarse_faces):
 
     ``coarse_face`` (f,) is the coarse face nearest to each original face's centroid.
     """
-    n_labels = int(labels.max()) + 1 if labels.size else 1
-    votes = np.bincount(coarse_face * n_labels + labels, weights=area,
+    names, code = np.unique(labels, return_inverse=True)  # sparse label ids -> 0..L-1
+    n_labels = max(len(names), 1)
+    votes = np.bincount(coarse_face * n_labels + code, weights=area,
                         minlength=n_coarse_faces * n_labels).reshape(n_coarse_faces, n_labels)
-    out = votes.argmax(1)
+    out = names[votes.argmax(1)] if len(names) else np.zeros(n_coarse_faces, dtype=np.int64)
     out[votes.sum(1) <= 0] = -1
     return out
 
