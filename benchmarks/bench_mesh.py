@@ -36,6 +36,14 @@ Two more suites (``--suite``), beyond the paper:
   against the same simplifiers and RANDOM/FPS, every vertex-keeping method at
   exactly MeshLab's vertex count of each mesh; per-mesh records, paired wins;
   ``--only-folds`` runs can be merged with ``--merge``.
+* ``boundary``: the part-boundary task. ISING+MAG trained per fold with
+  ``task="boundary"`` on the PSB ground-truth segmentations (and, with
+  ``--with-geometry``, with ``task="geometry"``), against pymeshlab,
+  meshoptimizer, FPS and RANDOM at MeshLab's vertex count: label transfer
+  error, distance and part-boundary vertices kept, per mesh, paired.
+  Writes ``results/<out>.{json,md}``; fold runs merge with ``--merge``.
+* ``features``: ROC AUC of each vertex input of the field network for the
+  part-boundary vertices (no training).
 
 The simplifiers are benchmark-only dependencies
 (``pip install pymeshlab meshoptimizer fast-simplification``).
@@ -45,6 +53,9 @@ Usage::
     python benchmarks/bench_mesh.py --epochs 4 --categories human chair
     python benchmarks/bench_mesh.py --suite coarsening --out mesh_coarsening
     python benchmarks/bench_mesh.py --suite learned --coarsening qem --only-folds 0 --out mesh_learned_fold0
+    python benchmarks/bench_mesh.py --suite boundary --categories human --only-folds 0 \
+        --features curvature qem_cost concavity --out mesh_boundary_human_f0
+    python benchmarks/bench_mesh.py --suite features --out mesh_features
 """
 
 from __future__ import annotations
@@ -99,13 +110,13 @@ def quadric(item):
     return _normalize(d, "table", item.ell), _normalize(d, "eq21", 1.0), t, len(Vq) / len(item.V)
 
 
-def field_model(name, seed):
+def field_model(name, seed, features=("curvature",)):
     torch.manual_seed(seed)
     if name == "e3nn":
-        return EquivariantMeshField()
+        return EquivariantMeshField(in_features=len(features))
     if name == "e3nn8":
-        return EquivariantMeshField(channels=8)
-    return InvariantMeshField()
+        return EquivariantMeshField(channels=8, in_features=len(features))
+    return InvariantMeshField(in_features=len(features))
 
 
 def run_category(cat, args, log):
@@ -493,9 +504,10 @@ def run_learned(args, command, log):
             if args.only_folds is not None and fold not in args.only_folds:
                 continue
             train = [items[i] for i in tr]
-            sp = MeshSparsifier(field_model=field_model(args.field, fold), max_epochs=args.epochs, lr=args.lr,
-                                n_samples=args.n_samples, n_sweeps=args.n_sweeps, penalty=args.penalty,
-                                max_grad_norm=args.max_grad_norm, coarsening=args.coarsening, random_state=fold)
+            sp = MeshSparsifier(field_model=field_model(args.field, fold, args.features), max_epochs=args.epochs,
+                                lr=args.lr, n_samples=args.n_samples, n_sweeps=args.n_sweeps, penalty=args.penalty,
+                                max_grad_norm=args.max_grad_norm, coarsening=args.coarsening,
+                                features=tuple(args.features), random_state=fold)
             (_, t_fit) = _timed(lambda: sp.fit(train, val_meshes=train[::4] if args.val == "train" else None))
             log(f"[{cat}] fold {fold}: trained {args.epochs} epochs in {t_fit:.0f}s, losses "
                 + str([round(h["loss"], 3) for h in sp.history_]))
@@ -533,7 +545,8 @@ def run_learned(args, command, log):
                 if name.startswith("pymeshlab"):
                     params.update(optimalplacement=name.endswith("optimal"))
                 if name == "ISING+MAG":
-                    params.update(epochs=args.epochs, lr=args.lr, field=args.field, exact_budget=True)
+                    params.update(epochs=args.epochs, lr=args.lr, field=args.field, exact_budget=True,
+                                  features=list(args.features))
                 for metric, col, unit in LEARNED_METRICS:
                     recs.append(dict(task="mesh", dataset=graphs[i].data["name"], method=name.split(" ")[0],
                                      params=params, metric=metric, mean=float(v[col]), std=None, n=1, unit=unit,
@@ -620,6 +633,257 @@ def render_learned(recs, command, args):
     return "\n".join(out)
 
 
+# --------------------------------------------------------------------------- part-boundary task
+BOUNDARY_METRICS = [("segmentation_transfer_error", 0, "% of the original area whose part label the coarse mesh loses"),
+                    ("vertex_to_mesh", 1, "10 x mean distance / mean edge length"),
+                    ("part_boundary_recall", 2, "fraction of the part-boundary vertices kept"),
+                    ("kept_fraction", 3, "fraction of vertices")]
+
+
+def _task_row(item, Vc, Fc, keep=None):
+    """(transfer error %, table distance, boundary recall, kept fraction) of one coarse mesh of ``item``."""
+    from skising.mesh._labels import part_boundary_vertices
+    from skising.sparsify._sparsifier import mesh_task_losses
+
+    if keep is None:  # a simplifier that moves vertices: query every original vertex
+        n = item.num_nodes
+        d, face, _ = _distance(np.concatenate([item.V, item.centroid]), np.asarray(Vc, np.float64),
+                               np.asarray(Fc, np.int64))
+        from skising.mesh._labels import transfer_error
+
+        geo, te, rec = _normalize(d[:n], "table", item.ell), transfer_error(face[n:], item.labels, item.area,
+                                                                            len(Fc)), np.nan
+        return 100 * te, geo, rec, len(Vc) / n
+    geo, te = mesh_task_losses(item, keep, Vc, Fc)
+    b = part_boundary_vertices(item.F, item.labels, item.num_nodes)
+    return 100 * te, geo, keep[b].mean(), keep.mean()
+
+
+def _boundary_label(r):
+    p = r.get("params") or {}
+    if r["method"] == "ISING+MAG":
+        return f"ISING+MAG, task={p['task']}" + (f" (weight {p['boundary_weight']:g})" if p["task"] == "boundary" else "")
+    return _label(r)
+
+
+def run_boundary(args, command, log):
+    """ISING+MAG trained for part boundaries vs geometry-trained ISING+MAG and the simplifiers (#21 item 4)."""
+    from sklearn.model_selection import KFold
+
+    dev = "cpu (2 shared cores, torch 1 thread)"
+    recs = []
+    for cat in args.categories:
+        graphs = load_psb(cat, segmentation=True)
+        items = [_MeshItem(g.pos.numpy().astype(np.float64), g.data["faces"], g.data["name"]).set_labels(
+            g.data["face_labels"]) for g in graphs]
+        for g, it in zip(graphs, items):
+            it.graph = g
+        kf = KFold(n_splits=args.folds, shuffle=True, random_state=0)
+        for fold, (tr, te) in enumerate(kf.split(items)):
+            if args.only_folds is not None and fold not in args.only_folds:
+                continue
+            train = [items[i] for i in tr]
+            models = {}
+            for task in ["boundary"] + (["geometry"] if args.with_geometry else []):
+                sp = MeshSparsifier(field_model=field_model(args.field, fold, args.features), max_epochs=args.epochs,
+                                    lr=args.lr, n_samples=args.n_samples, n_sweeps=args.n_sweeps, penalty=args.penalty,
+                                    coarsening="qem", task=task, boundary_weight=args.boundary_weight,
+                                    features=tuple(args.features), random_state=fold)
+                (_, t_fit) = _timed(lambda: sp.fit(train))
+                log(f"[{cat}] fold {fold}: task={task} trained {args.epochs} epochs in {t_fit:.0f}s, losses "
+                    + str([round(h["loss"], 3) for h in sp.history_]))
+                models[task] = sp
+            for i in te:
+                it = items[i]
+                peers = peer_meshes(it, int(round(0.5 * it.num_nodes)))
+                k = int(peers["pymeshlab"][2].sum())  # every vertex-keeping method keeps exactly MeshLab's count
+                row = {("pymeshlab", "own"): _task_row(it, *peers["pymeshlab"][:2]),
+                       ("meshoptimizer", "own"): _task_row(it, *peers["meshoptimizer"][:2])}
+                masks = {("pymeshlab", "qem"): lambda r: peers["pymeshlab"][2]}
+                for task, sp in models.items():
+                    sp.set_params(target_fraction=k / it.num_nodes)
+                    masks[("ISING+MAG", task)] = lambda r, sp=sp: sp.transform(it)
+                masks[("RANDOM", "qem")] = lambda r: np.isin(np.arange(it.num_nodes), np.random.default_rng(r).permutation(
+                    it.num_nodes)[:k])
+                masks[("FPS", "qem")] = lambda r: FarthestPointSubsampler(k / it.num_nodes, random_state=r).fit().transform(
+                    it.graph)
+                for key, fn in masks.items():
+                    vals = []
+                    for r in range(args.n_eval if key[0] in ("RANDOM", "FPS") else 1):
+                        keep = np.asarray(fn(1000 * fold + r), dtype=bool)
+                        Vc, Fc, _ = _coarsen(it.V, it.F, keep, it.edges, "qem")
+                        vals.append(_task_row(it, Vc, Fc, keep))
+                    row[key] = tuple(np.mean(vals, axis=0))
+                log(f"[{cat}] {it.label_source} k={k}: " + ", ".join(
+                    f"{a}/{b} te {v[0]:.2f}% d {v[1]:.3f} rec {v[2]:.2f}" for (a, b), v in row.items()))
+                for (name, how), v in row.items():
+                    if name == "ISING+MAG":
+                        params = dict(task=how, coarsening="qem", epochs=args.epochs, lr=args.lr, field=args.field,
+                                      exact_budget=True, features=list(args.features))
+                        if how == "boundary":
+                            params["boundary_weight"] = args.boundary_weight
+                    else:
+                        params = {"faces": "own"} if how == "own" else {"coarsening": how}
+                        if name == "pymeshlab":
+                            params["optimalplacement"] = False
+                    for metric, col, unit in BOUNDARY_METRICS:
+                        recs.append(dict(task="mesh", dataset=it.label_source, method=name, params=params,
+                                         metric=metric, mean=float(v[col]), std=None, n=1, unit=unit, device=dev,
+                                         command=command))
+        _write_boundary(recs, args)
+
+
+def _write_boundary(per_mesh, args):
+    """Per-mesh records -> per-category mean (std) + paired wins of the boundary-trained ISING+MAG; JSON and Markdown."""
+    out = []
+    for cat in dict.fromkeys(r["dataset"].split("/")[0] for r in per_mesh):
+        rs = [r for r in per_mesh if r["dataset"].split("/")[0] == cat]
+        table = {(_boundary_label(r), r["metric"], r["dataset"]): r for r in rs}
+        meshes = sorted({r["dataset"] for r in rs})
+        ref = next(_boundary_label(r) for r in rs if r["method"] == "ISING+MAG" and r["params"]["task"] == "boundary")
+        cmd = " ; ".join(sorted({r["command"] for r in rs}))
+        for lab in dict.fromkeys(_boundary_label(r) for r in rs):
+            proto = next(r for r in rs if _boundary_label(r) == lab)
+            for metric, _, unit in BOUNDARY_METRICS:
+                v = np.array([table[(lab, metric, m)]["mean"] for m in meshes])
+                out.append(dict(proto, dataset=cat, metric=metric, mean=float(np.mean(v)),
+                                std=float(np.std(v, ddof=1)) if len(v) > 1 else None, n=len(v), unit=unit, command=cmd))
+            if lab != ref:
+                a = np.array([table[(ref, "segmentation_transfer_error", m)]["mean"] for m in meshes])
+                b = np.array([table[(lab, "segmentation_transfer_error", m)]["mean"] for m in meshes])
+                out.append(dict(proto, dataset=cat, metric="boundary_wins", mean=float((a < b).sum()), std=None,
+                                n=len(meshes), unit="meshes where the boundary-trained ISING+MAG's transfer error is "
+                                "lower (paired)", command=cmd))
+    out += _features_vs_learned(per_mesh)
+    (RESULTS / f"{args.out}.json").write_text(json.dumps(out + per_mesh, indent=1))
+    md = render_boundary(out, " ; ".join(dict.fromkeys(r["command"] for r in per_mesh)))
+    (RESULTS / f"{args.out}.md").write_text(md)
+    print(md)
+
+
+def run_features(args, command, log):
+    """How well each vertex input of the field network tells part-boundary vertices apart (ROC AUC per mesh)."""
+    from sklearn.metrics import roc_auc_score
+
+    from skising.mesh._features import VERTEX_FEATURES, vertex_features
+    from skising.mesh._labels import part_boundary_vertices
+
+    dev = "cpu (2 shared cores, torch 1 thread)"
+    recs, lines = [], []
+    for cat in args.categories:
+        auc = []
+        for g in load_psb(cat, segmentation=True):  # loop over meshes
+            it = _MeshItem(g.pos.numpy().astype(np.float64), g.data["faces"], g.data["name"])
+            x = vertex_features(it.V / it.ell, it.F, it.edges, VERTEX_FEATURES)
+            b = part_boundary_vertices(it.F, g.data["face_labels"], it.num_nodes)
+            auc.append([roc_auc_score(b, x[:, j]) for j in range(x.shape[1])])
+        auc = np.asarray(auc)
+        for j, name in enumerate(VERTEX_FEATURES):
+            recs.append(dict(task="mesh", dataset=cat, method="INPUT", params={"feature": name}, metric="boundary_auc",
+                             mean=float(auc[:, j].mean()), std=float(auc[:, j].std(ddof=1)), n=len(auc),
+                             unit="ROC AUC of the feature for 'is a part-boundary vertex', per mesh", device=dev,
+                             command=command))
+        log(f"[{cat}] " + ", ".join(f"{n} {a:.3f}" for n, a in zip(VERTEX_FEATURES, auc.mean(0))))
+    cats = list(args.categories)
+    get = {(r["dataset"], r["params"]["feature"]): r for r in recs}
+    lines = ["# Vertex inputs against the ground-truth part boundaries", "", f"Command: `{command}`", "",
+             "ROC AUC of each rotation-invariant vertex input of `MeshSparsifier(features=...)` for 'the vertex is a "
+             "part-boundary vertex' (incident faces of two PSB ground-truth labels), per mesh, mean (std) over the "
+             "20 meshes of each category. 0.5 = no information; below 0.5 = informative with the other sign.", "",
+             "| feature | " + " | ".join(cats) + " |", "|---|" + "---|" * len(cats)]
+    for name in VERTEX_FEATURES:
+        lines.append(f"| `{name}` | " + " | ".join(f"{get[(c, name)]['mean']:.3f} ({get[(c, name)]['std']:.2g})"
+                                                 for c in cats) + " |")
+    (RESULTS / f"{args.out}.json").write_text(json.dumps(recs, indent=1))
+    (RESULTS / f"{args.out}.md").write_text("\n".join(lines + [""]))
+    print("\n".join(lines))
+
+
+def _features_vs_learned(per_mesh):
+    """The geometry-trained ISING+MAG of this suite (its --features) against the curvature-only ISING+MAG of
+    results/mesh_learned.json on the same test meshes (same split, seeds and budget; another process)."""
+    src = RESULTS / "mesh_learned.json"
+    if not src.exists():
+        return []
+    base = {r["dataset"]: r["mean"] for r in json.loads(src.read_text())
+            if r["method"] == "ISING+MAG" and "/" in r["dataset"] and r["metric"] == "vertex_to_mesh"}
+    ours = {r["dataset"]: r for r in per_mesh if r["method"] == "ISING+MAG" and r["params"]["task"] == "geometry"
+            and r["metric"] == "vertex_to_mesh" and r["dataset"] in base}
+    out = []
+    for cat in dict.fromkeys(m.split("/")[0] for m in ours):
+        meshes = sorted(m for m in ours if m.startswith(cat + "/"))
+        a = np.array([ours[m]["mean"] for m in meshes])
+        b = np.array([base[m] for m in meshes])
+        proto = ours[meshes[0]]
+        out.append(dict(proto, dataset=cat, metric="features_ratio", mean=float(a.mean() / b.mean()), std=None,
+                        n=len(meshes), unit="mean distance with these features / curvature-only ISING+MAG of "
+                        "results/mesh_learned.json, same meshes", command=proto["command"]))
+        out.append(dict(proto, dataset=cat, metric="features_wins", mean=float((a < b).sum()), std=None,
+                        n=len(meshes), unit="meshes where these features give the lower distance (paired)",
+                        command=proto["command"]))
+        out.append(dict(proto, dataset=cat, metric="curvature_only_vertex_to_mesh", mean=float(b.mean()),
+                        std=float(b.std(ddof=1)) if len(b) > 1 else None, n=len(meshes),
+                        unit="10 x mean distance / mean edge length, results/mesh_learned.json", command=proto["command"]))
+    return out
+
+
+def render_boundary(recs, command):
+    cats = [c for c in ["bust", "fourleg", "human", "chair"] if any(r["dataset"] == c for r in recs)]
+    get = {(r["dataset"], _boundary_label(r), r["metric"]): r for r in recs}
+    labels = list(dict.fromkeys(_boundary_label(r) for r in recs))
+    n = {c: next(r["n"] for r in recs if r["dataset"] == c) for c in cats}
+
+    def cell(c, lab, metric, fmt):
+        r = get.get((c, lab, metric))
+        if r is None or not np.isfinite(r["mean"]):
+            return "-"
+        return fmt.format(r["mean"]) + (f" ({r['std']:.2g})" if r["std"] is not None and np.isfinite(r["std"]) else "")
+
+    out = ["# Part boundaries: a coarse mesh that keeps the segmentation", "",
+           "Commands: " + " ; ".join(f"`{c}`" for c in command.split(" ; ")) + "; fold runs merge with "
+           "`python benchmarks/bench_mesh.py --suite boundary --merge <their JSON files> --out mesh_boundary`.", "",
+           "5-fold CV split as in the other suites (n test meshes per category: "
+           + ", ".join(f"{c} {n[c]}" for c in cats) + "). ISING+MAG is trained per fold on the training meshes' "
+           "ground-truth PSB segmentations (`task='boundary'`: distance + weight x transfer error) or on geometry "
+           "alone (`task='geometry'`); at test time it sees only the mesh. Every vertex-keeping row keeps exactly "
+           "MeshLab's vertex count of each mesh and is coarsened by `coarsen_mesh(method='qem')`; simplifier rows "
+           "with own faces are the simplifiers' outputs. Mean (std) over the test meshes; 'wins' = meshes where "
+           "the boundary-trained ISING+MAG has the lower transfer error (paired).", "",
+           "## Segmentation transfer error (% of the original area whose part label the coarse mesh loses)", "",
+           "| method | " + " | ".join(f"{c} | wins" for c in cats) + " |", "|---|" + "---|---|" * len(cats)]
+    for lab in labels:
+        cells = []
+        for c in cats:
+            w = get.get((c, lab, "boundary_wins"))
+            cells += [cell(c, lab, "segmentation_transfer_error", "{:.3f}"), f"{w['mean']:.0f}/{w['n']}" if w else ""]
+        out.append(f"| {lab} | " + " | ".join(cells) + " |")
+    for title, metric, fmt in [("Geometry: vertex-to-mesh distance (10 x mean distance / mean edge length)",
+                                "vertex_to_mesh", "{:.3f}"),
+                               ("Part-boundary vertices kept (fraction)", "part_boundary_recall", "{:.3f}"),
+                               ("Kept fraction", "kept_fraction", "{:.4f}")]:
+        out += ["", f"## {title}", "", "| method | " + " | ".join(cats) + " |", "|---|" + "---|" * len(cats)]
+        for lab in labels:
+            out.append(f"| {lab} | " + " | ".join(cell(c, lab, metric, fmt) for c in cats) + " |")
+    fr = {r["dataset"]: r for r in recs if r["metric"] == "features_ratio"}
+    if fr:
+        feats = "+".join(next(iter(fr.values()))["params"]["features"])
+        out += ["", f"## Vertex features ({feats}) for the geometric task", "",
+                "ISING+MAG, task=geometry above (these features) against the curvature-only ISING+MAG of "
+                "`results/mesh_learned.md` on the same test meshes (same split, seeds, budget and recipe; another "
+                "process):", "", "| | " + " | ".join(c for c in cats if c in fr) + " |",
+                "|---|" + "---|" * len(fr)]
+        for metric, label, fmt in [("curvature_only_vertex_to_mesh", "curvature only (mesh_learned)", "{:.3f}"),
+                                   ("features_ratio", "ratio, these features / curvature only", "{:.3f}"),
+                                   ("features_wins", "meshes where these features are better", "{:.0f}")]:
+            row = [get.get((c, _boundary_label(fr[c]), metric)) for c in cats if c in fr]
+            out.append(f"| {label} | " + " | ".join(fmt.format(r["mean"]) + (f"/{r['n']}" if "wins" in metric else "")
+                                                     for r in row) + " |")
+    out += ["", "The transfer error: every original face goes to the coarse face nearest to its centroid, every coarse "
+            "face takes the area-majority label of its faces, and the error is the area whose label differs "
+            "(`skising.metrics.segmentation_transfer_error`).", ""]
+    return "\n".join(out)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--categories", nargs="+", default=["bust", "fourleg", "human", "chair"])
@@ -642,7 +906,13 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", default="mesh")
     p.add_argument("--timing", action="store_true", help="only time sampling/coarsening against vertex count")
-    p.add_argument("--suite", choices=["table5", "coarsening", "learned"], default="table5",
+    p.add_argument("--features", nargs="+", default=["curvature"], choices=["curvature", "qem_cost", "concavity"],
+                   help="vertex inputs of ISING+MAG's field network (learned and boundary suites)")
+    p.add_argument("--boundary-weight", type=float, default=30.0,
+                   help="boundary suite: weight of the transfer error (a fraction) in ISING+MAG's task loss")
+    p.add_argument("--with-geometry", action=argparse.BooleanOptionalAction, default=True,
+                   help="boundary suite: also train and evaluate the geometry-only ISING+MAG")
+    p.add_argument("--suite", choices=["table5", "coarsening", "learned", "boundary", "features"], default="table5",
                    help="table5: the paper's table; coarsening: the simplifiers' own faces vs our coarsenings of "
                         "their vertices (no training); learned: ISING+MAG through --coarsening vs the simplifiers")
     p.add_argument("--coarsening", choices=["nearest", "qem"], default="nearest",
@@ -668,16 +938,22 @@ def main(argv=None):
     if args.suite == "coarsening":
         run_coarsening(args, command, log)
         return
-    if args.suite == "learned":
+    if args.suite == "features":
+        run_features(args, command, log)
+        return
+    suites = {"boundary": (run_boundary, _write_boundary, _boundary_label),
+              "learned": (run_learned, _write_learned, _label)}
+    if args.suite in suites:
+        run, write, label = suites[args.suite]
         if args.merge:  # per-mesh records of runs over other folds: one table
             per_mesh = {}
             for f in args.merge:
                 for r in json.loads(Path(f).read_text()):
                     if "/" in r["dataset"]:
-                        per_mesh[(r["dataset"], _label(r), r["metric"])] = r
-            _write_learned(list(per_mesh.values()), args)
+                        per_mesh[(r["dataset"], label(r), r["metric"])] = r
+            write(list(per_mesh.values()), args)
         else:
-            run_learned(args, command, log)
+            run(args, command, log)
         return
     if args.merge:
         merged = {}  # a later file's record replaces an earlier one with the same (dataset, method, metric)

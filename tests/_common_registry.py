@@ -20,6 +20,14 @@ def _images():
     return X, X[..., 0] > 0.5
 
 
+def _labelled_bunny():
+    """The bunny with a two-part segmentation (a plane cut) in data["face_labels"]."""
+    g = load_bunny()
+    cen = g.pos.numpy()[g.data["faces"]].mean(1)
+    g.data["face_labels"] = (cen[:, 1] > np.median(cen[:, 1])).astype(np.int64)
+    return g
+
+
 def _classifier():
     import torch
 
@@ -59,6 +67,13 @@ EXTRA_ESTIMATORS = {
         lambda: ([load_bunny()],),
         load_bunny,
         ("beta", -1.0),
+    ),
+    "MeshSparsifier_boundary": (  # the part-boundary task with the extra vertex features
+        lambda: MeshSparsifier(task="boundary", features=("curvature", "qem_cost", "concavity"), max_epochs=1,
+                               random_state=0),
+        lambda: ([_labelled_bunny()],),
+        load_bunny,
+        ("boundary_weight", -1.0),
     ),
     "PointSamplerSubsampler": (
         lambda: PointSamplerSubsampler(max_epochs=1, random_state=0),

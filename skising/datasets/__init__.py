@@ -4,9 +4,10 @@
 from ._bundled import load_bunny
 from ._home import data_path, get_data_home
 from ..mesh import mesh_edges, mesh_graph, read_off, write_off  # re-exported from skising.mesh
-from ._psb import PSB_CATEGORIES, load_psb
+from ._psb import PSB_CATEGORIES, load_psb, load_psb_segmentation
 
-__all__ = ["get_data_home", "data_path", "load_bunny", "read_off", "write_off", "mesh_edges", "load_psb", "mesh_graph", "PSB_CATEGORIES"]
+__all__ = ["get_data_home", "data_path", "load_bunny", "read_off", "write_off", "mesh_edges", "load_psb",
+           "load_psb_segmentation", "mesh_graph", "PSB_CATEGORIES"]
 
 from ._matrices import (
     list_suitesparse,

@@ -369,3 +369,36 @@ def qem_collapse(V, F, keep, edges, min_cos=0.0):
         target = nt
     target = np.where(keep[target], target, -1)
     return Fo, target
+
+
+def qem_vertex_cost(V, F, edges):
+    """Quadric error of each vertex's cheapest half-edge collapse (the cost the coarsening's queue starts from).
+
+    ``cost_u = min_w (Q_u + Q_w)(r_w)`` over the neighbours ``w`` of ``u``,
+    with the unit-weight face-plane quadrics of the collapse loop; in
+    squared length units (0 on flat regions, large on creases and corners).
+    Invariant to rotations and translations. Isolated vertices get 0.
+
+    Parameters
+    ----------
+    V : float64 (n, 3)
+    F : int64 (f, 3)
+    edges : int64 (2, e), the unique undirected edges of ``F``
+
+    Returns
+    -------
+    ndarray (n,)
+    """
+    V = np.ascontiguousarray(V, dtype=np.float64)
+    Q = _face_quadrics(V, np.ascontiguousarray(F, dtype=np.int64))
+    u, w = np.asarray(edges[0]), np.asarray(edges[1])
+    src, dst = np.concatenate([u, w]), np.concatenate([w, u])
+    q = Q[src] + Q[dst]  # (Q_u + Q_w), evaluated at r_w
+    x, y, z = V[dst].T
+    e = (q[:, 0] * x * x + 2 * q[:, 1] * x * y + 2 * q[:, 2] * x * z + 2 * q[:, 3] * x
+         + q[:, 4] * y * y + 2 * q[:, 5] * y * z + 2 * q[:, 6] * y
+         + q[:, 7] * z * z + 2 * q[:, 8] * z + q[:, 9])
+    cost = np.full(len(V), np.inf)
+    np.minimum.at(cost, src, np.maximum(e, 0.0))
+    cost[~np.isfinite(cost)] = 0.0
+    return cost

@@ -1,9 +1,9 @@
 """Task metrics."""
 
 from ..mesh import point_mesh_distance
-from ._mesh import vertex_to_mesh_distance
+from ._mesh import part_boundary_recall, segmentation_transfer_error, vertex_to_mesh_distance
 
-__all__ = ["point_mesh_distance", "vertex_to_mesh_distance"]
+__all__ = ["point_mesh_distance", "vertex_to_mesh_distance", "segmentation_transfer_error", "part_boundary_recall"]
 
 from ._sai import sai_residual
 

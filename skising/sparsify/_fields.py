@@ -69,6 +69,9 @@ class EquivariantMeshField(nn.Module):
         Radial basis size for the edge-length-dependent weights.
     radial_hidden : int, default=16
         Hidden width of the radial MLP.
+    in_features : int, default=1
+        Invariant scalar inputs per vertex (the columns of ``z``; see the
+        estimator's ``features``).
 
     Examples
     --------
@@ -88,7 +91,7 @@ class EquivariantMeshField(nn.Module):
     (torch.Size([4]), True)
     """
 
-    def __init__(self, channels=16, n_basis=8, radial_hidden=16):
+    def __init__(self, channels=16, n_basis=8, radial_hidden=16, in_features=1):
         super().__init__()
         try:
             from e3nn import o3
@@ -99,7 +102,8 @@ class EquivariantMeshField(nn.Module):
             ) from exc
         self.channels = channels
         self.n_basis = n_basis
-        self.irreps_in = o3.Irreps("1x0e")
+        self.in_features = int(in_features)
+        self.irreps_in = o3.Irreps(f"{self.in_features}x0e")
         self.irreps_sh = o3.Irreps.spherical_harmonics(1)
         self.irreps_hidden = o3.Irreps(f"{channels}x0e + {channels}x1o")
         self.irreps_out = o3.Irreps(f"{channels}x0e")
@@ -120,13 +124,18 @@ class EquivariantMeshField(nn.Module):
         return torch.cat([nn.functional.silu(s), v.reshape(-1, 3 * c)], dim=1)
 
     def _tp1(self, z, sh, w):
-        """``tp1`` (``1x0e x (0e + 1o) -> c x 0e + c x 1o``) written out; equals e3nn's to rounding.
+        """``tp1`` (``d x 0e x (0e + 1o) -> c x 0e + c x 1o``) written out; equals e3nn's to rounding.
 
-        Both paths have one input multiplicity, so e3nn's path weights (1 and
-        sqrt(3)) times the Wigner 3j symbols (1 and 1/sqrt(3)) are 1.
+        e3nn's component normalisation (path weights 1 and sqrt(3)) times the
+        Wigner 3j symbols (1 and 1/sqrt(3)) is 1; each path sums its ``d``
+        inputs with the path normalisation ``1/sqrt(d)``.
         """
         c = self.channels
-        zw = z * w  # (E, 2c)
+        d = self.in_features
+        if d == 1:
+            zw = z * w  # (E, 2c)
+        else:  # e3nn's layout: one (d, c) weight block per path; path normalisation 1/sqrt(fan-in d)
+            zw = torch.einsum("ed,epdc->epc", z, w.view(-1, 2, d, c)).reshape(-1, 2 * c) * d**-0.5
         return torch.cat([zw[:, :c] * sh[:, :1], (zw[:, c:, None] * sh[:, None, 1:]).reshape(-1, 3 * c)], dim=1)
 
     def _tp2(self, x, sh, w):
@@ -175,6 +184,8 @@ class InvariantMeshField(nn.Module):
     hidden : int, default=32
     n_basis : int, default=8
         Radial basis size of the edge-length features.
+    in_features : int, default=1
+        Invariant scalar inputs per vertex (the columns of ``z``).
 
     Examples
     --------
@@ -191,12 +202,13 @@ class InvariantMeshField(nn.Module):
     (torch.Size([4]), True)
     """
 
-    def __init__(self, hidden=32, n_basis=8):
+    def __init__(self, hidden=32, n_basis=8, in_features=1):
         super().__init__()
         from torch_geometric.nn import GINEConv
 
         self.n_basis = n_basis
-        self.inp = nn.Linear(1, hidden)
+        self.in_features = int(in_features)
+        self.inp = nn.Linear(self.in_features, hidden)
         self.conv1 = GINEConv(nn.Sequential(nn.Linear(hidden, hidden), nn.SiLU(), nn.Linear(hidden, hidden)), edge_dim=n_basis)
         self.conv2 = GINEConv(nn.Sequential(nn.Linear(hidden, hidden), nn.SiLU(), nn.Linear(hidden, hidden)), edge_dim=n_basis)
         self.readout = nn.Linear(hidden, 1)
@@ -211,14 +223,15 @@ class InvariantMeshField(nn.Module):
         return self.readout(x).squeeze(-1)
 
 
-def default_mesh_field():
+def default_mesh_field(in_features=1):
     """EquivariantMeshField(channels=8) when e3nn is installed, else InvariantMeshField with a warning.
 
     Eight channels, not the class default of 16: the Table 5 recipe of
     ``benchmarks/results/mesh.md`` (fewer parameters, steadier at lr 3e-2).
+    ``in_features``: scalar inputs per vertex.
     """
     if has_e3nn():
-        return EquivariantMeshField(channels=8)
+        return EquivariantMeshField(channels=8, in_features=in_features)
     import warnings
 
     warnings.warn(
@@ -227,5 +240,5 @@ def default_mesh_field():
         UserWarning,
         stacklevel=3,
     )
-    return InvariantMeshField()
+    return InvariantMeshField(in_features=in_features)
 

@@ -13,12 +13,15 @@ from ..graph import batch_graphs
 from ..mesh import as_mesh, mesh_edges, mesh_graph
 from ..mesh._coarsen import COARSENINGS, _coarsen
 from ..mesh._distance import _distance, _normalize
+from ..mesh._features import VERTEX_FEATURES, vertex_features
+from ..mesh._labels import check_face_labels, face_areas, transfer_error
 from ..mesh._laplacian import _curvature
 from ._fields import default_mesh_field
 
 __all__ = ["MeshSparsifier", "mesh_loss", "exact_budget"]
 
 _LOSSES = ("table", "eq21", "mean")
+TASKS = ("geometry", "boundary")
 
 
 class _MeshItem:
@@ -40,6 +43,24 @@ class _MeshItem:
         e = torch.as_tensor(self.edges)
         self.edge_index = torch.cat([e, e.flip(0)], dim=1)
         self.num_nodes = len(V)
+        self.labels = None  # part label per face (task="boundary"), set by set_labels
+        self.label_source = name or label
+        self._inputs = {("curvature",): self.z}
+
+    def inputs(self, features):
+        """The field network's vertex inputs (n, len(features)), float32, computed once per feature set."""
+        key = tuple(features)
+        if key not in self._inputs:
+            x = vertex_features(self.V / self.ell, self.F, self.edges, key)
+            self._inputs[key] = torch.as_tensor(x, dtype=torch.float32)
+        return self._inputs[key]
+
+    def set_labels(self, labels, name="face_labels"):
+        """Attach a part segmentation (one label per face); caches the face areas and centroids it needs."""
+        self.labels = check_face_labels(labels, len(self.F), name)
+        self.area = face_areas(self.V, self.F)
+        self.centroid = self.V[self.F].mean(1)
+        return self
 
 
 def _vertex_distances(V, keep, Vc, Fc):
@@ -65,12 +86,36 @@ def _vertex_distances(V, keep, Vc, Fc):
     return d
 
 
-def mesh_loss(item, keep, normalization="table", coarsening="qem"):
-    """Distance loss of one kept-vertex mask on one mesh item (coarsen + eq. 21/table)."""
+def mesh_loss(item, keep, normalization="table", coarsening="qem", task="geometry", boundary_weight=0.0):
+    """Loss of one kept-vertex mask on one mesh item.
+
+    ``task="geometry"``: the vertex-to-coarse-surface distance
+    (``normalization``). ``task="boundary"``: that distance plus
+    ``boundary_weight`` x the part-label transfer error (area fraction, see
+    :func:`~skising.metrics.segmentation_transfer_error`) of the same coarse
+    mesh; the face centroids go into the same distance query.
+    """
     if not keep.any():
         return 1e3
     Vc, Fc, _ = _coarsen(item.V, item.F, keep, item.edges, coarsening)
-    return _normalize(_vertex_distances(item.V, keep, Vc, Fc), normalization, item.ell)
+    if task == "geometry" or boundary_weight == 0:
+        return _normalize(_vertex_distances(item.V, keep, Vc, Fc), normalization, item.ell)
+    return sum(mesh_task_losses(item, keep, Vc, Fc, normalization, with_labels=True)
+               * np.array([1.0, float(boundary_weight)]))
+
+
+def mesh_task_losses(item, keep, Vc, Fc, normalization="table", with_labels=True):
+    """(geometric loss, label transfer error) of one coarse mesh ``(Vc, Fc)`` of ``item`` (one distance query)."""
+    if with_labels and item.labels is None:
+        raise ValueError(f"{item.label_source}: no part labels; pass y= (one label array per mesh) to fit/score, "
+                         "or meshes with data['face_labels'] (load_psb(..., segmentation=True))")
+    if not with_labels or len(Fc) == 0:
+        geo = _normalize(_vertex_distances(item.V, keep, Vc, Fc), normalization, item.ell)
+        return np.array([geo, 1.0 if with_labels else np.nan])
+    n = item.num_nodes
+    d, face, _ = _distance(np.concatenate([item.V, item.centroid]), Vc, Fc)
+    return np.array([_normalize(d[:n], normalization, item.ell),
+                     transfer_error(face[n:], item.labels, item.area, len(Fc))])
 
 
 def is_mesh_list(X):
@@ -131,13 +176,13 @@ def exact_budget(keep, h, edge_index, coupling, k):
 
 
 class _MeshBatch:
-    def __init__(self, items, device):
+    def __init__(self, items, device, features=("curvature",)):
         self.items = items
         self.graph = batch_graphs([it.graph for it in items]).to(device)
         offs = np.cumsum([0] + [it.num_nodes for it in items])
         self.offsets = offs
         self.pos = torch.cat([it.pos for it in items]).to(device)
-        self.z = torch.cat([it.z for it in items]).to(device)
+        self.z = torch.cat([it.inputs(features) for it in items]).to(device)
         self.edge_index = torch.cat([it.edge_index + int(o) for it, o in zip(items, offs[:-1])], dim=1).to(device)
         self.batch = None if len(items) == 1 else self.graph.batch
         self.num_graphs = len(items)
@@ -195,6 +240,26 @@ class MeshSparsifier(TransformerMixin, BaseIsingEstimator):
         How the coarse mesh is built from the kept vertices, in training and
         in :meth:`coarsen`: quadric-ordered half-edge collapses, or the
         paper's collapse onto the nearest kept neighbour (Appendix E).
+    task : {"geometry", "boundary"}, default="geometry"
+        What the coarse mesh is for. ``"geometry"``: the distance ``loss``
+        alone. ``"boundary"``: keep a part segmentation representable too;
+        the training loss adds ``boundary_weight`` x the label transfer
+        error (area fraction of the original surface whose part label the
+        coarse mesh loses, :func:`~skising.metrics.segmentation_transfer_error`).
+        Needs one face-label array per training mesh (``fit(meshes, y)``, or
+        meshes with ``data["face_labels"]``, e.g.
+        ``load_psb(..., segmentation=True)``); the trained field needs no
+        labels at :meth:`transform` time.
+    boundary_weight : float, default=30.0
+        Weight of the transfer error (a fraction in [0, 1]) against the
+        distance loss, for ``task="boundary"``.
+    features : tuple of str, default=("curvature",)
+        Rotation-invariant vertex inputs of the default field network (the
+        columns of ``z``; a custom ``field_model`` must accept as many):
+        ``"curvature"`` (eq. 25, the paper's input), ``"qem_cost"`` (the
+        quadric error of the vertex's cheapest collapse, what quadric
+        simplification removes first), ``"concavity"`` (signed mean
+        curvature, positive in creases); see :mod:`skising.mesh._features`.
     exact_budget : bool, default=True
         Keep exactly ``round(target_fraction * n)`` vertices of every mesh:
         the sample's surplus (or deficit) is removed (added) where the local
@@ -245,6 +310,9 @@ class MeshSparsifier(TransformerMixin, BaseIsingEstimator):
         batch_size=1,
         loss="table",
         coarsening="qem",
+        task="geometry",
+        boundary_weight=30.0,
+        features=("curvature",),
         exact_budget=True,
         update="metropolis",
         max_grad_norm=None,
@@ -265,6 +333,9 @@ class MeshSparsifier(TransformerMixin, BaseIsingEstimator):
         self.batch_size = batch_size
         self.loss = loss
         self.coarsening = coarsening
+        self.task = task
+        self.boundary_weight = boundary_weight
+        self.features = features
         self.exact_budget = exact_budget
         self.update = update
         self.max_grad_norm = max_grad_norm
@@ -287,8 +358,12 @@ class MeshSparsifier(TransformerMixin, BaseIsingEstimator):
             V, F = as_mesh(m, f"{name}[{i}]")
             if len(F) == 0:
                 raise ValueError(f"{name}[{i}]: the mesh has no faces")
-            nm = getattr(m, "data", {}).get("name") if hasattr(m, "data") else None
-            items.append(_MeshItem(V, F, nm, f"{name}[{i}]"))
+            data = getattr(m, "data", None)
+            data = data if isinstance(data, dict) else {}
+            it = _MeshItem(V, F, data.get("name"), f"{name}[{i}]")
+            if data.get("face_labels") is not None:
+                it.set_labels(data["face_labels"], f"{name}[{i}].data['face_labels']")
+            items.append(it)
         return items
 
     def _item(self, mesh):
@@ -305,7 +380,11 @@ class MeshSparsifier(TransformerMixin, BaseIsingEstimator):
 
     # ------------------------------------------------------------ hooks
     def _collate(self, items):
-        return _MeshBatch(items, self._device)
+        return _MeshBatch(items, self._device, self._features())
+
+    def _features(self):
+        f = getattr(self, "features", ("curvature",))
+        return tuple(f) if isinstance(f, (tuple, list)) else (f,)
 
     def _field(self, batch):
         h = self.field_model_(batch.pos, batch.z, batch.edge_index, batch.batch, batch.num_graphs)
@@ -330,13 +409,36 @@ class MeshSparsifier(TransformerMixin, BaseIsingEstimator):
         h = batch.h.cpu().numpy()
         K = keep.shape[0]
         out = np.zeros((K, len(batch.items)))
-        coarsening = getattr(self, "coarsening", "qem")
         for g, it in enumerate(batch.items):  # loop over meshes and samples
             a, b = batch.offsets[g], batch.offsets[g + 1]
             kg = self._budget(keep[:, a:b], it, h[a:b])
             for k in range(K):
-                out[k, g] = mesh_loss(it, kg[k], self.loss, coarsening)
+                out[k, g] = self._mesh_loss(it, kg[k], self.loss)
         return torch.as_tensor(out, dtype=torch.float32, device=x.device)
+
+    def _mesh_loss(self, it, keep, normalization):
+        return mesh_loss(it, keep, normalization, getattr(self, "coarsening", "qem"), getattr(self, "task", "geometry"),
+                         float(getattr(self, "boundary_weight", 0.0)))
+
+    def _attach_labels(self, items, y, name="y"):
+        """Face labels from ``y`` (one array per mesh) or the meshes' ``data["face_labels"]``.
+
+        Every mesh must have them for ``task="boundary"``.
+        """
+        if y is not None:
+            if isinstance(y, np.ndarray) and y.dtype != object and y.ndim == 1 and len(items) == 1:
+                y = [y]
+            if len(y) != len(items):
+                raise ValueError(f"{name}: expected one face-label array per mesh ({len(items)}), got {len(y)}")
+            for i, (it, lab) in enumerate(zip(items, y)):  # loop over meshes
+                it.set_labels(lab, f"{name}[{i}]")
+        if getattr(self, "task", "geometry") == "boundary":
+            missing = [i for i, it in enumerate(items) if it.labels is None]
+            if missing:
+                raise ValueError(f"{name}: task='boundary' needs a part segmentation (one label per face) of every "
+                                 f"mesh; missing for meshes {missing[:5]}: pass {name}=[labels, ...] or meshes with "
+                                 "data['face_labels'] (load_psb(..., segmentation=True))")
+        return items
 
     # ------------------------------------------------------------ API
     def _check_params(self):
@@ -346,6 +448,17 @@ class MeshSparsifier(TransformerMixin, BaseIsingEstimator):
         coarsening = getattr(self, "coarsening", "qem")
         if coarsening not in COARSENINGS:
             raise ValueError(f"coarsening: expected one of {COARSENINGS}, got {coarsening!r}")
+        f = self._features()
+        if not f or any(not isinstance(x, str) or x not in VERTEX_FEATURES for x in f) or len(set(f)) != len(f):
+            raise ValueError(f"features: expected distinct names from {VERTEX_FEATURES}, "
+                             f"got {getattr(self, 'features', None)!r}")
+        task = getattr(self, "task", "geometry")
+        if task not in TASKS:
+            raise ValueError(f"task: expected one of {TASKS}, got {task!r}")
+        if task == "boundary":
+            from .._validation import check_scalar
+
+            check_scalar(self.boundary_weight, "boundary_weight", low=0.0)
         if not isinstance(getattr(self, "exact_budget", False), (bool, np.bool_)):
             raise TypeError(f"exact_budget: expected a bool, got {self.exact_budget!r}")
         check_int(self.n_samples, "n_samples", low=2)
@@ -357,8 +470,7 @@ class MeshSparsifier(TransformerMixin, BaseIsingEstimator):
 
     def _validation_score(self, items):
         """Minus the mean loss of one mask per mesh, from a fixed stream (best-epoch selection)."""
-        coarsening = getattr(self, "coarsening", "qem")
-        return -float(np.mean([mesh_loss(it, self._masks(it, 1)[0], self.loss, coarsening) for it in items]))
+        return -float(np.mean([self._mesh_loss(it, self._masks(it, 1)[0], self.loss) for it in items]))
 
     def fit(self, meshes, y=None, val_meshes=None, checkpoint_dir=None, resume=False):
         """Train the field network on a list of meshes.
@@ -368,9 +480,11 @@ class MeshSparsifier(TransformerMixin, BaseIsingEstimator):
         meshes : list of mesh inputs
             ``(vertices, faces)`` pairs, ``.off`` paths or skising Graphs with
             ``pos`` and ``data["faces"]`` (e.g. :func:`~skising.datasets.load_psb`).
-        y : ignored
+        y : list of int arrays (n_faces,), optional
+            Part labels, one per face, of every mesh (``task="boundary"``);
+            None: the meshes' ``data["face_labels"]`` when they have them.
         val_meshes : list of mesh inputs, optional
-            When given, the loss (``loss``) of one mask per mesh, from a
+            When given, the loss (``loss``, and ``task``) of one mask per mesh, from a
             fixed random stream, is measured after every epoch and the
             parameters of the best epoch are kept (``best_epoch_``). They may
             be held-out meshes or (a subset of) the training meshes; the
@@ -385,7 +499,11 @@ class MeshSparsifier(TransformerMixin, BaseIsingEstimator):
         -------
         self
         """
-        return self._fit(meshes, val_meshes, checkpoint_dir, resume, default_mesh_field)
+        items = self._attach_labels(self._prepare(meshes), y)
+        from functools import partial
+
+        return self._fit(items, val_meshes, checkpoint_dir, resume,
+                         partial(default_mesh_field, in_features=len(self._features())))
 
     def _fit(self, meshes, val_meshes, checkpoint_dir, resume, factory):
         self._set_checkpointing(checkpoint_dir, resume)
@@ -445,11 +563,15 @@ class MeshSparsifier(TransformerMixin, BaseIsingEstimator):
         return Vc, Fc
 
     def score(self, meshes, y=None, normalization="table"):
-        """Minus the mean vertex-to-mesh distance over ``meshes`` (one :meth:`transform` mask each).
+        """Minus the mean loss over ``meshes`` (one :meth:`transform` mask each).
 
-        ``normalization`` as in :func:`~skising.metrics.vertex_to_mesh_distance`
-        (default ``"table"``, comparable with the paper's Table 5).
+        ``task="geometry"``: the vertex-to-mesh distance, ``normalization``
+        as in :func:`~skising.metrics.vertex_to_mesh_distance` (default
+        ``"table"``, comparable with the paper's Table 5).
+        ``task="boundary"``: that distance plus ``boundary_weight`` x the
+        label transfer error, with the labels from ``y`` or the meshes'
+        ``data["face_labels"]``.
         """
         items, _ = self._items_for_predict(meshes)
-        coarsening = getattr(self, "coarsening", "qem")
-        return -float(np.mean([mesh_loss(it, self.transform(it), normalization, coarsening) for it in items]))
+        self._attach_labels(items, y)
+        return -float(np.mean([self._mesh_loss(it, self.transform(it), normalization) for it in items]))
