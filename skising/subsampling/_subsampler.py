@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 from sklearn.base import TransformerMixin
+from sklearn.utils._param_validation import StrOptions
 
 from .._base import BaseIsingEstimator, graph_key, stream_generator
 from .._validation import check_graphs, check_int, check_loss
@@ -127,6 +128,13 @@ class IsingSubsampler(TransformerMixin, BaseIsingEstimator):
     True
     """
 
+    _parameter_constraints: dict = {
+        **BaseIsingEstimator._parameter_constraints,
+        "loss": [None, callable],
+        "magnetization": [StrOptions(set(_MAGNETIZATION))],
+        "transform_mode": [StrOptions(set(_MODES))],
+    }
+
     def __init__(
         self,
         field_model=None,
@@ -218,57 +226,41 @@ class IsingSubsampler(TransformerMixin, BaseIsingEstimator):
         # non-saturating penalty on the field level pulls the field back
         return float(self.penalty) if self.target_fraction is not None else 0.0
 
-    # ---------------------------------------------------------------- checks
-    def _validate(self):
-        self._device = self._check_common_params()
+    # ---------------------------------------------------------------- fit hooks
+    def _check_params(self):
         check_loss(self.loss)
-        if self.transform_mode not in _MODES:
-            raise ValueError(f"transform_mode: expected one of {_MODES}, got {self.transform_mode!r}")
-        if self.magnetization not in _MAGNETIZATION:
-            raise ValueError(f"magnetization: expected one of {_MAGNETIZATION}, got {self.magnetization!r}")
 
-    def _check_features(self, graphs):
+    def _check_features(self, graphs, name="X"):
         for i, g in enumerate(graphs):
             f = default_node_features(g)
             if f.shape[1] != self.n_features_in_:
                 raise ValueError(
-                    f"X[{i}]: graph has {f.shape[1]} node features (x, pos, degree), the subsampler was "
+                    f"{name}[{i}]: graph has {f.shape[1]} node features (x, pos, degree), the subsampler was "
                     f"fitted with {self.n_features_in_}"
                 )
 
-    # ---------------------------------------------------------------- API
-    def fit(self, X, y=None, checkpoint_dir=None, resume=False):
-        """Train the field model on graphs ``X`` (one graph or a list).
-
-        Parameters
-        ----------
-        X : graph or list of graphs
-        y : ignored
-        checkpoint_dir : str or path, optional
-            Write the full training state (model, optimiser, random streams,
-            history) atomically to ``checkpoint_dir/checkpoint.pt`` after
-            every epoch.
-        resume : bool
-            Continue from the checkpoint in ``checkpoint_dir`` if there is
-            one; the result is identical to an uninterrupted fit with the
-            same ``random_state``.
-
-        Returns
-        -------
-        self
-        """
-        self._set_checkpointing(checkpoint_dir, resume)
-        self._validate()
+    def _fit_data(self, X, y, X_val, y_val):
+        """Graphs ``X`` (one graph or a list; ``y`` ignored); ``X_val``: graphs scored by :meth:`score` after
+        every epoch to keep the best one."""
+        self._no_validation_data(None, y_val)
         graphs, _ = check_graphs(X)
         feats = [default_node_features(g) for g in graphs]
         nf = {f.shape[1] for f in feats}
         if len(nf) != 1:
             raise ValueError(f"X: graphs have different numbers of node features {sorted(nf)}")
         self.n_features_in_ = nf.pop()
-        self._init_random(self._device)
-        self.field_model_ = self._make_model(lambda: GNNField(self.n_features_in_))
-        self._train(graphs)
-        return self
+        val = None
+        if X_val is not None:
+            val = check_graphs(X_val, "X_val")[0]
+            self._check_features(val, "X_val")
+        return graphs, val
+
+    def _build_field_model(self):
+        return GNNField(self.n_features_in_)
+
+    def _validation_score(self, graphs):
+        """:meth:`score` on the validation graphs (best-epoch selection)."""
+        return self.score(graphs)
 
     def _batches(self, graphs):
         bs = int(self.batch_size)
