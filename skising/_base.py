@@ -262,6 +262,10 @@ class TorchEstimatorMixin:
         """``max_epochs``, or the deprecated ``epochs`` when it was set (with a ``FutureWarning``)."""
         return deprecated_alias(self, "max_epochs", "epochs", self.max_epochs)
 
+    def _target_fraction(self):
+        """``target_fraction``, or the deprecated ``fraction`` when it was set (with a ``FutureWarning``)."""
+        return deprecated_alias(self, "target_fraction", "fraction", getattr(self, "target_fraction", None))
+
     # ------------------------------------------------------------ checkpoints
     def _set_checkpointing(self, checkpoint_dir=None, resume=False):
         """Enable per-epoch atomic checkpoints in ``checkpoint_dir`` (and resuming); see :mod:`skising._checkpoint`."""
@@ -393,6 +397,7 @@ class BaseIsingEstimator(TorchEstimatorMixin, BaseEstimator):
         """
         self._set_checkpointing(checkpoint_dir, resume)
         self._device = check_device(self.device)
+        self._fraction = self._target_fraction()
         self._check_params()
         n_epochs = self._max_epochs()
         items, val_items = self._fit_data(X, y, X_val, y_val)
@@ -470,7 +475,7 @@ class BaseIsingEstimator(TorchEstimatorMixin, BaseEstimator):
         epochs = int(self.max_epochs if epochs is None else epochs)
         opt = torch.optim.Adam(model.parameters(), lr=float(self.lr))
         K = int(self.n_samples)
-        frac = getattr(self, "target_fraction", None)
+        frac = self._fraction
         bs = int(self.batch_size)
         n = len(items)
         self.history_ = []

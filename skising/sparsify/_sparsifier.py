@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
+from numbers import Real
+
 import numpy as np
 import torch
 from sklearn.base import TransformerMixin
+from sklearn.utils._param_validation import Interval, StrOptions
 
 
 from .._base import BaseIsingEstimator, item_key, stream_generator
@@ -231,6 +235,14 @@ class MeshSparsifier(TransformerMixin, BaseIsingEstimator):
     [251, 251]
     """
 
+    _parameter_constraints: dict = {
+        **BaseIsingEstimator._parameter_constraints,
+        "loss": [StrOptions(set(_LOSSES))],
+        "coarsening": [StrOptions(set(COARSENINGS))],
+        "exact_budget": ["boolean"],
+        "max_grad_norm": [None, Interval(Real, 0, None, closed="neither")],
+    }
+
     def __init__(
         self,
         field_model=None,
@@ -316,7 +328,7 @@ class MeshSparsifier(TransformerMixin, BaseIsingEstimator):
 
     def _budget(self, keep, item, h):
         """``keep`` (K, n) with the exact budget applied when ``exact_budget`` (else unchanged)."""
-        frac = getattr(self, "target_fraction", None)
+        frac = self._fraction
         if not getattr(self, "exact_budget", False) or frac is None:
             return keep
         n = item.num_nodes
@@ -338,83 +350,61 @@ class MeshSparsifier(TransformerMixin, BaseIsingEstimator):
                 out[k, g] = mesh_loss(it, kg[k], self.loss, coarsening)
         return torch.as_tensor(out, dtype=torch.float32, device=x.device)
 
-    # ------------------------------------------------------------ API
-    def _check_params(self):
-        device = self._check_common_params()
-        if self.loss not in _LOSSES:
-            raise ValueError(f"loss: expected one of {_LOSSES}, got {self.loss!r}")
-        coarsening = getattr(self, "coarsening", "qem")
-        if coarsening not in COARSENINGS:
-            raise ValueError(f"coarsening: expected one of {COARSENINGS}, got {coarsening!r}")
-        if not isinstance(getattr(self, "exact_budget", False), (bool, np.bool_)):
-            raise TypeError(f"exact_budget: expected a bool, got {self.exact_budget!r}")
-        check_int(self.n_samples, "n_samples", low=2)
-        if self.max_grad_norm is not None:
-            from .._validation import check_scalar
-
-            check_scalar(self.max_grad_norm, "max_grad_norm", low=0.0, low_inclusive=False)
-        return device
-
     def _validation_score(self, items):
         """Minus the mean loss of one mask per mesh, from a fixed stream (best-epoch selection)."""
         coarsening = getattr(self, "coarsening", "qem")
         return -float(np.mean([mesh_loss(it, self._masks(it, 1)[0], self.loss, coarsening) for it in items]))
 
-    def fit(self, meshes, y=None, val_meshes=None, checkpoint_dir=None, resume=False):
-        """Train the field network on a list of meshes.
+    # ------------------------------------------------------------ fit hooks
+    def _fit_data(self, X, y, X_val, y_val):
+        """Meshes ``X`` (``(vertices, faces)`` pairs, ``.off`` paths or skising Graphs with ``pos`` and
+        ``data["faces"]``, e.g. :func:`~skising.datasets.load_psb`); ``X_val``: meshes whose loss of one mask
+        each (fixed stream) selects the best epoch (held-out meshes or a subset of the training ones, which
+        guards against a late unlucky step without giving up data)."""
+        self._no_validation_data(None, y_val)
+        items = self._prepare(X)
+        val = None if X_val is None else self._prepare(X_val, "X_val")
+        return items, val
 
-        Parameters
-        ----------
-        meshes : list of mesh inputs
-            ``(vertices, faces)`` pairs, ``.off`` paths or skising Graphs with
-            ``pos`` and ``data["faces"]`` (e.g. :func:`~skising.datasets.load_psb`).
-        y : ignored
-        val_meshes : list of mesh inputs, optional
-            When given, the loss (``loss``) of one mask per mesh, from a
-            fixed random stream, is measured after every epoch and the
-            parameters of the best epoch are kept (``best_epoch_``). They may
-            be held-out meshes or (a subset of) the training meshes; the
-            latter guards against a late unlucky step without giving up data.
-        checkpoint_dir : str or path, optional
-            Write the full training state atomically after every epoch.
-        resume : bool
-            Continue from the checkpoint in ``checkpoint_dir`` (identical
-            result to an uninterrupted fit with the same ``random_state``).
+    def _build_field_model(self):
+        return default_mesh_field()
 
-        Returns
-        -------
-        self
+    # ------------------------------------------------------------ API
+    def fit(self, X, y=None, X_val=None, y_val=None, checkpoint_dir=None, resume=False, val_meshes=None):
+        """Train the field network on a list of meshes (see :meth:`BaseIsingEstimator.fit
+        <skising._base.BaseIsingEstimator.fit>` and ``_fit_data`` for ``X`` and ``X_val``).
+
+        ``val_meshes`` is the former name of ``X_val``: passing it warns
+        (``FutureWarning``).
         """
-        return self._fit(meshes, val_meshes, checkpoint_dir, resume, default_mesh_field)
+        if val_meshes is not None:
+            warnings.warn(f"{type(self).__name__}.fit: `val_meshes` was renamed `X_val` (one name across skising's "
+                          "estimators) and will be removed", FutureWarning, stacklevel=2)
+            if X_val is not None:
+                raise ValueError("val_meshes: pass X_val only (val_meshes is its deprecated former name)")
+            X_val = val_meshes
+        return super().fit(X, y, X_val, y_val, checkpoint_dir, resume)
 
-    def _fit(self, meshes, val_meshes, checkpoint_dir, resume, factory):
-        self._set_checkpointing(checkpoint_dir, resume)
-        self._device = self._check_params()
-        self._init_random(self._device)
-        items = self._prepare(meshes)
-        val = None if val_meshes is None else self._prepare(list(val_meshes), "val_meshes")
-        self.field_model_ = self._make_model(factory)
-        self._train(items, val_items=val, epochs=self._max_epochs())
-        return self
+    def field(self, X):
+        """The learned field ``h`` of one mesh, ``(n_vertices,)`` numpy (a list of them for a list of meshes)."""
+        items, single = self._items_for_predict(X)
+        with torch.no_grad():
+            out = [self._field(self._collate([it])).cpu().numpy() for it in items]  # loop over meshes
+        return out[0] if single else out
 
     def predict_field(self, mesh):
-        """The learned field ``h`` (n_vertices,) of one mesh (numpy)."""
-        self._check_fitted()
-        it = self._item(mesh)
-        with torch.no_grad():
-            return self._field(self._collate([it])).cpu().numpy()
+        """Deprecated name of :meth:`field`."""
+        warnings.warn(f"{type(self).__name__}: `predict_field` was renamed `field` (one name across skising's "
+                      "estimators) and will be removed", FutureWarning, stacklevel=2)
+        return self.field(mesh)
 
     def _raw_samples(self, it, n_samples):
         """(samples (n_samples, n) bool, field (n,)) from the mesh's own "sample" stream (seeded by its content)."""
         batch = self._collate([it])
         gen = stream_generator(self._seed, "sample", self._device, item_key(it.V, it.F))
-        saved, self._torch_gen = self._torch_gen, gen
-        try:
-            with torch.no_grad():
-                h = self._field(batch)
-                x = self._sample_batch(batch, h, self._couplings(batch), n_samples)
-        finally:
-            self._torch_gen = saved
+        with torch.no_grad():
+            h = self._field(batch)
+            x = self._sample_batch(batch, h, self._couplings(batch), n_samples, gen)
         return (x > 0).cpu().numpy(), h.cpu().numpy()
 
     def _masks(self, it, n_samples):
