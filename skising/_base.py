@@ -64,7 +64,7 @@ from sklearn.utils._param_validation import Hidden, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from . import _checkpoint
-from ._validation import check_device, check_generator, check_int, seed_from
+from ._validation import check_device, check_generator, seed_from
 from .gradients import magnetization_penalty, rloo_surrogate
 from .sampling._energy import _energy
 from .sampling._sampler import _UPDATES, _sample
