@@ -147,7 +147,7 @@ class IsingExplainerAlgorithm(ExplainerAlgorithm):
             est.fit(graphs, y)
             self.last_estimator_ = est
         if self.mask == "sample":
-            scores = [m.float() for m in est.transform(graphs)]
+            scores = [(s[0] > 0).float() for s in est._sample_tensors(graphs, 1)]  # torch for PyG
         else:
             scores = est.node_scores(graphs, kind=self.mask, n_samples=self.n_mask_samples)
         s = torch.cat(scores).to(x.device)
