@@ -327,3 +327,14 @@ def test_parameter_constraints_are_declared_and_checked_at_fit():
         assert not missing, (name, missing)
     with pytest.raises(ValueError, match="n_samples"):
         IsingSubsampler(loss=_loss, n_samples=True).fit(_pos_graphs())  # a bool is not a count
+
+
+def test_subsampler_x_val_keeps_the_best_epoch_and_others_refuse_it():
+    """One validation argument: X_val selects the best epoch where an estimator has a validation score."""
+    est = IsingSubsampler(loss=_loss, max_epochs=3, n_sweeps=2, random_state=0).fit(_pos_graphs(),
+                                                                                  X_val=_pos_graphs()[:1])
+    scores = [h["val_score"] for h in est.history_]
+    assert len(scores) == 3 and est.best_epoch_ == int(np.argmax(scores))
+    assert est.score(_pos_graphs()[:1]) == pytest.approx(max(scores))
+    with pytest.raises(ValueError, match="y_val"):
+        IsingSubsampler(loss=_loss, max_epochs=1).fit(_pos_graphs(), y_val=[0])

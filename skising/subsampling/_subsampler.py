@@ -108,6 +108,8 @@ class IsingSubsampler(TransformerMixin, BaseIsingEstimator):
     ----------
     field_model_ : torch.nn.Module
     n_features_in_ : int
+    best_epoch_ : int
+        The epoch kept when ``fit`` got validation graphs ``X_val`` (best :meth:`score`).
     history_ : list of dict
         Per epoch: mean task loss, penalty, seconds, and ``rloo_signal``, the
         fraction of batches whose samples had different losses (0 means no
