@@ -40,12 +40,12 @@ the ``torch.Generator`` it draws from. The streams are named
 (:data:`SEED_STREAMS`): training uses the seed; inference derives one
 stream per item from the seed and the item's content (:func:`stream_seed`).
 
-Inference (``field``/``sample``/``transform``) follows one skeleton too:
-``_predict_items(X) -> (items, single)`` validates the input of a fitted
-estimator, ``_item_field(item)`` and ``_item_samples(item, n_samples,
-stream)`` work on one item with its own stream, and ``field``, ``sample``
-and ``transform`` return numpy arrays (one per item, or one array for a
-single item).
+Inference shares one vocabulary (the input kinds differ): ``field(X)`` returns
+the learned field, ``sample(X, n)`` samples, ``transform``/``predict``
+return numpy arrays (one per item, or one array for a single item); each
+estimator validates its own input kind (graphs, meshes, images, a matrix)
+and samples every item from its own ``"sample"`` stream where noted in
+:data:`SEED_STREAMS`.
 """
 
 from __future__ import annotations
