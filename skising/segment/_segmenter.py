@@ -45,8 +45,10 @@ This is an extension, not the paper's estimator;
 
 from __future__ import annotations
 
+from numbers import Real
+
 import torch
-from sklearn.utils._param_validation import StrOptions
+from sklearn.utils._param_validation import Interval, StrOptions
 from torch.nn import functional as F
 
 from .._base import BaseIsingEstimator, Int
@@ -169,6 +171,8 @@ class IsingSegmenter(_SegmenterMixin, BaseIsingEstimator):
 
     _parameter_constraints: dict = {
         **BaseIsingEstimator._parameter_constraints,
+        # a number (J on all 8 neighbours) or a 3x3 kernel, checked by grid_kernel
+        "coupling": [Interval(Real, None, None, closed="neither"), "array-like", torch.Tensor],
         "credit": [StrOptions(set(_CREDITS))],
         "credit_radius": [Int(0)],
         "prediction": [StrOptions(set(_PREDICTIONS))],
