@@ -40,12 +40,15 @@ the ``torch.Generator`` it draws from. The streams are named
 (:data:`SEED_STREAMS`): training uses the seed; inference derives one
 stream per item from the seed and the item's content (:func:`stream_seed`).
 
-Inference shares one vocabulary (the input kinds differ): ``field(X)`` returns
-the learned field, ``sample(X, n)`` samples, ``transform``/``predict``
-return numpy arrays (one per item, or one array for a single item); each
-estimator validates its own input kind (graphs, meshes, images, a matrix)
-and samples every item from its own ``"sample"`` stream where noted in
-:data:`SEED_STREAMS`.
+Inference is a template too: ``field``, ``sample`` and ``transform`` call
+``_predict_items(X) -> (items, single)`` (input checks of a fitted
+estimator), then work item by item (``_collate_one``, ``_field``,
+``_sample_batch`` with the item's own generator from ``_item_key``;
+``_fields`` and ``_transform_items`` may batch or decode differently), and
+return numpy arrays: one per item, or one array for a single item
+(:class:`ItemInferenceMixin`). The segmenters (image stacks) and the
+preconditioner (an operator per matrix) keep their own inference methods,
+with the same names and numpy outputs.
 """
 
 from __future__ import annotations
@@ -64,12 +67,12 @@ from sklearn.utils._param_validation import Hidden, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from . import _checkpoint
-from ._validation import check_device, check_generator, seed_from
+from ._validation import check_device, check_generator, check_int, seed_from
 from .gradients import magnetization_penalty, rloo_surrogate
 from .sampling._energy import _energy
 from .sampling._sampler import _UPDATES, _sample
 
-__all__ = ["BaseIsingEstimator", "TorchEstimatorMixin", "seed_from", "TrainingDiverged", "SEED_STREAMS",
+__all__ = ["BaseIsingEstimator", "TorchEstimatorMixin", "ItemInferenceMixin", "seed_from", "TrainingDiverged", "SEED_STREAMS",
            "stream_seed", "stream_generator", "item_key", "graph_key", "Int", "FRACTION", "SEED", "DEVICE",
            "deprecated_alias"]
 
@@ -352,6 +355,68 @@ class TorchEstimatorMixin:
             else:
                 gen.manual_seed(getattr(self, "_seed", 0))
             self._torch_gen = gen
+
+
+class ItemInferenceMixin:
+    """``field``/``sample``/``transform`` of a fitted :class:`BaseIsingEstimator` whose input is a list of items
+    (graphs, PyG graphs, meshes), as template methods over the inference hooks (see module doc)."""
+
+    def field(self, X):
+        """The learned field ``h`` per item: a numpy array, or a list of them for a list input."""
+        items, single = self._predict_items(X)
+        out = self._fields(items)
+        return out[0] if single else out
+
+    def sample(self, X, n_samples=1):
+        """``n_samples`` kept-node masks per item, bool ``(n_samples, n_nodes)`` (a list of them for a list input).
+
+        Every item is sampled from its own ``"sample"`` stream, derived from
+        ``random_state`` and the item's content, so its samples do not
+        depend on the other items passed with it or on its position.
+        """
+        n_samples = check_int(n_samples, "n_samples", low=1)
+        items, single = self._predict_items(X)
+        out = [(x > 0).cpu().numpy() for _, _, x in self._sample_items(items, n_samples)]
+        return out[0] if single else out
+
+    def transform(self, X):
+        """Kept-node mask per item (bool numpy array, or a list of them for a list input)."""
+        items, single = self._predict_items(X)
+        out = self._transform_items(items)
+        return out[0] if single else out
+
+    # ------------------------------------------------------------ inference hooks
+    def _predict_items(self, X):  # pragma: no cover - every estimator with the skeleton implements it
+        """Checked input of a fitted estimator -> ``(items, single)`` (``single``: one item, not a list, was given)."""
+        raise NotImplementedError
+
+    def _item_key(self, item):  # pragma: no cover
+        """Content key of one item (:func:`item_key`), which seeds its inference streams."""
+        raise NotImplementedError
+
+    def _collate_one(self, item, index):
+        """The batch of one item at position ``index`` of the input (default: ``_collate([item])``)."""
+        return self._collate([item])
+
+    def _fields(self, items):
+        """Numpy field per item (default: one item at a time)."""
+        with torch.no_grad():
+            return [self._field(self._collate_one(it, i)).cpu().numpy() for i, it in enumerate(items)]
+
+    def _sample_items(self, items, n_samples, stream="sample", seed=None):
+        """Yield ``(batch, h, x)`` per item: ``x`` (n_samples, n_nodes) spins from the item's own ``stream``
+        (see :data:`SEED_STREAMS`; ``seed``: another seed than the estimator's)."""
+        seed = self._seed if seed is None else seed
+        with torch.no_grad():
+            for i, it in enumerate(items):
+                b = self._collate_one(it, i)
+                h = self._field(b)
+                gen = stream_generator(seed, stream, self._device, self._item_key(it))
+                yield b, h, self._sample_batch(b, h, self._couplings(b), n_samples, gen)
+
+    def _transform_items(self, items):
+        """Mask per item (default: one sample from its ``"sample"`` stream)."""
+        return [(x[0] > 0).cpu().numpy() for _, _, x in self._sample_items(items, 1)]
 
 
 class BaseIsingEstimator(TorchEstimatorMixin, BaseEstimator):

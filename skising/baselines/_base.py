@@ -22,7 +22,7 @@ class BaseSubsampler(TransformerMixin, BaseEstimator):
     ``transform`` is deterministic for a fitted estimator: every graph gets
     its own stream, derived from ``random_state`` and the graph's content
     (:func:`skising._base.stream_seed`), so a graph's mask does not depend
-    on the other graphs passed with it; ``sample(X, n)`` gives ``n`` draws.
+    on the other graphs passed with it; ``sample(X, n_samples)`` gives ``n_samples`` draws.
 
     Parameters are validated by ``_parameter_constraints`` (scikit-learn's
     declared constraints); ``fraction`` is the deprecated former name of
@@ -52,12 +52,12 @@ class BaseSubsampler(TransformerMixin, BaseEstimator):
     def _n_keep(self, n):
         return int(min(max(round(float(self._fraction) * n), 1), n))
 
-    def sample(self, X, n=1):
-        """``n`` kept-node masks per graph: bool array (n, n_nodes) (list for a list input)."""
+    def sample(self, X, n_samples=1):
+        """``n_samples`` kept-node masks per graph: bool array (n_samples, n_nodes) (list for a list input)."""
         check_is_fitted(self, "is_fitted_")
-        n = check_int(n, "n", low=1)
+        n_samples = check_int(n_samples, "n_samples", low=1)
         graphs, single = check_graphs(X)
-        out = [self._masks(g, n, np.random.default_rng(stream_seed(self._seed, "sample", graph_key(g))))
+        out = [self._masks(g, n_samples, np.random.default_rng(stream_seed(self._seed, "sample", graph_key(g))))
                for g in graphs]
         return out[0] if single else out
 

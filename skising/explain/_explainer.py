@@ -24,11 +24,10 @@ import torch
 from sklearn.base import TransformerMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from .._base import BaseIsingEstimator
+from .._base import BaseIsingEstimator, ItemInferenceMixin
 from ..fields._gin import GINField
 from ..graph import as_graph, batch_graphs
 from ..sampling._coloring import color_graph
-from ..sampling._sampler import _sample
 from ._data import _as_data_list, _without_edge_attr
 from ._subgraph import _accepts_edge_attr, _induced_logits
 
@@ -42,7 +41,7 @@ class _Batch:
         self.graph, self.items, self.pyg, self.target = graph, items, pyg, target
 
 
-class IsingGraphExplainer(TransformerMixin, BaseIsingEstimator):
+class IsingGraphExplainer(TransformerMixin, ItemInferenceMixin, BaseIsingEstimator):
     """Explain a GNN graph classifier with a learned Ising model (paper Sec. 4.2).
 
     A field network (default: the classifier's architecture without pooling,
@@ -221,7 +220,7 @@ class IsingGraphExplainer(TransformerMixin, BaseIsingEstimator):
         for i, d in enumerate(data):
             g = as_graph(d.edge_index.cpu(), num_nodes=int(d.num_nodes), name=f"X[{i}]")
             color_graph(g, "auto")  # cached on g, concatenated by batch_graphs
-            items.append({"data": d, "graph": g, "key": self._item_key(d)})
+            items.append({"data": d, "graph": g, "key": self._data_key(d)})
         # targets: the classifier's probabilities on the whole graphs (or given labels)
         from ._classifier import predict_proba
 
@@ -307,12 +306,14 @@ class IsingGraphExplainer(TransformerMixin, BaseIsingEstimator):
         # the loss saturates nothing moves them, so they outrank the motif.
         return GINField(self.n_features_in_, 64, 3, self._edge_dim, norm=True)
 
-    def _item_key(self, d):
+    def _data_key(self, d):
         from .._base import item_key
 
         return item_key(d.x, d.edge_index, getattr(d, "edge_attr", None) if self.uses_edge_attr_ else None)
 
-    def _items(self, X):
+    # ------------------------------------------------------------ inference hooks (field/transform: see the base)
+    def _predict_items(self, X):
+        """Checked graphs of a fitted explainer; the outputs are always lists (one entry per graph)."""
         self._check_fitted()
         items = []
         for i, d in enumerate(self._data_list(X)):
@@ -321,26 +322,23 @@ class IsingGraphExplainer(TransformerMixin, BaseIsingEstimator):
                                  f"{self.n_features_in_}")
             g = as_graph(d.edge_index.cpu(), num_nodes=int(d.num_nodes), name=f"X[{i}]")
             color_graph(g, "auto")
-            items.append({"data": d, "graph": g, "target": torch.zeros(1), "key": self._item_key(d)})
-        return items
+            items.append({"data": d, "graph": g, "target": torch.zeros(1), "key": self._data_key(d)})
+        self.field_model_.eval()
+        return items, False
 
-    def _batches(self, X):
-        items = self._items(X)
-        bs = max(int(self.batch_size), 1)
-        for s in range(0, len(items), bs):
-            yield self._collate(items[s : s + bs])
+    def _item_key(self, item):
+        return item["key"]
 
-    def field(self, X):
-        """Zero-sum fields ``h``: a list with one ``(n_i,)`` float32 numpy array per graph."""
-        return [h.numpy() for h in self._field_tensors(X)]
+    def _fields(self, items):
+        return [h.numpy() for h in self._field_tensors(items)]
 
     @torch.no_grad()
-    def _field_tensors(self, X):
-        """:meth:`field` as CPU tensors (for :meth:`node_scores` and :meth:`explain`)."""
-        self._check_fitted()
+    def _field_tensors(self, items):
+        """Zero-sum fields of checked items as CPU tensors, batched (for :meth:`node_scores` and :meth:`explain`)."""
         out = []
-        self.field_model_.eval()
-        for batch in self._batches(X):
+        bs = max(int(self.batch_size), 1)
+        for s in range(0, len(items), bs):
+            batch = self._collate(items[s : s + bs])
             h = self._field(batch).cpu()
             out.extend(h[a:b] for a, b in batch.graph.subgraph_slices())
         return out
@@ -353,29 +351,14 @@ class IsingGraphExplainer(TransformerMixin, BaseIsingEstimator):
         """
         return [(s > 0).numpy() for s in self._sample_tensors(X, n_samples, random_state)]
 
-    @torch.no_grad()
     def _sample_tensors(self, X, n_samples=1, random_state=None):
         """:meth:`sample` as ±1 CPU tensors (for :meth:`node_scores`)."""
-        from .._base import stream_generator
         from .._validation import check_int, seed_from
 
-        self._check_fitted()
         n_samples = check_int(n_samples, "n_samples", low=1)
-        seed = self._seed if random_state is None else seed_from(random_state)
-        out = []
-        self.field_model_.eval()
-        for item in self._items(X):
-            batch = self._collate([item])
-            h = self._field(batch)
-            gen = stream_generator(seed, "sample", self._device, item["key"])
-            x = _sample(batch.graph, h, self._couplings(batch), float(self.beta), n_samples, int(self.n_sweeps),
-                        self.update, "random", gen)
-            out.append(x.cpu())
-        return out
-
-    def transform(self, X):
-        """One Ising sample per graph: list of bool ``(n_i,)`` numpy masks (True = node kept)."""
-        return [s[0] for s in self.sample(X, 1)]
+        items, _ = self._predict_items(X)
+        seed = None if random_state is None else seed_from(random_state)
+        return [x.cpu() for _, _, x in self._sample_items(items, n_samples, seed=seed)]
 
     def node_scores(self, X, kind="field", n_samples=32, random_state=None):
         """Node importance per graph: ``"field"`` (h), ``"probability"`` (sigmoid(2 beta h),
@@ -383,9 +366,9 @@ class IsingGraphExplainer(TransformerMixin, BaseIsingEstimator):
         ``n_samples`` samples that keep the node): a list of ``(n_i,)`` torch
         tensors, as PyG's explanation metrics take them."""
         if kind == "field":
-            return self._field_tensors(X)
+            return self._field_tensors(self._predict_items(X)[0])
         if kind == "probability":
-            return [torch.sigmoid(2.0 * float(self.beta) * h) for h in self._field_tensors(X)]
+            return [torch.sigmoid(2.0 * float(self.beta) * h) for h in self._field_tensors(self._predict_items(X)[0])]
         if kind == "sample_mean":
             return [(s > 0).float().mean(0) for s in self._sample_tensors(X, n_samples, random_state)]
         raise ValueError(f"kind: expected 'field', 'probability' or 'sample_mean', got {kind!r}")

@@ -279,20 +279,6 @@ class PointSamplerSubsampler(MeshSparsifier):
         np.put_along_axis(keep, idx, True, axis=1)
         return keep
 
-    def transform(self, mesh):
-        """Kept-vertex mask (bool, (n_vertices,)) chosen as ``selection`` says.
-
-        A list of meshes gives a list of masks (like the other baselines'
-        ``transform``); a ``(vertices, faces)`` pair is one mesh.
-        """
-        from ._sparsifier import is_mesh_list
-
-        self._check_fitted()
-        if is_mesh_list(mesh):
-            return [self.select(m, 1)[0] for m in mesh]  # loop over meshes
-        return self.select(mesh, 1)[0]
-
-    def sample(self, mesh, n_samples=1):
-        """Bernoulli kept-vertex masks (n_samples, n_vertices) from the learned scores."""
-        n_samples = check_int(n_samples, "n_samples", low=1)
-        return super().sample(mesh, n_samples)
+    def _transform_items(self, items):
+        """One mask per mesh chosen as ``selection`` says."""
+        return [self.select(it, 1)[0] for it in items]  # loop over meshes

@@ -11,8 +11,7 @@ from sklearn.base import TransformerMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 
 
-from .._base import BaseIsingEstimator, item_key, stream_generator
-from .._validation import check_int
+from .._base import BaseIsingEstimator, ItemInferenceMixin, item_key
 from ..graph import batch_graphs
 from ..mesh import as_mesh, mesh_edges, mesh_graph
 from ..mesh._coarsen import COARSENINGS, _coarsen
@@ -147,7 +146,7 @@ class _MeshBatch:
         self.num_graphs = len(items)
 
 
-class MeshSparsifier(TransformerMixin, BaseIsingEstimator):
+class MeshSparsifier(TransformerMixin, ItemInferenceMixin, BaseIsingEstimator):
     """Learned vertex sampling for triangle-mesh coarsening (paper Section 4.3).
 
     A field network (default: the paper's E(3)-equivariant network on the
@@ -308,7 +307,7 @@ class MeshSparsifier(TransformerMixin, BaseIsingEstimator):
             return mesh
         return self._prepare([mesh], "mesh")[0]
 
-    def _items_for_predict(self, X):
+    def _predict_items(self, X):
         """A list of meshes -> (items, False); one mesh (a Graph, a path, a ``(V, F)`` pair) -> ([item], True)."""
         self._check_fitted()
         if is_mesh_list(X):
@@ -385,48 +384,29 @@ class MeshSparsifier(TransformerMixin, BaseIsingEstimator):
             X_val = val_meshes
         return super().fit(X, y, X_val, y_val, checkpoint_dir, resume)
 
-    def field(self, X):
-        """The learned field ``h`` of one mesh, ``(n_vertices,)`` numpy (a list of them for a list of meshes)."""
-        items, single = self._items_for_predict(X)
-        with torch.no_grad():
-            out = [self._field(self._collate([it])).cpu().numpy() for it in items]  # loop over meshes
-        return out[0] if single else out
-
     def predict_field(self, mesh):
         """Deprecated name of :meth:`field`."""
         warnings.warn(f"{type(self).__name__}: `predict_field` was renamed `field` (one name across skising's "
                       "estimators) and will be removed", FutureWarning, stacklevel=2)
         return self.field(mesh)
 
+    # ------------------------------------------------------------ inference hooks (field, sample, transform: see the base)
+    def _item_key(self, it):
+        return item_key(it.V, it.F)
+
     def _raw_samples(self, it, n_samples):
         """(samples (n_samples, n) bool, field (n,)) from the mesh's own "sample" stream (seeded by its content)."""
-        batch = self._collate([it])
-        gen = stream_generator(self._seed, "sample", self._device, item_key(it.V, it.F))
-        with torch.no_grad():
-            h = self._field(batch)
-            x = self._sample_batch(batch, h, self._couplings(batch), n_samples, gen)
+        _, h, x = next(self._sample_items([it], n_samples))
         return (x > 0).cpu().numpy(), h.cpu().numpy()
 
     def _masks(self, it, n_samples):
         keep, h = self._raw_samples(it, n_samples)
         return self._budget(keep, it, h)
 
-    def sample(self, mesh, n_samples=1):
-        """Raw Ising samples of the kept-vertex mask, bool (n_samples, n_vertices), of one mesh."""
-        self._check_fitted()
-        n_samples = check_int(n_samples, "n_samples", low=1)
-        return self._raw_samples(self._item(mesh), n_samples)[0]
-
-    def transform(self, X):
-        """Kept-vertex mask (bool, (n_vertices,)): one sample, exact budget applied (``exact_budget``).
-
-        ``X`` is one mesh (a Graph, a path, a ``(vertices, faces)`` tuple)
-        or a list of meshes (then a list of masks). Each mesh's mask depends
-        only on the fitted state and that mesh, not on its place in the list.
-        """
-        items, single = self._items_for_predict(X)
-        masks = [self._masks(it, 1)[0] for it in items]  # loop over meshes
-        return masks[0] if single else masks
+    def _transform_items(self, items):
+        """One sample per mesh, exact budget applied (``exact_budget``); a mesh's mask depends only on the
+        fitted state and that mesh."""
+        return [self._masks(it, 1)[0] for it in items]  # loop over meshes
 
     def coarsen(self, mesh):
         """Coarse mesh ``(vertices, faces)`` of one mesh from :meth:`transform`'s mask and ``coarsening``."""
@@ -440,6 +420,6 @@ class MeshSparsifier(TransformerMixin, BaseIsingEstimator):
         ``normalization`` as in :func:`~skising.metrics.vertex_to_mesh_distance`
         (default ``"table"``, comparable with the paper's Table 5).
         """
-        items, _ = self._items_for_predict(meshes)
+        items, _ = self._predict_items(meshes)
         coarsening = getattr(self, "coarsening", "qem")
         return -float(np.mean([mesh_loss(it, self.transform(it), normalization, coarsening) for it in items]))

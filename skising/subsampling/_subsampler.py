@@ -7,13 +7,12 @@ import torch
 from sklearn.base import TransformerMixin
 from sklearn.utils._param_validation import StrOptions
 
-from .._base import BaseIsingEstimator, graph_key, stream_generator
-from .._validation import check_graphs, check_int, check_loss
+from .._base import BaseIsingEstimator, ItemInferenceMixin, graph_key
+from .._validation import check_graphs, check_loss
 from ..fields import GNNField, graph_edge_index
 from ..graph import batch_graphs
 from ..sampling._energy import _energy, magnetization_sto
 from ..sampling._energy import mean_field as _mean_field
-from ..sampling._sampler import _sample
 from ._features import default_node_features
 
 __all__ = ["IsingSubsampler"]
@@ -34,7 +33,7 @@ class _Batch:
         self.edge_index = graph_edge_index(self.graph)
 
 
-class IsingSubsampler(TransformerMixin, BaseIsingEstimator):
+class IsingSubsampler(TransformerMixin, ItemInferenceMixin, BaseIsingEstimator):
     r"""Learn which nodes of a graph to keep for any task loss.
 
     A field network maps node features to an external field :math:`h`; the
@@ -269,53 +268,29 @@ class IsingSubsampler(TransformerMixin, BaseIsingEstimator):
         for s in range(0, len(graphs), bs):
             yield self._collate(graphs[s : s + bs], index=range(s, min(s + bs, len(graphs))))
 
-    def _graphs_for_predict(self, X):
+    # ---------------------------------------------------------------- inference hooks
+    def _predict_items(self, X):
         self._check_fitted()
         graphs, single = check_graphs(X)
         self._check_features(graphs)
         return graphs, single
 
-    def field(self, X):
-        """The learned field h of every node (numpy array per graph)."""
-        graphs, single = self._graphs_for_predict(X)
+    def _item_key(self, graph):
+        return graph_key(graph)
+
+    def _collate_one(self, graph, index):
+        return self._collate([graph], index=[index])  # graph.data["index"]: its position in the input
+
+    def _fields(self, graphs):
         out = []
         with torch.no_grad():
             for b in self._batches(graphs):
                 h = self._field(b).cpu().numpy()
                 out.extend(np.split(h, b.graph.ptr[1:-1].cpu().numpy()))
-        return out[0] if single else out
+        return out
 
-    def _item_samples(self, graphs, n, stream):
-        """``n`` samples per graph, each graph with its own stream (see :data:`skising._base.SEED_STREAMS`):
-        yields ``(batch, x)`` with ``x`` of shape ``(n, n_nodes)``."""
-        with torch.no_grad():
-            for i, g in enumerate(graphs):
-                b = self._collate([g], index=[i])
-                h = self._field(b)
-                gen = stream_generator(self._seed, stream, self._device, graph_key(g))
-                x = _sample(b.graph, h, self._couplings(b), float(self.beta), n, int(self.n_sweeps),
-                            self.update, "random", gen)
-                yield b, x
-
-    def sample(self, X, n=1):
-        """``n`` samples of the kept-node mask per graph: bool array (n, n_nodes).
-
-        Every graph is sampled from its own random stream, derived from
-        ``random_state`` and the graph's content, so its samples do not
-        depend on the other graphs passed with it.
-        """
-        n = check_int(n, "n", low=1)
-        graphs, single = self._graphs_for_predict(X)
-        out = [(x > 0).cpu().numpy() for _, x in self._item_samples(graphs, n, "sample")]
-        return out[0] if single else out
-
-    def transform(self, X):
-        """Kept-node mask per graph (bool array, or a list of them for a list input).
-
-        ``transform_mode`` selects one sample, the majority of ``n_samples``
-        samples, or the mean-field sign. Deterministic for a fitted estimator.
-        """
-        graphs, single = self._graphs_for_predict(X)
+    def _transform_items(self, graphs):
+        """``transform_mode``: one sample, the majority of ``n_samples`` samples, or the mean-field sign."""
         if self.transform_mode == "mean_field":
             out = []
             with torch.no_grad():
@@ -323,28 +298,28 @@ class IsingSubsampler(TransformerMixin, BaseIsingEstimator):
                     h = self._field(b)
                     m = _mean_field(b.graph, h, self._couplings(b), float(self.beta))
                     out.extend(p.cpu().numpy() for p in torch.tensor_split(m > 0, b.graph.ptr[1:-1].cpu()))
-            return out[0] if single else out
+            return out
         k = 1 if self.transform_mode == "sample" else int(self.n_samples)
-        samples = self.sample(graphs, k)
-        masks = [s[0] if k == 1 else s.mean(0) > 0.5 for s in samples]
-        return masks[0] if single else masks
+        return [(x[0] > 0).cpu().numpy() if k == 1 else (x > 0).cpu().numpy().mean(0) > 0.5
+                for _, _, x in self._sample_items(graphs, k)]
 
+    # ---------------------------------------------------------------- API (field, sample, transform: see the base)
     def score(self, X, y=None):
         """Minus the mean task loss over graphs (``n_samples`` samples each); higher is better.
 
         ``y`` is ignored. Every graph is scored on its own random stream, so
         the score of a list is the mean of its graphs' scores.
         """
-        graphs, _ = self._graphs_for_predict(X)
+        graphs, _ = self._predict_items(X)
         vals = []
-        for b, x in self._item_samples(graphs, int(self.n_samples), "score"):
+        for b, _, x in self._sample_items(graphs, int(self.n_samples), "score"):
             loss = torch.as_tensor(self.loss(x, b.graph)).float()
             vals.append(float(loss.mean()))
         return -float(np.mean(vals))
 
     def energy(self, X, masks):
         """Ising energy of kept-node ``masks`` under the learned field (diagnostic)."""
-        graphs, single = self._graphs_for_predict(X)
+        graphs, single = self._predict_items(X)
         masks = [masks] if single else masks
         out = []
         with torch.no_grad():
