@@ -338,3 +338,14 @@ def test_subsampler_x_val_keeps_the_best_epoch_and_others_refuse_it():
     assert est.score(_pos_graphs()[:1]) == pytest.approx(max(scores))
     with pytest.raises(ValueError, match="y_val"):
         IsingSubsampler(loss=_loss, max_epochs=1).fit(_pos_graphs(), y_val=[0])
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_numpy_generator_random_state_is_drawn_from_once(name):
+    """One seed normaliser: a numpy Generator passed as random_state gives fit one draw, no more."""
+    make, fit_args, _, _ = ESTIMATORS[name]
+    rng = np.random.default_rng(5)
+    make().set_params(random_state=rng).fit(*fit_args())
+    ref = np.random.default_rng(5)
+    ref.integers(0, 2**63 - 1)
+    assert rng.integers(1 << 30) == ref.integers(1 << 30)
