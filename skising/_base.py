@@ -58,6 +58,7 @@ import math
 import time
 import warnings
 from numbers import Integral, Real
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -72,9 +73,23 @@ from .gradients import magnetization_penalty, rloo_surrogate
 from .sampling._energy import _energy
 from .sampling._sampler import _UPDATES, _sample
 
-__all__ = ["BaseIsingEstimator", "TorchEstimatorMixin", "ItemInferenceMixin", "seed_from", "TrainingDiverged", "SEED_STREAMS",
-           "stream_seed", "stream_generator", "item_key", "graph_key", "Int", "FRACTION", "SEED", "DEVICE",
-           "deprecated_alias"]
+__all__ = [
+    "DEVICE",
+    "FRACTION",
+    "SEED",
+    "SEED_STREAMS",
+    "BaseIsingEstimator",
+    "Int",
+    "ItemInferenceMixin",
+    "TorchEstimatorMixin",
+    "TrainingDiverged",
+    "deprecated_alias",
+    "graph_key",
+    "item_key",
+    "seed_from",
+    "stream_generator",
+    "stream_seed",
+]
 
 
 class TrainingDiverged(ValueError):
@@ -427,7 +442,7 @@ class BaseIsingEstimator(TorchEstimatorMixin, BaseEstimator):
     common ones) and implement the hooks.
     """
 
-    _parameter_constraints: dict = dict(_COMMON_CONSTRAINTS)
+    _parameter_constraints: ClassVar[dict] = dict(_COMMON_CONSTRAINTS)
 
     # ------------------------------------------------------------ fit (template method)
     @_fit_context(prefer_skip_nested_validation=True)

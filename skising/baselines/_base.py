@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
@@ -29,7 +31,7 @@ class BaseSubsampler(TransformerMixin, BaseEstimator):
     ``target_fraction`` (setting it warns, ``FutureWarning``).
     """
 
-    _parameter_constraints: dict = {
+    _parameter_constraints: ClassVar[dict] = {
         "target_fraction": [FRACTION],
         "fraction": [FRACTION, Hidden(StrOptions({"deprecated"}))],
         "random_state": SEED,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from numbers import Real
+from typing import ClassVar
 
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -53,7 +54,7 @@ class ConstantFieldIsingSubsampler(BaseSubsampler):
     True
     """
 
-    _parameter_constraints: dict = {
+    _parameter_constraints: ClassVar[dict] = {
         **BaseSubsampler._parameter_constraints,
         "field": [None, Interval(Real, None, None, closed="neither")],
         "coupling": [Interval(Real, None, None, closed="neither")],

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 import torch
-
 from sklearn.utils._param_validation import StrOptions
 
 from .._base import Int
@@ -109,7 +110,7 @@ class FarthestPointSubsampler(BaseSubsampler):
     np.int64(50)
     """
 
-    _parameter_constraints: dict = {
+    _parameter_constraints: ClassVar[dict] = {
         **BaseSubsampler._parameter_constraints,
         "start": [StrOptions({"random"}), Int(0)],
         "backend": [StrOptions({"auto", "fpsample", "torch"})],

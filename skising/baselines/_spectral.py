@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
-
 from sklearn.utils._param_validation import StrOptions
 
 from ._base import BaseSubsampler
@@ -105,7 +106,7 @@ class SpectralSubsampler(BaseSubsampler):
     True
     """
 
-    _parameter_constraints: dict = {
+    _parameter_constraints: ClassVar[dict] = {
         **BaseSubsampler._parameter_constraints,
         "laplacian": [StrOptions({"normalized", "combinatorial"})],
         "mode": [StrOptions({"polarity", "rank"})],

@@ -18,6 +18,7 @@ masking metrics instead multiply features and messages by the mask).
 from __future__ import annotations
 
 from numbers import Real
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -131,7 +132,7 @@ class IsingGraphExplainer(TransformerMixin, ItemInferenceMixin, BaseIsingEstimat
     True
     """
 
-    _parameter_constraints: dict = {
+    _parameter_constraints: ClassVar[dict] = {
         **BaseIsingEstimator._parameter_constraints,
         "model": [torch.nn.Module],
         "coupling": [Interval(Real, 0, None, closed="neither")],

@@ -7,7 +7,12 @@ import torch
 try:
     from torch_geometric.explain import Explanation
     from torch_geometric.explain.algorithm import ExplainerAlgorithm
-    from torch_geometric.explain.config import MaskType, ModelMode, ModelReturnType, ModelTaskLevel
+    from torch_geometric.explain.config import (
+        MaskType,
+        ModelMode,
+        ModelReturnType,
+        ModelTaskLevel,
+    )
 except ImportError as exc:  # pragma: no cover - torch_geometric is a core dependency
     raise ImportError("skising.explain needs torch_geometric (pip install torch_geometric)") from exc
 

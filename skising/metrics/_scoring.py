@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-__all__ = ["make_loss_scorer", "loss_score"]
+__all__ = ["loss_score", "make_loss_scorer"]
 
 
 def loss_score(loss, graphs, masks):

@@ -12,6 +12,8 @@ solutions of :math:`\min \|A m_k - e_k\|_2` (eq. 28) and the task loss is
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 import scipy.sparse as sp
 import torch
@@ -190,7 +192,7 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
     0
     """
 
-    _parameter_constraints: dict = {
+    _parameter_constraints: ClassVar[dict] = {
         **BaseIsingEstimator._parameter_constraints,
         "pattern": [StrOptions({"A2", "A", "full"}), "sparse matrix"],
         "keep_diagonal": ["boolean"],

@@ -46,6 +46,7 @@ This is an extension, not the paper's estimator;
 from __future__ import annotations
 
 from numbers import Real
+from typing import ClassVar
 
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -169,7 +170,7 @@ class IsingSegmenter(_SegmenterMixin, BaseIsingEstimator):
     ((4, 16, 16), dtype('bool'))
     """
 
-    _parameter_constraints: dict = {
+    _parameter_constraints: ClassVar[dict] = {
         **BaseIsingEstimator._parameter_constraints,
         # a number (J on all 8 neighbours) or a 3x3 kernel, checked by grid_kernel
         "coupling": [Interval(Real, None, None, closed="neither"), "array-like", torch.Tensor],

@@ -13,11 +13,11 @@ from __future__ import annotations
 import copy
 import math
 import time
+from typing import ClassVar
 
 import torch
-from torch.nn import functional as F
-
 from sklearn.base import BaseEstimator, _fit_context
+from torch.nn import functional as F
 
 from .._base import _COMMON_CONSTRAINTS, TorchEstimatorMixin, TrainingDiverged
 from .._validation import check_device
@@ -56,7 +56,7 @@ class UNetSegmenter(_SegmenterMixin, TorchEstimatorMixin, BaseEstimator):
     (4, 16, 16)
     """
 
-    _parameter_constraints: dict = {k: _COMMON_CONSTRAINTS[k] for k in (
+    _parameter_constraints: ClassVar[dict] = {k: _COMMON_CONSTRAINTS[k] for k in (
         "field_model", "max_epochs", "epochs", "lr", "batch_size", "device", "random_state", "verbose")}
 
     def __init__(self, field_model=None, max_epochs=50, lr=1e-3, batch_size=8, device="cpu", random_state=None,

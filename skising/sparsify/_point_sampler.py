@@ -36,11 +36,12 @@ positions / features. Here it is a baseline of the same loss as
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 import torch
-from torch import nn
-
 from sklearn.utils._param_validation import Hidden, StrOptions
+from torch import nn
 
 from .._base import FRACTION
 from .._validation import check_int
@@ -227,7 +228,7 @@ class PointSamplerSubsampler(MeshSparsifier):
         self.epochs = epochs
         self.fraction = fraction
 
-    _parameter_constraints: dict = {
+    _parameter_constraints: ClassVar[dict] = {
         **MeshSparsifier._parameter_constraints,
         "target_fraction": [FRACTION],
         "fraction": [FRACTION, Hidden(StrOptions({"deprecated"}))],

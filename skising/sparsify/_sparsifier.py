@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import warnings
 from numbers import Real
+from typing import ClassVar
 
 import numpy as np
 import torch
 from sklearn.base import TransformerMixin
 from sklearn.utils._param_validation import Interval, StrOptions
-
 
 from .._base import BaseIsingEstimator, ItemInferenceMixin, item_key
 from ..graph import batch_graphs
@@ -19,7 +19,7 @@ from ..mesh._distance import _distance, _normalize
 from ..mesh._laplacian import _curvature
 from ._fields import default_mesh_field
 
-__all__ = ["MeshSparsifier", "mesh_loss", "exact_budget"]
+__all__ = ["MeshSparsifier", "exact_budget", "mesh_loss"]
 
 _LOSSES = ("table", "eq21", "mean")
 
@@ -234,7 +234,7 @@ class MeshSparsifier(TransformerMixin, ItemInferenceMixin, BaseIsingEstimator):
     [251, 251]
     """
 
-    _parameter_constraints: dict = {
+    _parameter_constraints: ClassVar[dict] = {
         **BaseIsingEstimator._parameter_constraints,
         "loss": [StrOptions(set(_LOSSES))],
         "coarsening": [StrOptions(set(COARSENINGS))],

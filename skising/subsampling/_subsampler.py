@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 import torch
 from sklearn.base import TransformerMixin
@@ -129,7 +131,7 @@ class IsingSubsampler(TransformerMixin, ItemInferenceMixin, BaseIsingEstimator):
     True
     """
 
-    _parameter_constraints: dict = {
+    _parameter_constraints: ClassVar[dict] = {
         **BaseIsingEstimator._parameter_constraints,
         "loss": [None, callable],
         "magnetization": [StrOptions(set(_MAGNETIZATION))],
