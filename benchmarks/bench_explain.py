@@ -136,8 +136,8 @@ def run_ig(model, train, test, seed, args):
                              loss_target=args.loss_target, random_state=seed).fit(train)
     t_train = time.perf_counter() - t0
     t0 = time.perf_counter()
-    h = ex.field(test)
-    one = ex.transform(test)
+    h = [torch.as_tensor(x) for x in ex.field(test)]  # numpy per graph -> tensors for the shared scoring
+    one = [torch.as_tensor(m) for m in ex.transform(test)]
     t = (time.perf_counter() - t0) / len(test)
     # the other ranking: fraction of 32 Ising samples keeping each node
     sm = ex.node_scores(test, "sample_mean", n_samples=32, random_state=seed)

@@ -105,7 +105,7 @@ def run(a):
                                  n_sweeps=a.sweeps, target_fraction=a.frac, penalty=a.penalty, loss_target=a.target,
                                  sparsity=a.sparsity, batch_size=a.bs, random_state=seed, field_model=field).fit(train)
         train_s = time.time() - t0
-        one = ex.transform(test)
+        one = [torch.as_tensor(m) for m in ex.transform(test)]
         pf, pk = predict_proba(model, test), induced_subgraph_proba(model, test, one)
         res = {"gea": gea(ex.field(test), seed),
                "gea_sample_mean": gea(ex.node_scores(test, "sample_mean", n_samples=32, random_state=seed), seed),

@@ -147,7 +147,7 @@ def child_main(name, loss_kind, args):
         phases["forward"].append(t)
         J = est._couplings(batch)
         with torch.no_grad():
-            x, t = _timed(lambda: est._sample_batch(batch, h, J, K))
+            x, t = _timed(lambda: est._sample_batch(batch, h, J, K, est._torch_gen))
         phases["sampling"].append(t)
         losses, t = _timed(lambda: est._task_loss(x, batch).detach())
         phases["loss"].append(t)
@@ -163,7 +163,7 @@ def child_main(name, loss_kind, args):
         phases["backward"].append(t)
         phases["step"].append(time.perf_counter() - t0)
         with torch.no_grad():
-            _, t = _timed(lambda: est._sample_batch(batch, h.detach(), J, K, n_sweeps=1))
+            _, t = _timed(lambda: est._sample_batch(batch, h.detach(), J, K, est._torch_gen, n_sweeps=1))
         phases["sweep"].append(t)
 
         def fwd_bwd():

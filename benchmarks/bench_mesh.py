@@ -147,7 +147,7 @@ def run_category(cat, args, log):
                                 max_grad_norm=args.max_grad_norm, coarsening=args.coarsening,
                                 exact_budget=False, random_state=fold)
             # best-epoch selection on every 4th training mesh (no data held out), see --val
-            sp.fit(train, val_meshes=train[::4] if args.val == "train" else None)
+            sp.fit(train, X_val=train[::4] if args.val == "train" else None)
             epoch_s += [h["seconds"] for h in sp.history_]
             log(f"[{cat}] fold {fold}: trained {args.epochs} epochs in {time.perf_counter() - t0:.1f}s, "
                 f"loss {sp.history_[0]['loss']:.3f} -> {sp.history_[-1]['loss']:.3f}"
@@ -157,7 +157,7 @@ def run_category(cat, args, log):
             t0 = time.perf_counter()
             ps = PointSamplerSubsampler(max_epochs=args.ps_epochs, lr=args.ps_lr, n_samples=args.n_samples,
                                         coarsening=args.coarsening, random_state=fold)
-            ps.fit(train, val_meshes=train[::4] if args.val == "train" else None)
+            ps.fit(train, X_val=train[::4] if args.val == "train" else None)
             ps_epoch_s += [h["seconds"] for h in ps.history_]
             log(f"[{cat}] fold {fold}: POINT SAMPLER trained {args.ps_epochs} epochs in "
                 f"{time.perf_counter() - t0:.1f}s, loss {ps.history_[0]['loss']:.3f} -> {ps.history_[-1]['loss']:.3f}"
@@ -165,7 +165,7 @@ def run_category(cat, args, log):
                    if hasattr(ps, "best_epoch_") else ""))
         methods = {
             "ISING+MAG": lambda it, r: sp.sample(it, 1)[0],
-            "ISING": lambda it, r: ConstantFieldIsingSubsampler(fraction=0.5, field=0.0, coupling=-1.0, beta=1.0,
+            "ISING": lambda it, r: ConstantFieldIsingSubsampler(target_fraction=0.5, field=0.0, coupling=-1.0, beta=1.0,
                                                                random_state=r).fit().transform(it.graph),
             "RANDOM": lambda it, r: RandomSubsampler(0.5, random_state=r).fit().transform(it.graph),
             "SPECTRAL": lambda it, r: SpectralSubsampler(0.5, random_state=r).fit().transform(it.graph),
@@ -508,7 +508,7 @@ def run_learned(args, command, log):
                                 lr=args.lr, n_samples=args.n_samples, n_sweeps=args.n_sweeps, penalty=args.penalty,
                                 max_grad_norm=args.max_grad_norm, coarsening=args.coarsening,
                                 features=tuple(args.features), random_state=fold)
-            (_, t_fit) = _timed(lambda: sp.fit(train, val_meshes=train[::4] if args.val == "train" else None))
+            (_, t_fit) = _timed(lambda: sp.fit(train, X_val=train[::4] if args.val == "train" else None))
             log(f"[{cat}] fold {fold}: trained {args.epochs} epochs in {t_fit:.0f}s, losses "
                 + str([round(h["loss"], 3) for h in sp.history_]))
             for i in te:

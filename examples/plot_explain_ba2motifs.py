@@ -35,7 +35,7 @@ train = [graphs[i] for i in info["train_idx"]]
 test = [graphs[i] for i in info["test_idx"]]
 
 explainer = IsingGraphExplainer(model, max_epochs=EPOCHS, random_state=0).fit(train)
-h = explainer.field(test)
+h = [torch.as_tensor(x) for x in explainer.field(test)]
 avg = explainer.node_scores(test, kind="sample_mean", n_samples=32)
 batch = torch.cat([torch.full((len(x),), i) for i, x in enumerate(h)])
 top = topk_node_mask(torch.cat(h), 5, batch, random_state=0)

@@ -82,7 +82,7 @@ def main(argv=None):
         warnings.simplefilter("ignore")
         est = MeshSparsifier(max_epochs=args.epochs, random_state=0).fit(train)
     V, F = test.pos.numpy().astype(np.float64), test.data["faces"]
-    h = est.predict_field(test)
+    h = est.field(test)
     k = int(est.transform(test).sum())
     coarse = {
         "RANDOM": coarsen_mesh((V, F), np.random.default_rng(0).permutation(len(V)) < k),

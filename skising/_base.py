@@ -1,27 +1,54 @@
 """Shared estimator plumbing: parameters, device, seeds, and THE training loop.
 
-Every learned estimator of skising (the generic :class:`~skising.IsingSubsampler`
-and the applications) subclasses :class:`BaseIsingEstimator`. Its ``fit``
-validates the parameters (:meth:`BaseIsingEstimator._check_common_params`)
-and the data, seeds the random streams (``_init_random``), builds
-``field_model_`` (``_make_model``) and calls the one training loop
-``_train(items)``, which uses these hooks:
+Every learned Ising estimator of skising (the generic
+:class:`~skising.IsingSubsampler` and the applications) subclasses
+:class:`BaseIsingEstimator`, whose ``fit`` is a template method:
+
+1. ``_validate_params()``: the declared ``_parameter_constraints``
+   (scikit-learn's ``Interval``/``StrOptions``; every error names the
+   parameter), then the device and ``_check_params()`` (the checks that
+   involve several parameters or the estimator's own vocabulary);
+2. ``_fit_data(X, y, X_val, y_val) -> (items, val_items)``: checks the data
+   and sets the data-derived fitted attributes (``n_features_in_``, ...);
+3. ``_init_random``: the seed (``random_state`` through
+   :func:`~skising._validation.seed_from`, drawn once) and the training
+   streams;
+4. ``field_model_``: the ``field_model`` parameter, or
+   ``_build_field_model()`` when it is None, built under the seed;
+5. ``_train(items, val_items)``, the one training loop, with these hooks:
 
 ``_collate(items)``           a batch object with at least ``.graph`` (a
                               :class:`~skising.graph.Graph` on the device)
+                              and ``.items``
 ``_field(batch)``             field ``h`` of shape ``(n_nodes,)`` (with grad)
 ``_task_loss(x, batch)``      detached losses ``(K,)`` or ``(K, n_graphs)``
 
-and optionally ``_couplings(batch)`` (per-edge ``J``), ``_sample_batch`` and
-``_energy_batch`` (e.g. the convolutional grid path of the segmenter),
-``_validation_score(items)`` for best-model selection.
+and optionally ``_couplings(batch)`` (per-edge ``J``),
+``_sample_batch(batch, h, J, n_chains, gen)`` and ``_energy_batch`` (e.g.
+the convolutional grid path of the segmenter), ``_node_batch(batch)`` (node
+-> item index, for the magnetisation penalty), ``_validation_score(val_items)``
+for best-model selection;
+6. ``_after_train(items, val_items)`` (e.g. a calibration), then ``self``.
 
 The loop samples ``n_samples`` chains from the current field, evaluates the
 task loss, and minimises the RLOO surrogate (eq. 15) plus, when
 ``target_fraction`` is set, ``penalty * (eta_det - eta)^2`` (eq. 16). Under
 ``torch.distributed`` it trains data-parallel (:mod:`skising.distributed`).
-Random streams are named (:data:`SEED_STREAMS`): training uses the seed;
-inference derives one stream per item from the seed and the item's content.
+
+Randomness is an argument, never swapped state: every sampling hook takes
+the ``torch.Generator`` it draws from. The streams are named
+(:data:`SEED_STREAMS`): training uses the seed; inference derives one
+stream per item from the seed and the item's content (:func:`stream_seed`).
+
+Inference is a template too: ``field``, ``sample`` and ``transform`` call
+``_predict_items(X) -> (items, single)`` (input checks of a fitted
+estimator), then work item by item (``_collate_one``, ``_field``,
+``_sample_batch`` with the item's own generator from ``_item_key``;
+``_fields`` and ``_transform_items`` may batch or decode differently), and
+return numpy arrays: one per item, or one array for a single item
+(:class:`ItemInferenceMixin`). The segmenters (image stacks) and the
+preconditioner (an operator per matrix) keep their own inference methods,
+with the same names and numpy outputs.
 """
 
 from __future__ import annotations
@@ -30,22 +57,40 @@ import copy
 import math
 import time
 import warnings
+from numbers import Integral, Real
+from typing import ClassVar
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, _fit_context
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils._param_validation import Hidden, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from . import _checkpoint
-from ._validation import check_device, check_generator, check_int, check_scalar, check_seed_type, seed_from
+from ._validation import check_device, check_generator, check_int, seed_from
 from .gradients import magnetization_penalty, rloo_surrogate
 from .sampling._energy import _energy
 from .sampling import GraphCouplings
 from .sampling._engine import UPDATES as _UPDATES
 
-__all__ = ["BaseIsingEstimator", "seed_from", "TrainingDiverged", "SEED_STREAMS", "stream_seed", "stream_generator",
-           "item_key", "graph_key"]
+__all__ = [
+    "DEVICE",
+    "FRACTION",
+    "SEED",
+    "SEED_STREAMS",
+    "BaseIsingEstimator",
+    "Int",
+    "ItemInferenceMixin",
+    "TorchEstimatorMixin",
+    "TrainingDiverged",
+    "deprecated_alias",
+    "graph_key",
+    "item_key",
+    "seed_from",
+    "stream_generator",
+    "stream_seed",
+]
 
 
 class TrainingDiverged(ValueError):
@@ -54,10 +99,68 @@ class TrainingDiverged(ValueError):
 
 #: Named random streams of a fitted estimator, all derived from one seed
 #: (``random_state``): ``"train"`` is the seed itself (field-model
-#: initialisation, batch order and training samples); the others are
-#: derived per item by :func:`stream_seed`, so an item's result never
-#: depends on the other items passed with it or on its position.
+#: initialisation, batch order and training samples; data-parallel
+#: training derives one stream per item and epoch); ``"sample"``
+#: (``sample``/``transform``), ``"score"`` (``score``), ``"calibrate"`` and
+#: ``"evaluate"`` are derived per item by :func:`stream_seed`, so an item's
+#: result never depends on the other items passed with it or on its
+#: position. Two inference paths keep a seed offset instead, so that their
+#: results stay as they were: the segmenter's predictions (``seed + 1``,
+#: one stream over the images of a call, with the grid sampler's
+#: per-image random numbers) and the point sampler's Gumbel draws
+#: (``seed + 3``).
 SEED_STREAMS = ("train", "sample", "score", "calibrate", "evaluate")
+
+
+# ---------------------------------------------------------------- parameter constraints
+class Int(Interval):
+    """``Interval(Integral, ...)`` that refuses booleans (``n_samples=True`` is a mistake, not 1)."""
+
+    def __init__(self, left, right=None, *, closed="left"):
+        super().__init__(Integral, left, right, closed=closed)
+
+    def is_satisfied_by(self, val):
+        return not isinstance(val, (bool, np.bool_)) and super().is_satisfied_by(val)
+
+
+#: A fraction in the open interval (0, 1).
+FRACTION = Interval(Real, 0, 1, closed="neither")
+#: What ``random_state`` accepts (drawn from once by :func:`seed_from`).
+SEED = [None, Int(0), np.random.RandomState, np.random.Generator]
+#: What ``device`` accepts; :func:`~skising._validation.check_device` then checks that it exists here.
+DEVICE = [None, str, torch.device]
+
+_COMMON_CONSTRAINTS = {
+    "field_model": [None, type, torch.nn.Module],
+    "beta": [Interval(Real, 0, None, closed="left")],
+    "coupling": [Interval(Real, None, None, closed="neither")],
+    "target_fraction": [None, FRACTION],
+    "penalty": [Interval(Real, 0, None, closed="left")],
+    "n_samples": [Int(2)],
+    "n_sweeps": [Int(1)],
+    "update": [StrOptions(set(_UPDATES))],
+    "max_epochs": [Int(0)],
+    "epochs": [Int(0), Hidden(StrOptions({"deprecated"}))],
+    "lr": [Interval(Real, 0, None, closed="neither")],
+    "batch_size": [Int(1)],
+    "device": DEVICE,
+    "random_state": SEED,
+    "verbose": ["verbose"],
+}
+
+
+def deprecated_alias(est, new, old, value_new):
+    """The value of parameter ``new``, or of its deprecated former name ``old`` when that was set.
+
+    ``old`` holds the string ``"deprecated"`` unless the user set it; then a
+    ``FutureWarning`` names both and its value wins.
+    """
+    v = getattr(est, old, "deprecated")
+    if isinstance(v, str) and v == "deprecated":
+        return value_new
+    warnings.warn(f"{type(est).__name__}: `{old}` was renamed `{new}` (one name across skising's estimators) "
+                  f"and will be removed; pass {new}={v!r}", FutureWarning, stacklevel=4)
+    return v
 
 
 def item_key(*arrays):
@@ -138,49 +241,16 @@ def _unfreeze_penalty(h, beta, target_fraction, batch=None):
     return ((level - math.atanh(eta)) ** 2).mean()
 
 
-class BaseIsingEstimator(BaseEstimator):
-    """Base class: shared validation and the RLOO training loop (see module doc).
+class TorchEstimatorMixin:
+    """Device, seed, field-model construction, checkpoints and pickling of a torch-backed estimator.
 
-    Subclasses declare their constructor parameters (stored as given, no work
-    in ``__init__``) and implement the hooks.
+    Shared by :class:`BaseIsingEstimator` and the plain baselines that train
+    a network of their own (:class:`~skising.segment.UNetSegmenter`).
     """
-
-    # ------------------------------------------------------------ validation
-    def _check_common_params(self):
-        """Validate the parameters every Ising estimator has; return the device."""
-        p = self.get_params(deep=False)
-        if "beta" in p:
-            check_scalar(p["beta"], "beta", low=0.0)
-        if "coupling" in p and not isinstance(p["coupling"], (np.ndarray, torch.Tensor, list)):
-            check_scalar(p["coupling"], "coupling")
-        if "target_fraction" in p and p["target_fraction"] is not None:
-            check_scalar(p["target_fraction"], "target_fraction", low=0.0, high=1.0, low_inclusive=False)
-            if p["target_fraction"] >= 1.0:
-                raise ValueError(f"target_fraction: expected a value in (0, 1), got {p['target_fraction']!r}")
-        if "n_samples" in p:
-            check_int(p["n_samples"], "n_samples", low=2)
-        if "n_sweeps" in p:
-            check_int(p["n_sweeps"], "n_sweeps", low=1)
-        if "max_epochs" in p:
-            check_int(p["max_epochs"], "max_epochs", low=0)
-        if "epochs" in p and not (isinstance(p["epochs"], str) and p["epochs"] == "deprecated"):
-            check_int(p["epochs"], "epochs", low=0)
-        if "batch_size" in p:
-            check_int(p["batch_size"], "batch_size", low=1)
-        if "lr" in p:
-            check_scalar(p["lr"], "lr", low=0.0, low_inclusive=False)
-        if "penalty" in p:
-            check_scalar(p["penalty"], "penalty", low=0.0)
-        if "update" in p and p["update"] not in _UPDATES:
-            raise ValueError(f"update: expected one of {_UPDATES}, got {p['update']!r}")
-        if "verbose" in p:
-            check_int(int(p["verbose"]) if isinstance(p["verbose"], bool) else p["verbose"], "verbose", low=0)
-        check_seed_type(p.get("random_state", 0))  # draws nothing from a numpy Generator
-        return check_device(p.get("device", "cpu"))
 
     # ------------------------------------------------------------ randomness
     def _init_random(self, device):
-        """Seed -> (torch.Generator on device, numpy Generator) stored on self."""
+        """Seed -> (torch.Generator on device, numpy Generator) of the ``"train"`` stream, stored on self."""
         self._seed = seed_from(getattr(self, "random_state", None))
         self._torch_gen = check_generator(self._seed, device)
         self._np_rng = np.random.default_rng(self._seed)
@@ -207,21 +277,263 @@ class BaseIsingEstimator(BaseEstimator):
                 )
         return model.to(self._device)
 
-    # ------------------------------------------------------------ hooks
+    def _max_epochs(self):
+        """``max_epochs``, or the deprecated ``epochs`` when it was set (with a ``FutureWarning``)."""
+        return deprecated_alias(self, "max_epochs", "epochs", self.max_epochs)
+
+    def _target_fraction(self):
+        """``target_fraction``, or the deprecated ``fraction`` when it was set (with a ``FutureWarning``)."""
+        return deprecated_alias(self, "target_fraction", "fraction", getattr(self, "target_fraction", None))
+
+    # ------------------------------------------------------------ checkpoints
+    def _set_checkpointing(self, checkpoint_dir=None, resume=False):
+        """Enable per-epoch atomic checkpoints in ``checkpoint_dir`` (and resuming); see :mod:`skising._checkpoint`."""
+        self._checkpoint_dir, self._resume = _checkpoint.check_checkpoint_dir(checkpoint_dir, resume)
+
+    def _checkpoint_path(self):
+        return _checkpoint.checkpoint_path(getattr(self, "_checkpoint_dir", None))
+
+    def _load_checkpoint(self, path, model, opt, best, dp=None):
+        """Restore the training state from ``path`` when resuming; return ``(start_epoch, best)``.
+
+        With ``dp`` (data-parallel training), rank 0 reads the file and broadcasts it.
+        """
+        resume = getattr(self, "_resume", False)
+        state = _checkpoint.load_checkpoint(path, type(self).__name__, self._device) if resume else None
+        if dp is not None and resume:
+            state = _to_device(dp.broadcast_object(None if state is None else _to_device(state, "cpu")), self._device)
+        if state is None:
+            return 0, best
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        self._torch_gen.set_state(state["torch_gen"].cpu())
+        self._np_rng.bit_generator.state = state["np_rng"]
+        self.history_ = list(state["history"])
+        return int(state["epoch"]) + 1, state["best"]
+
+    def _save_checkpoint(self, path, epoch, opt, best):
+        """Write the full training state atomically (temp file + rename)."""
+        _checkpoint.save_checkpoint(path, {
+            "estimator": type(self).__name__,
+            "device": str(self._device),
+            "epoch": epoch,
+            "model": self.field_model_.state_dict(),
+            "optimizer": opt.state_dict(),
+            "torch_gen": self._torch_gen.get_state(),
+            "np_rng": self._np_rng.bit_generator.state,
+            "history": self.history_,
+            "best": best,
+        })
+
+    def _restore_last_good(self):
+        state = getattr(self, "_last_good", None)
+        if state is not None:
+            self.field_model_.load_state_dict(state)
+
+    # ------------------------------------------------------------ misc
+    def _check_fitted(self):
+        check_is_fitted(self, "field_model_")
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("_last_good", None)
+        state.pop("_checkpoint_dir", None)
+        state.pop("_resume", None)
+        gen = state.pop("_torch_gen", None)
+        if gen is not None:  # torch.Generator does not pickle: keep its state
+            state["_torch_gen_state"] = (str(gen.device), gen.get_state())
+        dev = state.get("_device")
+        if dev is not None and torch.device(dev).type != "cpu":
+            # tensors and modules are pickled on the CPU, so that a model fitted on
+            # CUDA unpickles on a CPU-only machine; __setstate__ moves them back
+            state = {k: _to_device(v, "cpu") for k, v in state.items()}
+            state["_pickled_device"] = str(dev)
+        return state
+
+    def __setstate__(self, state):
+        gen_state = state.pop("_torch_gen_state", None)
+        dev = state.pop("_pickled_device", None)
+        if dev is not None:
+            if torch.device(dev).type == "cuda" and not torch.cuda.is_available():
+                state["_device"] = torch.device("cpu")  # fitted on CUDA, loaded without one
+            else:
+                state = {k: _to_device(v, dev) for k, v in state.items()}
+        self.__dict__.update(state)
+        if gen_state is not None:
+            dev, st = gen_state
+            if dev.startswith("cuda") and not torch.cuda.is_available():
+                dev = "cpu"
+                if hasattr(self, "_device"):
+                    self._device = torch.device("cpu")
+            gen = torch.Generator(device=dev)
+            if dev == str(gen_state[0]):
+                gen.set_state(st)
+            else:
+                gen.manual_seed(getattr(self, "_seed", 0))
+            self._torch_gen = gen
+
+
+class ItemInferenceMixin:
+    """``field``/``sample``/``transform`` of a fitted :class:`BaseIsingEstimator` whose input is a list of items
+    (graphs, PyG graphs, meshes), as template methods over the inference hooks (see module doc)."""
+
+    def field(self, X):
+        """The learned field ``h`` per item: a numpy array, or a list of them for a list input."""
+        items, single = self._predict_items(X)
+        out = self._fields(items)
+        return out[0] if single else out
+
+    def sample(self, X, n_samples=1):
+        """``n_samples`` kept-node masks per item, bool ``(n_samples, n_nodes)`` (a list of them for a list input).
+
+        Every item is sampled from its own ``"sample"`` stream, derived from
+        ``random_state`` and the item's content, so its samples do not
+        depend on the other items passed with it or on its position.
+        """
+        n_samples = check_int(n_samples, "n_samples", low=1)
+        items, single = self._predict_items(X)
+        out = [(x > 0).cpu().numpy() for _, _, x in self._sample_items(items, n_samples)]
+        return out[0] if single else out
+
+    def transform(self, X):
+        """Kept-node mask per item (bool numpy array, or a list of them for a list input)."""
+        items, single = self._predict_items(X)
+        out = self._transform_items(items)
+        return out[0] if single else out
+
+    # ------------------------------------------------------------ inference hooks
+    def _predict_items(self, X):  # pragma: no cover - every estimator with the skeleton implements it
+        """Checked input of a fitted estimator -> ``(items, single)`` (``single``: one item, not a list, was given)."""
+        raise NotImplementedError
+
+    def _item_key(self, item):  # pragma: no cover
+        """Content key of one item (:func:`item_key`), which seeds its inference streams."""
+        raise NotImplementedError
+
+    def _collate_one(self, item, index):
+        """The batch of one item at position ``index`` of the input (default: ``_collate([item])``)."""
+        return self._collate([item])
+
+    def _fields(self, items):
+        """Numpy field per item (default: one item at a time)."""
+        with torch.no_grad():
+            return [self._field(self._collate_one(it, i)).cpu().numpy() for i, it in enumerate(items)]
+
+    def _sample_items(self, items, n_samples, stream="sample", seed=None):
+        """Yield ``(batch, h, x)`` per item: ``x`` (n_samples, n_nodes) spins from the item's own ``stream``
+        (see :data:`SEED_STREAMS`; ``seed``: another seed than the estimator's)."""
+        seed = self._seed if seed is None else seed
+        with torch.no_grad():
+            for i, it in enumerate(items):
+                b = self._collate_one(it, i)
+                h = self._field(b)
+                gen = stream_generator(seed, stream, self._device, self._item_key(it))
+                yield b, h, self._sample_batch(b, h, self._couplings(b), n_samples, gen)
+
+    def _transform_items(self, items):
+        """Mask per item (default: one sample from its ``"sample"`` stream)."""
+        return [(x[0] > 0).cpu().numpy() for _, _, x in self._sample_items(items, 1)]
+
+
+class BaseIsingEstimator(TorchEstimatorMixin, BaseEstimator):
+    """Base class: the ``fit`` template, declared parameter constraints and the RLOO training loop (see module doc).
+
+    Subclasses declare their constructor parameters (stored as given, no work
+    in ``__init__``), their ``_parameter_constraints`` (merged with the
+    common ones) and implement the hooks.
+    """
+
+    _parameter_constraints: ClassVar[dict] = dict(_COMMON_CONSTRAINTS)
+
+    # ------------------------------------------------------------ fit (template method)
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None, X_val=None, y_val=None, checkpoint_dir=None, resume=False):
+        """Train the field model on ``X``.
+
+        Parameters
+        ----------
+        X : the estimator's training data
+            Graphs, PyG graphs, meshes, matrices or images; see the class
+            documentation.
+        y : optional
+            Targets where the estimator has them (the segmenters' masks, the
+            explainer's labels); ignored otherwise.
+        X_val, y_val : optional
+            Validation data of the same kind (``y_val`` only where ``y`` is
+            used): after every epoch the estimator's validation score is
+            measured on it and the parameters of the best epoch are kept
+            (``best_epoch_``).
+        checkpoint_dir : str or path, optional
+            Write the full training state (model, optimiser, random streams,
+            history) atomically to ``checkpoint_dir/checkpoint.pt`` after
+            every epoch.
+        resume : bool
+            Continue from the checkpoint in ``checkpoint_dir`` if there is
+            one; the result is identical to an uninterrupted fit with the
+            same ``random_state``.
+
+        Returns
+        -------
+        self
+        """
+        self._set_checkpointing(checkpoint_dir, resume)
+        self._device = check_device(self.device)
+        self._fraction = self._target_fraction()
+        self._check_params()
+        n_epochs = self._max_epochs()
+        items, val_items = self._fit_data(X, y, X_val, y_val)
+        self._init_random(self._device)
+        self.field_model_ = self._make_model(self._build_field_model)
+        self._train(items, val_items, epochs=n_epochs)
+        self._after_train(items, val_items)
+        return self
+
+    # ------------------------------------------------------------ fit hooks
+    def _check_params(self):
+        """Checks beyond ``_parameter_constraints`` (several parameters together, callables); default none."""
+
+    def _fit_data(self, X, y, X_val, y_val):  # pragma: no cover - every estimator implements it
+        """Validated training data -> ``(items, val_items or None)``; sets the data-derived fitted attributes."""
+        raise NotImplementedError
+
+    def _no_validation_data(self, X_val, y_val, y=None):
+        """Refuse validation data (and ``y``) an estimator has no use for, naming the argument."""
+        for name, v in (("X_val", X_val), ("y_val", y_val)):
+            if v is not None:
+                raise ValueError(f"{name}: {type(self).__name__} has no validation score; fit it without {name}")
+
+    def _build_field_model(self):  # pragma: no cover - every estimator implements it
+        """The default field model for the fitted data (when ``field_model`` is None)."""
+        raise NotImplementedError
+
+    def _after_train(self, items, val_items):
+        """Work after training (e.g. a calibration); default none."""
+
+    # ------------------------------------------------------------ training hooks
     def _couplings(self, batch):
         """Per-edge couplings J of the batch graph (default: coupling x weights)."""
         g = batch.graph
         return float(self.coupling) * g.weight.to(device=self._device, dtype=torch.float32)
 
-    def _sample_batch(self, batch, h, J, n_chains, n_sweeps=None, init="random"):
+    def _sample_batch(self, batch, h, J, n_chains, gen, n_sweeps=None):
+        """``n_chains`` samples of the batch from the (detached) field ``h``, drawn from ``gen``."""
         return GraphCouplings(batch.graph, J.detach(), device=h.device).sample(
             h.detach(), n_chains, self.n_sweeps if n_sweeps is None else n_sweeps, float(self.beta),
-            getattr(self, "update", "metropolis"), init, self._torch_gen,
+            getattr(self, "update", "metropolis"), "random", gen,
         )
 
     def _energy_batch(self, batch, x, h, J):
         """Differentiable energies (K, G) of samples x under field h."""
         return _energy(batch.graph, x, h[None] if h.dim() == 1 else h, J)
+
+    def _node_batch(self, batch):
+        """Node -> item index of the batch (for the magnetisation penalty)."""
+        return batch.graph.batch
+
+    def _batch_extent(self, batch):
+        """``(n_nodes, n_edges)`` of a batch, for the memory check."""
+        g = batch.graph
+        return int(getattr(g, "num_nodes", 0)), int(getattr(g, "num_edges", 0) or 0)
 
     def _validation_score(self, items):  # pragma: no cover - optional hook
         raise NotImplementedError
@@ -229,15 +541,6 @@ class BaseIsingEstimator(BaseEstimator):
     # ------------------------------------------------------------ loop
     def _penalty_weight(self):
         return float(getattr(self, "penalty", 1.0))
-
-    def _max_epochs(self):
-        """``max_epochs``, or the deprecated ``epochs`` when it was set (with a ``FutureWarning``)."""
-        old = getattr(self, "epochs", "deprecated")
-        if isinstance(old, str) and old == "deprecated":
-            return check_int(self.max_epochs, "max_epochs", low=0)
-        warnings.warn(f"{type(self).__name__}: `epochs` was renamed `max_epochs` (one name across skising's "
-                      f"estimators) and will be removed; pass max_epochs={old!r}", FutureWarning, stacklevel=3)
-        return check_int(old, "epochs", low=0)
 
     def _train(self, items, val_items=None, epochs=None):
         """The one RLOO training loop. Fills ``history_`` and ``n_epochs_``.
@@ -252,7 +555,7 @@ class BaseIsingEstimator(BaseEstimator):
         epochs = int(self.max_epochs if epochs is None else epochs)
         opt = torch.optim.Adam(model.parameters(), lr=float(self.lr))
         K = int(self.n_samples)
-        frac = getattr(self, "target_fraction", None)
+        frac = self._fraction
         bs = int(self.batch_size)
         n = len(items)
         self.history_ = []
@@ -348,7 +651,7 @@ class BaseIsingEstimator(BaseEstimator):
         """Forward, sample, loss and backward of ``weight`` x the objective on one group of items.
 
         ``gen``: the group's own generator (data-parallel loop), or None for the
-        estimator's. Gradients accumulate in the field model; returns
+        estimator's training stream; it is passed to ``_sample_batch``. Gradients accumulate in the field model; returns
         ``(mean loss, number of items, penalty, whether the K losses differ)``.
         """
         beta = float(self.beta)
@@ -363,14 +666,8 @@ class BaseIsingEstimator(BaseEstimator):
                 "or check the input features. The last good parameters were kept."
             )
         J = self._couplings(batch)
-        saved = self._torch_gen
-        if gen is not None:
-            self._torch_gen = gen  # the hooks sample with self._torch_gen
-        try:
-            with torch.no_grad():
-                x = self._sample_batch(batch, h, J, K)
-        finally:
-            self._torch_gen = saved
+        with torch.no_grad():
+            x = self._sample_batch(batch, h, J, K, self._torch_gen if gen is None else gen)
         losses = torch.as_tensor(self._task_loss(x, batch)).detach()
         if losses.dim() == 0 or losses.shape[0] != K:
             raise ValueError(
@@ -390,10 +687,10 @@ class BaseIsingEstimator(BaseEstimator):
         if frac is not None and not signal and self._frozen_penalty_weight() > 0:
             # a frozen sampler (identical samples, no RLOO gradient) under a saturated field:
             # pull the field level back to where samples differ again
-            pen = _unfreeze_penalty(h, beta, frac, batch.graph.batch)
+            pen = _unfreeze_penalty(h, beta, frac, self._node_batch(batch))
             obj = obj + self._frozen_penalty_weight() * pen
         elif frac is not None and self._penalty_weight() > 0:
-            pen = magnetization_penalty(h, beta, frac, batch.graph.batch)
+            pen = magnetization_penalty(h, beta, frac, self._node_batch(batch))
             obj = obj + self._penalty_weight() * pen
         (obj * weight if weight != 1.0 else obj).backward()
         size = len(batch.items if hasattr(batch, "items") else [0])
@@ -413,10 +710,9 @@ class BaseIsingEstimator(BaseEstimator):
         """
         from ._validation import check_memory
 
-        g = batch.graph
-        n, m = int(getattr(g, "num_nodes", 0)), int(getattr(g, "num_edges", 0) or 0)
+        n, m = self._batch_extent(batch)
         items = len(getattr(batch, "items", ()) or ())
-        loss_bytes = self._loss_memory_bytes(getattr(self, "loss", None), g, K)
+        loss_bytes = self._loss_memory_bytes(getattr(self, "loss", None), getattr(batch, "graph", None), K)
         what = f"a training batch of {items} item(s) ({n} nodes, {m} edges) with n_samples={K} chains"
         if loss_bytes:
             what += f" and its loss ({loss_bytes / 2**30:.2f} GiB declared by loss.memory_bytes)"
@@ -447,93 +743,6 @@ class BaseIsingEstimator(BaseEstimator):
         if nbytes < 0:
             raise ValueError(f"loss: memory_bytes(graph, n_samples) returned a negative count {nbytes}")
         return nbytes
-
-    # ------------------------------------------------------------ checkpoints
-    def _set_checkpointing(self, checkpoint_dir=None, resume=False):
-        """Enable per-epoch atomic checkpoints in ``checkpoint_dir`` (and resuming); see :mod:`skising._checkpoint`."""
-        self._checkpoint_dir, self._resume = _checkpoint.check_checkpoint_dir(checkpoint_dir, resume)
-
-    def _checkpoint_path(self):
-        return _checkpoint.checkpoint_path(getattr(self, "_checkpoint_dir", None))
-
-    def _load_checkpoint(self, path, model, opt, best, dp=None):
-        """Restore the training state from ``path`` when resuming; return ``(start_epoch, best)``.
-
-        With ``dp`` (data-parallel training), rank 0 reads the file and broadcasts it.
-        """
-        resume = getattr(self, "_resume", False)
-        state = _checkpoint.load_checkpoint(path, type(self).__name__, self._device) if resume else None
-        if dp is not None and resume:
-            state = _to_device(dp.broadcast_object(None if state is None else _to_device(state, "cpu")), self._device)
-        if state is None:
-            return 0, best
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        self._torch_gen.set_state(state["torch_gen"].cpu())
-        self._np_rng.bit_generator.state = state["np_rng"]
-        self.history_ = list(state["history"])
-        return int(state["epoch"]) + 1, state["best"]
-
-    def _save_checkpoint(self, path, epoch, opt, best):
-        """Write the full training state atomically (temp file + rename)."""
-        _checkpoint.save_checkpoint(path, {
-            "estimator": type(self).__name__,
-            "device": str(self._device),
-            "epoch": epoch,
-            "model": self.field_model_.state_dict(),
-            "optimizer": opt.state_dict(),
-            "torch_gen": self._torch_gen.get_state(),
-            "np_rng": self._np_rng.bit_generator.state,
-            "history": self.history_,
-            "best": best,
-        })
-
-    def _restore_last_good(self):
-        state = getattr(self, "_last_good", None)
-        if state is not None:
-            self.field_model_.load_state_dict(state)
-
-    # ------------------------------------------------------------ misc
-    def _check_fitted(self):
-        check_is_fitted(self, "field_model_")
-
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        state.pop("_last_good", None)
-        state.pop("_checkpoint_dir", None)
-        state.pop("_resume", None)
-        gen = state.pop("_torch_gen", None)
-        if gen is not None:  # torch.Generator does not pickle: keep its state
-            state["_torch_gen_state"] = (str(gen.device), gen.get_state())
-        dev = state.get("_device")
-        if dev is not None and torch.device(dev).type != "cpu":
-            # tensors and modules are pickled on the CPU, so that a model fitted on
-            # CUDA unpickles on a CPU-only machine; __setstate__ moves them back
-            state = {k: _to_device(v, "cpu") for k, v in state.items()}
-            state["_pickled_device"] = str(dev)
-        return state
-
-    def __setstate__(self, state):
-        gen_state = state.pop("_torch_gen_state", None)
-        dev = state.pop("_pickled_device", None)
-        if dev is not None:
-            if torch.device(dev).type == "cuda" and not torch.cuda.is_available():
-                state["_device"] = torch.device("cpu")  # fitted on CUDA, loaded without one
-            else:
-                state = {k: _to_device(v, dev) for k, v in state.items()}
-        self.__dict__.update(state)
-        if gen_state is not None:
-            dev, st = gen_state
-            if dev.startswith("cuda") and not torch.cuda.is_available():
-                dev = "cpu"
-                if hasattr(self, "_device"):
-                    self._device = torch.device("cpu")
-            gen = torch.Generator(device=dev)
-            if dev == str(gen_state[0]):
-                gen.set_state(st)
-            else:
-                gen.manual_seed(getattr(self, "_seed", 0))
-            self._torch_gen = gen
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -79,6 +79,6 @@ EXTRA_ESTIMATORS = {
         lambda: PointSamplerSubsampler(max_epochs=1, random_state=0),
         lambda: ([load_bunny()],),
         lambda: [load_bunny()],
-        ("fraction", 1.5),
+        ("target_fraction", 1.5),
     ),
 }

@@ -49,9 +49,10 @@ ESTIMATORS = {
         lambda: _pos_graphs(),
         ("beta", -1.0),
     ),
-    "RandomSubsampler": (lambda: RandomSubsampler(0.3, random_state=0), lambda: (_pos_graphs(),), _pos_graphs, ("fraction", 1.5)),
+    "RandomSubsampler": (lambda: RandomSubsampler(0.3, random_state=0), lambda: (_pos_graphs(),), _pos_graphs, ("target_fraction", 1.5)),
     "FarthestPointSubsampler": (
-        lambda: FarthestPointSubsampler(0.3, random_state=0), lambda: (_pos_graphs(),), _pos_graphs, ("fraction", 0.0)),
+        lambda: FarthestPointSubsampler(0.3, random_state=0), lambda: (_pos_graphs(),), _pos_graphs,
+        ("target_fraction", 0.0)),
     "SpectralSubsampler": (lambda: SpectralSubsampler(0.5), lambda: (_pos_graphs(),), _pos_graphs, ("laplacian", "weird")),
     "ConstantFieldIsingSubsampler": (
         lambda: ConstantFieldIsingSubsampler(0.3, coupling=-1.0, random_state=0),
@@ -283,8 +284,8 @@ def test_score_and_loss_scorer(name):
     cv = cross_val_score(make().set_params(loss=loss), graphs, cv=3, scoring=scorer)
     assert cv.shape == (3,) and np.isfinite(cv).all()
     if name in ("RandomSubsampler", "FarthestPointSubsampler"):
-        search = GridSearchCV(make(), {"fraction": [0.05, 0.5]}, scoring=scorer, cv=3).fit(graphs)
-        assert search.best_params_ == {"fraction": 0.5}  # keeping more nodes covers better
+        search = GridSearchCV(make(), {"target_fraction": [0.05, 0.5]}, scoring=scorer, cv=3).fit(graphs)
+        assert search.best_params_ == {"target_fraction": 0.5}  # keeping more nodes covers better
 
 
 def test_baseline_score_without_loss_names_loss():
@@ -304,3 +305,47 @@ def test_epochs_is_a_deprecated_alias_of_max_epochs(name):
     with pytest.warns(FutureWarning, match="max_epochs"):
         old.fit(*fit_args())
     assert _equal(_output(old, make_X()), _output(make().set_params(max_epochs=1).fit(*fit_args()), make_X()))
+
+
+@pytest.mark.parametrize("name", ["RandomSubsampler", "FarthestPointSubsampler", "SpectralSubsampler",
+                                  "ConstantFieldIsingSubsampler", "PointSamplerSubsampler"])
+def test_fraction_is_a_deprecated_alias_of_target_fraction(name):
+    """One vocabulary: target_fraction everywhere; the old fraction still works, with a warning."""
+    make, fit_args, make_X, _ = ESTIMATORS[name]
+    assert make().get_params()["fraction"] == "deprecated" and "target_fraction" in make().get_params()
+    old = make().set_params(fraction=0.25, target_fraction=0.75)
+    with pytest.warns(FutureWarning, match="target_fraction"):
+        old.fit(*fit_args())
+    assert _equal(_output(old, make_X()), _output(make().set_params(target_fraction=0.25).fit(*fit_args()), make_X()))
+
+
+def test_parameter_constraints_are_declared_and_checked_at_fit():
+    """Every estimator declares _parameter_constraints covering all its parameters; errors name the parameter."""
+    for name in NAMES:
+        est = ESTIMATORS[name][0]()
+        missing = set(est.get_params(deep=False)) - set(est._parameter_constraints)
+        assert not missing, (name, missing)
+    with pytest.raises(ValueError, match="n_samples"):
+        IsingSubsampler(loss=_loss, n_samples=True).fit(_pos_graphs())  # a bool is not a count
+
+
+def test_subsampler_x_val_keeps_the_best_epoch_and_others_refuse_it():
+    """One validation argument: X_val selects the best epoch where an estimator has a validation score."""
+    est = IsingSubsampler(loss=_loss, max_epochs=3, n_sweeps=2, random_state=0).fit(_pos_graphs(),
+                                                                                  X_val=_pos_graphs()[:1])
+    scores = [h["val_score"] for h in est.history_]
+    assert len(scores) == 3 and est.best_epoch_ == int(np.argmax(scores))
+    assert est.score(_pos_graphs()[:1]) == pytest.approx(max(scores))
+    with pytest.raises(ValueError, match="y_val"):
+        IsingSubsampler(loss=_loss, max_epochs=1).fit(_pos_graphs(), y_val=[0])
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_numpy_generator_random_state_is_drawn_from_once(name):
+    """One seed normaliser: a numpy Generator passed as random_state gives fit one draw, no more."""
+    make, fit_args, _, _ = ESTIMATORS[name]
+    rng = np.random.default_rng(5)
+    make().set_params(random_state=rng).fit(*fit_args())
+    ref = np.random.default_rng(5)
+    ref.integers(0, 2**63 - 1)
+    assert rng.integers(1 << 30) == ref.integers(1 << 30)

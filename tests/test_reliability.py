@@ -183,7 +183,7 @@ def test_gpu_tagged_torch_save_file_loads_with_map_location(monkeypatch, tmp_pat
     with pytest.raises(RuntimeError, match="CUDA"):  # what users hit without map_location
         torch.load(path, weights_only=False)
     loaded = torch.load(path, map_location="cpu", weights_only=False)
-    np.testing.assert_array_equal(loaded.predict_field(g), est.predict_field(g))
+    np.testing.assert_array_equal(loaded.field(g), est.field(g))
     np.testing.assert_array_equal(loaded.transform(g), est.transform(g))
 
 

@@ -47,15 +47,15 @@ print("train s", time.time() - t0)
 S = ex.sample(test, a.n_draws, random_state=a.seed)
 agree = np.zeros((a.n_draws, len(test)))
 for s in range(a.n_draws):
-    pk = induced_subgraph_proba(model, test, [x[s] > 0 for x in S])
+    pk = induced_subgraph_proba(model, test, [x[s] for x in S])
     agree[s] = (pk.argmax(1) == pf.argmax(1)).numpy()
-h = ex.field(test)
+h = [torch.as_tensor(x) for x in ex.field(test)]
 gt = torch.cat([d.node_gt for d in test]).numpy()
 batch = torch.cat([torch.full((d.num_nodes,), i) for i, d in enumerate(test)]).numpy()
 g = graph_explanation_accuracy(topk_node_mask(torch.cat(h).double().numpy(), 0.25, batch, random_state=a.seed), gt, batch)
 pa = agree.mean(0)
 conf = pf.max(1).values.numpy()
-print("GEA %.3f agree(first sample) %.3f expected agree %.3f frac %.3f" % (np.nanmean(g), agree[0].mean(), pa.mean(), np.mean([float((x > 0).float().mean()) for x in S])))
+print("GEA %.3f agree(first sample) %.3f expected agree %.3f frac %.3f" % (np.nanmean(g), agree[0].mean(), pa.mean(), np.mean([float(x.mean()) for x in S])))
 pm = (pf.argmax(1) == 0).numpy()
 print("expected agree | pred mutagen %.3f (n=%d) | pred non-mutagen %.3f (n=%d)" % (pa[pm].mean(), pm.sum(), pa[~pm].mean() if (~pm).any() else -1, (~pm).sum()))
 for lo, hi in [(0.5, 0.7), (0.7, 0.9), (0.9, 0.99), (0.99, 1.01)]:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
+from sklearn.utils._param_validation import Hidden, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from .._base import graph_key, seed_from, stream_seed
-from .._validation import check_graphs, check_int, check_scalar
+from .._base import FRACTION, SEED, deprecated_alias, graph_key, seed_from, stream_seed
+from .._validation import check_graphs, check_int
 
 __all__ = ["BaseSubsampler"]
 
@@ -21,21 +24,27 @@ class BaseSubsampler(TransformerMixin, BaseEstimator):
     ``transform`` is deterministic for a fitted estimator: every graph gets
     its own stream, derived from ``random_state`` and the graph's content
     (:func:`skising._base.stream_seed`), so a graph's mask does not depend
-    on the other graphs passed with it; ``sample(X, n)`` gives ``n`` draws.
+    on the other graphs passed with it; ``sample(X, n_samples)`` gives ``n_samples`` draws.
+
+    Parameters are validated by ``_parameter_constraints`` (scikit-learn's
+    declared constraints); ``fraction`` is the deprecated former name of
+    ``target_fraction`` (setting it warns, ``FutureWarning``).
     """
 
-    def _validate_fraction(self):
-        f = check_scalar(self.fraction, "fraction", low=0.0, high=1.0, low_inclusive=False)
-        if f >= 1.0:
-            raise ValueError(f"fraction: expected a value in (0, 1), got {self.fraction!r}")
-        return f
+    _parameter_constraints: ClassVar[dict] = {
+        "target_fraction": [FRACTION],
+        "fraction": [FRACTION, Hidden(StrOptions({"deprecated"}))],
+        "random_state": SEED,
+        "loss": [None, callable],
+    }
 
     def _fit(self, graphs):
         pass
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X=None, y=None):
         """Validate parameters (and tune, for subclasses that need it). Returns self."""
-        self._validate_fraction()
+        self._fraction = deprecated_alias(self, "target_fraction", "fraction", self.target_fraction)
         self._seed = seed_from(getattr(self, "random_state", None))
         graphs = None if X is None else check_graphs(X)[0]
         self._fit(graphs)
@@ -43,14 +52,14 @@ class BaseSubsampler(TransformerMixin, BaseEstimator):
         return self
 
     def _n_keep(self, n):
-        return int(min(max(round(float(self.fraction) * n), 1), n))
+        return int(min(max(round(float(self._fraction) * n), 1), n))
 
-    def sample(self, X, n=1):
-        """``n`` kept-node masks per graph: bool array (n, n_nodes) (list for a list input)."""
+    def sample(self, X, n_samples=1):
+        """``n_samples`` kept-node masks per graph: bool array (n_samples, n_nodes) (list for a list input)."""
         check_is_fitted(self, "is_fitted_")
-        n = check_int(n, "n", low=1)
+        n_samples = check_int(n_samples, "n_samples", low=1)
         graphs, single = check_graphs(X)
-        out = [self._masks(g, n, np.random.default_rng(stream_seed(self._seed, "sample", graph_key(g))))
+        out = [self._masks(g, n_samples, np.random.default_rng(stream_seed(self._seed, "sample", graph_key(g))))
                for g in graphs]
         return out[0] if single else out
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-import numpy as np
-import torch
+from numbers import Real
+from typing import ClassVar
 
-from .._validation import check_device, check_int, check_scalar
+import torch
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from .._base import DEVICE, Int
+from .._validation import check_device
 from ..graph import batch_graphs
 from ..sampling import GraphCouplings
 from ..sampling._engine import UPDATES as _UPDATES
@@ -19,12 +23,12 @@ class ConstantFieldIsingSubsampler(BaseSubsampler):
 
     Parameters
     ----------
-    fraction : float in (0, 1)
+    target_fraction : float in (0, 1)
         Target kept fraction used to tune ``h`` when ``field`` is None.
     field : float or None
         Fixed field; None tunes it in ``fit`` by bisection so that the mean
-        sampled fraction on the fitted graphs equals ``fraction`` (within
-        ``tol``). With ``fraction=0.5`` and no field it is 0 by symmetry.
+        sampled fraction on the fitted graphs equals ``target_fraction`` (within
+        ``tol``). With ``target_fraction=0.5`` and no field it is 0 by symmetry.
     coupling, beta, n_sweeps, update : Ising model and sampler settings.
     n_chains : int
         Chains per graph used to measure the fraction while tuning.
@@ -34,6 +38,8 @@ class ConstantFieldIsingSubsampler(BaseSubsampler):
     loss : callable or None, default None
         Task loss ``loss(x, graph)`` (as for :class:`~skising.IsingSubsampler`)
         used by :meth:`score`; not used to choose the nodes.
+    fraction : deprecated
+        Former name of ``target_fraction``; setting it warns (``FutureWarning``).
 
     Attributes
     ----------
@@ -43,15 +49,27 @@ class ConstantFieldIsingSubsampler(BaseSubsampler):
     --------
     >>> import networkx as nx
     >>> from skising import ConstantFieldIsingSubsampler
-    >>> sub = ConstantFieldIsingSubsampler(fraction=0.3, coupling=-1.0, random_state=0)
+    >>> sub = ConstantFieldIsingSubsampler(target_fraction=0.3, coupling=-1.0, random_state=0)
     >>> m = sub.fit_transform(nx.grid_2d_graph(20, 20))
     >>> bool(abs(m.mean() - 0.3) < 0.08)
     True
     """
 
-    def __init__(self, fraction=0.5, field=None, coupling=1.0, beta=1.0, n_sweeps=10, update="metropolis",
-                 n_chains=16, tol=0.01, device="cpu", random_state=None, loss=None):
-        self.fraction = fraction
+    _parameter_constraints: ClassVar[dict] = {
+        **BaseSubsampler._parameter_constraints,
+        "field": [None, Interval(Real, None, None, closed="neither")],
+        "coupling": [Interval(Real, None, None, closed="neither")],
+        "beta": [Interval(Real, 0, None, closed="left")],
+        "n_sweeps": [Int(1)],
+        "update": [StrOptions(set(_UPDATES))],
+        "n_chains": [Int(1)],
+        "tol": [Interval(Real, 0, None, closed="neither")],
+        "device": DEVICE,
+    }
+
+    def __init__(self, target_fraction=0.5, field=None, coupling=1.0, beta=1.0, n_sweeps=10, update="metropolis",
+                 n_chains=16, tol=0.01, device="cpu", random_state=None, loss=None, fraction="deprecated"):
+        self.target_fraction = target_fraction
         self.field = field
         self.coupling = coupling
         self.beta = beta
@@ -62,6 +80,7 @@ class ConstantFieldIsingSubsampler(BaseSubsampler):
         self.device = device
         self.random_state = random_state
         self.loss = loss
+        self.fraction = fraction
 
     def _draw(self, graph, h, n, seed):
         dev = self._device
@@ -73,21 +92,14 @@ class ConstantFieldIsingSubsampler(BaseSubsampler):
         return x > 0
 
     def _fit(self, graphs):
-        check_scalar(self.coupling, "coupling")
-        check_scalar(self.beta, "beta", low=0.0)
-        check_int(self.n_sweeps, "n_sweeps", low=1)
-        check_int(self.n_chains, "n_chains", low=1)
-        check_scalar(self.tol, "tol", low=0.0, low_inclusive=False)
-        if self.update not in _UPDATES:
-            raise ValueError(f"update: expected one of {_UPDATES}, got {self.update!r}")
         self._device = check_device(self.device)
         if self.field is not None:
-            self.field_ = check_scalar(self.field, "field")
+            self.field_ = float(self.field)
             return
         if graphs is None:
             raise ValueError("X: fit needs graphs to tune the constant field (or pass field=...)")
         g = batch_graphs(graphs)
-        target = float(self.fraction)
+        target = float(self._fraction)
         beta = max(float(self.beta), 1e-6)
         # bracket: |h| large enough to dominate every local field
         maxdeg = float(g.degree.max()) if g.num_edges else 0.0

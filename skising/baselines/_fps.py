@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 import torch
+from sklearn.utils._param_validation import StrOptions
 
+from .._base import Int
 from ._base import BaseSubsampler
 
 __all__ = ["FarthestPointSubsampler", "farthest_point_sampling"]
@@ -83,11 +87,11 @@ def _fps(pos, k, start, backend, exact_start):
 
 
 class FarthestPointSubsampler(BaseSubsampler):
-    """Keep ``round(fraction * n)`` nodes by farthest point sampling on ``graph.pos``.
+    """Keep ``round(target_fraction * n)`` nodes by farthest point sampling on ``graph.pos``.
 
     Parameters
     ----------
-    fraction : float in (0, 1)
+    target_fraction : float in (0, 1)
     start : "random" or int
         First point: random (from ``random_state``) or a fixed node index.
     backend : {"auto", "fpsample", "torch"}
@@ -95,27 +99,31 @@ class FarthestPointSubsampler(BaseSubsampler):
     loss : callable or None, default None
         Task loss ``loss(x, graph)`` (as for :class:`~skising.IsingSubsampler`)
         used by :meth:`score`; not used to choose the nodes.
+    fraction : deprecated
+        Former name of ``target_fraction``; setting it warns (``FutureWarning``).
 
     Examples
     --------
     >>> from skising import FarthestPointSubsampler
     >>> from skising.datasets import load_bunny
-    >>> FarthestPointSubsampler(fraction=0.1, start=0).fit_transform(load_bunny()).sum()
+    >>> FarthestPointSubsampler(target_fraction=0.1, start=0).fit_transform(load_bunny()).sum()
     np.int64(50)
     """
 
-    def __init__(self, fraction=0.5, start="random", backend="auto", random_state=None, loss=None):
-        self.fraction = fraction
+    _parameter_constraints: ClassVar[dict] = {
+        **BaseSubsampler._parameter_constraints,
+        "start": [StrOptions({"random"}), Int(0)],
+        "backend": [StrOptions({"auto", "fpsample", "torch"})],
+    }
+
+    def __init__(self, target_fraction=0.5, start="random", backend="auto", random_state=None, loss=None,
+                 fraction="deprecated"):
+        self.target_fraction = target_fraction
         self.start = start
         self.backend = backend
         self.random_state = random_state
         self.loss = loss
-
-    def _fit(self, graphs):
-        if self.backend not in ("auto", "fpsample", "torch"):
-            raise ValueError(f"backend: expected 'auto', 'fpsample' or 'torch', got {self.backend!r}")
-        if not (self.start == "random" or (isinstance(self.start, (int, np.integer)) and self.start >= 0)):
-            raise ValueError(f"start: expected 'random' or a node index >= 0, got {self.start!r}")
+        self.fraction = fraction
 
     def _masks(self, graph, n, rng):
         if graph.pos is None:

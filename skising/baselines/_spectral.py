@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
+from sklearn.utils._param_validation import StrOptions
 
 from ._base import BaseSubsampler
 
@@ -77,10 +80,10 @@ class SpectralSubsampler(BaseSubsampler):
 
     Parameters
     ----------
-    fraction : float in (0, 1)
+    target_fraction : float in (0, 1)
         With ``mode="polarity"`` the sign whose kept share is closest to
-        ``fraction`` is kept (the eigenvector's sign is arbitrary); with
-        ``mode="rank"`` the ``round(fraction n)`` nodes with the largest
+        ``target_fraction`` is kept (the eigenvector's sign is arbitrary); with
+        ``mode="rank"`` the ``round(target_fraction n)`` nodes with the largest
         values of the sign-fixed eigenvector are kept.
     laplacian : {"normalized", "combinatorial"}
         The normalised Laplacian is the default: with ``D - A`` the top
@@ -92,6 +95,8 @@ class SpectralSubsampler(BaseSubsampler):
     loss : callable or None, default None
         Task loss ``loss(x, graph)`` (as for :class:`~skising.IsingSubsampler`)
         used by :meth:`score`; not used to choose the nodes.
+    fraction : deprecated
+        Former name of ``target_fraction``; setting it warns (``FutureWarning``).
 
     Examples
     --------
@@ -101,23 +106,25 @@ class SpectralSubsampler(BaseSubsampler):
     True
     """
 
-    def __init__(self, fraction=0.5, laplacian="normalized", mode="polarity", random_state=None, loss=None):
-        self.fraction = fraction
+    _parameter_constraints: ClassVar[dict] = {
+        **BaseSubsampler._parameter_constraints,
+        "laplacian": [StrOptions({"normalized", "combinatorial"})],
+        "mode": [StrOptions({"polarity", "rank"})],
+    }
+
+    def __init__(self, target_fraction=0.5, laplacian="normalized", mode="polarity", random_state=None, loss=None,
+                 fraction="deprecated"):
+        self.target_fraction = target_fraction
         self.laplacian = laplacian
         self.mode = mode
         self.random_state = random_state
         self.loss = loss
-
-    def _fit(self, graphs):
-        if self.laplacian not in ("normalized", "combinatorial"):
-            raise ValueError(f"laplacian: expected 'normalized' or 'combinatorial', got {self.laplacian!r}")
-        if self.mode not in ("polarity", "rank"):
-            raise ValueError(f"mode: expected 'polarity' or 'rank', got {self.mode!r}")
+        self.fraction = fraction
 
     def _masks(self, graph, n, rng):
         v = top_laplacian_eigenvector(graph, self.laplacian, 0)  # deterministic start vector
         N = graph.num_nodes
-        target = float(self.fraction) * N
+        target = float(self._fraction) * N
         # the eigenvector's sign is arbitrary: fix it deterministically
         pos_side, neg_side = (v >= 0).sum(), (v <= 0).sum()
         dp, dn = abs(pos_side - target), abs(neg_side - target)

@@ -17,15 +17,18 @@ masking metrics instead multiply features and messages by the mask).
 
 from __future__ import annotations
 
+from numbers import Real
+from typing import ClassVar
+
 import numpy as np
 import torch
 from sklearn.base import TransformerMixin
+from sklearn.utils._param_validation import Interval, StrOptions
 
-from .._base import BaseIsingEstimator
+from .._base import BaseIsingEstimator, ItemInferenceMixin
 from ..fields._gin import GINField
 from ..graph import as_graph, batch_graphs
 from ..sampling._coloring import color_graph
-from ..sampling import GraphCouplings
 from ._data import _as_data_list, _without_edge_attr
 from ._subgraph import _accepts_edge_attr, _induced_logits
 
@@ -39,7 +42,7 @@ class _Batch:
         self.graph, self.items, self.pyg, self.target = graph, items, pyg, target
 
 
-class IsingGraphExplainer(TransformerMixin, BaseIsingEstimator):
+class IsingGraphExplainer(TransformerMixin, ItemInferenceMixin, BaseIsingEstimator):
     """Explain a GNN graph classifier with a learned Ising model (paper Sec. 4.2).
 
     A field network (default: the classifier's architecture without pooling,
@@ -123,11 +126,20 @@ class IsingGraphExplainer(TransformerMixin, BaseIsingEstimator):
     >>> ex = IsingGraphExplainer(GINClassifier(10), max_epochs=1, random_state=0).fit(ds)
     >>> masks = ex.transform(ds[:2])
     >>> masks[0].shape, masks[0].dtype
-    (torch.Size([25]), torch.bool)
+    ((25,), dtype('bool'))
     >>> h = ex.field(ds[:1])[0]
     >>> bool(abs(float(h.sum())) < 1e-4)
     True
     """
+
+    _parameter_constraints: ClassVar[dict] = {
+        **BaseIsingEstimator._parameter_constraints,
+        "model": [torch.nn.Module],
+        "coupling": [Interval(Real, 0, None, closed="neither")],
+        "loss_target": [StrOptions({"soft", "hard"})],
+        "sparsity": [Interval(Real, 0, None, closed="left")],
+        "use_edge_attr": ["boolean", StrOptions({"auto"})],
+    }
 
     def __init__(self, model, field_model=None, coupling=1.0, beta=1.0, n_samples=4, n_sweeps=10,
                  update="metropolis", max_epochs=100, lr=1e-3, batch_size=64, target_fraction=None, penalty=1.0,
@@ -152,22 +164,6 @@ class IsingGraphExplainer(TransformerMixin, BaseIsingEstimator):
         self.random_state = random_state
         self.verbose = verbose
         self.epochs = epochs
-
-    # ------------------------------------------------------------ validation
-    def _check_params(self):
-        device = self._check_common_params()
-        if not isinstance(self.model, torch.nn.Module):
-            raise TypeError(f"model: expected a trained torch.nn.Module classifier, got {type(self.model).__name__}")
-        if float(self.coupling) <= 0:
-            raise ValueError(f"coupling: the explainer needs a ferromagnetic coupling > 0, got {self.coupling!r}")
-        if self.loss_target not in ("soft", "hard"):
-            raise ValueError(f"loss_target: expected 'soft' or 'hard', got {self.loss_target!r}")
-        if not isinstance(self.sparsity, (int, float)) or isinstance(self.sparsity, bool) \
-                or not np.isfinite(self.sparsity) or self.sparsity < 0:
-            raise ValueError(f"sparsity: expected a finite number >= 0, got {self.sparsity!r}")
-        if not (isinstance(self.use_edge_attr, bool) or self.use_edge_attr == "auto"):
-            raise ValueError(f"use_edge_attr: expected 'auto', True or False, got {self.use_edge_attr!r}")
-        return device
 
     # ------------------------------------------------------------ data
     def _decide_edge_attr(self, data):
@@ -225,7 +221,7 @@ class IsingGraphExplainer(TransformerMixin, BaseIsingEstimator):
         for i, d in enumerate(data):
             g = as_graph(d.edge_index.cpu(), num_nodes=int(d.num_nodes), name=f"X[{i}]")
             color_graph(g, "auto")  # cached on g, concatenated by batch_graphs
-            items.append({"data": d, "graph": g, "key": self._item_key(d)})
+            items.append({"data": d, "graph": g, "key": self._data_key(d)})
         # targets: the classifier's probabilities on the whole graphs (or given labels)
         from ._classifier import predict_proba
 
@@ -285,29 +281,11 @@ class IsingGraphExplainer(TransformerMixin, BaseIsingEstimator):
             loss = loss + float(self.sparsity) * kept / torch.bincount(g.batch_vector, minlength=g.num_graphs)
         return loss
 
-    # ------------------------------------------------------------ API
-    def fit(self, X, y=None, checkpoint_dir=None, resume=False):
-        """Train the field network on the graphs ``X``.
-
-        Parameters
-        ----------
-        X : list of torch_geometric.data.Data (or a Batch / Dataset)
-        y : array-like of shape (n_graphs,), optional
-            Labels to explain (phenomenon); default: the classifier's
-            predictions (explaining the model).
-        checkpoint_dir : str or path, optional
-            Write the full training state atomically after every epoch.
-        resume : bool
-            Continue from the checkpoint in ``checkpoint_dir`` (identical
-            result to an uninterrupted fit with the same ``random_state``).
-
-        Returns
-        -------
-        self
-        """
-        self._set_checkpointing(checkpoint_dir, resume)
-        self._device = self._check_params()
-        self._init_random(self._device)
+    # ------------------------------------------------------------ fit hooks
+    def _fit_data(self, X, y, X_val, y_val):
+        """PyG graphs ``X`` (a list, Batch or Dataset) and optional labels ``y`` to explain (phenomenon;
+        default: the classifier's predictions, explaining the model)."""
+        self._no_validation_data(X_val, y_val)
         data = _as_data_list(X)
         self.n_features_in_ = int(data[0].x.shape[1])
         self._fit_had_edge_attr = getattr(data[0], "edge_attr", None) is not None
@@ -321,19 +299,22 @@ class IsingGraphExplainer(TransformerMixin, BaseIsingEstimator):
         items = [it for it in items if it["graph"].num_nodes > 1]
         if not items:
             raise ValueError("X: every graph has a single node; there is nothing to explain")
+        return items, None
+
+    def _build_field_model(self):
         # BatchNorm in the GIN MLPs: without it, sum aggregation on constant
         # features gives hubs large |h| from the random initialisation, and once
         # the loss saturates nothing moves them, so they outrank the motif.
-        self.field_model_ = self._make_model(lambda: GINField(self.n_features_in_, 64, 3, self._edge_dim, norm=True))
-        self._train(items, epochs=self._max_epochs())
-        return self
+        return GINField(self.n_features_in_, 64, 3, self._edge_dim, norm=True)
 
-    def _item_key(self, d):
+    def _data_key(self, d):
         from .._base import item_key
 
         return item_key(d.x, d.edge_index, getattr(d, "edge_attr", None) if self.uses_edge_attr_ else None)
 
-    def _items(self, X):
+    # ------------------------------------------------------------ inference hooks (field/transform: see the base)
+    def _predict_items(self, X):
+        """Checked graphs of a fitted explainer; the outputs are always lists (one entry per graph)."""
         self._check_fitted()
         items = []
         for i, d in enumerate(self._data_list(X)):
@@ -342,64 +323,55 @@ class IsingGraphExplainer(TransformerMixin, BaseIsingEstimator):
                                  f"{self.n_features_in_}")
             g = as_graph(d.edge_index.cpu(), num_nodes=int(d.num_nodes), name=f"X[{i}]")
             color_graph(g, "auto")
-            items.append({"data": d, "graph": g, "target": torch.zeros(1), "key": self._item_key(d)})
-        return items
+            items.append({"data": d, "graph": g, "target": torch.zeros(1), "key": self._data_key(d)})
+        self.field_model_.eval()
+        return items, False
 
-    def _batches(self, X):
-        items = self._items(X)
-        bs = max(int(self.batch_size), 1)
-        for s in range(0, len(items), bs):
-            yield self._collate(items[s : s + bs])
+    def _item_key(self, item):
+        return item["key"]
+
+    def _fields(self, items):
+        return [h.numpy() for h in self._field_tensors(items)]
 
     @torch.no_grad()
-    def field(self, X):
-        """Zero-sum fields ``h``: a list with one ``(n_i,)`` tensor per graph."""
-        self._check_fitted()
+    def _field_tensors(self, items):
+        """Zero-sum fields of checked items as CPU tensors, batched (for :meth:`node_scores` and :meth:`explain`)."""
         out = []
-        self.field_model_.eval()
-        for batch in self._batches(X):
+        bs = max(int(self.batch_size), 1)
+        for s in range(0, len(items), bs):
+            batch = self._collate(items[s : s + bs])
             h = self._field(batch).cpu()
             out.extend(h[a:b] for a, b in batch.graph.subgraph_slices())
         return out
 
-    @torch.no_grad()
     def sample(self, X, n_samples=1, random_state=None):
-        """Ising samples from the learned fields: a list of ``(n_samples, n_i)`` ±1 tensors.
+        """Ising samples from the learned fields: a list of ``(n_samples, n_i)`` bool numpy arrays (True = kept).
 
         Every graph is sampled from its own stream, derived from
         ``random_state`` (default: the estimator's) and the graph's content.
         """
-        from .._base import stream_generator
+        return [(s > 0).numpy() for s in self._sample_tensors(X, n_samples, random_state)]
+
+    def _sample_tensors(self, X, n_samples=1, random_state=None):
+        """:meth:`sample` as ±1 CPU tensors (for :meth:`node_scores`)."""
         from .._validation import check_int, seed_from
 
-        self._check_fitted()
         n_samples = check_int(n_samples, "n_samples", low=1)
-        seed = self._seed if random_state is None else seed_from(random_state)
-        out = []
-        self.field_model_.eval()
-        for item in self._items(X):
-            batch = self._collate([item])
-            h = self._field(batch)
-            gen = stream_generator(seed, "sample", self._device, item["key"])
-            rep = GraphCouplings(batch.graph, self._couplings(batch), device=h.device)
-            x = rep.sample(h.detach(), n_samples, int(self.n_sweeps), float(self.beta), self.update, "random", gen)
-            out.append(x.cpu())
-        return out
-
-    def transform(self, X):
-        """One Ising sample per graph: list of bool ``(n_i,)`` masks (True = node kept)."""
-        return [s[0] > 0 for s in self.sample(X, 1)]
+        items, _ = self._predict_items(X)
+        seed = None if random_state is None else seed_from(random_state)
+        return [x.cpu() for _, _, x in self._sample_items(items, n_samples, seed=seed)]
 
     def node_scores(self, X, kind="field", n_samples=32, random_state=None):
         """Node importance per graph: ``"field"`` (h), ``"probability"`` (sigmoid(2 beta h),
         the single-spin keep probability) or ``"sample_mean"`` (fraction of
-        ``n_samples`` samples that keep the node)."""
+        ``n_samples`` samples that keep the node): a list of ``(n_i,)`` torch
+        tensors, as PyG's explanation metrics take them."""
         if kind == "field":
-            return self.field(X)
+            return self._field_tensors(self._predict_items(X)[0])
         if kind == "probability":
-            return [torch.sigmoid(2.0 * float(self.beta) * h) for h in self.field(X)]
+            return [torch.sigmoid(2.0 * float(self.beta) * h) for h in self._field_tensors(self._predict_items(X)[0])]
         if kind == "sample_mean":
-            return [(s > 0).float().mean(0) for s in self.sample(X, n_samples, random_state)]
+            return [(s > 0).float().mean(0) for s in self._sample_tensors(X, n_samples, random_state)]
         raise ValueError(f"kind: expected 'field', 'probability' or 'sample_mean', got {kind!r}")
 
     def explain(self, graph, kind="probability", n_samples=32):
@@ -412,7 +384,7 @@ class IsingGraphExplainer(TransformerMixin, BaseIsingEstimator):
         from torch_geometric.explain import Explanation
 
         if kind == "sample":
-            s = self.transform([graph])[0].float()
+            s = (self._sample_tensors([graph], 1)[0][0] > 0).float()
         else:
             s = self.node_scores([graph], kind=kind, n_samples=n_samples)[0]
         ei = graph.edge_index.cpu()

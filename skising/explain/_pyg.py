@@ -7,7 +7,12 @@ import torch
 try:
     from torch_geometric.explain import Explanation
     from torch_geometric.explain.algorithm import ExplainerAlgorithm
-    from torch_geometric.explain.config import MaskType, ModelMode, ModelReturnType, ModelTaskLevel
+    from torch_geometric.explain.config import (
+        MaskType,
+        ModelMode,
+        ModelReturnType,
+        ModelTaskLevel,
+    )
 except ImportError as exc:  # pragma: no cover - torch_geometric is a core dependency
     raise ImportError("skising.explain needs torch_geometric (pip install torch_geometric)") from exc
 
@@ -147,7 +152,7 @@ class IsingExplainerAlgorithm(ExplainerAlgorithm):
             est.fit(graphs, y)
             self.last_estimator_ = est
         if self.mask == "sample":
-            scores = [m.float() for m in est.transform(graphs)]
+            scores = [(s[0] > 0).float() for s in est._sample_tensors(graphs, 1)]  # torch for PyG
         else:
             scores = est.node_scores(graphs, kind=self.mask, n_samples=self.n_mask_samples)
         s = torch.cat(scores).to(x.device)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-__all__ = ["make_loss_scorer", "loss_score"]
+__all__ = ["loss_score", "make_loss_scorer"]
 
 
 def loss_score(loss, graphs, masks):
@@ -101,10 +101,10 @@ def make_loss_scorer(loss, n_samples=1):
     >>> from skising.metrics import make_loss_scorer
     >>> from skising.subsampling import CoverageLoss
     >>> graphs = [as_graph(nx.random_geometric_graph(60, 0.25, seed=s)) for s in range(4)]
-    >>> search = GridSearchCV(RandomSubsampler(random_state=0), {"fraction": [0.1, 0.5]},
+    >>> search = GridSearchCV(RandomSubsampler(random_state=0), {"target_fraction": [0.1, 0.5]},
     ...                       scoring=make_loss_scorer(CoverageLoss()), cv=2).fit(graphs)
     >>> search.best_params_
-    {'fraction': 0.5}
+    {'target_fraction': 0.5}
     """
     from .._validation import check_int, check_loss
 

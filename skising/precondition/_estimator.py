@@ -12,13 +12,16 @@ solutions of :math:`\min \|A m_k - e_k\|_2` (eq. 28) and the task loss is
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 import scipy.sparse as sp
 import torch
 from scipy.sparse.linalg import aslinearoperator
 from sklearn.base import TransformerMixin
+from sklearn.utils._param_validation import StrOptions
 
-from .._base import BaseIsingEstimator
+from .._base import BaseIsingEstimator, Int
 from .._validation import check_int
 from ..sampling import GraphCouplings, RookCouplings, rook_num_edges
 from ._field import EntryGCNII, PriorField
@@ -215,6 +218,22 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
     0
     """
 
+    _parameter_constraints: ClassVar[dict] = {
+        **BaseIsingEstimator._parameter_constraints,
+        "pattern": [StrOptions({"A2", "A", "full"}), "sparse matrix"],
+        "keep_diagonal": ["boolean"],
+        "features": [StrOptions(set(FEATURES))],
+        "form": [StrOptions({"sai", "fsai"})],
+        "max_candidates": [None, Int(1)],
+        "decode": [StrOptions({"sample", "top"})],
+        "prior": [None, StrOptions({"auto", "top", "A"})],
+        "loss": [StrOptions({"frobenius", "krylov"})],
+        "transform_samples": [Int(1)],
+        "refine_steps": [Int(0)],
+        "refine_pairs": [Int(1)],
+        "refine_train": ["boolean"],
+    }
+
     def __init__(
         self,
         pattern="A2",
@@ -272,44 +291,18 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
         self.verbose = verbose
 
     # ------------------------------------------------------------ validation
-    def _validate(self):
-        device = self._check_common_params()
-        if not isinstance(self.keep_diagonal, (bool, np.bool_)):
-            raise TypeError(f"keep_diagonal: expected a bool, got {self.keep_diagonal!r}")
-        if isinstance(self.pattern, str):
-            if self.pattern not in ("A2", "A", "full"):
-                raise ValueError(f"pattern: expected 'A2', 'A', 'full' or a sparse matrix, got {self.pattern!r}")
-        elif not sp.issparse(self.pattern):
-            raise TypeError(f"pattern: expected 'A2', 'A', 'full' or a sparse matrix, got {type(self.pattern).__name__}")
-        check_int(self.transform_samples, "transform_samples", low=1)
-        check_int(self.refine_steps, "refine_steps", low=0)
-        check_int(self.refine_pairs, "refine_pairs", low=1)
-        if not isinstance(self.refine_train, (bool, np.bool_)):
-            raise TypeError(f"refine_train: expected a bool, got {self.refine_train!r}")
+    def _check_params(self):
         if self.refine_train and not self.refine_steps:
             raise ValueError("refine_train: needs refine_steps > 0")
         if self.refine_steps and not self.keep_diagonal:
             raise ValueError("refine_steps: the refinement keeps the diagonal fixed; it needs keep_diagonal=True")
-        if not isinstance(self.features, str) or self.features not in FEATURES:
-            raise ValueError(f"features: expected one of {FEATURES}, got {self.features!r}")
-        if not isinstance(self.form, str) or self.form not in ("sai", "fsai"):
-            raise ValueError(f"form: expected 'sai' or 'fsai', got {self.form!r}")
         if self.form == "fsai" and (self.refine_steps or not self.keep_diagonal):
             raise ValueError("form: 'fsai' keeps the diagonal of G and has no refinement; "
                              "use keep_diagonal=True and refine_steps=0")
-        if self.max_candidates is not None:
-            check_int(self.max_candidates, "max_candidates", low=1)
-        if self.prior not in (None, "auto", "top", "A"):
-            raise ValueError(f"prior: expected 'auto', 'top', 'A' or None, got {self.prior!r}")
         if self._prior() == "top" and self.features != "lstsq":
             raise ValueError("prior: 'top' ranks by |M*|, which needs features='lstsq'")
-        if not isinstance(self.loss, str) or self.loss not in ("frobenius", "krylov"):
-            raise ValueError(f"loss: expected 'frobenius' or 'krylov', got {self.loss!r}")
         if self.loss == "krylov" and self.form != "sai":
             raise ValueError("loss: 'krylov' is the GMRES proxy of form='sai'; form='fsai' trains on the Kaporin loss")
-        if self.decode not in ("sample", "top"):
-            raise ValueError(f"decode: expected 'sample' or 'top', got {self.decode!r}")
-        return device
 
     def _matrices(self, X, name="X"):
         if sp.issparse(X) or (isinstance(X, np.ndarray) and X.ndim == 2):
@@ -384,33 +377,14 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
                 self.field_offset_ = saved
         return -float(np.mean(self._evaluate_items(items)))
 
-    # ------------------------------------------------------------ fit
-    def fit(self, X, y=None, X_val=None, checkpoint_dir=None, resume=False):
-        """Learn the field model on a list of square matrices.
-
-        Parameters
-        ----------
-        X : list of square matrices (sparse or dense)
-        y : ignored
-        X_val : list of matrices, optional
-            Validation matrices: the epoch with the lowest mean
-            ``||AM - I||_F`` on them is kept.
-        checkpoint_dir : str or path, optional
-            Write the full training state atomically after every epoch.
-        resume : bool
-            Continue from the checkpoint in ``checkpoint_dir`` (identical
-            result to an uninterrupted fit with the same ``random_state``).
-
-        Returns
-        -------
-        self
-        """
-        self._set_checkpointing(checkpoint_dir, resume)
-        self._device = self._validate()
+    # ------------------------------------------------------------ fit hooks
+    def _fit_data(self, X, y, X_val, y_val):
+        """Square matrices ``X`` (sparse or dense; ``y`` ignored); ``X_val``: validation matrices, the epoch
+        with the lowest mean ``||AM - I||_F`` on them is kept."""
+        self._no_validation_data(None, y_val)
         mats = self._matrices(X)
         if sp.issparse(self.pattern) and any(A.shape != self.pattern.shape for A in mats):
             raise ValueError(f"pattern: a user pattern of shape {self.pattern.shape} needs matrices of that shape")
-        self._init_random(self._device)
         items = [self._item(A) for A in mats]
         if sum(it.m for it in items) == 0:
             raise ValueError("pattern: no off-diagonal candidate entries in any matrix; nothing to learn")
@@ -418,15 +392,18 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
         if X_val is not None:
             val = [self._item(A) for A in self._matrices(X_val, "X_val")]
         self.n_features_in_ = self._in_channels()
-        self.field_model_ = self._make_model(self._default_model)
-        items = [it for it in items if it.m > 0]
         self.field_offset_ = 0.0
-        self._train(items, val_items=val)
+        return [it for it in items if it.m > 0], val
+
+    def _build_field_model(self):
+        return self._default_model()
+
+    def _after_train(self, items, val):
+        """Calibrate ``field_offset_`` to ``target_fraction`` on the validation (else the training) matrices."""
         if self.target_fraction is not None and self.max_epochs > 0:
             calib = [it for it in (val if val else items) if it.m > 0][:_CALIBRATION_MATRICES]
             if calib:
                 self.field_offset_ = self._calibrate_offset(calib, float(self.target_fraction))
-        return self
 
     def _kept_fraction(self, items, offset):
         """Mean kept fraction per matrix of one sample at field + offset (fixed random numbers)."""

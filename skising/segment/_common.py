@@ -64,12 +64,8 @@ def _check_masks(y, X, name="y"):
 class _SegmenterMixin:
     """Data handling, prediction in chunks and Dice scoring shared by both segmenters."""
 
-    def _check_segment_params(self):
-        device = self._check_common_params()
-        self._n_epochs = self._max_epochs()
-        return device
-
-    def _fit_data(self, X, y, X_val, y_val):
+    def _image_data(self, X, y, X_val, y_val):
+        """Checked training images (standardised), masks and ``(X_val, y_val)`` or None; learns the standardisation."""
         Xa = _check_images(X, "X")
         ya = _check_masks(y, Xa, "y")
         n, _, H, W = Xa.shape
@@ -108,8 +104,8 @@ class _SegmenterMixin:
             raise ValueError(f"{name}: images have {Xa.shape[1]} channels, the model was fitted on {self.n_channels_in_}")
         return self._standardise(Xa, name)
 
-    def _build_model(self):
-        return self._make_model(lambda: UNet(in_channels=self.n_channels_in_, out_channels=1))
+    def _build_field_model(self):
+        return UNet(in_channels=self.n_channels_in_, out_channels=1)
 
     def _forward(self, Xb):
         """Field / logits (B, H, W) of standardised images (B, C, H, W)."""

@@ -45,12 +45,14 @@ This is an extension, not the paper's estimator;
 
 from __future__ import annotations
 
-from types import SimpleNamespace
+from numbers import Real
+from typing import ClassVar
 
 import torch
+from sklearn.utils._param_validation import Interval, StrOptions
 from torch.nn import functional as F
 
-from .._base import BaseIsingEstimator
+from .._base import BaseIsingEstimator, Int
 from .._validation import check_generator, check_int
 from ..sampling import GridCouplings, grid_kernel
 
@@ -61,6 +63,17 @@ _CREDITS = ("image", "local")
 
 
 from ._common import _check_images, _check_masks, _SegmenterMixin  # noqa: F401
+
+
+class _ImageBatch:
+    """A training batch of images: ``X`` (B, C, H, W), masks ``y`` (B, H, W) and its ``items``."""
+
+    def __init__(self, items):
+        self.items = items
+        self.X = torch.stack([x for x, _ in items])
+        self.y = torch.stack([m for _, m in items])
+        B, _, H, W = self.X.shape
+        self.shape = (B, H, W)
 
 
 class IsingSegmenter(_SegmenterMixin, BaseIsingEstimator):
@@ -157,6 +170,16 @@ class IsingSegmenter(_SegmenterMixin, BaseIsingEstimator):
     ((4, 16, 16), dtype('bool'))
     """
 
+    _parameter_constraints: ClassVar[dict] = {
+        **BaseIsingEstimator._parameter_constraints,
+        # a number (J on all 8 neighbours) or a 3x3 kernel, checked by grid_kernel
+        "coupling": [Interval(Real, None, None, closed="neither"), "array-like", torch.Tensor],
+        "credit": [StrOptions(set(_CREDITS))],
+        "credit_radius": [Int(0)],
+        "prediction": [StrOptions(set(_PREDICTIONS))],
+        "n_predict_samples": [Int(1)],
+    }
+
     def __init__(
         self,
         field_model=None,
@@ -199,62 +222,27 @@ class IsingSegmenter(_SegmenterMixin, BaseIsingEstimator):
         self.verbose = verbose
         self.epochs = epochs
 
-    # ------------------------------------------------------------ fit
-    def fit(self, X, y, X_val=None, y_val=None, checkpoint_dir=None, resume=False):
-        """Train the field network.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_images, height, width, channels)
-            uint8 images (scaled by 1/255) or floats; grey images may omit
-            the channel axis.
-        y : array-like of shape (n_images, height, width)
-            Binary masks, True / 1 = foreground.
-        X_val, y_val : optional
-            Validation images and masks; the epoch with the best mean Dice
-            on them is kept.
-        checkpoint_dir : str or path, optional
-            Write the full training state atomically after every epoch.
-        resume : bool
-            Continue from the checkpoint in ``checkpoint_dir`` (identical
-            result to an uninterrupted fit with the same ``random_state``).
-
-        Returns
-        -------
-        self
-        """
-        self._set_checkpointing(checkpoint_dir, resume)
-        self._device = self._check_segment_params()
-        if self.prediction not in _PREDICTIONS:
-            raise ValueError(f"prediction: expected one of {_PREDICTIONS}, got {self.prediction!r}")
-        check_int(self.n_predict_samples, "n_predict_samples", low=1)
-        if self.credit not in _CREDITS:
-            raise ValueError(f"credit: expected one of {_CREDITS}, got {self.credit!r}")
-        check_int(self.credit_radius, "credit_radius", low=0)
-        self._init_random(self._device)
+    # ------------------------------------------------------------ hooks of the fit template and the shared loop
+    def _fit_data(self, X, y, X_val, y_val):
+        """Images ``X`` (n_images, height, width, channels): uint8 (scaled by 1/255) or floats, grey images
+        may omit the channel axis; binary masks ``y`` (n_images, height, width), True / 1 = foreground;
+        ``X_val, y_val``: validation images and masks, the epoch with the best mean Dice on them is kept."""
         self.kernel_ = grid_kernel(self.coupling, device=self._device)
-        Xa, ya, val = self._fit_data(X, y, X_val, y_val)
-        self.field_model_ = self._build_model()
-        self._X_train = torch.as_tensor(Xa, device=self._device)
-        self._y_train = torch.as_tensor(ya, device=self._device)
-        self._val = val
-        try:
-            self._train(list(range(Xa.shape[0])), None if val is None else [0], epochs=self._n_epochs)
-        finally:
-            del self._X_train, self._y_train, self._val
-        return self
+        Xa, ya, val = self._image_data(X, y, X_val, y_val)
+        Xt = torch.as_tensor(Xa, device=self._device)
+        yt = torch.as_tensor(ya, device=self._device)
+        return list(zip(Xt, yt)), val
 
-    # ------------------------------------------------------------ hooks of the shared loop
     def _collate(self, items):
-        idx = torch.as_tensor(items, device=self._device)
-        Xb = self._X_train[idx]
-        B, _, H, W = Xb.shape
-        graph = SimpleNamespace(  # bookkeeping for the magnetisation penalty (node -> image)
-            num_nodes=B * H * W,
-            num_graphs=B,
-            batch=torch.arange(B, device=self._device).repeat_interleave(H * W),
-        )
-        return SimpleNamespace(graph=graph, items=items, X=Xb, y=self._y_train[idx], shape=(B, H, W))
+        return _ImageBatch(items)
+
+    def _node_batch(self, batch):
+        B, H, W = batch.shape  # pixel -> image, for the magnetisation penalty
+        return torch.arange(B, device=self._device).repeat_interleave(H * W)
+
+    def _batch_extent(self, batch):
+        B, H, W = batch.shape
+        return B * H * W, 0
 
     def _field(self, batch):
         return self._forward(batch.X).reshape(-1)
@@ -262,10 +250,10 @@ class IsingSegmenter(_SegmenterMixin, BaseIsingEstimator):
     def _couplings(self, batch):
         return self.kernel_
 
-    def _sample_batch(self, batch, h, J, n_chains, n_sweeps=None, init="random"):
+    def _sample_batch(self, batch, h, J, n_chains, gen, n_sweeps=None):
         return GridCouplings(J, batch.shape).sample(
             h.detach().reshape(batch.shape), n_chains, self.n_sweeps if n_sweeps is None else n_sweeps,
-            float(self.beta), self.update, init, self._torch_gen,
+            float(self.beta), self.update, "random", gen,
         )
 
     def _energy_batch(self, batch, x, h, J):
@@ -290,11 +278,15 @@ class IsingSegmenter(_SegmenterMixin, BaseIsingEstimator):
                                  count_include_pad=True)
         return wrong.reshape(K, -1)
 
-    def _validation_score(self, items):
-        Xv, yv = self._val
-        return self._selection_score(Xv, yv)
+    def _validation_score(self, val):
+        """Mean Dice of the predictions on the validation images and masks ``val = (X_val, y_val)``."""
+        return self._selection_score(*val)
 
     # ------------------------------------------------------------ prediction
+    def field(self, X):
+        """The learned Ising field ``h`` per pixel, (n_images, height, width) (same as :meth:`decision_function`)."""
+        return self.decision_function(X)
+
     def _predict_gen(self):
         return check_generator(self._seed + 1, self._device)
 

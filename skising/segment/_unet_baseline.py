@@ -1,15 +1,26 @@
-"""UNetSegmenter: the same U-Net as IsingSegmenter's field, trained plainly with binary cross-entropy (the baseline)."""
+"""UNetSegmenter: the same U-Net as IsingSegmenter's field, trained plainly with binary cross-entropy (the baseline).
+
+A plain scikit-learn estimator with its own short training loop (epochs of
+Adam steps on the binary cross-entropy, best-epoch selection on validation
+Dice, checkpoints); it shares the data handling of the segmenters
+(:class:`~skising.segment._common._SegmenterMixin`) and the torch plumbing
+(device, seed, field-model construction, checkpoints, pickling:
+:class:`~skising._base.TorchEstimatorMixin`), but no Ising model.
+"""
 
 from __future__ import annotations
 
 import copy
 import math
 import time
+from typing import ClassVar
 
 import torch
+from sklearn.base import BaseEstimator, _fit_context
 from torch.nn import functional as F
 
-from .._base import BaseIsingEstimator, TrainingDiverged
+from .._base import _COMMON_CONSTRAINTS, TorchEstimatorMixin, TrainingDiverged
+from .._validation import check_device
 
 __all__ = ["UNetSegmenter"]
 
@@ -20,7 +31,7 @@ _CREDITS = ("image", "local")
 from ._common import _SegmenterMixin
 
 
-class UNetSegmenter(_SegmenterMixin, BaseIsingEstimator):
+class UNetSegmenter(_SegmenterMixin, TorchEstimatorMixin, BaseEstimator):
     """Baseline: the same U-Net trained with binary cross-entropy.
 
     Same data handling, validation-based model selection and API as
@@ -45,6 +56,9 @@ class UNetSegmenter(_SegmenterMixin, BaseIsingEstimator):
     (4, 16, 16)
     """
 
+    _parameter_constraints: ClassVar[dict] = {k: _COMMON_CONSTRAINTS[k] for k in (
+        "field_model", "max_epochs", "epochs", "lr", "batch_size", "device", "random_state", "verbose")}
+
     def __init__(self, field_model=None, max_epochs=50, lr=1e-3, batch_size=8, device="cpu", random_state=None,
                  verbose=0, epochs="deprecated"):
         self.field_model = field_model
@@ -56,14 +70,15 @@ class UNetSegmenter(_SegmenterMixin, BaseIsingEstimator):
         self.verbose = verbose
         self.epochs = epochs
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, X_val=None, y_val=None, checkpoint_dir=None, resume=False):
         """Train with binary cross-entropy; see :meth:`IsingSegmenter.fit` (also for checkpoints)."""
         self._set_checkpointing(checkpoint_dir, resume)
-        self._device = self._check_segment_params()
-        n_epochs = self._n_epochs
+        self._device = check_device(self.device)
+        n_epochs = self._max_epochs()
         self._init_random(self._device)
-        Xa, ya, val = self._fit_data(X, y, X_val, y_val)
-        model = self.field_model_ = self._build_model()
+        Xa, ya, val = self._image_data(X, y, X_val, y_val)
+        model = self.field_model_ = self._make_model(self._build_field_model)
         Xt = torch.as_tensor(Xa, device=self._device)
         yt = torch.as_tensor(ya, device=self._device, dtype=torch.float32)
         opt = torch.optim.Adam(model.parameters(), lr=float(self.lr))
@@ -115,3 +130,8 @@ class UNetSegmenter(_SegmenterMixin, BaseIsingEstimator):
         """Per-pixel foreground probability sigmoid(logit), shape (n_images, height, width)."""
         self._check_fitted()
         return torch.sigmoid(self._outputs(self._transform_images(X))).cpu().numpy()
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = False
+        return tags

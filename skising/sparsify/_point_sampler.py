@@ -20,14 +20,14 @@ positions / features. Here it is a baseline of the same loss as
   probability ``sigmoid(2 beta s_i)``; the non-differentiable loss
   (coarsening + vertex-to-mesh distance) is trained through the
   score-function (REINFORCE) estimator with the leave-one-out baseline, plus
-  the magnetisation penalty for ``fraction``. This is exactly the shared
+  the magnetisation penalty for ``target_fraction``. This is exactly the shared
   RLOO loop of :class:`~skising._base.BaseIsingEstimator` on an Ising model
   with ``J = 0`` (independent spins, sampled exactly in one shot), so the
   only differences to ISING+MAG are the missing coupling and the network.
   (A straight-through estimator needs a differentiable loss, which the
   coarsen-and-measure loss is not.)
 * Selection (``transform``): ``selection="gumbel"`` (default) draws exactly
-  ``round(fraction n)`` vertices without replacement with weights
+  ``round(target_fraction n)`` vertices without replacement with weights
   ``exp(2 beta s_i)`` (Gumbel-top-k), a fixed-size output like the original
   sampler's; ``"topk"`` keeps the highest scores (deterministic, but the
   kept vertices cluster: on chairs it scored 2-3x worse than RANDOM);
@@ -36,10 +36,14 @@ positions / features. Here it is a baseline of the same loss as
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 import torch
+from sklearn.utils._param_validation import Hidden, StrOptions
 from torch import nn
 
+from .._base import FRACTION
 from .._validation import check_int
 from ..sampling import IndependentSpins
 from ._sparsifier import MeshSparsifier
@@ -150,25 +154,27 @@ class PointSamplerSubsampler(MeshSparsifier):
     field_model : None, torch.nn.Module class or instance, default=None
         Score network ``model(pos, z, edge_index, batch, num_graphs) -> (n,)``;
         None: :class:`DevConvMeshField` ``(hidden=32)``.
-    fraction : float in (0, 1), default=0.5
+    target_fraction : float in (0, 1), default=0.5
         Fraction of vertices to keep.
     selection : {"gumbel", "topk", "sample"}, default="gumbel"
-        What ``transform`` keeps: ``"gumbel"``, exactly ``round(fraction n)``
+        What ``transform`` keeps: ``"gumbel"``, exactly ``round(target_fraction n)``
         vertices drawn without replacement with weights ``exp(2 beta s_i)``
         (Gumbel-top-k: the independent keep probabilities of training,
-        conditioned on the budget); ``"topk"``, the ``round(fraction n)``
+        conditioned on the budget); ``"topk"``, the ``round(target_fraction n)``
         highest scores (deterministic; the kept vertices cluster where the
         scores are high); ``"sample"``, the Bernoulli mask of training (its
         size varies).
     penalty : float, default=10.0
         Weight of the magnetisation penalty that holds the expected kept
-        fraction at ``fraction`` during training. Independent spins drift
+        fraction at ``target_fraction`` during training. Independent spins drift
         more than coupled ones: with weight 1 the trained sampler kept about
         62% of the chair vertices, with 10 about 50%.
     max_epochs, lr, n_samples, batch_size, loss, coarsening, beta, max_grad_norm, device, random_state, verbose
         As in :class:`MeshSparsifier`.
     epochs : deprecated
         Former name of ``max_epochs``; setting it warns (``FutureWarning``).
+    fraction : deprecated
+        Former name of ``target_fraction``; setting it warns (``FutureWarning``).
 
     Attributes
     ----------
@@ -188,7 +194,7 @@ class PointSamplerSubsampler(MeshSparsifier):
     def __init__(
         self,
         field_model=None,
-        fraction=0.5,
+        target_fraction=0.5,
         selection="gumbel",
         penalty=10.0,
         max_epochs=10,
@@ -203,9 +209,10 @@ class PointSamplerSubsampler(MeshSparsifier):
         random_state=None,
         verbose=0,
         epochs="deprecated",
+        fraction="deprecated",
     ):
         self.field_model = field_model
-        self.fraction = fraction
+        self.target_fraction = target_fraction
         self.selection = selection
         self.penalty = penalty
         self.max_epochs = max_epochs
@@ -220,35 +227,26 @@ class PointSamplerSubsampler(MeshSparsifier):
         self.random_state = random_state
         self.verbose = verbose
         self.epochs = epochs
+        self.fraction = fraction
 
-    # the shared loop reads these two names
-    @property
-    def target_fraction(self):
-        return self.fraction
+    _parameter_constraints: ClassVar[dict] = {
+        **MeshSparsifier._parameter_constraints,
+        "target_fraction": [FRACTION],
+        "fraction": [FRACTION, Hidden(StrOptions({"deprecated"}))],
+        "selection": [StrOptions(set(_SELECTIONS))],
+    }
 
-    def _check_params(self):
-        device = super()._check_params()
-        from .._validation import check_scalar
-
-        f = check_scalar(self.fraction, "fraction", low=0.0, high=1.0, low_inclusive=False)
-        if f >= 1.0:
-            raise ValueError(f"fraction: expected a value in (0, 1), got {self.fraction!r}")
-        if self.selection not in _SELECTIONS:
-            raise ValueError(f"selection: expected one of {_SELECTIONS}, got {self.selection!r}")
-        return device
-
-    def fit(self, meshes, y=None, val_meshes=None, checkpoint_dir=None, resume=False):
-        """Train the score network on a list of meshes (see :meth:`MeshSparsifier.fit`)."""
-        return self._fit(meshes, val_meshes, checkpoint_dir, resume, DevConvMeshField)
+    def _build_field_model(self):
+        return DevConvMeshField()
 
     # ------------------------------------------------------------ hooks
     def _couplings(self, batch):
         return torch.zeros(batch.graph.edges.shape[1], dtype=torch.float32, device=self._device)
 
-    def _sample_batch(self, batch, h, J, n_chains, n_sweeps=None, init="random"):
-        """Exact independent spins: P(x_i = +1) = sigmoid(2 beta h_i) (one heat-bath sweep of J = 0)."""
+    def _sample_batch(self, batch, h, J, n_chains, gen, n_sweeps=None):
+        """Exact independent spins: P(x_i = +1) = sigmoid(2 beta h_i) (one heat-bath sweep of J = 0), drawn from ``gen``."""
         return IndependentSpins(h.shape[-1], device=h.device).sample(
-            h.detach(), n_chains, 1, float(self.beta), "heat_bath", "down", self._torch_gen)
+            h.detach(), n_chains, 1, float(self.beta), "heat_bath", "down", gen)
 
     def _validation_score(self, items):
         """Minus the mean loss of one ``select`` draw per mesh (best-epoch selection on the test-time rule)."""
@@ -257,9 +255,9 @@ class PointSamplerSubsampler(MeshSparsifier):
         return -float(np.mean([mesh_loss(it, self.select(it, 1)[0], self.loss, self.coarsening) for it in items]))
 
     # ------------------------------------------------------------ API
-    def predict_field(self, mesh):
-        """The learned scores ``s`` (n_vertices,); ``P(keep) = sigmoid(2 beta s)``."""
-        return super().predict_field(mesh)
+    def field(self, X):
+        """The learned scores ``s`` (n_vertices,) of one mesh (a list for a list); ``P(keep) = sigmoid(2 beta s)``."""
+        return super().field(X)
 
     def select(self, mesh, n_draws=1):
         """Kept-vertex masks (n_draws, n_vertices) chosen as ``selection`` says.
@@ -271,9 +269,9 @@ class PointSamplerSubsampler(MeshSparsifier):
         n_draws = check_int(n_draws, "n_draws", low=1)
         if self.selection == "sample":
             return self.sample(mesh, n_draws)
-        s = 2.0 * float(self.beta) * self.predict_field(mesh).astype(np.float64)
+        s = 2.0 * float(self.beta) * self.field(mesh).astype(np.float64)
         n = len(s)
-        k = int(min(max(round(float(self.fraction) * n), 1), n))
+        k = int(min(max(round(float(self._fraction) * n), 1), n))
         s = np.broadcast_to(s, (n_draws, n))
         if self.selection == "gumbel":
             s = s + np.random.default_rng(self._seed + 3).gumbel(size=(n_draws, n))
@@ -282,20 +280,6 @@ class PointSamplerSubsampler(MeshSparsifier):
         np.put_along_axis(keep, idx, True, axis=1)
         return keep
 
-    def transform(self, mesh):
-        """Kept-vertex mask (bool, (n_vertices,)) chosen as ``selection`` says.
-
-        A list of meshes gives a list of masks (like the other baselines'
-        ``transform``); a ``(vertices, faces)`` pair is one mesh.
-        """
-        from ._sparsifier import is_mesh_list
-
-        self._check_fitted()
-        if is_mesh_list(mesh):
-            return [self.select(m, 1)[0] for m in mesh]  # loop over meshes
-        return self.select(mesh, 1)[0]
-
-    def sample(self, mesh, n_samples=1):
-        """Bernoulli kept-vertex masks (n_samples, n_vertices) from the learned scores."""
-        n_samples = check_int(n_samples, "n_samples", low=1)
-        return super().sample(mesh, n_samples)
+    def _transform_items(self, items):
+        """One mask per mesh chosen as ``selection`` says."""
+        return [self.select(it, 1)[0] for it in items]  # loop over meshes

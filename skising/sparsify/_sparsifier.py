@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import warnings
+from numbers import Real
+from typing import ClassVar
+
 import numpy as np
 import torch
 from sklearn.base import TransformerMixin
+from sklearn.utils._param_validation import Interval, StrOptions
 
-
-from .._base import BaseIsingEstimator, item_key, stream_generator
-from .._validation import check_int
+from .._base import BaseIsingEstimator, ItemInferenceMixin, item_key
 from ..graph import batch_graphs
 from ..mesh import as_mesh, mesh_edges, mesh_graph
 from ..mesh._coarsen import COARSENINGS, _coarsen
@@ -18,7 +21,7 @@ from ..mesh._labels import check_face_labels, face_areas, transfer_error
 from ..mesh._laplacian import _curvature
 from ._fields import default_mesh_field
 
-__all__ = ["MeshSparsifier", "mesh_loss", "exact_budget"]
+__all__ = ["MeshSparsifier", "exact_budget", "mesh_loss"]
 
 _LOSSES = ("table", "eq21", "mean")
 TASKS = ("geometry", "boundary")
@@ -188,7 +191,7 @@ class _MeshBatch:
         self.num_graphs = len(items)
 
 
-class MeshSparsifier(TransformerMixin, BaseIsingEstimator):
+class MeshSparsifier(TransformerMixin, ItemInferenceMixin, BaseIsingEstimator):
     """Learned vertex sampling for triangle-mesh coarsening (paper Section 4.3).
 
     A field network (default: the paper's E(3)-equivariant network on the
@@ -296,6 +299,17 @@ class MeshSparsifier(TransformerMixin, BaseIsingEstimator):
     [251, 251]
     """
 
+    _parameter_constraints: ClassVar[dict] = {
+        **BaseIsingEstimator._parameter_constraints,
+        "loss": [StrOptions(set(_LOSSES))],
+        "coarsening": [StrOptions(set(COARSENINGS))],
+        "task": [StrOptions(set(TASKS))],
+        "boundary_weight": [Interval(Real, 0, None, closed="left")],
+        "features": [tuple, list, str],
+        "exact_budget": ["boolean"],
+        "max_grad_norm": [None, Interval(Real, 0, None, closed="neither")],
+    }
+
     def __init__(
         self,
         field_model=None,
@@ -371,7 +385,7 @@ class MeshSparsifier(TransformerMixin, BaseIsingEstimator):
             return mesh
         return self._prepare([mesh], "mesh")[0]
 
-    def _items_for_predict(self, X):
+    def _predict_items(self, X):
         """A list of meshes -> (items, False); one mesh (a Graph, a path, a ``(V, F)`` pair) -> ([item], True)."""
         self._check_fitted()
         if is_mesh_list(X):
@@ -395,7 +409,7 @@ class MeshSparsifier(TransformerMixin, BaseIsingEstimator):
 
     def _budget(self, keep, item, h):
         """``keep`` (K, n) with the exact budget applied when ``exact_budget`` (else unchanged)."""
-        frac = getattr(self, "target_fraction", None)
+        frac = self._fraction
         if not getattr(self, "exact_budget", False) or frac is None:
             return keep
         n = item.num_nodes
@@ -440,121 +454,71 @@ class MeshSparsifier(TransformerMixin, BaseIsingEstimator):
                                  "data['face_labels'] (load_psb(..., segmentation=True))")
         return items
 
-    # ------------------------------------------------------------ API
     def _check_params(self):
-        device = self._check_common_params()
-        if self.loss not in _LOSSES:
-            raise ValueError(f"loss: expected one of {_LOSSES}, got {self.loss!r}")
-        coarsening = getattr(self, "coarsening", "qem")
-        if coarsening not in COARSENINGS:
-            raise ValueError(f"coarsening: expected one of {COARSENINGS}, got {coarsening!r}")
         f = self._features()
         if not f or any(not isinstance(x, str) or x not in VERTEX_FEATURES for x in f) or len(set(f)) != len(f):
             raise ValueError(f"features: expected distinct names from {VERTEX_FEATURES}, "
                              f"got {getattr(self, 'features', None)!r}")
-        task = getattr(self, "task", "geometry")
-        if task not in TASKS:
-            raise ValueError(f"task: expected one of {TASKS}, got {task!r}")
-        if task == "boundary":
-            from .._validation import check_scalar
-
-            check_scalar(self.boundary_weight, "boundary_weight", low=0.0)
-        if not isinstance(getattr(self, "exact_budget", False), (bool, np.bool_)):
-            raise TypeError(f"exact_budget: expected a bool, got {self.exact_budget!r}")
-        check_int(self.n_samples, "n_samples", low=2)
-        if self.max_grad_norm is not None:
-            from .._validation import check_scalar
-
-            check_scalar(self.max_grad_norm, "max_grad_norm", low=0.0, low_inclusive=False)
-        return device
 
     def _validation_score(self, items):
         """Minus the mean loss of one mask per mesh, from a fixed stream (best-epoch selection)."""
         return -float(np.mean([self._mesh_loss(it, self._masks(it, 1)[0], self.loss) for it in items]))
 
-    def fit(self, meshes, y=None, val_meshes=None, checkpoint_dir=None, resume=False):
-        """Train the field network on a list of meshes.
+    # ------------------------------------------------------------ fit hooks
+    def _fit_data(self, X, y, X_val, y_val):
+        """Meshes ``X`` (``(vertices, faces)`` pairs, ``.off`` paths or skising Graphs with ``pos`` and
+        ``data["faces"]``, e.g. :func:`~skising.datasets.load_psb`); ``y``: part labels, one int array per
+        mesh with one label per face (``task="boundary"``; None: the meshes' ``data["face_labels"]``);
+        ``X_val``: meshes whose loss of one mask
+        each (fixed stream) selects the best epoch (held-out meshes or a subset of the training ones, which
+        guards against a late unlucky step without giving up data)."""
+        self._no_validation_data(None, y_val)
+        items = self._attach_labels(self._prepare(X), y)
+        val = None if X_val is None else self._attach_labels(self._prepare(X_val, "X_val"), None, "X_val")
+        return items, val
 
-        Parameters
-        ----------
-        meshes : list of mesh inputs
-            ``(vertices, faces)`` pairs, ``.off`` paths or skising Graphs with
-            ``pos`` and ``data["faces"]`` (e.g. :func:`~skising.datasets.load_psb`).
-        y : list of int arrays (n_faces,), optional
-            Part labels, one per face, of every mesh (``task="boundary"``);
-            None: the meshes' ``data["face_labels"]`` when they have them.
-        val_meshes : list of mesh inputs, optional
-            When given, the loss (``loss``, and ``task``) of one mask per mesh, from a
-            fixed random stream, is measured after every epoch and the
-            parameters of the best epoch are kept (``best_epoch_``). They may
-            be held-out meshes or (a subset of) the training meshes; the
-            latter guards against a late unlucky step without giving up data.
-        checkpoint_dir : str or path, optional
-            Write the full training state atomically after every epoch.
-        resume : bool
-            Continue from the checkpoint in ``checkpoint_dir`` (identical
-            result to an uninterrupted fit with the same ``random_state``).
+    def _build_field_model(self):
+        return default_mesh_field(in_features=len(self._features()))
 
-        Returns
-        -------
-        self
+    # ------------------------------------------------------------ API
+    def fit(self, X, y=None, X_val=None, y_val=None, checkpoint_dir=None, resume=False, val_meshes=None):
+        """Train the field network on a list of meshes (see :meth:`BaseIsingEstimator.fit
+        <skising._base.BaseIsingEstimator.fit>` and ``_fit_data`` for ``X`` and ``X_val``).
+
+        ``val_meshes`` is the former name of ``X_val``: passing it warns
+        (``FutureWarning``).
         """
-        items = self._attach_labels(self._prepare(meshes), y)
-        from functools import partial
-
-        return self._fit(items, val_meshes, checkpoint_dir, resume,
-                         partial(default_mesh_field, in_features=len(self._features())))
-
-    def _fit(self, meshes, val_meshes, checkpoint_dir, resume, factory):
-        self._set_checkpointing(checkpoint_dir, resume)
-        self._device = self._check_params()
-        self._init_random(self._device)
-        items = self._prepare(meshes)
-        val = None if val_meshes is None else self._prepare(list(val_meshes), "val_meshes")
-        self.field_model_ = self._make_model(factory)
-        self._train(items, val_items=val, epochs=self._max_epochs())
-        return self
+        if val_meshes is not None:
+            warnings.warn(f"{type(self).__name__}.fit: `val_meshes` was renamed `X_val` (one name across skising's "
+                          "estimators) and will be removed", FutureWarning, stacklevel=2)
+            if X_val is not None:
+                raise ValueError("val_meshes: pass X_val only (val_meshes is its deprecated former name)")
+            X_val = val_meshes
+        return super().fit(X, y, X_val, y_val, checkpoint_dir, resume)
 
     def predict_field(self, mesh):
-        """The learned field ``h`` (n_vertices,) of one mesh (numpy)."""
-        self._check_fitted()
-        it = self._item(mesh)
-        with torch.no_grad():
-            return self._field(self._collate([it])).cpu().numpy()
+        """Deprecated name of :meth:`field`."""
+        warnings.warn(f"{type(self).__name__}: `predict_field` was renamed `field` (one name across skising's "
+                      "estimators) and will be removed", FutureWarning, stacklevel=2)
+        return self.field(mesh)
+
+    # ------------------------------------------------------------ inference hooks (field, sample, transform: see the base)
+    def _item_key(self, it):
+        return item_key(it.V, it.F)
 
     def _raw_samples(self, it, n_samples):
         """(samples (n_samples, n) bool, field (n,)) from the mesh's own "sample" stream (seeded by its content)."""
-        batch = self._collate([it])
-        gen = stream_generator(self._seed, "sample", self._device, item_key(it.V, it.F))
-        saved, self._torch_gen = self._torch_gen, gen
-        try:
-            with torch.no_grad():
-                h = self._field(batch)
-                x = self._sample_batch(batch, h, self._couplings(batch), n_samples)
-        finally:
-            self._torch_gen = saved
+        _, h, x = next(self._sample_items([it], n_samples))
         return (x > 0).cpu().numpy(), h.cpu().numpy()
 
     def _masks(self, it, n_samples):
         keep, h = self._raw_samples(it, n_samples)
         return self._budget(keep, it, h)
 
-    def sample(self, mesh, n_samples=1):
-        """Raw Ising samples of the kept-vertex mask, bool (n_samples, n_vertices), of one mesh."""
-        self._check_fitted()
-        n_samples = check_int(n_samples, "n_samples", low=1)
-        return self._raw_samples(self._item(mesh), n_samples)[0]
-
-    def transform(self, X):
-        """Kept-vertex mask (bool, (n_vertices,)): one sample, exact budget applied (``exact_budget``).
-
-        ``X`` is one mesh (a Graph, a path, a ``(vertices, faces)`` tuple)
-        or a list of meshes (then a list of masks). Each mesh's mask depends
-        only on the fitted state and that mesh, not on its place in the list.
-        """
-        items, single = self._items_for_predict(X)
-        masks = [self._masks(it, 1)[0] for it in items]  # loop over meshes
-        return masks[0] if single else masks
+    def _transform_items(self, items):
+        """One sample per mesh, exact budget applied (``exact_budget``); a mesh's mask depends only on the
+        fitted state and that mesh."""
+        return [self._masks(it, 1)[0] for it in items]  # loop over meshes
 
     def coarsen(self, mesh):
         """Coarse mesh ``(vertices, faces)`` of one mesh from :meth:`transform`'s mask and ``coarsening``."""
@@ -572,6 +536,6 @@ class MeshSparsifier(TransformerMixin, BaseIsingEstimator):
         label transfer error, with the labels from ``y`` or the meshes'
         ``data["face_labels"]``.
         """
-        items, _ = self._items_for_predict(meshes)
+        items, _ = self._predict_items(meshes)
         self._attach_labels(items, y)
         return -float(np.mean([self._mesh_loss(it, self.transform(it), normalization) for it in items]))

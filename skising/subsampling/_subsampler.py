@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 import torch
 from sklearn.base import TransformerMixin
+from sklearn.utils._param_validation import StrOptions
 
-from .._base import BaseIsingEstimator, graph_key, stream_generator
-from .._validation import check_graphs, check_int, check_loss
+from .._base import BaseIsingEstimator, ItemInferenceMixin, graph_key
+from .._validation import check_graphs, check_loss
 from ..fields import GNNField, graph_edge_index
 from ..graph import batch_graphs
 from ..sampling._energy import _energy, magnetization_sto
 from ..sampling._energy import mean_field as _mean_field
-from ..sampling import GraphCouplings
 from ._features import default_node_features
 
 __all__ = ["IsingSubsampler"]
@@ -33,7 +35,7 @@ class _Batch:
         self.edge_index = graph_edge_index(self.graph)
 
 
-class IsingSubsampler(TransformerMixin, BaseIsingEstimator):
+class IsingSubsampler(TransformerMixin, ItemInferenceMixin, BaseIsingEstimator):
     r"""Learn which nodes of a graph to keep for any task loss.
 
     A field network maps node features to an external field :math:`h`; the
@@ -107,6 +109,8 @@ class IsingSubsampler(TransformerMixin, BaseIsingEstimator):
     ----------
     field_model_ : torch.nn.Module
     n_features_in_ : int
+    best_epoch_ : int
+        The epoch kept when ``fit`` got validation graphs ``X_val`` (best :meth:`score`).
     history_ : list of dict
         Per epoch: mean task loss, penalty, seconds, and ``rloo_signal``, the
         fraction of batches whose samples had different losses (0 means no
@@ -126,6 +130,13 @@ class IsingSubsampler(TransformerMixin, BaseIsingEstimator):
     >>> bool(g.pos[torch.as_tensor(mask), 2].mean() > g.pos[:, 2].mean())
     True
     """
+
+    _parameter_constraints: ClassVar[dict] = {
+        **BaseIsingEstimator._parameter_constraints,
+        "loss": [None, callable],
+        "magnetization": [StrOptions(set(_MAGNETIZATION))],
+        "transform_mode": [StrOptions(set(_MODES))],
+    }
 
     def __init__(
         self,
@@ -218,110 +229,70 @@ class IsingSubsampler(TransformerMixin, BaseIsingEstimator):
         # non-saturating penalty on the field level pulls the field back
         return float(self.penalty) if self.target_fraction is not None else 0.0
 
-    # ---------------------------------------------------------------- checks
-    def _validate(self):
-        self._device = self._check_common_params()
+    # ---------------------------------------------------------------- fit hooks
+    def _check_params(self):
         check_loss(self.loss)
-        if self.transform_mode not in _MODES:
-            raise ValueError(f"transform_mode: expected one of {_MODES}, got {self.transform_mode!r}")
-        if self.magnetization not in _MAGNETIZATION:
-            raise ValueError(f"magnetization: expected one of {_MAGNETIZATION}, got {self.magnetization!r}")
 
-    def _check_features(self, graphs):
+    def _check_features(self, graphs, name="X"):
         for i, g in enumerate(graphs):
             f = default_node_features(g)
             if f.shape[1] != self.n_features_in_:
                 raise ValueError(
-                    f"X[{i}]: graph has {f.shape[1]} node features (x, pos, degree), the subsampler was "
+                    f"{name}[{i}]: graph has {f.shape[1]} node features (x, pos, degree), the subsampler was "
                     f"fitted with {self.n_features_in_}"
                 )
 
-    # ---------------------------------------------------------------- API
-    def fit(self, X, y=None, checkpoint_dir=None, resume=False):
-        """Train the field model on graphs ``X`` (one graph or a list).
-
-        Parameters
-        ----------
-        X : graph or list of graphs
-        y : ignored
-        checkpoint_dir : str or path, optional
-            Write the full training state (model, optimiser, random streams,
-            history) atomically to ``checkpoint_dir/checkpoint.pt`` after
-            every epoch.
-        resume : bool
-            Continue from the checkpoint in ``checkpoint_dir`` if there is
-            one; the result is identical to an uninterrupted fit with the
-            same ``random_state``.
-
-        Returns
-        -------
-        self
-        """
-        self._set_checkpointing(checkpoint_dir, resume)
-        self._validate()
+    def _fit_data(self, X, y, X_val, y_val):
+        """Graphs ``X`` (one graph or a list; ``y`` ignored); ``X_val``: graphs scored by :meth:`score` after
+        every epoch to keep the best one."""
+        self._no_validation_data(None, y_val)
         graphs, _ = check_graphs(X)
         feats = [default_node_features(g) for g in graphs]
         nf = {f.shape[1] for f in feats}
         if len(nf) != 1:
             raise ValueError(f"X: graphs have different numbers of node features {sorted(nf)}")
         self.n_features_in_ = nf.pop()
-        self._init_random(self._device)
-        self.field_model_ = self._make_model(lambda: GNNField(self.n_features_in_))
-        self._train(graphs)
-        return self
+        val = None
+        if X_val is not None:
+            val = check_graphs(X_val, "X_val")[0]
+            self._check_features(val, "X_val")
+        return graphs, val
+
+    def _build_field_model(self):
+        return GNNField(self.n_features_in_)
+
+    def _validation_score(self, graphs):
+        """:meth:`score` on the validation graphs (best-epoch selection)."""
+        return self.score(graphs)
 
     def _batches(self, graphs):
         bs = int(self.batch_size)
         for s in range(0, len(graphs), bs):
             yield self._collate(graphs[s : s + bs], index=range(s, min(s + bs, len(graphs))))
 
-    def _graphs_for_predict(self, X):
+    # ---------------------------------------------------------------- inference hooks
+    def _predict_items(self, X):
         self._check_fitted()
         graphs, single = check_graphs(X)
         self._check_features(graphs)
         return graphs, single
 
-    def field(self, X):
-        """The learned field h of every node (numpy array per graph)."""
-        graphs, single = self._graphs_for_predict(X)
+    def _item_key(self, graph):
+        return graph_key(graph)
+
+    def _collate_one(self, graph, index):
+        return self._collate([graph], index=[index])  # graph.data["index"]: its position in the input
+
+    def _fields(self, graphs):
         out = []
         with torch.no_grad():
             for b in self._batches(graphs):
                 h = self._field(b).cpu().numpy()
                 out.extend(np.split(h, b.graph.ptr[1:-1].cpu().numpy()))
-        return out[0] if single else out
+        return out
 
-    def _item_samples(self, graphs, n, stream):
-        """``n`` samples per graph, each graph with its own stream (see :data:`skising._base.SEED_STREAMS`):
-        yields ``(batch, x)`` with ``x`` of shape ``(n, n_nodes)``."""
-        with torch.no_grad():
-            for i, g in enumerate(graphs):
-                b = self._collate([g], index=[i])
-                h = self._field(b)
-                gen = stream_generator(self._seed, stream, self._device, graph_key(g))
-                rep = GraphCouplings(b.graph, self._couplings(b), device=h.device)
-                x = rep.sample(h.detach(), n, int(self.n_sweeps), float(self.beta), self.update, "random", gen)
-                yield b, x
-
-    def sample(self, X, n=1):
-        """``n`` samples of the kept-node mask per graph: bool array (n, n_nodes).
-
-        Every graph is sampled from its own random stream, derived from
-        ``random_state`` and the graph's content, so its samples do not
-        depend on the other graphs passed with it.
-        """
-        n = check_int(n, "n", low=1)
-        graphs, single = self._graphs_for_predict(X)
-        out = [(x > 0).cpu().numpy() for _, x in self._item_samples(graphs, n, "sample")]
-        return out[0] if single else out
-
-    def transform(self, X):
-        """Kept-node mask per graph (bool array, or a list of them for a list input).
-
-        ``transform_mode`` selects one sample, the majority of ``n_samples``
-        samples, or the mean-field sign. Deterministic for a fitted estimator.
-        """
-        graphs, single = self._graphs_for_predict(X)
+    def _transform_items(self, graphs):
+        """``transform_mode``: one sample, the majority of ``n_samples`` samples, or the mean-field sign."""
         if self.transform_mode == "mean_field":
             out = []
             with torch.no_grad():
@@ -329,28 +300,28 @@ class IsingSubsampler(TransformerMixin, BaseIsingEstimator):
                     h = self._field(b)
                     m = _mean_field(b.graph, h, self._couplings(b), float(self.beta))
                     out.extend(p.cpu().numpy() for p in torch.tensor_split(m > 0, b.graph.ptr[1:-1].cpu()))
-            return out[0] if single else out
+            return out
         k = 1 if self.transform_mode == "sample" else int(self.n_samples)
-        samples = self.sample(graphs, k)
-        masks = [s[0] if k == 1 else s.mean(0) > 0.5 for s in samples]
-        return masks[0] if single else masks
+        return [(x[0] > 0).cpu().numpy() if k == 1 else (x > 0).cpu().numpy().mean(0) > 0.5
+                for _, _, x in self._sample_items(graphs, k)]
 
+    # ---------------------------------------------------------------- API (field, sample, transform: see the base)
     def score(self, X, y=None):
         """Minus the mean task loss over graphs (``n_samples`` samples each); higher is better.
 
         ``y`` is ignored. Every graph is scored on its own random stream, so
         the score of a list is the mean of its graphs' scores.
         """
-        graphs, _ = self._graphs_for_predict(X)
+        graphs, _ = self._predict_items(X)
         vals = []
-        for b, x in self._item_samples(graphs, int(self.n_samples), "score"):
+        for b, _, x in self._sample_items(graphs, int(self.n_samples), "score"):
             loss = torch.as_tensor(self.loss(x, b.graph)).float()
             vals.append(float(loss.mean()))
         return -float(np.mean(vals))
 
     def energy(self, X, masks):
         """Ising energy of kept-node ``masks`` under the learned field (diagnostic)."""
-        graphs, single = self._graphs_for_predict(X)
+        graphs, single = self._predict_items(X)
         masks = [masks] if single else masks
         out = []
         with torch.no_grad():

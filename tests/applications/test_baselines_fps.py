@@ -33,5 +33,5 @@ def test_subsampler_fixed_start_keeps_that_node():
     from skising.graph import as_graph
 
     g = as_graph(edge_index, num_nodes=300, pos=pos)
-    mask = FarthestPointSubsampler(fraction=0.1, start=123).fit_transform(g)
+    mask = FarthestPointSubsampler(target_fraction=0.1, start=123).fit_transform(g)
     assert mask[123] and mask.sum() == 30

@@ -77,7 +77,7 @@ def test_local_credit_is_unbiased_without_coupling(radius):
 def test_credit_parameters_are_checked():
     X = np.random.default_rng(0).random((2, 8, 8, 3))
     y = X[..., 0] > 0.5
-    with pytest.raises(ValueError, match="credit:"):
+    with pytest.raises(ValueError, match="'credit'"):
         IsingSegmenter(max_epochs=0, credit="pixel").fit(X, y)
     with pytest.raises(ValueError, match="credit_radius"):
         IsingSegmenter(max_epochs=0, credit="local", credit_radius=-1).fit(X, y)

@@ -58,7 +58,7 @@ def test_independent_sampling_matches_sigmoid():
     est = PointSamplerSubsampler(random_state=0, beta=0.7)
     est._init_random(torch.device("cpu"))
     h = torch.tensor([-2.0, -0.5, 0.0, 0.3, 1.5])
-    x = est._sample_batch(None, h, None, 20000)
+    x = est._sample_batch(None, h, None, 20000, est._torch_gen)
     assert set(np.unique(x.numpy())) <= {-1.0, 1.0}
     p = (x > 0).float().mean(0)
     np.testing.assert_allclose(p.numpy(), torch.sigmoid(2 * 0.7 * h).numpy(), atol=0.015)
@@ -69,7 +69,7 @@ def test_point_sampler_manners(bunny):
     assert clone(est).get_params()["selection"] == "gumbel"
     with pytest.raises(NotFittedError):
         est.transform(bunny)
-    for bad, match in [(dict(fraction=1.5), "fraction"), (dict(selection="best"), "selection"),
+    for bad, match in [(dict(target_fraction=1.5), "target_fraction"), (dict(selection="best"), "selection"),
                        (dict(n_samples=1), "n_samples"), (dict(max_grad_norm=-1.0), "max_grad_norm")]:
         with pytest.raises(ValueError, match=match):
             clone(est).set_params(**bad).fit([bunny])
@@ -95,13 +95,15 @@ def test_point_sampler_manners(bunny):
 def test_val_meshes_select_best_epoch_and_clipping(bunny):
     est = MeshSparsifier(field_model=InvariantMeshField, max_epochs=3, n_samples=2, n_sweeps=2, lr=1e-2,
                          max_grad_norm=0.5, random_state=0)
-    est.fit([bunny], val_meshes=[bunny])
+    est.fit([bunny], X_val=[bunny])
     scores = [h["val_score"] for h in est.history_]
     assert len(scores) == 3 and est.best_epoch_ == int(np.argmax(scores))
     # the kept parameters are those of the best epoch: its score is reproduced
     assert est._validation_score(est._prepare([bunny])) == pytest.approx(max(scores))
-    with pytest.raises(TypeError, match="val_meshes"):
-        clone(est).fit([bunny], val_meshes=bunny[0])
+    with pytest.raises(TypeError, match="X_val"):
+        clone(est).fit([bunny], X_val=bunny[0])
+    with pytest.warns(FutureWarning, match="X_val"):  # the former name still works
+        clone(est).set_params(max_epochs=1).fit([bunny], val_meshes=[bunny])
 
 
 def test_clipping_bounds_the_step(bunny):

@@ -161,7 +161,7 @@ def fitted():
     return MeshSparsifier(max_epochs=1, n_sweeps=1, n_samples=2, random_state=0).fit([(OCT_V, OCT_F)])
 
 
-@given(meshes(), st.sampled_from(["transform", "coarsen", "predict_field"]))
+@given(meshes(), st.sampled_from(["transform", "coarsen", "field"]))
 def test_fuzz_mesh_sparsifier_inference(fitted, mesh, method):
     try:
         out = getattr(fitted, method)(mesh)
@@ -171,7 +171,7 @@ def test_fuzz_mesh_sparsifier_inference(fitted, mesh, method):
     V = np.asarray(mesh[0], dtype=float)
     if method == "transform":
         assert out.dtype == bool and out.shape == (len(V),)
-    elif method == "predict_field":
+    elif method == "field":
         assert out.shape == (len(V),) and np.isfinite(out).all()
     else:
         Vc, Fc = out
