@@ -31,7 +31,7 @@ sys.path.insert(0, {tmp!r})
 GUARD = {guard!r}
 
 
-def wait(sync, timeout=3.0):
+def wait(sync, timeout=1.0 if GUARD else 30.0):  # under the lock the partner cannot arrive: do not wait long
     try:
         return sync.wait(timeout=timeout)
     except threading.BrokenBarrierError:
@@ -74,6 +74,9 @@ def child(c, barrier, index_20, index_10, data_10):
 
 
 if __name__ == "__main__":
+    import numba  # noqa: F401  (imported before the fork: the children only compile)
+    if GUARD:
+        import skising._numba_cache
     ctx = mp.get_context("fork")
     barrier, events = ctx.Barrier(2), [ctx.Event() for _ in range(3)]
     ps = [ctx.Process(target=child, args=(c, barrier, *events)) for c in (10, 20)]
@@ -89,7 +92,9 @@ import sys
 sys.path.insert(0, {tmp!r})
 import racemod
 from skising._numba_cache import guard
-f10, f20 = guard(racemod.make(10)), guard(racemod.make(20))
+f10, f20 = racemod.make(10), racemod.make(20)
+if {guard!r}:  # as written (the guard's stamp also differs from numba's own)
+    f10, f20 = guard(f10), guard(f20)
 print(f10(1), f20(1), len(f10.stats.cache_hits) + len(f20.stats.cache_hits))
 """
 
@@ -105,7 +110,7 @@ def _run(code, tmp):
 def test_concurrent_first_compiles_of_two_variants(tmp_path, guarded):
     (tmp_path / "racemod.py").write_text(MODULE)
     _run(RACE.format(tmp=str(tmp_path), guard=guarded), tmp_path)
-    a, b, hits = _run(LOAD.format(tmp=str(tmp_path)), tmp_path).split()
+    a, b, hits = _run(LOAD.format(tmp=str(tmp_path), guard=guarded), tmp_path).split()
     if guarded:
         assert (int(a), int(b)) == (11, 21) and int(hits) == 2  # both variants served from the cache, correctly
     else:  # numba as shipped: the interleaving leaves one variant pointing at the other's code
@@ -135,3 +140,35 @@ def test_skising_kernels_are_guarded():
             and getattr(o.py_func, "__module__", "").startswith("skising")]
     assert ours
     assert all(is_guarded(d) for d in ours), [d.py_func.__qualname__ for d in ours if not is_guarded(d)]
+
+
+CALLER = """
+import numba as nb
+from callee import g
+
+@nb.njit(cache=True)
+def f(x):
+    return g(x)
+"""
+
+RUN_CALLER = """
+import sys
+sys.path.insert(0, {tmp!r})
+import skising._numba_cache as nc
+nc._SOURCE_HASH[:] = [{stamp!r}]  # stands for the hash of skising's sources
+import caller
+if {guard!r}:
+    nc.guard(caller.f)
+print(caller.f(1))
+"""
+
+
+@pytest.mark.parametrize("guarded", [False, True])
+def test_a_change_in_another_source_file_recompiles(tmp_path, guarded):
+    # numba checks only the defining file's stamp: a changed callee elsewhere is served stale from the cache
+    (tmp_path / "caller.py").write_text(CALLER)
+    (tmp_path / "callee.py").write_text("import numba as nb\n\n@nb.njit\ndef g(x):\n    return x + 1\n")
+    assert _run(RUN_CALLER.format(tmp=str(tmp_path), stamp="v1", guard=guarded), tmp_path).split() == ["2"]
+    (tmp_path / "callee.py").write_text("import numba as nb\n\n@nb.njit\ndef g(x):\n    return x + 100\n")
+    out = _run(RUN_CALLER.format(tmp=str(tmp_path), stamp="v2", guard=guarded), tmp_path).split()
+    assert out == (["101"] if guarded else ["2"])
