@@ -125,12 +125,13 @@ def test_point_sampler_beats_random_on_real_meshes():
         graphs = load_psb("fourleg", ids=[398, 386]) + load_psb("human", ids=[9])
     except FileNotFoundError:
         pytest.skip("PSB data not available (set SKISING_DATA)")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        est = PointSamplerSubsampler(max_epochs=3, lr=1e-2, random_state=0).fit(graphs)
-    learned, random = [], []
-    for g in graphs:
-        it = _MeshItem(g.pos.numpy().astype(np.float64), g.data["faces"])
-        learned.append(np.mean([mesh_loss(it, m) for m in est.select(it, 3)]))
-        random.append(np.mean([mesh_loss(it, m) for m in RandomSubsampler(0.5, random_state=0).fit().sample(g, 3)]))
-    assert np.mean(learned) < 0.95 * np.mean(random), (learned, random)
+    items = [_MeshItem(g.pos.numpy().astype(np.float64), g.data["faces"]) for g in graphs]
+    random = np.mean([np.mean([mesh_loss(it, m) for m in RandomSubsampler(0.5, random_state=0).fit().sample(g, 3)])
+                      for g, it in zip(graphs, items)])
+    ratios = []
+    for seed in (0, 1):  # the estimator's defaults (10 epochs); two seeds, since one short fit is noisy
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            est = PointSamplerSubsampler(random_state=seed).fit(graphs)
+        ratios.append(np.mean([np.mean([mesh_loss(it, m) for m in est.select(it, 3)]) for it in items]) / random)
+    assert max(ratios) < 1.0 and np.mean(ratios) < 0.95, ratios
