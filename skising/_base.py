@@ -480,7 +480,7 @@ class BaseIsingEstimator(TorchEstimatorMixin, BaseEstimator):
         self._device = check_device(self.device)
         self._fraction = self._target_fraction()
         self._check_params()
-        n_epochs = self._max_epochs()
+        n_epochs = self._fit_epochs = self._max_epochs()
         items, val_items = self._fit_data(X, y, X_val, y_val)
         self._init_random(self._device)
         self.field_model_ = self._make_model(self._build_field_model)

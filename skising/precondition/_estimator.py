@@ -385,14 +385,18 @@ class SAIPreconditioner(TransformerMixin, BaseIsingEstimator):
         mats = self._matrices(X)
         if sp.issparse(self.pattern) and any(A.shape != self.pattern.shape for A in mats):
             raise ValueError(f"pattern: a user pattern of shape {self.pattern.shape} needs matrices of that shape")
+        self.n_features_in_ = self._in_channels()
+        self.field_offset_ = 0.0
+        if self._fit_epochs == 0:  # nothing to train or calibrate: the matrices are checked, not featurised
+            if X_val is not None:
+                self._matrices(X_val, "X_val")
+            return [], None
         items = [self._item(A) for A in mats]
         if sum(it.m for it in items) == 0:
             raise ValueError("pattern: no off-diagonal candidate entries in any matrix; nothing to learn")
         val = None
         if X_val is not None:
             val = [self._item(A) for A in self._matrices(X_val, "X_val")]
-        self.n_features_in_ = self._in_channels()
-        self.field_offset_ = 0.0
         return [it for it in items if it.m > 0], val
 
     def _build_field_model(self):
