@@ -58,7 +58,7 @@ from .._validation import (
     check_scalar,
 )
 from ..graph._cache import cached_graph
-from . import _kernels
+from . import _coloring_kernels, _kernels
 from ._coloring import color_graph
 
 __all__ = ["sample_ising", "SamplerPlan"]
@@ -90,16 +90,16 @@ class SamplerPlan:
         largest = int((graph.ptr[1:] - graph.ptr[:-1]).max()) if n else 0
         if largest >= _REORDER_MIN_NODES:
             # big graphs: inside each colour, order nodes by reverse Cuthill-McKee so that
-            # neighbours sit close in memory (7x faster sweeps on a randomly labelled mesh)
-            from scipy.sparse.csgraph import reverse_cuthill_mckee
-
-            A = sp.csr_matrix((np.ones(graph.col.numel(), dtype=np.int8), graph.col.cpu().numpy(),
-                               graph.rowptr.cpu().numpy()), shape=(n, n))
-            rank = np.empty(n, dtype=np.int64)
-            rank[reverse_cuthill_mckee(A, symmetric_mode=True)] = np.arange(n)
-            perm = np.argsort(colors * n + rank)  # by (colour, rank): unique keys, the one order
-        else:  # stable radix sort on small integers
-            perm = np.argsort(colors.astype(np.int16) if n and colors.max() < 2**15 else colors, kind="stable")
+            # neighbours sit close in memory (7x faster sweeps on a randomly labelled mesh); scipy's
+            # reverse_cuthill_mckee order, computed by a compiled twin
+            order = _coloring_kernels.rcm_order(graph.rowptr.cpu().numpy(), graph.col.cpu().numpy())
+        else:
+            order = None
+        # by colour, inside a colour by RCM rank (or node index): a stable radix sort on small integers
+        key = colors if order is None else colors[order]
+        perm = np.argsort(key.astype(np.int16) if n and colors.max() < 2**15 else key, kind="stable")
+        if order is not None:
+            perm = order[perm]
         position = np.empty(n, dtype=np.int64)
         position[perm] = np.arange(n)
         counts = np.bincount(colors, minlength=1) if n else np.zeros(1, dtype=np.int64)
