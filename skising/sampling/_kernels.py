@@ -76,7 +76,8 @@ def _build():
     nb = _nb
 
     @nb.njit(cache=True, nogil=True)
-    def ell_fill(rowptr, col, srow, send, S, proto):
+    def ell_fill(rowptr, col, srow, send, S, proto, ids, pad):
+        # ids: what a slot records of its CSR entry k (ids[k]; k itself when ids is empty), pad for padding
         ns = srow.shape[0]
         swid = np.zeros(ns, dtype=np.int64)
         sptr = np.zeros(ns + 1, dtype=np.int64)
@@ -89,7 +90,7 @@ def _build():
         tot = sptr[ns]
         ecol = np.empty(tot, dtype=np.uint32)
         emap = np.empty(tot, dtype=proto.dtype)
-        nnz = rowptr[rowptr.shape[0] - 1]
+        direct = ids.shape[0] == 0
         for q in range(ns):
             b = sptr[q]
             r0 = srow[q]
@@ -101,10 +102,10 @@ def _build():
                     o = b + p * S + t
                     if t < m and k < rowptr[i + 1]:
                         ecol[o] = col[k]
-                        emap[o] = k
+                        emap[o] = k if direct else ids[k]
                     else:  # padding: the row itself, value 0
                         ecol[o] = i
-                        emap[o] = nnz
+                        emap[o] = pad
         return swid, sptr, ecol, emap
 
     def unpermute(X, position, out):
@@ -525,7 +526,7 @@ def _ell_drivers(kern):
             nb.njit(parallel=True, cache=True, nogil=True, error_model="numpy")(make(kern_threaded)))
 
 
-def ell_layout(rowptr, col, bounds, slice_rows=None):
+def ell_layout(rowptr, col, bounds, slice_rows=None, entry_ids=None, pad=None):
     """Sliced-ELL layout of a colour-permuted CSR (compiled; needs numba, like the kernel that uses it).
 
     The rows of each colour are cut into slices of ``slice_rows`` consecutive
@@ -537,7 +538,9 @@ def ell_layout(rowptr, col, bounds, slice_rows=None):
 
     Returns ``(sbounds, srow, swid, sptr, ecol, emap)``: slice offsets per colour,
     first row, width and slot offset of each slice, the uint32 column of each slot
-    and, per slot, the CSR entry it holds (``len(col)`` for padding).
+    and, per slot, the CSR entry it holds (``len(col)`` for padding). With ``entry_ids`` (one
+    integer per CSR entry, e.g. its undirected edge), the last array holds ``entry_ids[k]`` of
+    the entry ``k`` instead, and ``pad`` for padding.
     """
     S = _SLICE if slice_rows is None else int(slice_rows)
     rowptr = np.ascontiguousarray(rowptr, dtype=np.int64)
@@ -549,8 +552,12 @@ def ell_layout(rowptr, col, bounds, slice_rows=None):
     srow = (bounds[colour_of_slice] + (np.arange(int(sbounds[-1])) - sbounds[colour_of_slice]) * S).astype(np.int64)
     send = np.minimum(srow + S, bounds[colour_of_slice + 1]).astype(np.int64)
     nnz = int(rowptr[-1])
-    idt = np.int32 if nnz < 2**31 - 1 else np.int64
-    swid, sptr, ecol, emap = _build()["ell_fill"](rowptr, np.ascontiguousarray(col), srow, send, S, np.zeros(0, idt))
+    if entry_ids is None:
+        entry_ids, pad = np.zeros(0, np.int64), nnz
+    top = max(nnz, int(pad))
+    idt = np.int32 if top < 2**31 - 1 else np.int64
+    swid, sptr, ecol, emap = _build()["ell_fill"](rowptr, np.ascontiguousarray(col), srow, send, S, np.zeros(0, idt),
+                                                  np.ascontiguousarray(entry_ids), int(pad))
     return sbounds, srow, swid, sptr, ecol, emap
 
 

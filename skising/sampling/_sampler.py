@@ -152,10 +152,7 @@ class SamplerPlan:
         maps each slot to its undirected edge, ``n_edges`` for padding (value 0).
         """
         if self._ell is None:
-            sbounds, srow, swid, sptr, ecol, emap = _kernels.ell_layout(self.rowptr, self.col, self.bounds)
-            m = self.n_edges
-            eid = np.append(self.eid_np.astype(np.int32 if m < 2**31 - 1 else np.int64), m)[emap]
-            self._ell = (sbounds, srow, swid, sptr, ecol, eid)
+            self._ell = _kernels.ell_layout(self.rowptr, self.col, self.bounds, entry_ids=self.eid_np, pad=self.n_edges)
         return self._ell
 
     def slot_values(self, J, dtype, ell):
@@ -174,9 +171,13 @@ class SamplerPlan:
         if hit is not None and hit[0] == key and (uniform or hit[1]() is J):
             return hit[2]
         if ell:
-            vals = np.append(Jn, Jn.dtype.type(0))[self.ell()[5]]
+            eid = self.ell()[5]
+            if uniform:  # the value at every real slot, 0 at padding: no gather
+                vals = np.where(eid == self.n_edges, Jn.dtype.type(0), Jn[0])
+            else:
+                vals = np.append(Jn, Jn.dtype.type(0))[eid]
         else:
-            vals = Jn[self.eid_np]
+            vals = np.full(self.eid_np.size, Jn[0]) if uniform else Jn[self.eid_np]
         try:
             ref = weakref.ref(J)
         except TypeError:  # pragma: no cover - tensors support weak references
