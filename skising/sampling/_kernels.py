@@ -589,23 +589,25 @@ def _threaded(n_updates, n_threads):
     return True, ctx()
 
 
-def unpermute_numba(X, position, dtype, n_threads=None):
-    """``X[position].T`` as a C-contiguous ``dtype`` array: (n, K) int8 spins to (K, n) floats in node order."""
+def unpermute_numba(X, position, dtype, n_threads=None, out=None):
+    """``X[position].T`` as a C-contiguous ``dtype`` array: (n, K) int8 spins to (K, n) floats in node order
+    (written into ``out``, a C-contiguous (K, n) array of ``dtype``, when given)."""
     n, K = X.shape
+    if out is None:
+        out = np.empty((K, n), dtype=dtype)
     if K % 16 == 0:  # 16, 32, ... chains: the register-transpose kernel of _simd
         from . import _simd
 
-        out = _simd.unpermute_simd(X, position, dtype,
-                                   n_threads=_nb.config.NUMBA_NUM_THREADS if n_threads is None else n_threads)
-        if out is not None:
+        if _simd.unpermute_simd(X, position, dtype, out=out,
+                                n_threads=_nb.config.NUMBA_NUM_THREADS if n_threads is None else n_threads) is not None:
             return out
     par, ctx = _threaded(X.size, n_threads)
     with ctx:
-        return _build()["unpermute"][par](X, np.ascontiguousarray(position, dtype=np.int64),
-                                          np.empty((K, n), dtype=dtype))
+        return _build()["unpermute"][par](X, np.ascontiguousarray(position, dtype=np.int64), out)
 
 
-def sweeps_numba(rowptr, col, val, X, H, bounds, skeys, k0, beta, heat, n_threads=None, ell=None, simd=True):
+def sweeps_numba(rowptr, col, val, X, H, bounds, skeys, k0, beta, heat, n_threads=None, ell=None, simd=True,
+                 out=None, position=None):
     """Run ``len(skeys)`` sweeps in place on ``X`` (numpy int8 of +-1, shape (n,) or (n, K), colour-permuted).
 
     ``val`` and ``H`` (shape (n,) or (n, 1) / (n, K)) are float32 or float64:
@@ -616,6 +618,11 @@ def sweeps_numba(rowptr, col, val, X, H, bounds, skeys, k0, beta, heat, n_thread
     With ``simd`` (default) and 8 or more chains, the explicit-SIMD LLVM kernel of
     :mod:`skising.sampling._simd` runs where it applies (1.7-5x the numba row kernel).
     Same samples either way.
+
+    With ``out`` (a C-contiguous (K, n) float array) and ``position``, the final spins are
+    written there in node order, ``X[position].T`` (:func:`unpermute_numba`), and ``X`` is
+    consumed (its content afterwards is unspecified): the explicit-SIMD kernel then writes
+    each block of chains as soon as its sweeps end, with no copy back into ``X``.
     """
     dt = val.dtype
     if dt not in (np.float32, np.float64) or H.dtype != dt or X.dtype != np.int8:
@@ -651,7 +658,7 @@ def sweeps_numba(rowptr, col, val, X, H, bounds, skeys, k0, beta, heat, n_thread
 
             nt = _nb.config.NUMBA_NUM_THREADS if n_threads is None else int(n_threads)
             if _simd.usable(X, H, val, col) and _simd.sweeps_simd(rowptr, col, val, X, H, bounds, skeys, k0, beta,
-                                                                   heat, n_threads=nt):
+                                                                   heat, n_threads=nt, out=out, position=position):
                 return
     use_ell = ell is not None and kind != "many"
     if use_ell:
@@ -672,3 +679,5 @@ def sweeps_numba(rowptr, col, val, X, H, bounds, skeys, k0, beta, heat, n_thread
         args = (rowptr, col, val, X, H, bounds)
     with threads:
         (parallel_k if par else serial_k)(*args, np.asarray(skeys, dtype=np.uint32), int(k0), scal, c, int(chunk))
+    if out is not None:
+        unpermute_numba(X.reshape(-1, K), position, out.dtype, n_threads=n_threads, out=out)

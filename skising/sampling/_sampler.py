@@ -253,8 +253,9 @@ def _sweeps_torch(plan, mats, X, H, n_sweeps, beta, update, k0, skeys, dtype):
     return X
 
 
-def _sweeps_numba(plan, J, dtype, Xn, Hn, skeys, k0, beta, update):
-    """The compiled path: sweeps in place on ``Xn`` ((n, n_chains) int8, colour-permuted)."""
+def _sweeps_numba(plan, J, dtype, Xn, Hn, skeys, k0, beta, update, out=None):
+    """The compiled path: sweeps in place on ``Xn`` ((n, n_chains) int8, colour-permuted); with ``out``
+    ((n_chains, n) float), the final spins land there in node order instead (``Xn`` is consumed)."""
     ell = None
     if Xn.shape[1] < 8:  # a few chains: the sliced-ELL kernels (values per slot, 0 for padding)
         ell = (*plan.ell()[:5], plan.slot_values(J, dtype, True))
@@ -262,7 +263,8 @@ def _sweeps_numba(plan, J, dtype, Xn, Hn, skeys, k0, beta, update):
     else:
         val = plan.slot_values(J, dtype, False)
     _kernels.sweeps_numba(plan.rowptr, plan.col, val, Xn, Hn, plan.bounds, skeys, k0, beta, update == "heat_bath",
-                          n_threads=torch.get_num_threads(), ell=ell)
+                          n_threads=torch.get_num_threads(), ell=ell, out=out,
+                          position=None if out is None else plan.position.numpy())
 
 
 def _sample(graph, h, J, beta, n_chains, n_sweeps, update, init, gen, coloring="auto", dtype=torch.float32,
@@ -296,9 +298,10 @@ def _sample(graph, h, J, beta, n_chains, n_sweeps, update, init, gen, coloring="
     k0, k1 = torch.randint(0, 2**32, (2,), generator=gen, device=device).tolist()
     skeys = _kernels.sweep_keys(k1, n_sweeps)
     if n_sweeps and n and _use_numba(backend, device, dtype):
-        Xn = X.contiguous().numpy()
-        _sweeps_numba(plan, J, dtype, Xn, H.contiguous().numpy(), skeys, k0, beta, update)
-        X = torch.from_numpy(Xn)
+        # sweeps, then the spins in node order as (n_chains, n) floats, in one compiled pass per block of chains
+        out = np.empty((n_chains, n), dtype=np.float64 if dtype == torch.float64 else np.float32)
+        _sweeps_numba(plan, J, dtype, X.contiguous().numpy(), H.contiguous().numpy(), skeys, k0, beta, update, out=out)
+        return torch.from_numpy(out)
     elif n_sweeps:
         mats = plan.matrices(J.detach().to(dtype))
         X = _sweeps_torch(plan, mats, X.to(dtype), H, n_sweeps, beta, update, k0, skeys, dtype)

@@ -527,7 +527,7 @@ def _executor(n_workers):
         return _pool[key]
 
 
-def sweeps_simd(rowptr, col, val, X, H, bounds, skeys, k0, beta, heat, n_threads=1):
+def sweeps_simd(rowptr, col, val, X, H, bounds, skeys, k0, beta, heat, n_threads=1, out=None, position=None):
     """Run ``len(skeys)`` sweeps in place on ``X`` ((n, K) int8 of +-1, colour-permuted, K >= 8).
 
     Same contract and same samples as :func:`skising.sampling._kernels.sweeps_numba`
@@ -535,6 +535,10 @@ def sweeps_simd(rowptr, col, val, X, H, bounds, skeys, k0, beta, heat, n_threads
     or (n, K) in ``val``'s dtype, colour offsets ``bounds``, per-sweep keys
     ``skeys``, call key ``k0``); check :func:`usable` first. Returns False, with
     ``X`` untouched, where the kernel did not compile on this machine.
+
+    With ``out`` ((K, n) float, C-contiguous) and ``position``, the spins end in ``out`` in
+    node order (``X[position].T``), each block of chains written as soon as its sweeps end,
+    and ``X`` is consumed (no copy back of the blocks).
     """
     n, K = X.shape
     dt = val.dtype
@@ -581,7 +585,11 @@ def sweeps_simd(rowptr, col, val, X, H, bounds, skeys, k0, beta, heat, n_threads
                 fn(0, T, *args)
                 for fut in futures:
                     fut.result()
-        if Xb is not X:
+        if out is not None:
+            from ._kernels import unpermute_numba
+
+            unpermute_numba(Xb, position, out.dtype, n_threads=T, out=out[c0:c1])
+        elif Xb is not X:
             X[:, c0:c1] = Xb
     return True
 
@@ -671,9 +679,10 @@ def unpermute_ir(dtype, n_chains):
     return "\n".join(e) + "\n"
 
 
-def unpermute_simd(X, position, dtype, n_threads=1):
-    """``X[position].T`` as a C-contiguous ``dtype`` (float32/float64) array, or None where this
-    kernel does not apply (chain count not a multiple of 16, or no compiled kernel)."""
+def unpermute_simd(X, position, dtype, n_threads=1, out=None):
+    """``X[position].T`` as a C-contiguous ``dtype`` (float32/float64) array (``out``, (K, n) and
+    C-contiguous, when given), or None where this kernel does not apply (chain count not a
+    multiple of 16, or no compiled kernel)."""
     n, K = X.shape
     dt = np.dtype(dtype)
     if (K % 16 or K // 16 > MAX_BLOCKS or dt.name not in LANES or X.dtype != np.int8 or not X.flags.c_contiguous
@@ -691,7 +700,10 @@ def unpermute_simd(X, position, dtype, n_threads=1):
     if fn is None:
         return None
     position = np.ascontiguousarray(position, dtype=np.int64)
-    out = np.empty((K, n), dtype=dt)
+    if out is None:
+        out = np.empty((K, n), dtype=dt)
+    elif out.shape != (K, n) or out.dtype != dt or not out.flags.c_contiguous:
+        raise ValueError(f"unpermute_simd: out must be a C-contiguous ({K}, {n}) {dt} array")
     args = (X.ctypes.data, position.ctypes.data, out.ctypes.data, n)
     T = max(1, int(n_threads)) if X.size >= THREAD_MIN_UPDATES else 1
     if T == 1:
