@@ -299,9 +299,12 @@ def _sample(graph, h, J, beta, n_chains, n_sweeps, update, init, gen, coloring="
     skeys = _kernels.sweep_keys(k1, n_sweeps)
     if n_sweeps and n and _use_numba(backend, device, dtype):
         # sweeps, then the spins in node order as (n_chains, n) floats, in one compiled pass per block of chains
-        out = np.empty((n_chains, n), dtype=np.float64 if dtype == torch.float64 else np.float32)
-        _sweeps_numba(plan, J, dtype, X.contiguous().numpy(), H.contiguous().numpy(), skeys, k0, beta, update, out=out)
-        return torch.from_numpy(out)
+        # (torch's allocation: numpy's asks for huge pages, whose compaction stalled for seconds on a
+        # busy machine)
+        out = torch.empty((n_chains, n), dtype=torch.float64 if dtype == torch.float64 else torch.float32)
+        _sweeps_numba(plan, J, dtype, X.contiguous().numpy(), H.contiguous().numpy(), skeys, k0, beta, update,
+                      out=out.numpy())
+        return out
     elif n_sweeps:
         mats = plan.matrices(J.detach().to(dtype))
         X = _sweeps_torch(plan, mats, X.to(dtype), H, n_sweeps, beta, update, k0, skeys, dtype)
