@@ -389,9 +389,7 @@ def sample_ising(
     g = cached_graph(graph)
     device = _call_device(field, device)
     dtype = _check_dtype(dtype)
-    beta = check_scalar(beta, "beta", low=0.0)
-    if update not in _UPDATES:
-        raise ValueError(f"update: expected one of {_UPDATES}, got {update!r}")
+    beta = _check_rule(beta, update)
     h, n_chains, n_sweeps, init, gen = _check_call(g, field, n_chains, n_sweeps, init, random_state, device, dtype)
     g = g.to(device)
     J = check_coupling(coupling, g, device=device, dtype=dtype)
@@ -410,14 +408,31 @@ def _check_dtype(dtype):
     return dtype
 
 
-def _check_call(g, field, n_chains, n_sweeps, init, random_state, device, dtype):
-    """The per-call arguments of a sampling call on the graph ``g``: ``(h, n_chains, n_sweeps, init, gen)``."""
+def _check_rule(beta, update):
+    """``beta`` and ``update`` of a sampler (``sample_ising``, ``IsingModel``, the partitioned
+    sampler), checked; returns ``beta`` as a float."""
+    beta = check_scalar(beta, "beta", low=0.0)
+    if update not in _UPDATES:
+        raise ValueError(f"update: expected one of {_UPDATES}, got {update!r}")
+    return beta
+
+
+def _check_chains(g, field, n_chains, n_sweeps, init, device, dtype):
+    """The chain arguments of a sampling call on the graph ``g``, checked: ``(h, n_chains, n_sweeps, init)``
+    (shared with the partitioned sampler)."""
     h = check_field(field, g.num_nodes, device=device, dtype=dtype, allow_grad=False)
     n_chains = check_int(n_chains, "n_chains", low=1)
     if h.dim() == 2 and h.shape[0] != n_chains:
         raise ValueError(f"field: a 2-D field needs one row per chain ({n_chains}), got {h.shape[0]} rows")
     n_sweeps = check_int(n_sweeps, "n_sweeps", low=0)
     init = check_init(init, n_chains, g.num_nodes, device, dtype)
+    return h, n_chains, n_sweeps, init
+
+
+def _check_call(g, field, n_chains, n_sweeps, init, random_state, device, dtype):
+    """The per-call arguments of a sampling call on the graph ``g``: ``(h, n_chains, n_sweeps, init, gen)``,
+    after a check that the chains fit in memory."""
+    h, n_chains, n_sweeps, init = _check_chains(g, field, n_chains, n_sweeps, init, device, dtype)
     gen = check_generator(random_state, device)
     # before allocating: the compiled path holds int8 spins, the output and a per-chain field; the
     # torch path float spins, a colour block of random numbers and its temporaries too
