@@ -83,18 +83,11 @@ class SamplerPlan:
     (numpy, CPU) hold the whole permuted CSR for the compiled kernel.
     """
 
-    def __init__(self, graph, colors, device):
+    def __init__(self, graph, colors, device, order=None):
         n = graph.num_nodes
         colors = np.asarray(colors, dtype=np.int64)
-        # the largest connected piece we know of: a batch's parts keep their own (local) order
-        largest = int((graph.ptr[1:] - graph.ptr[:-1]).max()) if n else 0
-        if largest >= _REORDER_MIN_NODES:
-            # big graphs: inside each colour, order nodes by reverse Cuthill-McKee so that
-            # neighbours sit close in memory (7x faster sweeps on a randomly labelled mesh); scipy's
-            # reverse_cuthill_mckee order, computed by a compiled twin
-            order = _coloring_kernels.rcm_order(graph.rowptr.cpu().numpy(), graph.col.cpu().numpy())
-        else:
-            order = None
+        if order is None and _reorders(graph):
+            order = _rcm(graph)
         # by colour, inside a colour by RCM rank (or node index): a stable radix sort on small integers
         key = colors if order is None else colors[order]
         perm = np.argsort(key.astype(np.int16) if n and colors.max() < 2**15 else key, kind="stable")
@@ -201,11 +194,36 @@ class SamplerPlan:
         return mats
 
 
+def _reorders(graph):
+    """Whether the plan orders nodes inside a colour by RCM rank: graphs with a piece of at least
+    ``_REORDER_MIN_NODES`` nodes (the largest piece we know of: a batch's parts keep their own order)."""
+    return graph.num_nodes > 0 and int((graph.ptr[1:] - graph.ptr[:-1]).max()) >= _REORDER_MIN_NODES
+
+
+def _rcm(graph):
+    # big graphs: inside each colour, order nodes by reverse Cuthill-McKee so that neighbours sit
+    # close in memory (7x faster sweeps on a randomly labelled mesh); scipy's reverse_cuthill_mckee
+    # order, computed by a compiled twin
+    return _coloring_kernels.rcm_order(graph.rowptr.cpu().numpy(), graph.col.cpu().numpy())
+
+
 def _plan(graph, coloring, device):
     key = (coloring, str(device))
     plan = graph._plans.get(key)
     if plan is None:
-        plan = SamplerPlan(graph, color_graph(graph, coloring), device)
+        order = None
+        if (_reorders(graph) and _kernels.HAVE_NUMBA and torch.get_num_threads() > 1
+                and coloring not in graph._colors):
+            # colouring and RCM order depend only on the graph and release the GIL: one thread each
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(1) as pool:
+                future = pool.submit(_rcm, graph)
+                colors = color_graph(graph, coloring)
+                order = future.result()
+        else:
+            colors = color_graph(graph, coloring)
+        plan = SamplerPlan(graph, colors, device, order=order)
         graph._plans[key] = plan
     return plan
 
