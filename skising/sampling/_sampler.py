@@ -60,6 +60,7 @@ from .._validation import (
 from ..graph._cache import cached_graph
 from . import _coloring_kernels, _kernels
 from ._coloring import color_graph
+from ._init import random_spins
 
 __all__ = ["sample_ising", "SamplerPlan"]
 
@@ -306,8 +307,8 @@ def _sample(graph, h, J, beta, n_chains, n_sweeps, update, init, gen, coloring="
     # directly (a quarter of the memory traffic and footprint of float32)
     if isinstance(init, str):
         if init == "random":
-            # in place: no second (n, n_chains) array
-            X = torch.randint(0, 2, (n, n_chains), generator=gen, device=device, dtype=torch.int8).mul_(2).sub_(1)
+            # torch.randint(0, 2) * 2 - 1 from the caller's generator (on CPU the same draws by a compiled loop)
+            X = random_spins((n, n_chains), gen)
         else:
             X = torch.full((n, n_chains), 1 if init == "up" else -1, dtype=torch.int8, device=device)
     else:

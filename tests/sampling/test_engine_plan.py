@@ -114,3 +114,19 @@ def test_tiled_output_kernel_equals_gather(monkeypatch, K):
         out = np.full((K, n), 7.0, dtype=np.float32)
         assert _simd.unpermute_simd(X, pos, np.float32, n_threads=threads, out=out) is out
         np.testing.assert_array_equal(out, X[pos].T.astype(np.float32))
+
+
+@pytest.mark.parametrize("shape", [(5000,), (701, 9), (3, 4000)])
+def test_compiled_random_start_is_torch_randint_and_advances_the_generator_alike(shape):
+    from skising.sampling._init import _layout_ok, random_spins
+
+    assert _layout_ok()  # else the start falls back to torch.randint (same spins, slower)
+    for offset in (0, 1, 623, 624, 1000):  # anywhere in the generator's 624-word block
+        a, b = torch.Generator().manual_seed(offset), torch.Generator().manual_seed(offset)
+        if offset:
+            torch.randint(0, 9, (offset,), generator=a)
+            torch.randint(0, 9, (offset,), generator=b)
+        x = random_spins(shape, a)
+        assert torch.equal(x, torch.randint(0, 2, shape, generator=b, dtype=torch.int8).mul_(2).sub_(1))
+        assert torch.equal(a.get_state(), b.get_state())
+        assert torch.equal(torch.rand(3, generator=a), torch.rand(3, generator=b))
