@@ -62,7 +62,7 @@ UNPERMUTE_TILE = 256
 THREAD_MIN_UPDATES = 200_000
 
 _lock = threading.Lock()
-_threaded_call = threading.Lock()
+_threaded_call = threading.RLock()  # re-entered by the output kernel of a threaded block
 _compiled = {}
 _pool = {}
 
@@ -565,10 +565,9 @@ def sweeps_simd(rowptr, col, val, X, H, bounds, skeys, k0, beta, heat, n_threads
     T = max(1, int(n_threads))
     if T > 1 and n * (blocks[0][1] - blocks[0][0]) < THREAD_MIN_UPDATES:
         T = 1
-    # blocks of chains one after another, each through all the sweeps, on a contiguous copy (a
-    # strided block maps its rows to few cache sets); the counters are those of the whole array,
-    # so the samples are the same
-    for c0, c1 in blocks:
+    # blocks of chains, each through all the sweeps on a contiguous copy (a strided block maps its
+    # rows to few cache sets); the counters are those of the whole array, so the samples are the same
+    def run_block(c0, c1, threads):
         fn = fns[(c1 - c0, K if len(blocks) > 1 else None)]
         Xb = X if len(blocks) == 1 else np.ascontiguousarray(X[:, c0:c1])
         Hb = np.ascontiguousarray(H[:, c0:c1]) if per_chain and len(blocks) > 1 else H
@@ -576,23 +575,50 @@ def sweeps_simd(rowptr, col, val, X, H, bounds, skeys, k0, beta, heat, n_threads
         bar = np.zeros(1, dtype=np.int64)
         args = (bounds.ctypes.data, n_colors, skeys.ctypes.data, skeys.shape[0], *ptrs, key0, nb2, tb,
                 bar.ctypes.data, c0)
-        if T == 1:
+        if threads == 1:
             fn(0, 1, *args)
         else:
-            # one call per thread; the threads meet at a barrier after each colour. One threaded call
-            # at a time: two calls sharing the pool could leave a thread spinning for a worker the
-            # other holds
-            with _threaded_call:
-                futures = [_executor(T - 1).submit(fn, q, T, *args) for q in range(1, T)]
-                fn(0, T, *args)
-                for fut in futures:
-                    fut.result()
+            # one call per thread; the threads meet at a barrier after each colour
+            futures = [_executor(threads - 1).submit(fn, q, threads, *args) for q in range(1, threads)]
+            fn(0, threads, *args)
+            for fut in futures:
+                fut.result()
         if out is not None:
             from ._kernels import unpermute_numba
 
-            unpermute_numba(Xb, position, out.dtype, n_threads=T, out=out[c0:c1])
+            unpermute_numba(Xb, position, out.dtype, n_threads=threads, out=out[c0:c1])
         elif Xb is not X:
             X[:, c0:c1] = Xb
+
+    if T == 1:
+        for c0, c1 in blocks:
+            run_block(c0, c1, 1)
+        return True
+    # One threaded call at a time: two calls sharing the pool could leave a thread spinning for a
+    # worker the other holds
+    with _threaded_call:
+        if len(blocks) < T:  # the threads share each block's rows
+            for c0, c1 in blocks:
+                run_block(c0, c1, T)
+        else:  # whole blocks per thread, taken in turn: no barrier, no rows shared between threads
+            import queue
+
+            todo = queue.SimpleQueue()
+            for blk in blocks:
+                todo.put(blk)
+
+            def worker():
+                while True:
+                    try:
+                        c0, c1 = todo.get_nowait()
+                    except queue.Empty:
+                        return
+                    run_block(c0, c1, 1)
+
+            futures = [_executor(T - 1).submit(worker) for _ in range(1, T)]
+            worker()
+            for fut in futures:
+                fut.result()
     return True
 
 
