@@ -604,12 +604,12 @@ def bench_first_use(args):
     """A fresh process: import, then the first ``sample_ising`` (numba cache load or compile)."""
     import subprocess
 
-    code = ("import time; t0 = time.perf_counter(); import torch, networkx as nx; "
-            "from skising.sampling import sample_ising; t1 = time.perf_counter(); "
+    code = ("import time; t0 = time.perf_counter(); c0 = time.process_time(); import torch, networkx as nx; "
+            "from skising.sampling import sample_ising; t1 = time.perf_counter(); c1 = time.process_time(); "
             "A = nx.to_scipy_sparse_array(nx.random_regular_graph(4, 1000, seed=0), format='csr'); "
-            "K = int(__import__('sys').argv[1]); t2 = time.perf_counter(); "
+            "K = int(__import__('sys').argv[1]); t2 = time.perf_counter(); c2 = time.process_time(); "
             "sample_ising(A, 0.0, coupling=-1.0, n_chains=K, n_sweeps=5); "
-            "print('FIRST', t1 - t0, time.perf_counter() - t2)")
+            "print('FIRST', t1 - t0, time.perf_counter() - t2, c1 - c0, time.process_time() - c2)")
     import tempfile
 
     print("\n== first use (fresh processes)", flush=True)
@@ -621,18 +621,22 @@ def bench_first_use(args):
             tmp = tempfile.TemporaryDirectory() if cache.startswith("empty") else None
             if tmp is not None:
                 env["NUMBA_CACHE_DIR"] = tmp.name
-            imp, first = [], []
+            imp, first, imp_cpu, first_cpu = [], [], [], []
             for _ in range(runs):
-                out = subprocess.run([sys.executable, "-c", code, str(K)], capture_output=True, text=True, env=env)
+                out = subprocess.run([sys.executable, "-c", code, str(K)], capture_output=True, text=True, env=env,
+                                     check=False)
                 for line in out.stdout.splitlines():
                     if line.startswith("FIRST"):
-                        imp.append(float(line.split()[1]))
-                        first.append(float(line.split()[2]))
+                        for lst, v in zip((imp, first, imp_cpu, first_cpu), line.split()[1:]):
+                            lst.append(float(v))
             if tmp is not None:
                 tmp.cleanup()
             prm = {"process": "fresh", "numba_cache": "empty" if tmp is not None else "present", "chains": K}
             record("random_regular4_1e3", "skising", "setup_seconds", imp, "s", {**prm, "step": "import"})
+            record("random_regular4_1e3", "skising", "cpu_seconds", imp_cpu, "s", {**prm, "step": "import"})
             record("random_regular4_1e3", "skising", "setup_seconds", first, "s",
+                   {**prm, "step": "first sample_ising", "sweeps": 5})
+            record("random_regular4_1e3", "skising", "cpu_seconds", first_cpu, "s",
                    {**prm, "step": "first sample_ising", "sweeps": 5})
 
 
