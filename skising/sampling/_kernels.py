@@ -20,7 +20,10 @@ The sampler has two implementations of one sweep:
   1.7-5x faster) wherever it applies.
 
 The arithmetic that makes both paths decide every flip identically lives in
-:mod:`skising.sampling._arith`.
+:mod:`skising.sampling._arith`; this module holds the sweep kernels and the layout kernels
+around them (sliced ELL, permuted CSR, output in node order). The node-order kernels of the
+set-up (colouring, reverse Cuthill-McKee) are in :mod:`skising.sampling._coloring_kernels`,
+the random start in :mod:`skising.sampling._init`.
 """
 from __future__ import annotations
 

@@ -130,3 +130,22 @@ def test_compiled_random_start_is_torch_randint_and_advances_the_generator_alike
         assert torch.equal(x, torch.randint(0, 2, shape, generator=b, dtype=torch.int8).mul_(2).sub_(1))
         assert torch.equal(a.get_state(), b.get_state())
         assert torch.equal(torch.rand(3, generator=a), torch.rand(3, generator=b))
+
+
+@pytest.mark.parametrize("K,threads", [(256, 2), (130, 2), (600, 4)])
+def test_one_block_per_thread_gives_the_same_samples(monkeypatch, K, threads):
+    """Chains split into a block per thread (no barrier between threads): the torch path's samples."""
+    from skising.sampling import _simd
+
+    monkeypatch.setattr(_simd, "THREAD_MIN_UPDATES", 0)
+    g = as_graph(nx.random_regular_graph(4, 80, seed=6))
+    J = torch.full((g.num_edges,), 0.3, dtype=torch.float32)
+    h = 0.2 * torch.randn(K, 80, generator=torch.Generator().manual_seed(3))
+    old = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        out = [_sample(g, h, J, 1.1, K, 3, "heat_bath", "random", torch.Generator().manual_seed(8), backend=b)
+               for b in ("torch", "numba")]
+    finally:
+        torch.set_num_threads(old)
+    assert torch.equal(out[0], out[1])
