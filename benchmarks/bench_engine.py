@@ -1,21 +1,23 @@
 """Engine speed: colouring and Ising sampling on large sparse graphs, against peers.
 
-Measured in one process, on the same graphs:
+Measured in one process, on the same graphs. Records name the method canonically and put the
+configuration (backend, chains, input, call, threads, step, clock) in ``params``:
 
-* ``skising[numba]``: the compiled CPU kernel (numba, a core dependency);
-* ``skising[torch]``: the pure-torch path (the fallback, and the GPU path);
-* ``authors``: the paper authors' approach, networkx ``greedy_color(largest_first)``
+* ``skising`` with ``backend=numba``: the compiled CPU kernel (numba, a core dependency);
+* ``skising`` with ``backend=torch``: the pure-torch path (the fallback, and the GPU path);
+* ``networkx+index_add``: the paper authors' approach, networkx ``greedy_color(largest_first)``
   plus, per colour, a torch ``index_add`` over the whole edge list;
-* ``python Alg.1``: the literal Algorithm 1 of ``skising.sampling._reference``
+* ``python_alg1``: the literal Algorithm 1 of ``skising.sampling._reference``
   (on a 2,000-node Delaunay graph, reported per update);
-* colourings: skising's Jones-Plassmann-LF (compiled greedy in priority order)
-  against networkx ``largest_first``.
+* ``networkx`` (colouring): networkx ``largest_first`` against skising's Jones-Plassmann-LF;
+* ``thrml``: Extropic's JAX block-Gibbs sampler (``--parts chains``);
+* a ratio or speedup names what it divides by in ``params["over"]``.
 
-For the compiled kernel, "sweeps only" rows time the kernel alone on prepared
+For the compiled kernel, ``scope=sweeps_only`` rows time the kernel alone on prepared
 (colour-permuted) spins and field; the plain rows are whole calls of ``--sweeps``
 sweeps, with the per-call set-up (random start, field permutation, output in node
 order). For 32 chains the sweeps-only timing is repeated on numba's row kernel
-(``simd=False``), the kernel that the explicit-SIMD LLVM kernel of
+(``kernel=numba_row``, ``simd=False``), the kernel that the explicit-SIMD LLVM kernel of
 ``skising.sampling._simd`` replaces for 8 or more chains.
 
 Plus: the memory-bandwidth bound estimated from a measured large copy, peak RSS
