@@ -1,21 +1,23 @@
 """Engine speed: colouring and Ising sampling on large sparse graphs, against peers.
 
-Measured in one process, on the same graphs:
+Measured in one process, on the same graphs. Records name the method canonically and put the
+configuration (backend, chains, input, call, threads, step, clock) in ``params``:
 
-* ``skising[numba]``: the compiled CPU kernel (numba, a core dependency);
-* ``skising[torch]``: the pure-torch path (the fallback, and the GPU path);
-* ``authors``: the paper authors' approach, networkx ``greedy_color(largest_first)``
+* ``skising`` with ``backend=numba``: the compiled CPU kernel (numba, a core dependency);
+* ``skising`` with ``backend=torch``: the pure-torch path (the fallback, and the GPU path);
+* ``networkx+index_add``: the paper authors' approach, networkx ``greedy_color(largest_first)``
   plus, per colour, a torch ``index_add`` over the whole edge list;
-* ``python Alg.1``: the literal Algorithm 1 of ``skising.sampling._reference``
+* ``python_alg1``: the literal Algorithm 1 of ``skising.sampling._reference``
   (on a 2,000-node Delaunay graph, reported per update);
-* colourings: skising's Jones-Plassmann-LF (compiled greedy in priority order)
-  against networkx ``largest_first``.
+* ``networkx`` (colouring): networkx ``largest_first`` against skising's Jones-Plassmann-LF;
+* ``thrml``: Extropic's JAX block-Gibbs sampler (``--parts chains``);
+* a ratio or speedup names what it divides by in ``params["over"]``.
 
-For the compiled kernel, "sweeps only" rows time the kernel alone on prepared
+For the compiled kernel, ``scope=sweeps_only`` rows time the kernel alone on prepared
 (colour-permuted) spins and field; the plain rows are whole calls of ``--sweeps``
 sweeps, with the per-call set-up (random start, field permutation, output in node
 order). For 32 chains the sweeps-only timing is repeated on numba's row kernel
-(``simd=False``), the kernel that the explicit-SIMD LLVM kernel of
+(``kernel=numba_row``, ``simd=False``), the kernel that the explicit-SIMD LLVM kernel of
 ``skising.sampling._simd`` replaces for 8 or more chains.
 
 Plus: the memory-bandwidth bound estimated from a measured large copy, peak RSS
@@ -63,18 +65,27 @@ from skising.sampling._sampler import _plan, _sample, _sweeps_numba  # noqa: E40
 RESULTS = ROOT / "benchmarks" / "results"
 COMMAND = "python benchmarks/bench_engine.py " + " ".join(sys.argv[1:])
 RECORDS = []
+LOAD_START = os.getloadavg()
 
 
-def record(dataset, method, metric, values, unit, device="cpu"):
+def record(dataset, method, metric, values, unit, params=None, device="cpu"):
+    """One tidy record: ``method`` a canonical name (``skising``, ``thrml``, ``networkx+index_add``,
+    ``networkx``, ``scipy``, ...), the configuration (chains, input, call, threads, clock, ...) in
+    ``params``; a ratio names the method it is divided by in ``params["over"]``."""
     v = np.atleast_1d(np.asarray(values, dtype=float))
+    params = dict(params or {})
     rec = {
-        "task": "engine", "dataset": dataset, "method": method, "metric": metric,
+        "task": "engine", "dataset": dataset, "method": method, "params": params, "metric": metric,
         "mean": float(v.mean()), "std": float(v.std(ddof=1)) if v.size > 1 else None,
         "n": int(v.size) if v.size > 1 else None, "unit": unit, "device": device, "command": COMMAND.strip(),
     }
     RECORDS.append(rec)
-    print(f"  {dataset:22s} {method:34s} {metric:22s} {rec['mean']:.4g} {unit}", flush=True)
+    print(f"  {dataset:22s} {method:20s} {_params_text(params):60s} {metric:20s} {rec['mean']:.4g} {unit}", flush=True)
     return rec["mean"]
+
+
+def _params_text(params):
+    return ", ".join(f"{k}={v}" for k, v in params.items())
 
 
 # ----------------------------------------------------------------------------- graphs
@@ -187,28 +198,28 @@ def bench_graph(name, g, args, full_peers=True):
     record(name, "graph", "n_nodes", n, "nodes")
     # colouring: skising JP (compiled when numba is present)
     t = timeit(lambda: _jones_plassmann(n, g.rowptr, g.col, 0), args.repeats)
-    record(name, "skising JP-LF", "coloring_seconds", t, "s")
+    record(name, "skising", "coloring_seconds", t, "s", {"coloring": "jp"})
     cols = color_graph(g, "jp")
-    record(name, "skising JP-LF", "n_colors", int(cols.max()) + 1, "colors")
+    record(name, "skising", "n_colors", int(cols.max()) + 1, "colors", {"coloring": "jp"})
     if full_peers:
         import networkx as nx
 
         G = g.to_networkx()
         t0 = time.perf_counter()
         d = nx.greedy_color(G, strategy="largest_first")
-        record(name, "networkx largest_first", "coloring_seconds", time.perf_counter() - t0, "s")
+        record(name, "networkx", "coloring_seconds", time.perf_counter() - t0, "s", {"coloring": "largest_first"})
         nx_colors = np.empty(n, dtype=np.int64)
         nx_colors[np.fromiter(d.keys(), dtype=np.int64)] = np.fromiter(d.values(), dtype=np.int64)
-        record(name, "networkx largest_first", "n_colors", int(nx_colors.max()) + 1, "colors")
+        record(name, "networkx", "n_colors", int(nx_colors.max()) + 1, "colors", {"coloring": "largest_first"})
         del G, d
         gc.collect()
     t0 = time.perf_counter()
     plan = _plan(g, "auto", "cpu")
-    record(name, "skising plan", "setup_seconds", time.perf_counter() - t0, "s")
+    record(name, "skising", "setup_seconds", time.perf_counter() - t0, "s", {"step": "plan"})
     if _kernels.HAVE_NUMBA:  # the sliced-ELL layout of the 1-7 chain kernels (built on first use, once per plan)
         t0 = time.perf_counter()
         plan.ell()
-        record(name, "skising sliced ELL", "setup_seconds", time.perf_counter() - t0, "s")
+        record(name, "skising", "setup_seconds", time.perf_counter() - t0, "s", {"step": "sliced_ell"})
 
     gen = torch.Generator().manual_seed(0)
     h = torch.zeros(n)
@@ -225,9 +236,9 @@ def bench_graph(name, g, args, full_peers=True):
             t = timeit(lambda: _sample(g, h, J, 0.5, K, sweeps, "metropolis", "random", gen, backend=backend),
                        args.repeats)
             ups = n * K * sweeps / t
-            label = f"skising[{backend}] {K} chain{'s' * (K > 1)}"
-            out[(backend, K)] = record(name, label, "updates_per_second", ups, "updates/s")
-            record(name, label, "sweep_seconds", t / sweeps, "s")
+            prm = {"backend": backend, "chains": K}
+            out[(backend, K)] = record(name, "skising", "updates_per_second", ups, "updates/s", prm)
+            record(name, "skising", "sweep_seconds", t / sweeps, "s", prm)
             if backend == "numba":
                 # the sweeps alone: the compiled kernel on the prepared (colour-permuted) spins and
                 # field, without the per-call set-up (random start, field permutation, output in
@@ -237,9 +248,10 @@ def bench_graph(name, g, args, full_peers=True):
                 skeys = np.asarray(_kernels.sweep_keys(3, sweeps), dtype=np.uint32)
                 ts = timeit(lambda: _sweeps_numba(plan, J, torch.float32, Xn, Hn, skeys, 4, 0.5, "metropolis"),
                             args.repeats)
-                out[("sweeps", K)] = record(name, label + ", sweeps only", "updates_per_second",
-                                            n * K * sweeps / ts, "updates/s")
-                record(name, label + ", sweeps only", "sweep_seconds", ts / sweeps, "s")
+                prm = {**prm, "scope": "sweeps_only"}
+                out[("sweeps", K)] = record(name, "skising", "updates_per_second", n * K * sweeps / ts, "updates/s",
+                                            prm)
+                record(name, "skising", "sweep_seconds", ts / sweeps, "s", prm)
                 if K >= 8:
                     # the same sweeps on numba's row kernel instead of the explicit-SIMD LLVM kernel
                     # (skising.sampling._simd), in the same process
@@ -247,28 +259,28 @@ def bench_graph(name, g, args, full_peers=True):
                     ts = timeit(lambda: _kernels.sweeps_numba(plan.rowptr, plan.col, val, Xn, Hn, plan.bounds, skeys,
                                                               4, 0.5, False, n_threads=args.threads, simd=False),
                                 args.repeats)
-                    out[("rowkernel", K)] = record(name, label + ", sweeps only, numba row kernel",
-                                                   "updates_per_second", n * K * sweeps / ts, "updates/s")
-                    record(name, f"explicit-SIMD / numba row kernel, {K} chains", "speedup",
-                           out[("sweeps", K)] / out[("rowkernel", K)], "x")
+                    out[("rowkernel", K)] = record(name, "skising", "updates_per_second", n * K * sweeps / ts,
+                                                   "updates/s", {**prm, "kernel": "numba_row"})
+                    record(name, "skising", "speedup", out[("sweeps", K)] / out[("rowkernel", K)], "x",
+                           {**prm, "kernel": "simd", "over": "skising kernel=numba_row"})
         if full_peers:
             nx_sweeps = 1
             t = timeit(lambda: authors_sampler(g, nx_colors, K, nx_sweeps, 0.5, "cpu", gen), max(1, args.repeats // 2))
-            out[("authors", K)] = record(name, f"authors (nx LF + index_add) {K} chain{'s' * (K > 1)}",
-                                         "updates_per_second", n * K * nx_sweeps / t, "updates/s")
+            out[("authors", K)] = record(name, "networkx+index_add", "updates_per_second", n * K * nx_sweeps / t,
+                                         "updates/s", {"chains": K})
     if full_peers and _kernels.HAVE_NUMBA:
         for K in (1, 32):
-            record(name, f"skising[numba] / authors, {K} chain{'s' * (K > 1)}", "speedup",
-                   out[("numba", K)] / out[("authors", K)], "x")
+            record(name, "skising", "speedup", out[("numba", K)] / out[("authors", K)], "x",
+                   {"backend": "numba", "chains": K, "over": "networkx+index_add"})
     if _kernels.HAVE_NUMBA:
         bw = args.bandwidth
         for K in (1, 32):
             bound = bw * 1e9 / bytes_per_update(g, K)
-            record(name, f"bandwidth bound {K} chain{'s' * (K > 1)}", "updates_per_second", bound, "updates/s")
-            record(name, f"bound / skising[numba] {K} chain{'s' * (K > 1)}", "bandwidth_ratio",
-                   bound / out[("numba", K)], "x")
-            record(name, f"bound / skising[numba] {K} chain{'s' * (K > 1)}, sweeps only", "bandwidth_ratio",
-                   bound / out[("sweeps", K)], "x")
+            record(name, "bandwidth_bound", "updates_per_second", bound, "updates/s", {"chains": K})
+            record(name, "bandwidth_bound", "bandwidth_ratio", bound / out[("numba", K)], "x",
+                   {"chains": K, "over": "skising backend=numba"})
+            record(name, "bandwidth_bound", "bandwidth_ratio", bound / out[("sweeps", K)], "x",
+                   {"chains": K, "over": "skising backend=numba scope=sweeps_only"})
     if args.device != "cpu":
         dev = args.device
         gd = g.to(dev)
@@ -282,8 +294,8 @@ def bench_graph(name, g, args, full_peers=True):
                 sync(dev)
 
             t = timeit(run, args.repeats)
-            record(name, f"skising[torch] {K} chain{'s' * (K > 1)}", "updates_per_second", n * K * sweeps / t,
-                   "updates/s", device=dev)
+            record(name, "skising", "updates_per_second", n * K * sweeps / t, "updates/s",
+                   {"backend": "torch", "chains": K}, device=dev)
     return out
 
 
@@ -296,7 +308,7 @@ def bench_python_reference(args):
     rng = np.random.default_rng(0)
     x0 = rng.choice([-1.0, 1.0], n)
     t = timeit(lambda: metropolis_reference(n, edges, w, [0.0] * n, colors, 0.5, 1, x0, rng), 3, warmup=0)
-    record("delaunay2d_2e3", "python Alg.1 (literal)", "updates_per_second", n / t, "updates/s")
+    record("delaunay2d_2e3", "python_alg1", "updates_per_second", n / t, "updates/s", {"chains": 1})
 
 
 GRAPHS = {}  # Delaunay graphs by size, reused by the scaling part
@@ -310,16 +322,16 @@ def bench_scaling(args):
         g = GRAPHS.pop(n, None) or delaunay2d(n)
         name = f"delaunay2d_{n:.0e}".replace("+0", "")
         t = timeit(lambda: _jones_plassmann(n, g.rowptr, g.col, 0), args.repeats)
-        col_t.append(record(name, "skising JP-LF (scaling)", "coloring_seconds", t, "s"))
+        col_t.append(record(name, "skising", "coloring_seconds", t, "s", {"coloring": "jp", "part": "scaling"}))
         h, J = torch.zeros(n), torch.ones(g.num_edges)
         sw = args.sweeps  # same sweeps at every size: the O(n) per-call set-up weighs the same
         t = timeit(lambda: _sample(g, h, J, 0.5, 1, sw, "metropolis", "random", gen), args.repeats)
-        sweep_t.append(record(name, "skising (scaling) 1 chain", "sweep_seconds", t / sw, "s"))
+        sweep_t.append(record(name, "skising", "sweep_seconds", t / sw, "s", {"chains": 1, "part": "scaling"}))
         del g
         gc.collect()
     ln = np.log(sizes)
-    record("delaunay2d", "skising sweep time vs n", "scaling_exponent", np.polyfit(ln, np.log(sweep_t), 1)[0], "")
-    record("delaunay2d", "skising JP-LF time vs n", "scaling_exponent", np.polyfit(ln, np.log(col_t), 1)[0], "")
+    record("delaunay2d", "skising", "scaling_exponent", np.polyfit(ln, np.log(sweep_t), 1)[0], "", {"of": "sweep"})
+    record("delaunay2d", "skising", "scaling_exponent", np.polyfit(ln, np.log(col_t), 1)[0], "", {"of": "coloring"})
 
 
 def write(args):
@@ -340,18 +352,19 @@ def write(args):
         f"Command: `{COMMAND.strip()}`. Machine: {platform.processor() or platform.machine()}, "
         f"{os.cpu_count()} cores, torch {torch.__version__}, numba "
         f"{getattr(_kernels._nb, '__version__', 'absent')}, {args.threads} thread(s); "
-        f"load average at the end {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (shared machine: absolute "
+        f"load average (1 / 5 / 15 min) at the start {LOAD_START[0]:.1f} / {LOAD_START[1]:.1f} / "
+        f"{LOAD_START[2]:.1f}, at the end {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (shared machine: absolute "
         "timings are depressed; ratios between rows were measured in the same process).",
         f"GPU: {'measured on ' + args.device if args.device != 'cpu' else 'not measured (no GPU on this machine)'}.",
         "",
-        "| dataset | method | metric | mean | std | n | unit | device |",
-        "|---|---|---|---|---|---|---|---|",
+        "| dataset | method | params | metric | mean | std | n | unit | device |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in RECORDS:
         std = "" if r["std"] is None else f"{r['std']:.3g}"
         nn = "" if r["n"] is None else str(r["n"])
-        lines.append(f"| {r['dataset']} | {r['method']} | {r['metric']} | {r['mean']:.4g} | {std} | {nn} | "
-                     f"{r['unit']} | {r['device']} |")
+        lines.append(f"| {r['dataset']} | {r['method']} | {_params_text(r['params'])} | {r['metric']} | "
+                     f"{r['mean']:.4g} | {std} | {nn} | {r['unit']} | {r['device']} |")
     (RESULTS / f"{stem}.md").write_text("\n".join(lines) + "\n")
     print(f"(wrote {RESULTS / stem}.json and .md)", flush=True)
 
@@ -416,11 +429,11 @@ def timeit_cpu(fn, repeats, warmup=1):
     return np.array(wall), np.array(cpu)
 
 
-def _rate(name, label, work, fn, repeats, warmup=1):
+def _rate(name, method, params, work, fn, repeats, warmup=1):
     """Record flips/ns by wall time and by process CPU time; returns both (wall, CPU)."""
     w, c = timeit_cpu(fn, repeats, warmup)
-    cpu = record(name, label + " (per CPU-second)", "flips_per_cpu_ns", work / c / 1e9, "flips/ns")
-    return np.array([record(name, label, "flips_per_ns", work / w / 1e9, "flips/ns"), cpu])
+    cpu = record(name, method, "flips_per_cpu_ns", work / c / 1e9, "flips/ns", params)
+    return np.array([record(name, method, "flips_per_ns", work / w / 1e9, "flips/ns", params), cpu])
 
 
 def _legacy_as_graph(obj, **kw):
@@ -445,7 +458,7 @@ def bench_inputs(g, name, args):
     A.indptr, A.indices = A.indptr.astype(np.int32), A.indices.astype(np.int32)
     C = A.tocoo()
     ei = torch.as_tensor(np.stack([C.row, C.col]).astype(np.int64))
-    inputs = {"scipy csr": A, "scipy coo": C, "edge_index": ei, "PyG Data": Data(edge_index=ei, num_nodes=n)}
+    inputs = {"scipy_csr": A, "scipy_coo": C, "edge_index": ei, "pyg_data": Data(edge_index=ei, num_nodes=n)}
     print(f"\n== input conversion: {name}", flush=True)
     for label, obj in inputs.items():
         as_graph(obj)  # loads the compiled kernels for these dtypes
@@ -454,41 +467,102 @@ def bench_inputs(g, name, args):
             _, c, w = _cpu_wall(lambda: as_graph(obj))
             cpu.append(c)
             wall.append(w)
-        record(name, f"as_graph[{label}]", "setup_seconds", wall, "s")
-        record(name, f"as_graph[{label}]", "cpu_seconds", cpu, "s")
+        record(name, "skising", "setup_seconds", wall, "s", {"step": "as_graph", "input": label})
+        record(name, "skising", "cpu_seconds", cpu, "s", {"step": "as_graph", "input": label})
     _, c, w = _cpu_wall(lambda: _legacy_as_graph(A))
-    record(name, "as_graph[scipy csr], sorting path", "setup_seconds", w, "s")
-    record(name, "as_graph[scipy csr], sorting path", "cpu_seconds", c, "s")
+    prm = {"step": "as_graph", "input": "scipy_csr", "path": "sorting"}
+    record(name, "skising", "setup_seconds", w, "s", prm)
+    record(name, "skising", "cpu_seconds", c, "s", prm)
     _, c, w = _cpu_wall(lambda: A.tocoo().tocsr())
-    record(name, "scipy csr.tocoo().tocsr() (reference)", "setup_seconds", w, "s")
+    record(name, "scipy", "setup_seconds", w, "s", {"step": "csr.tocoo().tocsr()"})
 
     # whole calls from scipy input, 10 sweeps, as a user calls it
     h0 = torch.zeros(n)
     J = -torch.ones(g.num_edges)
     gen = torch.Generator().manual_seed(0)
     sweeps = 10
+    small = A[:2000, :2000].tocsr()
+    for K in (1, 32):  # the kernels of this chain count loaded (a first call in a process that sampled before)
+        sample_ising(small, 0.0, coupling=-1.0, n_chains=K, n_sweeps=1)
+    _first_call_steps(A, name, sweeps, args)
     for K in (1, 32):
-        clear_cache()
-        A2 = A.copy()  # a new object: nothing cached for it
-        _, c, w = _cpu_wall(lambda: sample_ising(A2, 0.0, coupling=-1.0, n_chains=K, n_sweeps=sweeps))
-        label = f"{K} chain{'s' * (K > 1)}"
-        record(name, f"sample_ising(scipy) first call, {label}", "setup_seconds", w, "s")
-        record(name, f"sample_ising(scipy) first call, {label}", "cpu_seconds", c, "s")
+        walls, cpus = [], []
+        for _ in range(args.repeats):
+            clear_cache()
+            A2 = A.copy()  # a new object: nothing cached for it
+            _, c, w = _cpu_wall(lambda: sample_ising(A2, 0.0, coupling=-1.0, n_chains=K, n_sweeps=sweeps))
+            walls.append(w)
+            cpus.append(c)
+        first = {"call": "sample_ising", "input": "scipy_csr", "chains": K, "sweeps": sweeps, "nth_call": "first"}
+        record(name, "skising", "setup_seconds", walls, "s", first)
+        record(name, "skising", "cpu_seconds", cpus, "s", first)
         gp = as_graph(A2)  # cached: the prepared graph of the calls above
         t = timeit(lambda: _sample(gp, h0, J, 1.0, K, sweeps, "metropolis", "random", gen), args.repeats)
-        prep = record(name, f"prepared Graph (_sample), {label}", "updates_per_second", n * K * sweeps / t,
-                      "updates/s")
+        prm = {"input": "Graph", "chains": K, "sweeps": sweeps}
+        prep = record(name, "skising", "updates_per_second", n * K * sweeps / t, "updates/s",
+                      {**prm, "call": "_sample"})
         t = timeit(lambda: sample_ising(A2, 0.0, coupling=-1.0, n_chains=K, n_sweeps=sweeps), args.repeats)
-        whole = record(name, f"sample_ising(scipy), 2nd call on, {label}", "updates_per_second",
-                       n * K * sweeps / t, "updates/s")
+        whole = record(name, "skising", "updates_per_second", n * K * sweeps / t, "updates/s",
+                       {**first, "nth_call": "second_on"})
         model = IsingModel(A2, coupling=-1.0)
         t = timeit(lambda: model.sample(0.0, n_chains=K, n_sweeps=sweeps), args.repeats)
-        mod = record(name, f"IsingModel.sample, {label}", "updates_per_second", n * K * sweeps / t, "updates/s")
-        record(name, f"prepared / sample_ising(scipy) 2nd call on, {label}", "ratio", prep / whole, "x")
-        record(name, f"prepared / IsingModel.sample, {label}", "ratio", prep / mod, "x")
+        mod = record(name, "skising", "updates_per_second", n * K * sweeps / t, "updates/s",
+                     {**prm, "input": "scipy_csr", "call": "IsingModel.sample"})
+        record(name, "skising", "ratio", prep / whole, "x",
+               {**prm, "call": "_sample", "over": "sample_ising(scipy_csr) second_on"})
+        record(name, "skising", "ratio", prep / mod, "x", {**prm, "call": "_sample", "over": "IsingModel.sample"})
         del model
         gc.collect()
     clear_cache()
+
+
+def _first_call_steps(A, name, sweeps, args):
+    """Where a first ``sample_ising(A)`` call (1 chain) spends its time, step by step (CPU seconds),
+    and the first call in a fresh process (import excluded; the numba cache present)."""
+    import subprocess
+    import tempfile
+
+    from skising.graph._cache import cached_graph, clear_cache
+    from skising.sampling import sample_ising
+
+    steps = {}
+    for _ in range(args.repeats):
+        clear_cache()
+        A3 = A.copy()
+        g, c1, _ = _cpu_wall(lambda: cached_graph(A3))
+        _, c2, _ = _cpu_wall(lambda: color_graph(g))
+        _, c3, _ = _cpu_wall(lambda: _plan(g, "auto", "cpu"))
+        _, c4, _ = _cpu_wall(lambda: sample_ising(A3, 0.0, coupling=-1.0, n_chains=1, n_sweeps=sweeps))
+        for k, v in (("as_graph", c1), ("coloring", c2), ("plan (RCM, permuted CSR)", c3),
+                     ("sample (ELL layout, sweeps, output)", c4)):
+            steps.setdefault(k, []).append(v)
+    for k, v in steps.items():
+        record(name, "skising", "cpu_seconds", v, "s", {"call": "sample_ising", "input": "scipy_csr", "chains": 1,
+                                                        "sweeps": sweeps, "nth_call": "first", "step": k})
+    with tempfile.TemporaryDirectory() as tmp:
+        import scipy.sparse as sp
+
+        path = os.path.join(tmp, "A.npz")
+        sp.save_npz(path, A, compressed=False)
+        code = ("import sys, time, scipy.sparse as sp; from skising.sampling import sample_ising; "
+                "A = sp.load_npz(sys.argv[1]); K = int(sys.argv[2]); c = time.process_time(); "
+                "w = time.perf_counter(); sample_ising(A, 0.0, coupling=-1.0, n_chains=K, n_sweeps=int(sys.argv[3])); "
+                "print('FIRST', time.perf_counter() - w, time.process_time() - c)")
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": str(args.threads)}
+        for K in (1, 32):
+            walls, cpus = [], []
+            for _ in range(max(1, args.repeats - 1)):
+                out = subprocess.run([sys.executable, "-c", code, path, str(K), str(sweeps)], capture_output=True,
+                                     text=True, env=env, check=False)
+                for line in out.stdout.splitlines():
+                    if line.startswith("FIRST"):
+                        walls.append(float(line.split()[1]))
+                        cpus.append(float(line.split()[2]))
+            if walls:
+                prm = {"call": "sample_ising", "input": "scipy_csr", "chains": K, "sweeps": sweeps,
+                       "nth_call": "first", "process": "fresh"}
+                record(name, "skising", "setup_seconds", walls, "s", prm)
+                record(name, "skising", "cpu_seconds", cpus, "s", prm)
 
 
 def bench_networkx(args, n=10**5):
@@ -502,10 +576,11 @@ def bench_networkx(args, n=10**5):
     name = f"delaunay2d_{n:.0e}".replace("+0", "")
     print(f"\n== networkx input: {name}", flush=True)
     t = timeit(lambda: as_graph(G), args.repeats)
-    a = record(name, "as_graph[networkx]", "setup_seconds", t, "s")
+    a = record(name, "skising", "setup_seconds", t, "s", {"step": "as_graph", "input": "networkx"})
     t = timeit(lambda: nx.to_scipy_sparse_array(G, format="csr"), args.repeats)
-    b = record(name, "networkx to_scipy_sparse_array (its export)", "setup_seconds", t, "s")
-    record(name, "as_graph[networkx] / networkx export", "ratio", a / b, "x")
+    b = record(name, "networkx", "setup_seconds", t, "s", {"step": "to_scipy_sparse_array"})
+    record(name, "skising", "ratio", a / b, "x", {"step": "as_graph", "input": "networkx",
+                                                  "over": "networkx to_scipy_sparse_array"})
 
 
 def bench_threads(g, name, args):
@@ -518,29 +593,29 @@ def bench_threads(g, name, args):
     for T in range(1, (os.cpu_count() or 1) + 1):
         torch.set_num_threads(T)
         t = timeit(lambda: _sample(g, h0, J, 1.0, 32, args.sweeps, "metropolis", "random", gen), args.repeats)
-        rates[T] = record(name, f"skising[numba] 32 chains, {T} thread{'s' * (T > 1)}", "updates_per_second",
-                          n * 32 * args.sweeps / t, "updates/s")
+        rates[T] = record(name, "skising", "updates_per_second", n * 32 * args.sweeps / t, "updates/s",
+                          {"backend": "numba", "chains": 32, "threads": T})
     torch.set_num_threads(args.threads)
     for T in rates:
         if T > 1:
-            record(name, f"{T} threads / 1 thread, 32 chains", "speedup", rates[T] / rates[1], "x")
+            record(name, "skising", "speedup", rates[T] / rates[1], "x",
+                   {"backend": "numba", "chains": 32, "threads": T, "over": "skising threads=1"})
 
 
 def bench_first_use(args):
     """A fresh process: import, then the first ``sample_ising`` (numba cache load or compile)."""
     import subprocess
 
-    code = ("import time; t0 = time.perf_counter(); import torch, networkx as nx; "
-            "from skising.sampling import sample_ising; t1 = time.perf_counter(); "
+    code = ("import time; t0 = time.perf_counter(); c0 = time.process_time(); import torch, networkx as nx; "
+            "from skising.sampling import sample_ising; t1 = time.perf_counter(); c1 = time.process_time(); "
             "A = nx.to_scipy_sparse_array(nx.random_regular_graph(4, 1000, seed=0), format='csr'); "
-            "K = int(__import__('sys').argv[1]); t2 = time.perf_counter(); "
+            "K = int(__import__('sys').argv[1]); t2 = time.perf_counter(); c2 = time.process_time(); "
             "sample_ising(A, 0.0, coupling=-1.0, n_chains=K, n_sweeps=5); "
-            "print('FIRST', t1 - t0, time.perf_counter() - t2)")
+            "print('FIRST', t1 - t0, time.perf_counter() - t2, c1 - c0, time.process_time() - c2)")
     import tempfile
 
     print("\n== first use (fresh processes)", flush=True)
     for K in (1, 32):
-        label = f"{K} chain{'s' * (K > 1)}"
         # "empty numba cache": the first use ever (every kernel compiled); then fresh processes with
         # the cache that the first one left
         for cache, runs in (("empty numba cache", 1), ("numba cache present", max(2, args.repeats))):
@@ -548,19 +623,23 @@ def bench_first_use(args):
             tmp = tempfile.TemporaryDirectory() if cache.startswith("empty") else None
             if tmp is not None:
                 env["NUMBA_CACHE_DIR"] = tmp.name
-            imp, first = [], []
+            imp, first, imp_cpu, first_cpu = [], [], [], []
             for _ in range(runs):
-                out = subprocess.run([sys.executable, "-c", code, str(K)], capture_output=True, text=True, env=env)
+                out = subprocess.run([sys.executable, "-c", code, str(K)], capture_output=True, text=True, env=env,
+                                     check=False)
                 for line in out.stdout.splitlines():
                     if line.startswith("FIRST"):
-                        imp.append(float(line.split()[1]))
-                        first.append(float(line.split()[2]))
+                        for lst, v in zip((imp, first, imp_cpu, first_cpu), line.split()[1:]):
+                            lst.append(float(v))
             if tmp is not None:
                 tmp.cleanup()
-            record("random_regular4_1e3", f"import skising.sampling, fresh process ({cache})", "setup_seconds",
-                   imp, "s")
-            record("random_regular4_1e3", f"first sample_ising, fresh process ({cache}), {label}",
-                   "setup_seconds", first, "s")
+            prm = {"process": "fresh", "numba_cache": "empty" if tmp is not None else "present", "chains": K}
+            record("random_regular4_1e3", "skising", "setup_seconds", imp, "s", {**prm, "step": "import"})
+            record("random_regular4_1e3", "skising", "cpu_seconds", imp_cpu, "s", {**prm, "step": "import"})
+            record("random_regular4_1e3", "skising", "setup_seconds", first, "s",
+                   {**prm, "step": "first sample_ising", "sweeps": 5})
+            record("random_regular4_1e3", "skising", "cpu_seconds", first_cpu, "s",
+                   {**prm, "step": "first sample_ising", "sweeps": 5})
 
 
 def lattice3d(side):
@@ -640,21 +719,19 @@ def bench_chains(args):
     sweeps = 100
     ours = {}
     for K in (1, 8, 32, 80, 256, 1024, 4096):
-        ours[K] = _rate(name, f"skising {K} chains", n * K * sweeps,
+        ours[K] = _rate(name, "skising", {"chains": K, "sweeps": sweeps, "call": "IsingModel.sample"}, n * K * sweeps,
                         lambda: model.sample(hf, n_chains=K, n_sweeps=sweeps), args.repeats)
-    for K in (1024, 4096):
-        r = ours[K] / ours[256]
-        record(name, f"skising {K} / 256 chains", "ratio", r[0], "x")
-        record(name, f"skising {K} / 256 chains (per CPU-second)", "ratio", r[1], "x")
+    _chain_ratios(name, ours)
     try:
         make = _thrml_setup(G, J, h, 1.0)
         f = make(sweeps)
         for K in (1, 8, 32, 80, 256, 1024):
             _thrml_run(f, K, 1)  # compile for this batch shape
-            th = _rate(name, f"thrml {K} chains", n * K * sweeps, lambda: _thrml_run(f, K, 2),
-                       max(1, args.repeats - 1), warmup=0)
-            record(name, f"skising / thrml, {K} chains", "speedup", ours[K][0] / th[0], "x")
-            record(name, f"skising / thrml, {K} chains (per CPU-second)", "speedup", ours[K][1] / th[1], "x")
+            th = _rate(name, "thrml", {"chains": K, "sweeps": sweeps, "call": "jit(vmap(sample_states))"},
+                       n * K * sweeps, lambda: _thrml_run(f, K, 2), max(1, args.repeats - 1), warmup=0)
+            for clock, i in (("wall", 0), ("cpu", 1)):
+                record(name, "skising", "speedup", ours[K][i] / th[i], "x", {"chains": K, "clock": clock,
+                                                                            "over": "thrml"})
     except ImportError as exc:
         print(f"(thrml not measured: {exc})")
     # equilibrium agreement at beta = 0.5 (a spin glass here: skising's energy per spin moves by 0.01,
@@ -671,13 +748,14 @@ def bench_chains(args):
     except ImportError:
         pass
     for lib, (e, m) in stats.items():
-        record(name, f"{lib}, beta 0.5, {e.size} chains, {burn} sweeps", "energy_per_spin", e, "")
-        record(name, f"{lib}, beta 0.5, {e.size} chains, {burn} sweeps", "abs_magnetization", m, "")
+        prm = {"beta": 0.5, "chains": e.size, "sweeps": burn}
+        record(name, lib, "energy_per_spin", e, "", prm)
+        record(name, lib, "abs_magnetization", m, "", prm)
     if "thrml" in stats:
         for i, metric in enumerate(("energy_per_spin", "abs_magnetization")):
             a, b = stats["skising"][i], stats["thrml"][i]
             z = (a.mean() - b.mean()) / np.sqrt(a.var(ddof=1) / a.size + b.var(ddof=1) / b.size)
-            record(name, f"skising - thrml, beta 0.5 ({metric})", "z_score", z, "")
+            record(name, "skising", "z_score", z, "", {"beta": 0.5, "of": metric, "against": "thrml"})
     del model, m05
     gc.collect()
 
@@ -694,16 +772,22 @@ def bench_chains(args):
             model.sample(0.0, n_chains=K, n_sweeps=1)
         except MemoryError as exc:
             print(f"  {K} chains: refused by the memory check ({str(exc)[:90]}...)")
-            record(name, f"skising {K} chains: memory check refuses", "flips_per_ns", float("nan"), "flips/ns")
+            record(name, "skising", "flips_per_ns", float("nan"), "flips/ns",
+                   {"chains": K, "sweeps": sweeps, "refused": "memory check"})
             continue
-        ours[K] = _rate(name, f"skising {K} chains", n * K * sweeps,
+        ours[K] = _rate(name, "skising", {"chains": K, "sweeps": sweeps, "call": "IsingModel.sample"}, n * K * sweeps,
                         lambda: model.sample(0.0, n_chains=K, n_sweeps=sweeps), max(1, args.repeats - 1), warmup=0)
         gc.collect()
+    _chain_ratios(name, ours)
+
+
+def _chain_ratios(name, ours):
+    """Throughput at 1024 and 4096 chains over the 256-chain figure, by wall and by CPU time."""
     for K in (1024, 4096):
         if K in ours and 256 in ours:
             r = ours[K] / ours[256]
-            record(name, f"skising {K} / 256 chains", "ratio", r[0], "x")
-            record(name, f"skising {K} / 256 chains (per CPU-second)", "ratio", r[1], "x")
+            for clock, i in (("wall", 0), ("cpu", 1)):
+                record(name, "skising", "ratio", r[i], "x", {"chains": K, "clock": clock, "over": "skising chains=256"})
 
 
 def main():
@@ -756,7 +840,7 @@ def main():
         return
     tag = "1e5" if args.quick else "1e6"
     args.bandwidth = bandwidth_gbs()
-    record("memory", "numpy copy 256 MiB", "bandwidth", args.bandwidth, "GB/s")
+    record("memory", "numpy", "bandwidth", args.bandwidth, "GB/s", {"step": "copy 256 MiB"})
     # warm the compiled kernels (first call compiles or loads the on-disk cache)
     tiny = delaunay2d(300)
     for K in (1, 32):
@@ -777,10 +861,10 @@ def main():
         if _kernels.HAVE_NUMBA:  # peak RSS and the 32-chain kernel alone, in a fresh process
             rss, rates = rss_child(N, args)
             if rss is not None:
-                record(name, "skising[numba] 32 chains", "peak_rss", rss, "GiB")
+                record(name, "skising", "peak_rss", rss, "GiB", {"backend": "numba", "chains": 32})
             if rates is not None:
-                record(name, "skising[numba] 32 chains, sweeps only, fresh process", "updates_per_second", rates,
-                       "updates/s")
+                record(name, "skising", "updates_per_second", rates, "updates/s",
+                       {"backend": "numba", "chains": 32, "scope": "sweeps_only", "process": "fresh"})
         if "scaling" not in skip:
             GRAPHS[N] = g
         del g

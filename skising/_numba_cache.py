@@ -38,7 +38,7 @@ try:  # POSIX only
 except ImportError:  # pragma: no cover - Windows
     fcntl = None
 
-__all__ = ["guard", "is_guarded", "source_hash"]
+__all__ = ["guard", "guard_all", "is_guarded", "source_hash"]
 
 _MARK = "_skising_locked"
 _SOURCE_HASH = []
@@ -90,6 +90,20 @@ def guard(dispatcher):
     cache_file.save = _locked(cache_file.save, lock_path, fcntl.LOCK_EX)
     cache_file.load = _locked(cache_file.load, lock_path, fcntl.LOCK_SH)
     return dispatcher
+
+
+def guard_all(obj):
+    """:func:`guard` every dispatcher in ``obj`` (a dispatcher, or a dict, tuple or list of them, nested);
+    returns ``obj``."""
+    if isinstance(obj, dict):
+        for v in obj.values():
+            guard_all(v)
+    elif isinstance(obj, (tuple, list)):
+        for v in obj:
+            guard_all(v)
+    else:
+        guard(obj)
+    return obj
 
 
 def is_guarded(dispatcher):

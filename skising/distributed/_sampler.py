@@ -37,17 +37,9 @@ import time
 import numpy as np
 import torch
 
-from .._validation import (
-    check_coupling,
-    check_field,
-    check_generator,
-    check_graph,
-    check_init,
-    check_int,
-    check_scalar,
-)
+from .._validation import check_coupling, check_generator, check_graph
 from ..sampling import _kernels
-from ..sampling._sampler import _CSR_MIN_NNZ, _UPDATES, _plan
+from ..sampling._sampler import _CSR_MIN_NNZ, _check_chains, _check_rule, _plan
 from ._partition import partition_graph
 
 __all__ = ["sample_ising_partitioned"]
@@ -265,15 +257,8 @@ def sample_ising_partitioned(
     g = check_graph(graph)
     if dtype not in (torch.float32, torch.float64):
         raise TypeError(f"dtype: expected torch.float32 or torch.float64, got {dtype!r}")
-    h = check_field(field, g.num_nodes, device="cpu", dtype=dtype, allow_grad=False)
-    n_chains = check_int(n_chains, "n_chains", low=1)
-    if h.dim() == 2 and h.shape[0] != n_chains:
-        raise ValueError(f"field: a 2-D field needs one row per chain ({n_chains}), got {h.shape[0]} rows")
-    n_sweeps = check_int(n_sweeps, "n_sweeps", low=0)
-    beta = check_scalar(beta, "beta", low=0.0)
-    if update not in _UPDATES:
-        raise ValueError(f"update: expected one of {_UPDATES}, got {update!r}")
-    init = check_init(init, n_chains, g.num_nodes, "cpu", dtype)
+    beta = _check_rule(beta, update)
+    h, n_chains, n_sweeps, init = _check_chains(g, field, n_chains, n_sweeps, init, "cpu", dtype)
     if random_state is None and world > 1:  # one seed for all ranks
         seed = torch.randint(0, 2**62, (1,))
         dist.broadcast(seed, src=dist.get_global_rank(group, 0) if group is not None else 0, group=group)

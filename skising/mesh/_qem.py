@@ -36,7 +36,11 @@ __all__ = ["qem_collapse"]
 try:
     import numba as _nb
 
-    _njit = _nb.njit(cache=True, nogil=True)
+    from .._numba_cache import guard as _guard
+
+    def _njit(f):
+        return _guard(_nb.njit(cache=True, nogil=True)(f))
+
     HAVE_NUMBA = True
 except ImportError:  # pragma: no cover - exercised where numba is absent
     HAVE_NUMBA = False

@@ -133,7 +133,9 @@ def _lstsq_blocks(a_ptr, a_idx, a_val, m_ptr, m_row, n, delta, block, values, re
 
 
 if HAVE_NUMBA:
-    _lstsq_blocks = _nb.njit(cache=True, nogil=True, parallel=True)(_lstsq_blocks)
+    from .._numba_cache import guard as _guard
+
+    _lstsq_blocks = _guard(_nb.njit(cache=True, nogil=True, parallel=True)(_lstsq_blocks))
 
 
 def _expand_columns(A_csc, prow, pcol, n):

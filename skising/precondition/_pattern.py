@@ -431,7 +431,9 @@ def _column_dots_blocks(ip, idx, val, rows, cptr, n, block, out):  # pragma: no 
 try:
     import numba as _nb
 
-    _column_dots_blocks = _nb.njit(cache=True, nogil=True, parallel=True)(_column_dots_blocks)
+    from .._numba_cache import guard as _guard
+
+    _column_dots_blocks = _guard(_nb.njit(cache=True, nogil=True, parallel=True)(_column_dots_blocks))
     _HAVE_NUMBA = True
 except ImportError:  # pragma: no cover - numba is a core dependency
     _HAVE_NUMBA = False

@@ -27,7 +27,7 @@ import torch
 
 from ..graph import as_graph
 from ..graph._cache import cached_graph
-from . import _kernels
+from . import _coloring_kernels, _kernels
 
 __all__ = ["color_graph", "greedy_color", "is_valid_coloring"]
 
@@ -62,8 +62,8 @@ def _jones_plassmann(n, rowptr, col, seed=0, backend="auto"):
     else:
         r = torch.randperm(n, generator=torch.Generator().manual_seed(int(seed)))
     if backend == "numba" or (backend == "auto" and _kernels.HAVE_NUMBA):
-        order = _kernels.lf_order_numba(deg.numpy(), r.numpy())
-        return _kernels.greedy_in_order_numba(order, rowptr.numpy(), col.numpy())
+        order = _coloring_kernels.lf_order_numba(deg.numpy(), r.numpy())
+        return _coloring_kernels.greedy_in_order_numba(order, rowptr.numpy(), col.numpy())
     prio = deg * n + r
     rows = torch.repeat_interleave(torch.arange(n), deg)
     cols = col

@@ -72,8 +72,10 @@ def compute_dtype(dtype):
 def init_spins(n, n_chains, init, gen, device):
     """Start spins ``(n, n_chains)`` int8 in layout order for ``"random" | "up" | "down"``."""
     if init == "random":
-        # in place: no second (n, n_chains) array
-        return torch.randint(0, 2, (n, n_chains), generator=gen, device=device, dtype=torch.int8).mul_(2).sub_(1)
+        # torch.randint(0, 2, int8) * 2 - 1 from the caller's generator (on CPU the same draws by a compiled loop)
+        from ._init import random_spins
+
+        return random_spins((n, n_chains), gen)
     return torch.full((n, n_chains), 1 if init == "up" else -1, dtype=torch.int8, device=device)
 
 
@@ -117,7 +119,7 @@ def run(rep, h, beta, n_chains, n_sweeps, update, init, gen, dtype):
     if n_sweeps and rep.n:
         done = rep._fast_sweeps(X, field, n_chains, n_sweeps, beta, update, k0, skeys, dtype)
         if done is not None:
-            return rep._output(rep._state(done, dtype, sweeping=False), dtype)
+            return done
     state = rep._state(X, dtype, sweeping=bool(n_sweeps and rep.n))
     if n_sweeps and rep.n:
         state = sweeps(rep, state, field, n_chains, n_sweeps, beta, update, k0, skeys, dtype)
@@ -248,7 +250,8 @@ class Couplings:
         raise NotImplementedError
 
     def _fast_sweeps(self, X, field, n_chains, n_sweeps, beta, update, k0, skeys, dtype):
-        """An accelerated implementation of :func:`sweeps` (same samples), or None where none applies."""
+        """An accelerated implementation of :func:`sweeps` and :meth:`_output` (the same samples, in
+        the natural shape; ``X`` may be consumed), or None where none applies."""
 
     def _spins(self, state, c):
         raise NotImplementedError

@@ -2,7 +2,7 @@ r"""Arithmetic shared by the two sampler paths, and the optional compiled CPU pa
 
 The sampler has two implementations of one sweep:
 
-* the **torch path** (:func:`skising.sampling._sampler._sweeps_torch`): readable,
+* the **torch path** (:func:`skising.sampling._engine.sweeps`): readable,
   vectorised, runs on any device; and
 * the **compiled CPU path** (:func:`sweeps_numba`, needs ``numba``, a core
   dependency): one fused, multi-threaded loop per colour,
@@ -20,12 +20,16 @@ The sampler has two implementations of one sweep:
   1.7-5x faster) wherever it applies.
 
 The arithmetic that makes both paths decide every flip identically lives in
-:mod:`skising.sampling._arith`.
+:mod:`skising.sampling._arith`; this module holds the sweep kernels and the layout kernels
+around them (sliced ELL, permuted CSR, output in node order). The node-order kernels of the
+set-up (colouring, reverse Cuthill-McKee) are in :mod:`skising.sampling._coloring_kernels`,
+the random start in :mod:`skising.sampling._init`.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from .._numba_cache import guard_all
 from ..graph._csr import pin_cache_ids as _pin_cache_ids
 
 __all__ = ["HAVE_NUMBA", "lowbias32", "sweep_keys", "hash_uniform_torch", "exp_neg_torch"]
@@ -70,77 +74,14 @@ _PARALLEL_MIN_UPDATES = 100_000
 
 
 def _build():
-    """Compile (lazily, cached on disk) the colouring kernels."""
+    """Compile (lazily, cached on disk) the layout kernels (ELL fill, CSR permutation, output order)."""
     if _compiled:
         return _compiled
     nb = _nb
 
     @nb.njit(cache=True, nogil=True)
-    def greedy(order, rowptr, col, colors):
-        """Sequential greedy colouring in ``order``; ``colors`` (int16/int32/int64) is filled."""
-        n = order.shape[0]
-        one = np.uint64(1)
-        for v in range(n):
-            colors[v] = -1
-        for t in range(n):
-            v = order[t]
-            # colours 0..63 of the neighbours as a bit set; larger ones (rare) by a scan
-            used = np.uint64(0)
-            big = False
-            for p in range(rowptr[v], rowptr[v + 1]):
-                c = colors[col[p]]
-                if c >= 0:
-                    if c < 64:
-                        used |= one << np.uint64(c)
-                    else:
-                        big = True
-            c = 0
-            while c < 64 and (used >> np.uint64(c)) & one:
-                c += 1
-            if c == 64 or big:
-                c = 0
-                while True:
-                    hit = c < 64 and (used >> np.uint64(c)) & one
-                    if not hit:
-                        for p in range(rowptr[v], rowptr[v + 1]):
-                            if colors[col[p]] == c:
-                                hit = True
-                                break
-                    if not hit:
-                        break
-                    c += 1
-            colors[v] = c
-        return colors
-
-    @nb.njit(cache=True, nogil=True)
-    def lf_order(deg, r):
-        # nodes by decreasing (deg, r), r a permutation: argsort(-(deg * n + r)) by counting sort, O(n)
-        n = deg.shape[0]
-        maxd = 0
-        for v in range(n):
-            if deg[v] > maxd:
-                maxd = deg[v]
-        inv = np.empty(n, dtype=np.int64)
-        for v in range(n):
-            inv[r[v]] = v
-        start = np.zeros(maxd + 2, dtype=np.int64)
-        for v in range(n):
-            start[deg[v]] += 1
-        acc = 0
-        for d in range(maxd, -1, -1):
-            c = start[d]
-            start[d] = acc
-            acc += c
-        order = np.empty(n, dtype=np.int64)
-        for t in range(n - 1, -1, -1):
-            v = inv[t]
-            d = deg[v]
-            order[start[d]] = v
-            start[d] += 1
-        return order
-
-    @nb.njit(cache=True, nogil=True)
-    def ell_fill(rowptr, col, srow, send, S, proto):
+    def ell_fill(rowptr, col, srow, send, S, proto, ids, pad):
+        # ids: what a slot records of its CSR entry k (ids[k]; k itself when ids is empty), pad for padding
         ns = srow.shape[0]
         swid = np.zeros(ns, dtype=np.int64)
         sptr = np.zeros(ns + 1, dtype=np.int64)
@@ -153,7 +94,7 @@ def _build():
         tot = sptr[ns]
         ecol = np.empty(tot, dtype=np.uint32)
         emap = np.empty(tot, dtype=proto.dtype)
-        nnz = rowptr[rowptr.shape[0] - 1]
+        direct = ids.shape[0] == 0
         for q in range(ns):
             b = sptr[q]
             r0 = srow[q]
@@ -165,10 +106,10 @@ def _build():
                     o = b + p * S + t
                     if t < m and k < rowptr[i + 1]:
                         ecol[o] = col[k]
-                        emap[o] = k
+                        emap[o] = k if direct else ids[k]
                     else:  # padding: the row itself, value 0
                         ecol[o] = i
-                        emap[o] = nnz
+                        emap[o] = pad
         return swid, sptr, ecol, emap
 
     def unpermute(X, position, out):
@@ -187,29 +128,34 @@ def _build():
                               nb.njit(cache=True, nogil=True, parallel=True)(unpermute))
     @nb.njit(cache=True, nogil=True)
     def permute_csr(rowptr, col, eid, perm, position, proto):
-        # rows of the CSR in the order perm, columns relabelled by position (dtype of proto)
+        # rows of the CSR in the order perm, columns relabelled by position (dtype of proto); in
+        # passes whose addresses are known up front (row starts, then segment copies, then the
+        # relabelling), so the out-of-order core overlaps the cache misses: 1.7x one fused loop
         n = perm.shape[0]
         new_rowptr = np.empty(n + 1, dtype=np.int64)
+        start = np.empty(n, dtype=np.int64)
         new_rowptr[0] = 0
         for i in range(n):
             r = perm[i]
-            new_rowptr[i + 1] = new_rowptr[i] + (rowptr[r + 1] - rowptr[r])
-        pcol = np.empty(new_rowptr[n], dtype=proto.dtype)
-        peid = np.empty(new_rowptr[n], dtype=np.int64)
+            a = rowptr[r]
+            start[i] = a
+            new_rowptr[i + 1] = new_rowptr[i] + (rowptr[r + 1] - a)
+        m = new_rowptr[n]
+        pcol = np.empty(m, dtype=proto.dtype)
+        peid = np.empty(m, dtype=np.int64)
         for i in range(n):
-            r = perm[i]
-            q = new_rowptr[i]
-            for p in range(rowptr[r], rowptr[r + 1]):
-                pcol[q] = position[col[p]]
-                peid[q] = eid[p]
-                q += 1
+            a = start[i]
+            q0 = new_rowptr[i]
+            for t in range(new_rowptr[i + 1] - q0):
+                pcol[q0 + t] = col[a + t]
+                peid[q0 + t] = eid[a + t]
+        for q in range(m):
+            pcol[q] = position[pcol[q]]
         return new_rowptr, pcol, peid
 
     _compiled["permute_csr"] = permute_csr
     _compiled["ell_fill"] = ell_fill
-    _compiled["lf_order"] = lf_order
-    _compiled["greedy"] = greedy
-    return _compiled
+    return guard_all(_compiled)
 
 
 _sweep_kernels = {}
@@ -584,7 +530,7 @@ def _ell_drivers(kern):
             nb.njit(parallel=True, cache=True, nogil=True, error_model="numpy")(make(kern_threaded)))
 
 
-def ell_layout(rowptr, col, bounds, slice_rows=None):
+def ell_layout(rowptr, col, bounds, slice_rows=None, entry_ids=None, pad=None):
     """Sliced-ELL layout of a colour-permuted CSR (compiled; needs numba, like the kernel that uses it).
 
     The rows of each colour are cut into slices of ``slice_rows`` consecutive
@@ -596,7 +542,9 @@ def ell_layout(rowptr, col, bounds, slice_rows=None):
 
     Returns ``(sbounds, srow, swid, sptr, ecol, emap)``: slice offsets per colour,
     first row, width and slot offset of each slice, the uint32 column of each slot
-    and, per slot, the CSR entry it holds (``len(col)`` for padding).
+    and, per slot, the CSR entry it holds (``len(col)`` for padding). With ``entry_ids`` (one
+    integer per CSR entry, e.g. its undirected edge), the last array holds ``entry_ids[k]`` of
+    the entry ``k`` instead, and ``pad`` for padding.
     """
     S = _SLICE if slice_rows is None else int(slice_rows)
     rowptr = np.ascontiguousarray(rowptr, dtype=np.int64)
@@ -608,8 +556,12 @@ def ell_layout(rowptr, col, bounds, slice_rows=None):
     srow = (bounds[colour_of_slice] + (np.arange(int(sbounds[-1])) - sbounds[colour_of_slice]) * S).astype(np.int64)
     send = np.minimum(srow + S, bounds[colour_of_slice + 1]).astype(np.int64)
     nnz = int(rowptr[-1])
-    idt = np.int32 if nnz < 2**31 - 1 else np.int64
-    swid, sptr, ecol, emap = _build()["ell_fill"](rowptr, np.ascontiguousarray(col), srow, send, S, np.zeros(0, idt))
+    if entry_ids is None:
+        entry_ids, pad = np.zeros(0, np.int64), nnz
+    top = max(nnz, int(pad))
+    idt = np.int32 if top < 2**31 - 1 else np.int64
+    swid, sptr, ecol, emap = _build()["ell_fill"](rowptr, np.ascontiguousarray(col), srow, send, S, np.zeros(0, idt),
+                                                  np.ascontiguousarray(entry_ids), int(pad))
     return sbounds, srow, swid, sptr, ecol, emap
 
 
@@ -617,15 +569,6 @@ def permute_csr_numba(rowptr, col, eid, perm, position, index_dtype):
     """Rows of a CSR (int64 arrays) in the order ``perm``, columns relabelled by ``position``
     (``index_dtype``), ``eid`` carried along: ``(rowptr, col, eid)``, one pass."""
     return _build()["permute_csr"](rowptr, col, eid, perm, position, np.zeros(0, index_dtype))
-
-
-def greedy_in_order_numba(order, rowptr, col):
-    """Sequential greedy colouring visiting nodes in ``order`` (numpy int64 arrays); int64 colours."""
-    n = order.shape[0]
-    maxdeg = int(np.max(np.diff(rowptr))) if n else 0
-    # small colour array (colours <= max degree): neighbour look-ups stay in cache
-    dt = np.int16 if maxdeg < 2**15 - 1 else np.int64
-    return _build()["greedy"](order, rowptr, col, np.empty(n, dtype=dt)).astype(np.int64)
 
 
 def _threaded(n_updates, n_threads):
@@ -650,28 +593,25 @@ def _threaded(n_updates, n_threads):
     return True, ctx()
 
 
-def unpermute_numba(X, position, dtype, n_threads=None):
-    """``X[position].T`` as a C-contiguous ``dtype`` array: (n, K) int8 spins to (K, n) floats in node order."""
+def unpermute_numba(X, position, dtype, n_threads=None, out=None):
+    """``X[position].T`` as a C-contiguous ``dtype`` array: (n, K) int8 spins to (K, n) floats in node order
+    (written into ``out``, a C-contiguous (K, n) array of ``dtype``, when given)."""
     n, K = X.shape
+    if out is None:
+        out = np.empty((K, n), dtype=dtype)
     if K % 16 == 0:  # 16, 32, ... chains: the register-transpose kernel of _simd
         from . import _simd
 
-        out = _simd.unpermute_simd(X, position, dtype,
-                                   n_threads=_nb.config.NUMBA_NUM_THREADS if n_threads is None else n_threads)
-        if out is not None:
+        if _simd.unpermute_simd(X, position, dtype, out=out,
+                                n_threads=_nb.config.NUMBA_NUM_THREADS if n_threads is None else n_threads) is not None:
             return out
     par, ctx = _threaded(X.size, n_threads)
     with ctx:
-        return _build()["unpermute"][par](X, np.ascontiguousarray(position, dtype=np.int64),
-                                          np.empty((K, n), dtype=dtype))
+        return _build()["unpermute"][par](X, np.ascontiguousarray(position, dtype=np.int64), out)
 
 
-def lf_order_numba(deg, r):
-    """Nodes by decreasing ``deg * n + r`` (``r`` a permutation), in O(n)."""
-    return _build()["lf_order"](deg, r)
-
-
-def sweeps_numba(rowptr, col, val, X, H, bounds, skeys, k0, beta, heat, n_threads=None, ell=None, simd=True):
+def sweeps_numba(rowptr, col, val, X, H, bounds, skeys, k0, beta, heat, n_threads=None, ell=None, simd=True,
+                 out=None, position=None):
     """Run ``len(skeys)`` sweeps in place on ``X`` (numpy int8 of +-1, shape (n,) or (n, K), colour-permuted).
 
     ``val`` and ``H`` (shape (n,) or (n, 1) / (n, K)) are float32 or float64:
@@ -682,6 +622,11 @@ def sweeps_numba(rowptr, col, val, X, H, bounds, skeys, k0, beta, heat, n_thread
     With ``simd`` (default) and 8 or more chains, the explicit-SIMD LLVM kernel of
     :mod:`skising.sampling._simd` runs where it applies (1.7-5x the numba row kernel).
     Same samples either way.
+
+    With ``out`` (a C-contiguous (K, n) float array) and ``position``, the final spins are
+    written there in node order, ``X[position].T`` (:func:`unpermute_numba`), and ``X`` is
+    consumed (its content afterwards is unspecified): the explicit-SIMD kernel then writes
+    each block of chains as soon as its sweeps end, with no copy back into ``X``.
     """
     dt = val.dtype
     if dt not in (np.float32, np.float64) or H.dtype != dt or X.dtype != np.int8:
@@ -717,7 +662,7 @@ def sweeps_numba(rowptr, col, val, X, H, bounds, skeys, k0, beta, heat, n_thread
 
             nt = _nb.config.NUMBA_NUM_THREADS if n_threads is None else int(n_threads)
             if _simd.usable(X, H, val, col) and _simd.sweeps_simd(rowptr, col, val, X, H, bounds, skeys, k0, beta,
-                                                                   heat, n_threads=nt):
+                                                                   heat, n_threads=nt, out=out, position=position):
                 return
     use_ell = ell is not None and kind != "many"
     if use_ell:
@@ -738,3 +683,5 @@ def sweeps_numba(rowptr, col, val, X, H, bounds, skeys, k0, beta, heat, n_thread
         args = (rowptr, col, val, X, H, bounds)
     with threads:
         (parallel_k if par else serial_k)(*args, np.asarray(skeys, dtype=np.uint32), int(k0), scal, c, int(chunk))
+    if out is not None:
+        unpermute_numba(X.reshape(-1, K), position, out.dtype, n_threads=n_threads, out=out)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import torch
 
-from .._validation import check_coupling, check_scalar
+from .._validation import check_coupling
 from ..graph._cache import cached_graph
 from ._energy import ising_energy, local_field, mean_field
-from ._sampler import _UPDATES, _call_device, _check_call, _check_dtype, _plan, _sample
+from ._sampler import _call_device, _check_call, _check_dtype, _check_rule, _plan, _sample
 
 __all__ = ["IsingModel"]
 
@@ -64,9 +64,7 @@ class IsingModel:
                  dtype=torch.float32):
         self.device = _call_device(None, device)
         self.dtype = _check_dtype(dtype)
-        self.beta = check_scalar(beta, "beta", low=0.0)
-        if update not in _UPDATES:
-            raise ValueError(f"update: expected one of {_UPDATES}, got {update!r}")
+        self.beta = _check_rule(beta, update)
         self.update = update
         self.coloring = coloring
         self.graph = cached_graph(graph).to(self.device)

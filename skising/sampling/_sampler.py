@@ -58,7 +58,7 @@ from .._validation import (
     check_scalar,
 )
 from ..graph._cache import cached_graph
-from . import _engine, _kernels
+from . import _coloring_kernels, _engine, _kernels
 from ._coloring import color_graph
 
 __all__ = ["sample_ising", "SamplerPlan", "GraphCouplings"]
@@ -83,23 +83,16 @@ class SamplerPlan:
     (numpy, CPU) hold the whole permuted CSR for the compiled kernel.
     """
 
-    def __init__(self, graph, colors, device):
+    def __init__(self, graph, colors, device, order=None):
         n = graph.num_nodes
         colors = np.asarray(colors, dtype=np.int64)
-        # the largest connected piece we know of: a batch's parts keep their own (local) order
-        largest = int((graph.ptr[1:] - graph.ptr[:-1]).max()) if n else 0
-        if largest >= _REORDER_MIN_NODES:
-            # big graphs: inside each colour, order nodes by reverse Cuthill-McKee so that
-            # neighbours sit close in memory (7x faster sweeps on a randomly labelled mesh)
-            from scipy.sparse.csgraph import reverse_cuthill_mckee
-
-            A = sp.csr_matrix((np.ones(graph.col.numel(), dtype=np.int8), graph.col.cpu().numpy(),
-                               graph.rowptr.cpu().numpy()), shape=(n, n))
-            rank = np.empty(n, dtype=np.int64)
-            rank[reverse_cuthill_mckee(A, symmetric_mode=True)] = np.arange(n)
-            perm = np.argsort(colors * n + rank)  # by (colour, rank): unique keys, the one order
-        else:  # stable radix sort on small integers
-            perm = np.argsort(colors.astype(np.int16) if n and colors.max() < 2**15 else colors, kind="stable")
+        if order is None and _reorders(graph):
+            order = _rcm(graph)
+        # by colour, inside a colour by RCM rank (or node index): a stable radix sort on small integers
+        key = colors if order is None else colors[order]
+        perm = np.argsort(key.astype(np.int16) if n and colors.max() < 2**15 else key, kind="stable")
+        if order is not None:
+            perm = order[perm]
         position = np.empty(n, dtype=np.int64)
         position[perm] = np.arange(n)
         counts = np.bincount(colors, minlength=1) if n else np.zeros(1, dtype=np.int64)
@@ -152,10 +145,7 @@ class SamplerPlan:
         maps each slot to its undirected edge, ``n_edges`` for padding (value 0).
         """
         if self._ell is None:
-            sbounds, srow, swid, sptr, ecol, emap = _kernels.ell_layout(self.rowptr, self.col, self.bounds)
-            m = self.n_edges
-            eid = np.append(self.eid_np.astype(np.int32 if m < 2**31 - 1 else np.int64), m)[emap]
-            self._ell = (sbounds, srow, swid, sptr, ecol, eid)
+            self._ell = _kernels.ell_layout(self.rowptr, self.col, self.bounds, entry_ids=self.eid_np, pad=self.n_edges)
         return self._ell
 
     def slot_values(self, J, dtype, ell):
@@ -174,9 +164,13 @@ class SamplerPlan:
         if hit is not None and hit[0] == key and (uniform or hit[1]() is J):
             return hit[2]
         if ell:
-            vals = np.append(Jn, Jn.dtype.type(0))[self.ell()[5]]
+            eid = self.ell()[5]
+            if uniform:  # the value at every real slot, 0 at padding: no gather
+                vals = np.where(eid == self.n_edges, Jn.dtype.type(0), Jn[0])
+            else:
+                vals = np.append(Jn, Jn.dtype.type(0))[eid]
         else:
-            vals = Jn[self.eid_np]
+            vals = np.full(self.eid_np.size, Jn[0]) if uniform else Jn[self.eid_np]
         try:
             ref = weakref.ref(J)
         except TypeError:  # pragma: no cover - tensors support weak references
@@ -200,11 +194,36 @@ class SamplerPlan:
         return mats
 
 
+def _reorders(graph):
+    """Whether the plan orders nodes inside a colour by RCM rank: graphs with a piece of at least
+    ``_REORDER_MIN_NODES`` nodes (the largest piece we know of: a batch's parts keep their own order)."""
+    return graph.num_nodes > 0 and int((graph.ptr[1:] - graph.ptr[:-1]).max()) >= _REORDER_MIN_NODES
+
+
+def _rcm(graph):
+    # big graphs: inside each colour, order nodes by reverse Cuthill-McKee so that neighbours sit
+    # close in memory (7x faster sweeps on a randomly labelled mesh); scipy's reverse_cuthill_mckee
+    # order, computed by a compiled twin
+    return _coloring_kernels.rcm_order(graph.rowptr.cpu().numpy(), graph.col.cpu().numpy())
+
+
 def _plan(graph, coloring, device):
     key = (coloring, str(device))
     plan = graph._plans.get(key)
     if plan is None:
-        plan = SamplerPlan(graph, color_graph(graph, coloring), device)
+        order = None
+        if (_reorders(graph) and _kernels.HAVE_NUMBA and torch.get_num_threads() > 1
+                and coloring not in graph._colors):
+            # colouring and RCM order depend only on the graph and release the GIL: one thread each
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(1) as pool:
+                future = pool.submit(_rcm, graph)
+                colors = color_graph(graph, coloring)
+                order = future.result()
+        else:
+            colors = color_graph(graph, coloring)
+        plan = SamplerPlan(graph, colors, device, order=order)
         graph._plans[key] = plan
     return plan
 
@@ -221,8 +240,9 @@ def _use_numba(backend, device, dtype):
     return ok
 
 
-def _sweeps_numba(plan, J, dtype, Xn, Hn, skeys, k0, beta, update):
-    """The compiled path: sweeps in place on ``Xn`` ((n, n_chains) int8, colour-permuted)."""
+def _sweeps_numba(plan, J, dtype, Xn, Hn, skeys, k0, beta, update, out=None):
+    """The compiled path: sweeps in place on ``Xn`` ((n, n_chains) int8, colour-permuted); with ``out``
+    ((n_chains, n) float), the final spins land there in node order instead (``Xn`` is consumed)."""
     ell = None
     if Xn.shape[1] < 8:  # a few chains: the sliced-ELL kernels (values per slot, 0 for padding)
         ell = (*plan.ell()[:5], plan.slot_values(J, dtype, True))
@@ -230,7 +250,8 @@ def _sweeps_numba(plan, J, dtype, Xn, Hn, skeys, k0, beta, update):
     else:
         val = plan.slot_values(J, dtype, False)
     _kernels.sweeps_numba(plan.rowptr, plan.col, val, Xn, Hn, plan.bounds, skeys, k0, beta, update == "heat_bath",
-                          n_threads=torch.get_num_threads(), ell=ell)
+                          n_threads=torch.get_num_threads(), ell=ell, out=out,
+                          position=None if out is None else plan.position.numpy())
 
 
 def _sample(graph, h, J, beta, n_chains, n_sweeps, update, init, gen, coloring="auto", dtype=torch.float32,
@@ -299,9 +320,13 @@ class GraphCouplings(_engine.LayoutCouplings):
     def _fast_sweeps(self, X, field, n_chains, n_sweeps, beta, update, k0, skeys, dtype):
         if not _use_numba(self.backend, self.device, dtype):
             return None
-        Xn = X.contiguous().numpy()
-        _sweeps_numba(self.plan, self.coupling, dtype, Xn, field.contiguous().numpy(), skeys, k0, beta, update)
-        return torch.from_numpy(Xn)
+        # sweeps, then the spins in node order as (n_chains, n) floats, in one compiled pass per block of
+        # chains (in torch's allocation: numpy's asks for huge pages, whose compaction stalled for seconds
+        # on a busy machine)
+        out = torch.empty((n_chains, self.n), dtype=torch.float64 if dtype == torch.float64 else torch.float32)
+        _sweeps_numba(self.plan, self.coupling, dtype, X.contiguous().numpy(), field.contiguous().numpy(), skeys,
+                      k0, beta, update, out=out.numpy())
+        return out
 
     def _state(self, X, dtype, sweeping):
         if sweeping:
@@ -422,9 +447,7 @@ def sample_ising(
     g = cached_graph(graph)
     device = _call_device(field, device)
     dtype = _check_dtype(dtype)
-    beta = check_scalar(beta, "beta", low=0.0)
-    if update not in _UPDATES:
-        raise ValueError(f"update: expected one of {_UPDATES}, got {update!r}")
+    beta = _check_rule(beta, update)
     h, n_chains, n_sweeps, init, gen = _check_call(g, field, n_chains, n_sweeps, init, random_state, device, dtype)
     g = g.to(device)
     J = check_coupling(coupling, g, device=device, dtype=dtype)
@@ -443,14 +466,31 @@ def _check_dtype(dtype):
     return dtype
 
 
-def _check_call(g, field, n_chains, n_sweeps, init, random_state, device, dtype):
-    """The per-call arguments of a sampling call on the graph ``g``: ``(h, n_chains, n_sweeps, init, gen)``."""
+def _check_rule(beta, update):
+    """``beta`` and ``update`` of a sampler (``sample_ising``, ``IsingModel``, the partitioned
+    sampler), checked; returns ``beta`` as a float."""
+    beta = check_scalar(beta, "beta", low=0.0)
+    if update not in _UPDATES:
+        raise ValueError(f"update: expected one of {_UPDATES}, got {update!r}")
+    return beta
+
+
+def _check_chains(g, field, n_chains, n_sweeps, init, device, dtype):
+    """The chain arguments of a sampling call on the graph ``g``, checked: ``(h, n_chains, n_sweeps, init)``
+    (shared with the partitioned sampler)."""
     h = check_field(field, g.num_nodes, device=device, dtype=dtype, allow_grad=False)
     n_chains = check_int(n_chains, "n_chains", low=1)
     if h.dim() == 2 and h.shape[0] != n_chains:
         raise ValueError(f"field: a 2-D field needs one row per chain ({n_chains}), got {h.shape[0]} rows")
     n_sweeps = check_int(n_sweeps, "n_sweeps", low=0)
     init = check_init(init, n_chains, g.num_nodes, device, dtype)
+    return h, n_chains, n_sweeps, init
+
+
+def _check_call(g, field, n_chains, n_sweeps, init, random_state, device, dtype):
+    """The per-call arguments of a sampling call on the graph ``g``: ``(h, n_chains, n_sweeps, init, gen)``,
+    after a check that the chains fit in memory."""
+    h, n_chains, n_sweeps, init = _check_chains(g, field, n_chains, n_sweeps, init, device, dtype)
     gen = check_generator(random_state, device)
     # before allocating: the compiled path holds int8 spins, the output and a per-chain field; the
     # torch path float spins, a colour block of random numbers and its temporaries too

@@ -53,14 +53,18 @@ __all__ = ["available", "usable", "sweeps_simd", "kernel_ir", "unpermute_simd", 
 LANES = {"float32": 16, "float64": 8}
 SIGN = {"i32": -(2**31), "i64": -(2**63)}  # the sign bit, as a signed integer literal
 MAX_BLOCKS = 16
+# from this many chains per thread, the chains of one block are split into a block per thread
+SPLIT_MIN_CHAINS = 64
 PREFETCH_ROWS = 8
 PREFETCH_MIN_CHAINS = 24
+# nodes per tile of the output kernel: a group of 16 chains writes runs of this many floats per row
+UNPERMUTE_TILE = 256
 # below this many spin updates per sweep the threads cost more than they save
 # (a thread-pool round trip per call)
 THREAD_MIN_UPDATES = 200_000
 
 _lock = threading.Lock()
-_threaded_call = threading.Lock()
+_threaded_call = threading.RLock()  # re-entered by the output kernel of a threaded block
 _compiled = {}
 _pool = {}
 
@@ -527,7 +531,7 @@ def _executor(n_workers):
         return _pool[key]
 
 
-def sweeps_simd(rowptr, col, val, X, H, bounds, skeys, k0, beta, heat, n_threads=1):
+def sweeps_simd(rowptr, col, val, X, H, bounds, skeys, k0, beta, heat, n_threads=1, out=None, position=None):
     """Run ``len(skeys)`` sweeps in place on ``X`` ((n, K) int8 of +-1, colour-permuted, K >= 8).
 
     Same contract and same samples as :func:`skising.sampling._kernels.sweeps_numba`
@@ -535,6 +539,10 @@ def sweeps_simd(rowptr, col, val, X, H, bounds, skeys, k0, beta, heat, n_threads
     or (n, K) in ``val``'s dtype, colour offsets ``bounds``, per-sweep keys
     ``skeys``, call key ``k0``); check :func:`usable` first. Returns False, with
     ``X`` untouched, where the kernel did not compile on this machine.
+
+    With ``out`` ((K, n) float, C-contiguous) and ``position``, the spins end in ``out`` in
+    node order (``X[position].T``), each block of chains written as soon as its sweeps end,
+    and ``X`` is consumed (no copy back of the blocks).
     """
     n, K = X.shape
     dt = val.dtype
@@ -545,6 +553,15 @@ def sweeps_simd(rowptr, col, val, X, H, bounds, skeys, k0, beta, heat, n_threads
         raise ValueError("sweeps_simd: rowptr, X and H disagree on the number of rows")
     per_chain = H.shape[1] > 1
     blocks = chain_blocks(K, dt)
+    T = max(1, int(n_threads))
+    if T > 1 and n * (blocks[0][1] - blocks[0][0]) < THREAD_MIN_UPDATES:
+        T = 1
+    if 1 < len(blocks) < T or (len(blocks) == 1 and T > 1 and K >= SPLIT_MIN_CHAINS * T):
+        # fewer blocks than threads: one block per thread (a multiple of 16 chains each), so that no
+        # thread waits at a barrier per colour (1.3x for 256 chains on a million nodes, two threads)
+        w = -(-K // T)  # ceil(K / T), then up to a multiple of 16 (full vectors, the register transpose)
+        w = (w + 15) // 16 * 16 if K >= 16 * T else w
+        blocks = [(c0, min(K, c0 + w)) for c0 in range(0, K, w)]
     fns = {}
     for c0, c1 in blocks:
         key = (c1 - c0, K if len(blocks) > 1 else None)
@@ -556,13 +573,9 @@ def sweeps_simd(rowptr, col, val, X, H, bounds, skeys, k0, beta, heat, n_threads
     bounds = np.ascontiguousarray(bounds, dtype=np.int64)
     skeys = np.ascontiguousarray(np.asarray(skeys, dtype=np.int64) & 0xFFFFFFFF, dtype=np.uint32)
     n_colors = max(0, bounds.shape[0] - 1)
-    T = max(1, int(n_threads))
-    if T > 1 and n * (blocks[0][1] - blocks[0][0]) < THREAD_MIN_UPDATES:
-        T = 1
-    # blocks of chains one after another, each through all the sweeps, on a contiguous copy (a
-    # strided block maps its rows to few cache sets); the counters are those of the whole array,
-    # so the samples are the same
-    for c0, c1 in blocks:
+    # blocks of chains, each through all the sweeps on a contiguous copy (a strided block maps its
+    # rows to few cache sets); the counters are those of the whole array, so the samples are the same
+    def run_block(c0, c1, threads):
         fn = fns[(c1 - c0, K if len(blocks) > 1 else None)]
         Xb = X if len(blocks) == 1 else np.ascontiguousarray(X[:, c0:c1])
         Hb = np.ascontiguousarray(H[:, c0:c1]) if per_chain and len(blocks) > 1 else H
@@ -570,80 +583,137 @@ def sweeps_simd(rowptr, col, val, X, H, bounds, skeys, k0, beta, heat, n_threads
         bar = np.zeros(1, dtype=np.int64)
         args = (bounds.ctypes.data, n_colors, skeys.ctypes.data, skeys.shape[0], *ptrs, key0, nb2, tb,
                 bar.ctypes.data, c0)
-        if T == 1:
+        if threads == 1:
             fn(0, 1, *args)
         else:
-            # one call per thread; the threads meet at a barrier after each colour. One threaded call
-            # at a time: two calls sharing the pool could leave a thread spinning for a worker the
-            # other holds
-            with _threaded_call:
-                futures = [_executor(T - 1).submit(fn, q, T, *args) for q in range(1, T)]
-                fn(0, T, *args)
-                for fut in futures:
-                    fut.result()
-        if Xb is not X:
+            # one call per thread; the threads meet at a barrier after each colour
+            futures = [_executor(threads - 1).submit(fn, q, threads, *args) for q in range(1, threads)]
+            fn(0, threads, *args)
+            for fut in futures:
+                fut.result()
+        if out is not None:
+            from ._kernels import unpermute_numba
+
+            unpermute_numba(Xb, position, out.dtype, n_threads=threads, out=out[c0:c1])
+        elif Xb is not X:
             X[:, c0:c1] = Xb
+
+    if T == 1:
+        for c0, c1 in blocks:
+            run_block(c0, c1, 1)
+        return True
+    # One threaded call at a time: two calls sharing the pool could leave a thread spinning for a
+    # worker the other holds
+    with _threaded_call:
+        if len(blocks) < T:  # the threads share each block's rows
+            for c0, c1 in blocks:
+                run_block(c0, c1, T)
+        else:  # whole blocks per thread, taken in turn: no barrier, no rows shared between threads
+            import queue
+
+            todo = queue.SimpleQueue()
+            for blk in blocks:
+                todo.put(blk)
+
+            def worker():
+                while True:
+                    try:
+                        c0, c1 = todo.get_nowait()
+                    except queue.Empty:
+                        return
+                    run_block(c0, c1, 1)
+
+            futures = [_executor(T - 1).submit(worker) for _ in range(1, T)]
+            worker()
+            for fut in futures:
+                fut.result()
     return True
 
 
 # ----------------------------------------------------------------------------- output in node order
-def unpermute_ir(dtype, n_chains):
+def unpermute_ir(dtype, n_chains, tile=UNPERMUTE_TILE):
     """LLVM IR of ``void unperm(v0, v1, X, pos, out, n)``: ``out[k, v] = X[pos[v], k]`` for nodes v0:v1.
 
-    Blocks of 16 nodes: the 16 spin rows are loaded as vectors, transposed in
-    registers (16 x 16 bytes per block of 16 chains) and written as full vectors of
-    16 consecutive nodes per chain; leftover nodes one by one. ``n_chains`` is a
-    multiple of 16.
+    Nodes go in tiles of ``tile`` (a multiple of 16); inside a tile, chains go in groups of 16
+    and nodes in blocks of 16: the block's 16 spin rows are loaded as vectors (16 bytes each),
+    transposed in registers and written as full vectors of 16 consecutive nodes per chain. A
+    group's 16 output rows thus get runs of ``tile`` consecutive nodes (the tile's spin rows
+    stay in cache across the groups): with many chains, one group per block would write to
+    as many output rows, ``n`` floats apart, as there are chains, and those streams evict each
+    other. Leftover nodes (fewer than 16 at the end of the range) go one by one. ``n_chains``
+    is a multiple of 16.
     """
     F = "float" if np.dtype(dtype).name == "float32" else "double"
     K = int(n_chains)
+    TN = int(tile)
     e = []
     e.append("define void @unperm(i64 %v0, i64 %v1, ptr noalias readonly %X, ptr noalias readonly %pos, "
              "ptr noalias %out, i64 %n) nounwind {")
     e.append("entry:")
+    e.append("  %span = sub i64 %v1, %v0")
+    e.append("  %nfull = and i64 %span, -16")
+    e.append("  %vf = add i64 %v0, %nfull")  # end of the whole 16-node blocks
+    e.append("  br label %tile")
+    e.append("tile:")
+    e.append("  %t = phi i64 [%v0, %entry], [%tend, %grpend]")
+    e.append("  %tgo0 = icmp slt i64 %t, %vf")
+    e.append("  br i1 %tgo0, label %tset, label %tailstart")
+    e.append("tset:")
+    e.append(f"  %tn = add i64 %t, {TN}")
+    e.append("  %tlt = icmp slt i64 %tn, %vf")
+    e.append("  %tend = select i1 %tlt, i64 %tn, i64 %vf")
+    e.append("  br label %grp")
+    e.append("grp:")
+    e.append("  %c = phi i64 [0, %tset], [%cn, %blkend]")
+    e.append("  %coff = mul i64 %c, 16")
     e.append("  br label %blk")
     e.append("blk:")
-    e.append("  %v = phi i64 [%v0, %entry], [%vn, %body]")
-    e.append("  %vn = add i64 %v, 16")
-    e.append("  %fits = icmp sle i64 %vn, %v1")
-    e.append("  br i1 %fits, label %body, label %tail")
-    e.append("body:")
+    e.append("  %v = phi i64 [%t, %grp], [%vn, %blk]")
     e.append("  %pv = getelementptr inbounds i64, ptr %pos, i64 %v")
+    level = []
     for q in range(16):
         e.append(f"  %pq{q} = getelementptr inbounds i64, ptr %pv, i64 {q}")
         e.append(f"  %p{q} = load i64, ptr %pq{q}")
         e.append(f"  %ro{q} = mul i64 %p{q}, {K}")
-        e.append(f"  %row{q} = getelementptr inbounds i8, ptr %X, i64 %ro{q}")
-    for c in range(K // 16):
-        level = []
-        for q in range(16):
-            e.append(f"  %a{c}.{q} = getelementptr inbounds i8, ptr %row{q}, i64 {c * 16}")
-            e.append(f"  %r{c}.{q} = load <16 x i8>, ptr %a{c}.{q}, align 1")
-            level.append(f"%r{c}.{q}")
-        w, lv = 16, 0
-        while len(level) > 1:  # the 16 rows as one <256 x i8>, row after row
-            mask = ", ".join(f"i32 {j}" for j in range(2 * w))
-            nxt = []
-            for i in range(0, len(level), 2):
-                nm = f"%cat{c}.{lv}.{i}"
-                e.append(f"  {nm} = shufflevector <{w} x i8> {level[i]}, <{w} x i8> {level[i + 1]}, "
-                         f"<{2 * w} x i32> <{mask}>")
-                nxt.append(nm)
-            level, w, lv = nxt, 2 * w, lv + 1
-        for k in range(16):  # chain c*16 + k of the 16 nodes: a column of the 16 x 16 block
-            mask = ", ".join(f"i32 {q * 16 + k}" for q in range(16))
-            e.append(f"  %t{c}.{k} = shufflevector <256 x i8> {level[0]}, <256 x i8> poison, <16 x i32> <{mask}>")
-            e.append(f"  %f{c}.{k} = sitofp <16 x i8> %t{c}.{k} to <16 x {F}>")
-            e.append(f"  %oo{c}.{k} = mul i64 %n, {c * 16 + k}")
-            e.append(f"  %ob{c}.{k} = add i64 %oo{c}.{k}, %v")
-            e.append(f"  %op{c}.{k} = getelementptr inbounds {F}, ptr %out, i64 %ob{c}.{k}")
-            e.append(f"  store <16 x {F}> %f{c}.{k}, ptr %op{c}.{k}, align 1")
-    e.append("  br label %blk")
-    e.append("tail:")  # nodes v .. v1 - 1, one chain at a time
-    e.append("  %tgo = icmp slt i64 %v, %v1")
+        e.append(f"  %rc{q} = add i64 %ro{q}, %coff")
+        e.append(f"  %a{q} = getelementptr inbounds i8, ptr %X, i64 %rc{q}")
+        e.append(f"  %r{q} = load <16 x i8>, ptr %a{q}, align 1")
+        level.append(f"%r{q}")
+    w, lv = 16, 0
+    while len(level) > 1:  # the 16 rows as one <256 x i8>, row after row
+        mask = ", ".join(f"i32 {j}" for j in range(2 * w))
+        nxt = []
+        for i in range(0, len(level), 2):
+            nm = f"%cat.{lv}.{i}"
+            e.append(f"  {nm} = shufflevector <{w} x i8> {level[i]}, <{w} x i8> {level[i + 1]}, "
+                     f"<{2 * w} x i32> <{mask}>")
+            nxt.append(nm)
+        level, w, lv = nxt, 2 * w, lv + 1
+    for k in range(16):  # chain coff + k of the 16 nodes: a column of the 16 x 16 block
+        mask = ", ".join(f"i32 {q * 16 + k}" for q in range(16))
+        e.append(f"  %t{k} = shufflevector <256 x i8> {level[0]}, <256 x i8> poison, <16 x i32> <{mask}>")
+        e.append(f"  %f{k} = sitofp <16 x i8> %t{k} to <16 x {F}>")
+        e.append(f"  %ck{k} = add i64 %coff, {k}")
+        e.append(f"  %oo{k} = mul i64 %n, %ck{k}")
+        e.append(f"  %ob{k} = add i64 %oo{k}, %v")
+        e.append(f"  %op{k} = getelementptr inbounds {F}, ptr %out, i64 %ob{k}")
+        e.append(f"  store <16 x {F}> %f{k}, ptr %op{k}, align 1")
+    e.append("  %vn = add i64 %v, 16")
+    e.append("  %vm = icmp slt i64 %vn, %tend")
+    e.append("  br i1 %vm, label %blk, label %blkend")
+    e.append("blkend:")
+    e.append("  %cn = add i64 %c, 1")
+    e.append(f"  %cm = icmp slt i64 %cn, {K // 16}")
+    e.append("  br i1 %cm, label %grp, label %grpend")
+    e.append("grpend:")
+    e.append("  br label %tile")
+    e.append("tailstart:")
+    e.append("  br label %tail")
+    e.append("tail:")  # nodes vf .. v1 - 1, one chain at a time
+    e.append("  %tgo = icmp slt i64 %vf, %v1")
     e.append("  br i1 %tgo, label %tnode, label %exit")
     e.append("tnode:")
-    e.append("  %u = phi i64 [%v, %tail], [%un, %tchain]")
+    e.append("  %u = phi i64 [%vf, %tail], [%un, %tchain]")
     e.append("  %tpp = getelementptr inbounds i64, ptr %pos, i64 %u")
     e.append("  %tp = load i64, ptr %tpp")
     e.append(f"  %tro = mul i64 %tp, {K}")
@@ -671,9 +741,10 @@ def unpermute_ir(dtype, n_chains):
     return "\n".join(e) + "\n"
 
 
-def unpermute_simd(X, position, dtype, n_threads=1):
-    """``X[position].T`` as a C-contiguous ``dtype`` (float32/float64) array, or None where this
-    kernel does not apply (chain count not a multiple of 16, or no compiled kernel)."""
+def unpermute_simd(X, position, dtype, n_threads=1, out=None):
+    """``X[position].T`` as a C-contiguous ``dtype`` (float32/float64) array (``out``, (K, n) and
+    C-contiguous, when given), or None where this kernel does not apply (chain count not a
+    multiple of 16, or no compiled kernel)."""
     n, K = X.shape
     dt = np.dtype(dtype)
     if (K % 16 or K // 16 > MAX_BLOCKS or dt.name not in LANES or X.dtype != np.int8 or not X.flags.c_contiguous
@@ -691,7 +762,10 @@ def unpermute_simd(X, position, dtype, n_threads=1):
     if fn is None:
         return None
     position = np.ascontiguousarray(position, dtype=np.int64)
-    out = np.empty((K, n), dtype=dt)
+    if out is None:
+        out = np.empty((K, n), dtype=dt)
+    elif out.shape != (K, n) or out.dtype != dt or not out.flags.c_contiguous:
+        raise ValueError(f"unpermute_simd: out must be a C-contiguous ({K}, {n}) {dt} array")
     args = (X.ctypes.data, position.ctypes.data, out.ctypes.data, n)
     T = max(1, int(n_threads)) if X.size >= THREAD_MIN_UPDATES else 1
     if T == 1:
