@@ -101,10 +101,10 @@ def test_segmenter_resume_equals_uninterrupted(name, tmp_path):
     kw = dict(batch_size=2, random_state=0)
     if name == "IsingSegmenter":
         kw["n_sweeps"] = 2
-    full = cls(epochs=3, **kw).fit(X, y, X_val=X[:2], y_val=y[:2])
-    first = cls(epochs=1, **kw).fit(X, y, X_val=X[:2], y_val=y[:2], checkpoint_dir=tmp_path)
+    full = cls(max_epochs=3, **kw).fit(X, y, X_val=X[:2], y_val=y[:2])
+    first = cls(max_epochs=1, **kw).fit(X, y, X_val=X[:2], y_val=y[:2], checkpoint_dir=tmp_path)
     assert (tmp_path / "checkpoint.pt").exists() and len(first.history_) == 1
-    resumed = cls(epochs=3, **kw).fit(X, y, X_val=X[:2], y_val=y[:2], checkpoint_dir=tmp_path, resume=True)
+    resumed = cls(max_epochs=3, **kw).fit(X, y, X_val=X[:2], y_val=y[:2], checkpoint_dir=tmp_path, resume=True)
     a, b = resumed.field_model_.state_dict(), full.field_model_.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert [h["loss"] for h in resumed.history_] == [h["loss"] for h in full.history_]
@@ -118,9 +118,9 @@ def test_segmenter_checkpoint_argument_errors(tmp_path):
     X, y = _seg_data()
     for cls in (IsingSegmenter, UNetSegmenter):
         with pytest.raises(ValueError, match="resume"):
-            cls(epochs=1).fit(X, y, resume=True)
+            cls(max_epochs=1).fit(X, y, resume=True)
         with pytest.raises(TypeError, match="checkpoint_dir"):
-            cls(epochs=1).fit(X, y, checkpoint_dir=3.5)
+            cls(max_epochs=1).fit(X, y, checkpoint_dir=3.5)
     UNetSegmenter(max_epochs=1, random_state=0).fit(X, y, checkpoint_dir=tmp_path)
     with pytest.raises(ValueError, match="written by UNetSegmenter"):
         IsingSegmenter(max_epochs=2, random_state=0).fit(X, y, checkpoint_dir=tmp_path, resume=True)
