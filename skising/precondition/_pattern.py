@@ -9,7 +9,6 @@ with 10^5 rows work.
 
 from __future__ import annotations
 
-
 import numpy as np
 import scipy.sparse as sp
 import torch

@@ -9,11 +9,23 @@ import scipy.sparse as sp
 import torch
 
 from skising.datasets import make_banded_binary_matrices
-from skising.precondition import EntryGCNII, SAIPreconditioner, candidate_pattern, entry_graph
-from skising.precondition import _estimator, _items
-from skising.sampling._rook import _luby_coloring, rook_coloring, rook_energy, rook_num_edges, sample_rook
+from skising.precondition import (
+    EntryGCNII,
+    SAIPreconditioner,
+    _inference,
+    _items,
+    candidate_pattern,
+    entry_graph,
+)
 from skising.sampling import is_valid_coloring
 from skising.sampling._energy import _energy
+from skising.sampling._rook import (
+    _luby_coloring,
+    rook_coloring,
+    rook_energy,
+    rook_num_edges,
+    sample_rook,
+)
 
 
 def _random_pattern(seed, n=9, density=0.35):
@@ -86,14 +98,14 @@ def test_large_transform_uses_rook_path(monkeypatch):
         return orig(*a, **k)
 
     monkeypatch.setattr(_items, "entry_graph", spy)
-    monkeypatch.setattr(_estimator, "_ROOK_MIN_EDGES", 0)
+    monkeypatch.setattr(_inference, "_ROOK_MIN_EDGES", 0)
     M1 = est.transform(A).M_
     assert not built  # the entry graph was never materialised
     assert 0.4 < est.kept_fraction_ < 0.6
     M2 = est.transform(A).M_  # same seed -> same pattern
     assert (M1 != M2).nnz == 0
     r_rook = est.residual_
-    monkeypatch.setattr(_estimator, "_ROOK_MIN_EDGES", 10**12)
+    monkeypatch.setattr(_inference, "_ROOK_MIN_EDGES", 10**12)
     est.transform(A)  # the engine on the explicit entry graph
     assert built
     assert abs(est.residual_ - r_rook) < 0.05 * r_rook  # same model, same distribution
