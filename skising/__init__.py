@@ -5,21 +5,20 @@ Ising Model" (Båkestad et al.). Estimators follow scikit-learn conventions;
 all of them share one torch Ising sampler (:mod:`skising.sampling`).
 """
 
-from .baselines import (
-    ConstantFieldIsingSubsampler,
-    FarthestPointSubsampler,
-    RandomSubsampler,
-    SpectralSubsampler,
-)
 from .graph import Graph, as_graph, batch_graphs, grid_graph
 from .sampling import color_graph, ising_energy, mean_field, sample_ising
-from .subsampling import IsingSubsampler
 
 __version__ = "0.1.0"
 
-# the applications pull in heavier dependencies (PyG explain, e3nn, ...):
-# imported on first access (PEP 562), so `import skising` stays light
+# the estimators pull in scikit-learn (about 1 s of import) and the applications heavier
+# dependencies (PyG explain, e3nn, ...): imported on first access (PEP 562), so the
+# engine (`import skising`, `skising.sampling`, `skising.graph`) stays light
 _LAZY = {
+    "IsingSubsampler": "subsampling",
+    "RandomSubsampler": "baselines",
+    "FarthestPointSubsampler": "baselines",
+    "SpectralSubsampler": "baselines",
+    "ConstantFieldIsingSubsampler": "baselines",
     "IsingGraphExplainer": "explain",
     "SAIPreconditioner": "precondition",
     "IsingSegmenter": "segment",

@@ -257,6 +257,8 @@ class _SAIInference:
             keep = np.zeros((1, 0), dtype=bool)
         if self.form == "fsai":
             self.G_, self.residual_, self.kept_fraction_ = self._solve_item(item, keep)
+            if item.scale != 1.0:  # G of A / scale, to G of A (sqrt(scale) is a power of two: exact)
+                self.G_ = self.G_ * (1.0 / np.sqrt(item.scale))
             op = FSAIOperator(self.G_)
             self.M_ = op.M_
             if self._device.type != "cpu":  # the apply runs on the device
@@ -265,6 +267,8 @@ class _SAIInference:
                 return gpu
             return op
         self.M_, self.residual_, self.kept_fraction_ = self._solve_item(item, keep)
+        if item.scale != 1.0:  # M of A / scale, to M of A (a power of two: exact)
+            self.M_ = self.M_ * (1.0 / item.scale)
         if not (np.isfinite(self.M_.data).all() and np.isfinite(self.residual_)):
             raise ValueError("A: the approximate inverse overflows float64 (entries of A too small or too large); "
                              "rescale A first, e.g. A / abs(A).max()")

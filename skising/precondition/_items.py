@@ -18,10 +18,30 @@ _KRYLOV_STEPS = 10
 _KRYLOV_PROBES = 2
 
 
+def _scale_of(A):
+    """The power of 4 nearest ``max |A_ij|`` (1 for an all-zero matrix).
+
+    Every computation of the task runs on ``A / scale``: dividing by a power of
+    two is exact, so nothing changes for well-scaled matrices, while squares of
+    entries near the ends of float64's range no longer overflow or underflow.
+    The features and the losses are invariant to the scale of A; ``M`` of
+    ``A`` is ``M`` of ``A / scale`` divided by ``scale`` (``G`` by
+    ``sqrt(scale)``, a power of two).
+    """
+    data = np.abs(A.data) if sp.issparse(A) else np.abs(np.asarray(A))
+    amax = float(data.max()) if data.size else 0.0
+    if not (np.isfinite(amax) and amax > 0):
+        return 1.0
+    return float(np.ldexp(1.0, 2 * int(np.round(np.log2(amax) / 2))))
+
+
 class _Item:
-    """One matrix with its candidates, features and entry graph (CPU)."""
+    """One matrix with its candidates, features and entry graph (CPU); ``A`` is stored divided by ``scale``."""
 
     def __init__(self, A, pattern, keep_diagonal, build_graph=True, features="A", max_candidates=None, form="sai"):
+        self.scale = _scale_of(A)
+        if self.scale != 1.0:
+            A = A * (1.0 / self.scale)
         self.A = A
         self.n = A.shape[0]
         self.form = form

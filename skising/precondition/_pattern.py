@@ -380,8 +380,9 @@ def entry_features(A, rows, cols, pattern, features="A", max_candidates=None, _m
     f2 = np.abs(_lookup(A2, rows, cols)) / a2max
     feats = [f1, f2]
     if features == "lstsq":
-        # _mstar=False: zeros in place of |M*| (the FSAI form replaces them by |G*|)
-        feats += _lstsq_features(A, rows, cols, mstar=_mstar)
+        # _mstar=False: zeros in place of |M*| (the FSAI form replaces them by |G*|); the
+        # features are invariant to the scale of A, and An cannot overflow in squares
+        feats += _lstsq_features(An, rows, cols, mstar=_mstar)
     if isinstance(pattern, str) and pattern == "full":
         feats.append(np.ones_like(f1))
     return torch.as_tensor(np.stack(feats, 1), dtype=torch.float32)

@@ -201,3 +201,29 @@ def test_read_matrix_market_missing_and_directory(tmp_path):
         read_matrix_market(tmp_path / "nope.mtx")
     with pytest.raises(FileNotFoundError, match="path"):
         read_matrix_market(tmp_path)
+
+
+@pytest.mark.parametrize("form", ["sai", "fsai"])
+@pytest.mark.parametrize("scale", [1e300, 1e-300])
+def test_sai_extreme_scales_give_finite_results(form, scale):
+    # the features are invariant to the scale of A: huge or tiny entries must not overflow to a NaN field
+    A = sp.csr_matrix(np.array([[4.0, -1.0, 0.0], [-1.0, 4.0, -1.0], [0.0, -1.0, 4.0]]) * scale)
+    est = SAIPreconditioner(form=form, random_state=0).fit([A])
+    res, frac = est.evaluate([A])
+    assert np.isfinite(res).all() and ((frac >= 0) & (frac <= 1)).all()
+    M = est.transform(A).M_.toarray()
+    assert np.isfinite(M).all()
+    # the same preconditioner as for the well-scaled matrix, divided by the scale
+    M1 = SAIPreconditioner(form=form, random_state=0).fit([A / scale]).transform(A / scale).M_.toarray()
+    np.testing.assert_allclose(M * scale, M1, rtol=1e-12)
+
+
+def test_sai_one_huge_entry_is_finite(fitted):
+    # found by test_fuzz_sai_evaluate: a 1e300 entry overflowed the least-squares features
+    X = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1e300], [0.0, 1.0, 0.0]])
+    try:
+        res, _ = fitted.evaluate([X])
+    except ValueError as exc:  # entries 1e300 apart: no float64 scaling helps, and the error says so
+        assert str(exc).startswith("X[0]:") and "rescale" in str(exc)
+    else:
+        assert np.isfinite(res).all()
