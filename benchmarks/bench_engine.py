@@ -416,16 +416,25 @@ def _cpu_wall(fn):
     return out, time.process_time() - c, time.perf_counter() - w
 
 
-def timeit_cpu(fn, repeats, warmup=1):
+def timeit_cpu(fn, repeats, warmup=1, min_time=0.2):
     """Wall and process CPU seconds (all threads) per call: on a shared machine the CPU time is the
-    load-independent measure of the work, the wall time what a user waits."""
-    for _ in range(warmup):
-        fn()
+    load-independent measure of the work, the wall time what a user waits. A call shorter than
+    ``min_time`` is repeated within each timing (as often as the last untimed call says fits in
+    ``min_time``), so millisecond calls are not timed one at a time."""
+    last = None
+    for _ in range(max(warmup, 1)):  # at least one untimed call, to size the inner loop
+        _, _, last = _cpu_wall(fn)
+    inner = max(1, int(np.ceil(min_time / max(last, 1e-9)))) if last < min_time else 1
+
+    def loop():
+        for _ in range(inner):
+            fn()
+
     wall, cpu = [], []
     for _ in range(repeats):
-        _, c, w = _cpu_wall(fn)
-        wall.append(w)
-        cpu.append(c)
+        _, c, w = _cpu_wall(loop)
+        wall.append(w / inner)
+        cpu.append(c / inner)
     return np.array(wall), np.array(cpu)
 
 
