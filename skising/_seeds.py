@@ -21,11 +21,12 @@ __all__ = ["SEED_STREAMS", "graph_key", "item_key", "stream_generator", "stream_
 #: (``sample``/``transform``), ``"score"`` (``score``), ``"calibrate"`` and
 #: ``"evaluate"`` are derived per item by :func:`stream_seed`, so an item's
 #: result never depends on the other items passed with it or on its
-#: position. Two inference paths keep a seed offset instead, so that their
-#: results stay as they were: the segmenter's predictions (``seed + 1``,
-#: one stream over the images of a call, with the grid sampler's
-#: per-image random numbers) and the point sampler's Gumbel draws
-#: (``seed + 3``).
+#: position (the segmenter's sampled predictions and SAI's ``evaluate``
+#: included). Two paths keep a seed offset instead, so that their results
+#: stay as they were: the point sampler's Gumbel draws (``seed + 3``, a
+#: function of the seed and the mesh size) and ``SAIPreconditioner``'s
+#: one-matrix ``transform`` with ``decode="sample"`` and its field-offset
+#: calibration over the training matrices (``seed + 1``).
 SEED_STREAMS = ("train", "sample", "score", "calibrate", "evaluate")
 
 

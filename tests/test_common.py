@@ -247,6 +247,29 @@ def test_item_result_does_not_depend_on_its_batch(name):
         np.testing.assert_array_equal(a, b, err_msg="reversed order")
 
 
+@pytest.mark.parametrize("name", ["IsingSegmenter", "SAIPreconditioner"])
+def test_sampled_outputs_do_not_depend_on_the_batch(name):
+    """The sampling paths beyond transform: each item draws from its own stream (seed and content)."""
+    make, fit_args, _, _ = ESTIMATORS[name]
+    est = make().fit(*fit_args())
+    if name == "IsingSegmenter":
+        X = np.random.default_rng(3).random((3, 16, 16, 3))
+        outs = [lambda items: list(est.sample(np.stack(items), n_samples=2).swapaxes(0, 1)),
+                lambda items: list(est.predict_proba(np.stack(items)))]
+        items = list(X)
+    else:
+        from skising.datasets import make_banded_binary_matrices
+
+        items = make_banded_binary_matrices(3, random_state=5)
+        outs = [lambda items: list(est.evaluate(items, n_samples=2)[0])]
+    for out in outs:
+        full = out(items)
+        for i in range(len(items)):
+            np.testing.assert_array_equal(full[i], out([items[i]])[0], err_msg=f"item {i} alone")
+        for a, b in zip(full, out(items[::-1])[::-1]):
+            np.testing.assert_array_equal(a, b, err_msg="reversed order")
+
+
 def test_unavailable_device_is_a_value_error_naming_device():
     if not (torch.backends.mps.is_available()):
         with pytest.raises(ValueError, match="device"):

@@ -7,6 +7,7 @@ import scipy.sparse as sp
 import torch
 from scipy.sparse.linalg import aslinearoperator
 
+from .._seeds import item_key, stream_generator
 from .._validation import check_int
 from ..sampling import GraphCouplings, RookCouplings, rook_num_edges
 from ._fsai import FSAIOperator, TorchSparseOperator, fsai_factor, kaporin_loss
@@ -70,6 +71,24 @@ class _SAIInference:
         J = self._couplings(b).float()
         return GraphCouplings(b.graph, J, device=h.device).sample(h.detach(), n, int(self.n_sweeps), float(self.beta),
                                                                   self.update, "random", gen)
+
+    def _sample_items(self, b, h, n):
+        """``n`` samples of every matrix of the batch ``b`` (field ``h``), each matrix from its own
+        ``"evaluate"`` stream (seed and content), so its result does not depend on the other
+        matrices of the call: ``(n, total candidates)``."""
+        off = np.cumsum([0] + [it.m for it in b.items])
+        xs = []
+        for i, it in enumerate(b.items):  # loop over matrices: one random stream each
+            if it.m == 0:
+                xs.append(torch.zeros((n, 0), device=h.device))
+                continue
+            gen = stream_generator(self._seed, "evaluate", self._device,
+                                   item_key(it.A.indptr, it.A.indices, it.A.data, it.rows, it.cols))
+            g = it.graph
+            J = float(self.coupling) * g.weight.to(device=h.device, dtype=torch.float32)
+            xs.append(GraphCouplings(g, J, device=h.device).sample(
+                h[off[i] : off[i + 1]].detach(), n, int(self.n_sweeps), float(self.beta), self.update, "random", gen))
+        return torch.cat(xs, 1)
 
     def _fresh_generator(self):
         from .._validation import check_generator
@@ -138,18 +157,17 @@ class _SAIInference:
         return M, float(res[best, 0]), float(keep[best].mean()) if item.m else 1.0
 
     def _evaluate_items(self, items, n_samples=1, return_fraction=False):
-        """Residual ``||AM - I||_F`` of one sampled pattern per matrix (batched).
+        """Residual ``||AM - I||_F`` of one sampled pattern per matrix (fields batched).
 
         With ``n_samples > 1`` the best of that many patterns per matrix.
         """
-        gen = self._fresh_generator()
         res, frac = [], []
         bs = max(int(self.batch_size), 64)
         with torch.no_grad():
             for s in range(0, len(items), bs):  # batches of matrices
                 b = _Batch(items[s : s + bs], self._device, 1)
                 h = self._field(b).float() + getattr(self, "field_offset_", 0.0)
-                x = self._sample_with(b, h, int(n_samples), gen)
+                x = self._sample_items(b, h, int(n_samples))
                 keep = (x > 0).cpu().numpy()
                 if int(getattr(self, "refine_steps", 0)):
                     off = np.cumsum([0] + [it.m for it in b.items])

@@ -53,7 +53,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from torch.nn import functional as F
 
 from .._base import BaseIsingEstimator, Int
-from .._validation import check_generator, check_int
+from .._seeds import item_key, stream_generator
+from .._validation import check_int
 from ..sampling import GridCouplings, grid_kernel
 
 __all__ = ["IsingSegmenter"]
@@ -132,9 +133,12 @@ class IsingSegmenter(_SegmenterMixin, BaseIsingEstimator):
         Samples for :meth:`predict_proba` and majority prediction.
     device : str or torch.device
     random_state : None or int
-        Seeds the network initialisation, batch order and sampler;
-        :meth:`predict` draws from a generator re-seeded on every call, so
-        it is repeatable.
+        Seeds the network initialisation, batch order and sampler. At
+        inference every image draws from its own random stream, derived
+        from the seed and the image's content (the ``"sample"`` stream of
+        :data:`skising._seeds.SEED_STREAMS`): :meth:`predict`,
+        :meth:`predict_proba` and :meth:`sample` are repeatable, and an
+        image's result does not depend on the images passed with it.
     verbose : int
     epochs : deprecated
         Former name of ``max_epochs``; setting it warns (``FutureWarning``).
@@ -287,29 +291,26 @@ class IsingSegmenter(_SegmenterMixin, BaseIsingEstimator):
         """The learned Ising field ``h`` per pixel, (n_images, height, width) (same as :meth:`decision_function`)."""
         return self.decision_function(X)
 
-    def _predict_gen(self):
-        return check_generator(self._seed + 1, self._device)
-
-    def _samples(self, Xa, n, gen):
-        """Spins (n, n_images, H, W) of the fitted model for standardised images."""
+    def _samples(self, Xa, n):
+        """Spins (n, n_images, H, W) of the fitted model for standardised images, each image
+        from its own stream (seed and content): the same whatever the other images."""
         h = self._outputs(Xa)
         out = []
-        for s in range(0, h.shape[0], int(self.batch_size)):
-            hb = h[s : s + int(self.batch_size)]
-            out.append(GridCouplings(self.kernel_, hb.shape).sample(hb, n, self.n_sweeps, float(self.beta),
-                                                                    self.update, "random", gen))
+        for b in range(h.shape[0]):  # loop over images: one random stream each
+            gen = stream_generator(self._seed, "sample", self._device, item_key(Xa[b]))
+            out.append(GridCouplings(self.kernel_, h[b : b + 1].shape).sample(
+                h[b : b + 1], n, self.n_sweeps, float(self.beta), self.update, "random", gen))
         return torch.cat(out, 1)
 
     def _predict_std(self, Xa):
-        gen = self._predict_gen()
         if self.prediction == "mean_field":
             h = self._outputs(Xa)
             m = GridCouplings(self.kernel_, h.shape).mean_field(h, float(self.beta), tol=1e-5, max_iter=200,
                                                                 final_step=False)
             return (m > 0).cpu().numpy()
         if self.prediction == "sample":
-            return (self._samples(Xa, 1, gen)[0] > 0).cpu().numpy()
-        x = self._samples(Xa, int(self.n_predict_samples), gen)
+            return (self._samples(Xa, 1)[0] > 0).cpu().numpy()
+        x = self._samples(Xa, int(self.n_predict_samples))
         return ((x > 0).float().mean(0) > 0.5).cpu().numpy()
 
     def predict(self, X):
@@ -324,11 +325,11 @@ class IsingSegmenter(_SegmenterMixin, BaseIsingEstimator):
         """Per-pixel foreground probability, estimated as the average of
         ``n_predict_samples`` samples; array of shape (n_images, height, width)."""
         self._check_fitted()
-        x = self._samples(self._transform_images(X), int(self.n_predict_samples), self._predict_gen())
+        x = self._samples(self._transform_images(X), int(self.n_predict_samples))
         return (x > 0).float().mean(0).cpu().numpy()
 
     def sample(self, X, n_samples=1):
         """Draw ``n_samples`` segmentations per image: bool (n_samples, n_images, H, W)."""
         self._check_fitted()
         n_samples = check_int(n_samples, "n_samples", low=1)
-        return (self._samples(self._transform_images(X), n_samples, self._predict_gen()) > 0).cpu().numpy()
+        return (self._samples(self._transform_images(X), n_samples) > 0).cpu().numpy()
