@@ -234,7 +234,6 @@ class BaseIsingEstimator(TorchEstimatorMixin, BaseEstimator):
 
         model = self.field_model_
         epochs = int(self.max_epochs if epochs is None else epochs)
-        opt = torch.optim.Adam(model.parameters(), lr=float(self.lr))
         K = int(self.n_samples)
         frac = self._fraction
         bs = int(self.batch_size)
@@ -258,6 +257,8 @@ class BaseIsingEstimator(TorchEstimatorMixin, BaseEstimator):
             except ImportError:  # tqdm is an optional extra
                 pbar = None
         ckpt = self._checkpoint_path() if dp is None or dp.rank == 0 else None
+        # no optimiser without epochs to run: creating one imports torch._dynamo (about 1.5 s)
+        opt = torch.optim.Adam(model.parameters(), lr=float(self.lr)) if epochs > 0 or ckpt else None
         start_epoch, best = self._load_checkpoint(ckpt, model, opt, best, dp)
         for epoch in range(start_epoch, epochs):
             t0 = time.perf_counter()
