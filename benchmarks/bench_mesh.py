@@ -708,7 +708,8 @@ def _task_row(item, Vc, Fc, keep=None):
 def _boundary_label(r):
     p = r.get("params") or {}
     if r["method"] == "ISING+MAG":
-        return f"ISING+MAG, task={p['task']}" + (f" (weight {p['boundary_weight']:g})" if p["task"] == "boundary" else "")
+        return (f"ISING+MAG, task={p['task']}" + (f" (weight {p['boundary_weight']:g})" if p["task"] == "boundary" else "")
+                + (f", prior={p['prior']} (scale {p['prior_scale']:g}), {p['epochs']} epochs" if p.get("prior") else ""))
     return _label(r)
 
 
@@ -731,10 +732,11 @@ def run_boundary(args, command, log):
             train = [items[i] for i in tr]
             models = {}
             for task in ["boundary"] + (["geometry"] if args.with_geometry else []):
-                sp = MeshSparsifier(field_model=field_model(args.field, fold, args.features), max_epochs=args.epochs,
-                                    lr=args.lr, n_samples=args.n_samples, n_sweeps=args.n_sweeps, penalty=args.penalty,
-                                    coarsening="qem", task=task, boundary_weight=args.boundary_weight,
-                                    features=tuple(args.features), random_state=fold)
+                sp = MeshSparsifier(field_model=field_model(args.field, fold, args.features, args.prior),
+                                    max_epochs=args.epochs, lr=args.lr, n_samples=args.n_samples,
+                                    n_sweeps=args.n_sweeps, penalty=args.penalty, coarsening="qem", task=task,
+                                    boundary_weight=args.boundary_weight, features=tuple(args.features),
+                                    prior=args.prior, prior_scale=args.prior_scale, random_state=fold)
                 (_, t_fit) = _timed(lambda: sp.fit(train))
                 log(f"[{cat}] fold {fold}: task={task} trained {args.epochs} epochs in {t_fit:.0f}s, losses "
                     + str([round(h["loss"], 3) for h in sp.history_]))
@@ -745,7 +747,8 @@ def run_boundary(args, command, log):
                 k = int(peers["pymeshlab"][2].sum())  # every vertex-keeping method keeps exactly MeshLab's count
                 row = {("pymeshlab", "own"): _task_row(it, *peers["pymeshlab"][:2]),
                        ("meshoptimizer", "own"): _task_row(it, *peers["meshoptimizer"][:2])}
-                masks = {("pymeshlab", "qem"): lambda r: peers["pymeshlab"][2]}
+                masks = {("pymeshlab", "qem"): lambda r: peers["pymeshlab"][2],
+                         ("QEM_ORDER", "qem"): lambda r: removal_rank(it.V, it.F, it.edges)[0] >= it.num_nodes - k}
                 for task, sp in models.items():
                     sp.set_params(target_fraction=k / it.num_nodes)
                     masks[("ISING+MAG", task)] = lambda r, sp=sp: sp.transform(it)
@@ -768,6 +771,8 @@ def run_boundary(args, command, log):
                                       exact_budget=True, features=list(args.features))
                         if how == "boundary":
                             params["boundary_weight"] = args.boundary_weight
+                        if args.prior:
+                            params.update(prior=args.prior, prior_scale=args.prior_scale)
                     else:
                         params = {"faces": "own"} if how == "own" else {"coarsening": how}
                         if name == "pymeshlab":
@@ -892,7 +897,8 @@ def render_boundary(recs, command):
            + ", ".join(f"{c} {n[c]}" for c in cats) + "). ISING+MAG is trained per fold on the training meshes' "
            "ground-truth PSB segmentations (`task='boundary'`: distance + weight x transfer error) or on geometry "
            "alone (`task='geometry'`); at test time it sees only the mesh. Every vertex-keeping row keeps exactly "
-           "MeshLab's vertex count of each mesh and is coarsened by `coarsen_mesh(method='qem')`; simplifier rows "
+           "MeshLab's vertex count of each mesh and is coarsened by `coarsen_mesh(method='qem')` (QEM_ORDER: the k "
+           "vertices `qem_removal_order` removes last, untrained); simplifier rows "
            "with own faces are the simplifiers' outputs. Mean (std) over the test meshes; 'wins' = meshes where "
            "the boundary-trained ISING+MAG has the lower transfer error (paired).", "",
            "## Segmentation transfer error (% of the original area whose part label the coarse mesh loses)", "",
