@@ -259,6 +259,20 @@ def _vertex_face_lists(F, n):
 
 
 @_njit
+def _loop_state(V, F, n_edges):
+    """Working state of a collapse loop: a copy of ``F``, quadrics, liveness, versions, face lists, buffers, heap."""
+    n = V.shape[0]
+    m = F.shape[0]
+    F = F.copy()
+    Q = _face_quadrics(V, F)
+    head, tail, nxt = _vertex_face_lists(F, n)
+    hc = np.empty(max(16, 4 * n_edges))
+    return (F, Q, np.ones(m, dtype=np.bool_), np.ones(n, dtype=np.bool_), np.zeros(n, dtype=np.int64), head, tail,
+            nxt, np.empty(m, dtype=np.int64), np.empty(m, dtype=np.int64), np.empty(n, dtype=np.int64),
+            np.empty(n, dtype=np.int64), hc, np.empty((hc.shape[0], 4), dtype=np.int64))
+
+
+@_njit
 def _try_collapse(u, w, V, F, Q, face_alive, alive, head, tail, nxt, fu, fw, ru, rw, min_cos, check_link,
                   check_flip):
     """Collapse ``u -> w`` if the edge exists and the collapse is admissible; returns whether it was made.
@@ -304,22 +318,30 @@ def _try_collapse(u, w, V, F, Q, face_alive, alive, head, tail, nxt, fu, fw, ru,
 
 
 @_njit
+def _pop_collapse(hc, hi, size, lex, V, F, Q, face_alive, alive, version, head, tail, nxt, fu, fw, ru, rw, min_cos,
+                  check_link, check_flip):
+    """Pop the cheapest queued collapse ``u -> w`` and make it if it is current and admissible.
+
+    Returns ``(size, u, w, nrw)``: ``nrw`` is the ring size of ``w`` after
+    the collapse (ring in ``rw``, ``w``'s version bumped), -1 when nothing
+    was collapsed.
+    """
+    size = _heap_pop(hc, hi, size, lex)
+    u, w, su, sw = hi[size, 0], hi[size, 1], hi[size, 2], hi[size, 3]
+    if not (alive[u] and alive[w]) or version[u] != su or version[w] != sw:
+        return size, u, w, -1
+    nrw = _try_collapse(u, w, V, F, Q, face_alive, alive, head, tail, nxt, fu, fw, ru, rw, min_cos, check_link,
+                        check_flip) - 1
+    if nrw >= 0:
+        version[w] += 1
+    return size, u, w, nrw
+
+
+@_njit
 def _collapse_loop(V, F, keep, eu, ev, min_cos):
     n = V.shape[0]
-    m = F.shape[0]
-    F = F.copy()
-    Q = _face_quadrics(V, F)
-    face_alive = np.ones(m, dtype=np.bool_)
-    alive = np.ones(n, dtype=np.bool_)
+    F, Q, face_alive, alive, version, head, tail, nxt, fu, fw, ru, rw, hc, hi = _loop_state(V, F, len(eu))
     parent = np.arange(n)
-    version = np.zeros(n, dtype=np.int64)
-    head, tail, nxt = _vertex_face_lists(F, n)
-    fu = np.empty(m, dtype=np.int64)
-    fw = np.empty(m, dtype=np.int64)
-    ru = np.empty(n, dtype=np.int64)
-    rw = np.empty(n, dtype=np.int64)
-    hc = np.empty(max(16, 4 * len(eu)))
-    hi = np.empty((hc.shape[0], 4), dtype=np.int64)
     per_pass = np.zeros(3, dtype=np.int64)
     remaining = 0
     for v in range(n):
@@ -348,18 +370,13 @@ def _collapse_loop(V, F, keep, eu, ev, min_cos):
                     x = ru[j]
                     hc, hi, size = _heap_push(hc, hi, size, _qcost(Q, u, x, V), u, x, version[u], version[x])
         while size > 0:
-            size = _heap_pop(hc, hi, size)
-            u, w, su, sw = hi[size, 0], hi[size, 1], hi[size, 2], hi[size, 3]
-            if not (alive[u] and alive[w]) or version[u] != su or version[w] != sw:
-                continue
-            nrw = _try_collapse(u, w, V, F, Q, face_alive, alive, head, tail, nxt, fu, fw, ru, rw, min_cos,
-                                check_link, check_flip) - 1
+            size, u, w, nrw = _pop_collapse(hc, hi, size, False, V, F, Q, face_alive, alive, version, head, tail, nxt,
+                                            fu, fw, ru, rw, min_cos, check_link, check_flip)
             if nrw < 0:
                 continue
             parent[u] = w
             remaining -= 1
             per_pass[pas] += 1
-            version[w] += 1
             for j in range(nrw):
                 x = rw[j]
                 if not keep[x]:
@@ -386,19 +403,7 @@ def _removal_loop(V, F, eu, ev, min_cos, stop, tol, max_passes):
     in the next pass, until a pass removes nothing (or ``max_passes``).
     """
     n = V.shape[0]
-    m = F.shape[0]
-    F = F.copy()
-    Q = _face_quadrics(V, F)
-    face_alive = np.ones(m, dtype=np.bool_)
-    alive = np.ones(n, dtype=np.bool_)
-    version = np.zeros(n, dtype=np.int64)
-    head, tail, nxt = _vertex_face_lists(F, n)
-    fu = np.empty(m, dtype=np.int64)
-    fw = np.empty(m, dtype=np.int64)
-    ru = np.empty(n, dtype=np.int64)
-    rw = np.empty(n, dtype=np.int64)
-    hc = np.empty(max(16, 4 * len(eu)))
-    hi = np.empty((hc.shape[0], 4), dtype=np.int64)
+    F, Q, face_alive, alive, version, head, tail, nxt, fu, fw, ru, rw, hc, hi = _loop_state(V, F, len(eu))
     step = np.full(n, -1, dtype=np.int64)
     remaining = n
     t = 0
@@ -423,18 +428,13 @@ def _removal_loop(V, F, eu, ev, min_cos, stop, tol, max_passes):
                                               version[x], True)
         t0 = t
         while size > 0 and remaining > stop:
-            size = _heap_pop(hc, hi, size, True)
-            u, w, su, sw = hi[size, 0], hi[size, 1], hi[size, 2], hi[size, 3]
-            if not (alive[u] and alive[w]) or version[u] != su or version[w] != sw:
-                continue
-            nrw = _try_collapse(u, w, V, F, Q, face_alive, alive, head, tail, nxt, fu, fw, ru, rw, min_cos,
-                                True, True) - 1
+            size, u, w, nrw = _pop_collapse(hc, hi, size, True, V, F, Q, face_alive, alive, version, head, tail, nxt,
+                                            fu, fw, ru, rw, min_cos, True, True)
             if nrw < 0:
                 continue
             step[u] = t
             t += 1
             remaining -= 1
-            version[w] += 1
             for j in range(nrw):
                 x = rw[j]
                 hc, hi, size = _heap_push(hc, hi, size, _snapped_cost(Q, x, w, V, tol), x, w, version[x],
