@@ -538,6 +538,7 @@ def run_learned(args, command, log):
                             for name in ["pymeshlab", "meshoptimizer"]}
                 sp.set_params(target_fraction=k / it.num_nodes)
                 sp.transform(it)  # warm: the colouring is cached per graph
+                it._rank = None  # but time the prior's removal order (computed once per mesh) with the sample
                 masks = {
                     "ISING+MAG": lambda r: sp.transform(it),
                     "RANDOM": lambda r: np.isin(np.arange(it.num_nodes), np.random.default_rng(r).permutation(
