@@ -435,8 +435,12 @@ class MeshSparsifier(TransformerMixin, ItemInferenceMixin, BaseIsingEstimator):
         return _MeshBatch(items, self._device, self._features(), prior_k)
 
     def _budget_size(self, item):
-        """Vertices to keep of ``item``: ``round(target_fraction * n)`` (half of them without a target)."""
-        frac = 0.5 if self._fraction is None else float(self._fraction)
+        """Vertices to keep of ``item``: ``round(target_fraction * n)`` (half of them without a target).
+
+        Reads ``target_fraction`` itself, not its value at ``fit``: ``set_params(target_fraction=...)`` on a
+        fitted estimator changes the budget of :meth:`transform`."""
+        frac = getattr(self, "target_fraction", None)
+        frac = 0.5 if frac is None else float(frac)
         n = item.num_nodes
         return int(min(max(round(frac * n), 1), n))
 
@@ -453,8 +457,7 @@ class MeshSparsifier(TransformerMixin, ItemInferenceMixin, BaseIsingEstimator):
 
     def _budget(self, keep, item, h):
         """``keep`` (K, n) with the exact budget applied when ``exact_budget`` (else unchanged)."""
-        frac = self._fraction
-        if not getattr(self, "exact_budget", False) or frac is None:
+        if not getattr(self, "exact_budget", False) or getattr(self, "target_fraction", None) is None:
             return keep
         k = self._budget_size(item)
         h = np.asarray(h, dtype=np.float64)

@@ -127,3 +127,12 @@ def test_removal_loop_compiled_matches_python(bunny):
     args = (V / 0.01, F, e[0], e[1], 0.0, 100, 1e-10, 16)
     for a, b in zip(_removal_loop(*args), _removal_loop.py_func(*args)):
         np.testing.assert_array_equal(a, b)
+
+
+def test_set_target_fraction_after_fit_changes_the_budget(bunny):
+    V, F, rank = bunny
+    sp = MeshSparsifier(prior="qem", prior_scale=1e4, max_epochs=0, random_state=0).fit([(V, F)])
+    sp.set_params(target_fraction=0.3)
+    keep = sp.transform((V, F))
+    k = round(0.3 * len(V))
+    assert keep.sum() == k and np.array_equal(keep, rank >= len(V) - k)  # the prior is centred at the new budget
