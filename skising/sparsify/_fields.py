@@ -236,16 +236,17 @@ class MeshPriorField(nn.Module):
     vertex inputs, e.g. the centred rank of
     :func:`~skising.mesh.qem_removal_order`) and ``a`` a learned scale that
     starts at ``scale``. The correction network sees all columns of ``z``
-    (the score included) and its ``readout`` (an ``nn.Linear``, as in both
-    mesh field networks) starts at zero, so before training ``h = a s``
-    exactly; a correction without a ``readout`` is multiplied by a learned
-    gain that starts at zero instead.
+    (the score included) when its ``in_features`` equals ``z.shape[1]``,
+    else the columns before the score. Its ``readout`` (an ``nn.Linear``,
+    as in both mesh field networks) starts at zero, so before training
+    ``h = a s`` exactly; a correction without a ``readout`` is multiplied by
+    a learned gain that starts at zero instead.
 
     Parameters
     ----------
     correction : torch.nn.Module
-        Called as ``correction(pos, z, edge_index, batch, num_graphs)``;
-        takes ``z.shape[1]`` inputs.
+        Called as ``correction(pos, z', edge_index, batch, num_graphs)``
+        with ``z'`` as above.
     scale : float, default=8.0
         Initial ``a``.
 
@@ -274,7 +275,8 @@ class MeshPriorField(nn.Module):
             self.gain = nn.Parameter(torch.zeros(()))
 
     def forward(self, pos, z, edge_index, batch=None, num_graphs=1):
-        h = self.correction(pos, z, edge_index, batch, num_graphs)
+        zc = z if getattr(self.correction, "in_features", None) == z.shape[1] else z[:, :-1]
+        h = self.correction(pos, zc, edge_index, batch, num_graphs)
         if self.gain is not None:
             h = self.gain * h
         return self.scale * z[:, -1] + h

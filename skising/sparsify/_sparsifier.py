@@ -230,8 +230,10 @@ class MeshSparsifier(TransformerMixin, ItemInferenceMixin, BaseIsingEstimator):
         Called as ``model(pos, z, edge_index, batch, num_graphs)``;
         None: ``EquivariantMeshField(channels=8)`` when e3nn is installed,
         else :class:`InvariantMeshField` (with a warning naming the ``mesh``
-        extra). With ``prior``, this is the correction network and takes
-        ``len(features) + 1`` input columns (the prior's score last).
+        extra). With ``prior``, this is the correction network: it gets the
+        prior's score as one more input column (after ``features``) when its
+        ``in_features`` is ``len(features) + 1`` (the default network's),
+        else the ``features`` alone.
     coupling : float, default=-1.0
         Ising coupling (negative = antiferromagnetic: neighbours disagree,
         which spreads the kept vertices evenly).

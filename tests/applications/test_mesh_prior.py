@@ -136,3 +136,11 @@ def test_set_target_fraction_after_fit_changes_the_budget(bunny):
     keep = sp.transform((V, F))
     k = round(0.3 * len(V))
     assert keep.sum() == k and np.array_equal(keep, rank >= len(V) - k)  # the prior is centred at the new budget
+
+
+def test_prior_accepts_a_correction_without_the_score_column(bunny):
+    V, F, rank = bunny
+    sp = MeshSparsifier(prior="qem", prior_scale=1e4, field_model=InvariantMeshField, max_epochs=1, n_samples=2,
+                        n_sweeps=2, random_state=0).fit([(V, F)])  # in_features=1: the curvature column only
+    assert sp.field_model_.correction.in_features == 1
+    assert sp.transform((V, F)).sum() == round(0.5 * len(V))
