@@ -145,7 +145,7 @@ def run_category(cat, args, log):
         train = [items[i] for i in tr]
         if "ISING+MAG" in rows:
             t0 = time.perf_counter()
-            sp = MeshSparsifier(field_model=field_model(args.field, fold), max_epochs=args.epochs, lr=args.lr,
+            sp = MeshSparsifier(field_model=field_model(args.field, fold), prior=None, max_epochs=args.epochs, lr=args.lr,
                                 n_samples=args.n_samples, n_sweeps=args.n_sweeps, penalty=args.penalty,
                                 max_grad_norm=args.max_grad_norm, coarsening=args.coarsening,
                                 exact_budget=False, random_state=fold)
@@ -315,7 +315,7 @@ def run_timing(args, command):
         g = load_psb(cat, ids=[i])[0]
         it = _MeshItem(g.pos.numpy().astype(np.float64), g.data["faces"], g.data["name"])
         it.graph = g
-        sp = MeshSparsifier(field_model=field_model(args.field, 0), max_epochs=0, random_state=0).fit([it])
+        sp = MeshSparsifier(field_model=field_model(args.field, 0), prior=None, max_epochs=0, random_state=0).fit([it])
         sp.sample(it, 1)  # colouring and plans are cached per graph: time the steady state
         ps = PointSamplerSubsampler(max_epochs=0, random_state=0).fit([it])
         fns = {
@@ -963,7 +963,7 @@ def main(argv=None):
                    help="vertex inputs of ISING+MAG's field network (learned and boundary suites)")
     p.add_argument("--prior", choices=["qem"], default=None,
                    help="learned and boundary suites: MeshSparsifier(prior=...) for ISING+MAG")
-    p.add_argument("--prior-scale", type=float, default=8.0, help="MeshSparsifier(prior_scale=...)")
+    p.add_argument("--prior-scale", type=float, default=32.0, help="MeshSparsifier(prior_scale=...)")
     p.add_argument("--boundary-weight", type=float, default=30.0,
                    help="boundary suite: weight of the transfer error (a fraction) in ISING+MAG's task loss")
     p.add_argument("--with-geometry", action=argparse.BooleanOptionalAction, default=True,

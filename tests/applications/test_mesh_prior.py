@@ -98,7 +98,7 @@ def test_prior_parameters_validated_and_cloned(bunny):
     sp = MeshSparsifier(prior="qem", prior_scale=5.0)
     p = clone(sp).get_params()
     assert p["prior"] == "qem" and p["prior_scale"] == 5.0
-    assert MeshSparsifier().get_params()["prior"] is None
+    assert MeshSparsifier().get_params()["prior"] == "qem"
 
 
 def test_prior_training_is_deterministic_and_moves_off_the_prior(bunny):
@@ -140,7 +140,7 @@ def test_set_target_fraction_after_fit_changes_the_budget(bunny):
 
 def test_prior_accepts_a_correction_without_the_score_column(bunny):
     V, F, rank = bunny
-    sp = MeshSparsifier(prior="qem", prior_scale=1e4, field_model=InvariantMeshField, max_epochs=1, n_samples=2,
+    sp = MeshSparsifier(prior="qem", field_model=InvariantMeshField, max_epochs=1, n_samples=2,
                         n_sweeps=2, random_state=0).fit([(V, F)])  # in_features=1: the curvature column only
     assert sp.field_model_.correction.in_features == 1
     assert sp.transform((V, F)).sum() == round(0.5 * len(V))
