@@ -448,7 +448,8 @@ def _label(r):
     p = r.get("params") or {}
     name = r["method"] + (" optimal" if p.get("optimalplacement") else "")
     if p.get("prior"):
-        name += f" (prior={p['prior']}, {p['epochs']} epochs)"
+        name += (f" (prior={p['prior']}, scale {p['prior_scale']:g}, {p['epochs']} epochs"
+                 + (f", lr {p['lr']:g}" if p["epochs"] and p["lr"] != 3e-2 else "") + ")")
     if p.get("faces") and p["faces"] != "own":
         name = f"{name} vertices, {p['faces']} coarsening"
     elif p.get("faces") == "own":
