@@ -79,6 +79,8 @@ def test_prior_field_starts_at_the_scaled_score(bunny):
     with torch.no_grad():
         h = net(b.pos, b.z, b.edge_index, b.batch, b.num_graphs).numpy()
     np.testing.assert_array_equal(h, (torch.tensor(3.0) * b.z[:, -1]).numpy())
+    # with gradients (training) the correction network runs; its zero read-out adds exactly nothing
+    np.testing.assert_array_equal(net(b.pos, b.z, b.edge_index, b.batch, b.num_graphs).detach().numpy(), h)
 
     class NoReadout(torch.nn.Module):  # a correction without a `readout`: a zero-initialised gain instead
         def forward(self, pos, z, edge_index, batch=None, num_graphs=1):
