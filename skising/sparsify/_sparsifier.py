@@ -208,9 +208,11 @@ class _MeshBatch:
 class MeshSparsifier(TransformerMixin, ItemInferenceMixin, BaseIsingEstimator):
     """Learned vertex sampling for triangle-mesh coarsening (paper Section 4.3).
 
-    A field network (default: the paper's E(3)-equivariant network on the
-    curvature input of eq. 25, 8 channels) predicts the external field ``h``
-    of an antiferromagnetic Ising model (``J = -1``) on the mesh graph; a
+    The external field ``h`` of an antiferromagnetic Ising model
+    (``J = -1``) on the mesh graph is a field network's output (the paper's
+    E(3)-equivariant network on the curvature input of eq. 25, 8 channels),
+    by default added to a prior, the vertex order of a greedy quadric
+    simplification (``prior="qem"``); a
     sample keeps the +1 vertices, its size is made exact
     (``exact_budget``), and the mesh is coarsened to the kept vertices
     (:func:`~skising.mesh.coarsen_mesh`, ``coarsening``). The field network
