@@ -861,7 +861,7 @@ def _features_vs_learned(per_mesh):
     base = {r["dataset"]: r["mean"] for r in json.loads(src.read_text())
             if r["method"] == "ISING+MAG" and "/" in r["dataset"] and r["metric"] == "vertex_to_mesh"}
     ours = {r["dataset"]: r for r in per_mesh if r["method"] == "ISING+MAG" and r["params"]["task"] == "geometry"
-            and r["metric"] == "vertex_to_mesh" and r["dataset"] in base}
+            and not r["params"].get("prior") and r["metric"] == "vertex_to_mesh" and r["dataset"] in base}
     out = []
     for cat in dict.fromkeys(m.split("/")[0] for m in ours):
         meshes = sorted(m for m in ours if m.startswith(cat + "/"))
