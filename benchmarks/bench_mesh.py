@@ -75,6 +75,7 @@ from skising.baselines import ConstantFieldIsingSubsampler, FarthestPointSubsamp
 from skising.datasets import load_psb
 from skising.mesh._coarsen import _coarsen
 from skising.mesh._distance import _distance, _normalize
+from skising.mesh._qem import removal_rank
 from skising.sparsify import EquivariantMeshField, InvariantMeshField, MeshSparsifier, PointSamplerSubsampler
 from skising.sparsify._sparsifier import _MeshItem, _vertex_distances
 
@@ -110,13 +111,15 @@ def quadric(item):
     return _normalize(d, "table", item.ell), _normalize(d, "eq21", 1.0), t, len(Vq) / len(item.V)
 
 
-def field_model(name, seed, features=("curvature",)):
+def field_model(name, seed, features=("curvature",), prior=None):
+    """The field network (with ``prior``: the correction, which also sees the prior's score column)."""
     torch.manual_seed(seed)
+    d = len(features) + (1 if prior else 0)
     if name == "e3nn":
-        return EquivariantMeshField(in_features=len(features))
+        return EquivariantMeshField(in_features=d)
     if name == "e3nn8":
-        return EquivariantMeshField(channels=8, in_features=len(features))
-    return InvariantMeshField(in_features=len(features))
+        return EquivariantMeshField(channels=8, in_features=d)
+    return InvariantMeshField(in_features=d)
 
 
 def run_category(cat, args, log):
@@ -142,7 +145,7 @@ def run_category(cat, args, log):
         train = [items[i] for i in tr]
         if "ISING+MAG" in rows:
             t0 = time.perf_counter()
-            sp = MeshSparsifier(field_model=field_model(args.field, fold), max_epochs=args.epochs, lr=args.lr,
+            sp = MeshSparsifier(field_model=field_model(args.field, fold), prior=None, max_epochs=args.epochs, lr=args.lr,
                                 n_samples=args.n_samples, n_sweeps=args.n_sweeps, penalty=args.penalty,
                                 max_grad_norm=args.max_grad_norm, coarsening=args.coarsening,
                                 exact_budget=False, random_state=fold)
@@ -312,7 +315,7 @@ def run_timing(args, command):
         g = load_psb(cat, ids=[i])[0]
         it = _MeshItem(g.pos.numpy().astype(np.float64), g.data["faces"], g.data["name"])
         it.graph = g
-        sp = MeshSparsifier(field_model=field_model(args.field, 0), max_epochs=0, random_state=0).fit([it])
+        sp = MeshSparsifier(field_model=field_model(args.field, 0), prior=None, max_epochs=0, random_state=0).fit([it])
         sp.sample(it, 1)  # colouring and plans are cached per graph: time the steady state
         ps = PointSamplerSubsampler(max_epochs=0, random_state=0).fit([it])
         fns = {
@@ -444,6 +447,9 @@ def run_coarsening(args, command, log):
 def _label(r):
     p = r.get("params") or {}
     name = r["method"] + (" optimal" if p.get("optimalplacement") else "")
+    if p.get("prior"):
+        name += (f" (prior={p['prior']}, scale {p['prior_scale']:g}, {p['epochs']} epochs"
+                 + (f", lr {p['lr']:g}" if p["epochs"] and p["lr"] != 3e-2 else "") + ")")
     if p.get("faces") and p["faces"] != "own":
         name = f"{name} vertices, {p['faces']} coarsening"
     elif p.get("faces") == "own":
@@ -498,16 +504,17 @@ def run_learned(args, command, log):
         items = [_MeshItem(g.pos.numpy().astype(np.float64), g.data["faces"], g.data["name"]) for g in graphs]
         for g, it in zip(graphs, items):
             it.graph = g
-        per_mesh = {}
+        per_mesh, extra = {}, {}
         kf = KFold(n_splits=args.folds, shuffle=True, random_state=0)
         for fold, (tr, te) in enumerate(kf.split(items)):
             if args.only_folds is not None and fold not in args.only_folds:
                 continue
             train = [items[i] for i in tr]
-            sp = MeshSparsifier(field_model=field_model(args.field, fold, args.features), max_epochs=args.epochs,
-                                lr=args.lr, n_samples=args.n_samples, n_sweeps=args.n_sweeps, penalty=args.penalty,
-                                max_grad_norm=args.max_grad_norm, coarsening=args.coarsening,
-                                features=tuple(args.features), random_state=fold)
+            sp = MeshSparsifier(field_model=field_model(args.field, fold, args.features, args.prior),
+                                max_epochs=args.epochs, lr=args.lr, n_samples=args.n_samples, n_sweeps=args.n_sweeps,
+                                penalty=args.penalty, max_grad_norm=args.max_grad_norm, coarsening=args.coarsening,
+                                features=tuple(args.features), prior=args.prior, prior_scale=args.prior_scale,
+                                random_state=fold)
             (_, t_fit) = _timed(lambda: sp.fit(train, X_val=train[::4] if args.val == "train" else None))
             log(f"[{cat}] fold {fold}: trained {args.epochs} epochs in {t_fit:.0f}s, losses "
                 + str([round(h["loss"], 3) for h in sp.history_]))
@@ -519,10 +526,20 @@ def run_learned(args, command, log):
                 for name, (Vp, Fp, keep, t) in peers.items():
                     row[(name, "own")] = (_table(it, Vp, Fp), t, len(Vp) / it.num_nodes)
                 keep_ml = peers["pymeshlab"][2]
-                (Vc, Fc, _), tc = _timed(lambda: _coarsen(it.V, it.F, keep_ml, it.edges, args.coarsening))
-                row[("pymeshlab", args.coarsening)] = (_table(it, Vc, Fc), tc, keep_ml.mean())
+                for name in ["pymeshlab", "meshoptimizer"]:
+                    kp = peers[name][2]
+                    (Vc, Fc, _), tc = _timed(lambda: _coarsen(it.V, it.F, kp, it.edges, args.coarsening))
+                    row[(name, args.coarsening)] = (_table(it, Vc, Fc), tc, kp.mean())
+                # the prior alone: the greedy simplification's k vertices (deterministic), our coarsening
+                rank, t_rank = _timed(lambda: removal_rank(it.V, it.F, it.edges)[0])
+                keep_qo = rank >= it.num_nodes - k
+                (Vc, Fc, _), tc = _timed(lambda: _coarsen(it.V, it.F, keep_qo, it.edges, args.coarsening))
+                row[("QEM_ORDER", args.coarsening)] = (_table(it, Vc, Fc), t_rank + tc, keep_qo.mean())
+                extra[i] = {f"agreement_{name}": float((keep_qo & peers[name][2]).sum() / k)
+                            for name in ["pymeshlab", "meshoptimizer"]}
                 sp.set_params(target_fraction=k / it.num_nodes)
                 sp.transform(it)  # warm: the colouring is cached per graph
+                it._rank = None  # but time the prior's removal order (computed once per mesh) with the sample
                 masks = {
                     "ISING+MAG": lambda r: sp.transform(it),
                     "RANDOM": lambda r: np.isin(np.arange(it.num_nodes), np.random.default_rng(r).permutation(
@@ -547,13 +564,23 @@ def run_learned(args, command, log):
                 if name == "ISING+MAG":
                     params.update(epochs=args.epochs, lr=args.lr, field=args.field, exact_budget=True,
                                   features=list(args.features))
+                    if args.prior:
+                        params.update(prior=args.prior, prior_scale=args.prior_scale)
+                if name == "QEM_ORDER":
+                    params.update(vertices="qem_removal_order, top k")
                 for metric, col, unit in LEARNED_METRICS:
                     recs.append(dict(task="mesh", dataset=graphs[i].data["name"], method=name.split(" ")[0],
                                      params=params, metric=metric, mean=float(v[col]), std=None, n=1, unit=unit,
                                      device=dev, command=command))
+                if name == "QEM_ORDER":
+                    for metric, x in extra[i].items():
+                        recs.append(dict(task="mesh", dataset=graphs[i].data["name"], method=name, params=params,
+                                         metric=metric, mean=x, std=None, n=1, unit=AGREEMENT_UNIT, device=dev,
+                                         command=command))
         _write_learned(recs, args)
 
 
+AGREEMENT_UNIT = "fraction of QEM_ORDER's kept vertices that the simplifier keeps too"
 LEARNED_METRICS = [("vertex_to_mesh", 0, "10 x mean distance / mean edge length"),
                    ("seconds", 1, "s per mesh (decimation, or sample with exact budget + coarsen)"),
                    ("kept_fraction", 2, "fraction of vertices")]
@@ -575,6 +602,12 @@ def aggregate_learned(per_mesh):
                 out.append(dict(proto, dataset=cat, metric=metric, mean=float(v.mean()),
                                 std=float(v.std(ddof=1)) if len(v) > 1 else None, n=len(v), unit=unit,
                                 command=" ; ".join(sorted({r["command"] for r in rs}))))
+            for metric in dict.fromkeys(r["metric"] for r in rs if _label(r) == lab and r["metric"].startswith(
+                    "agreement_")):
+                v = np.array([table[(lab, metric, m)]["mean"] for m in meshes])
+                out.append(dict(proto, dataset=cat, metric=metric, mean=float(v.mean()),
+                                std=float(v.std(ddof=1)) if len(v) > 1 else None, n=len(v), unit=AGREEMENT_UNIT,
+                                command=out[-1]["command"]))
             if lab != ising_label:
                 a = np.array([table[(ising_label, "vertex_to_mesh", m)]["mean"] for m in meshes])
                 b = np.array([table[(lab, "vertex_to_mesh", m)]["mean"] for m in meshes])
@@ -608,7 +641,11 @@ def render_learned(recs, command, args):
            "`python benchmarks/bench_mesh.py --suite learned --merge <their JSON files> --out mesh_learned` "
            "(the merged JSON keeps the per-mesh records, so it merges again).", "",
            "ISING+MAG trained per fold on the metric of its own coarse mesh (coarsening as in the row) with exact "
-           f"budgets; {ising['epochs']} epochs, lr {ising['lr']}, field {ising['field']}. Test meshes of the folds run "
+           f"budgets; {ising['epochs']} epochs, lr {ising['lr']}, field {ising['field']}"
+           + (f", prior={ising['prior']} (prior_scale {ising['prior_scale']:g}: h = scale x the centred rank of "
+              "`qem_removal_order` + a learned correction that starts at 0)" if ising.get("prior") else "")
+           + ". QEM_ORDER: the k vertices that `skising.mesh.qem_removal_order` removes last (our greedy quadric "
+           "simplification, no Ising sample, no training). Test meshes of the folds run "
            f"(n per category: {', '.join(f'{c} {n[c]}' for c in cats)}); every row on the same meshes in the same "
            "process. Every vertex-keeping row keeps exactly MeshLab's vertex count of that mesh "
            "(kept fractions below). Metric: 10 x mean distance of the original vertices to the coarse surface / "
@@ -629,7 +666,18 @@ def render_learned(recs, command, args):
     for lab in labels:
         cells = [(get.get((c, lab, "seconds")), get.get((c, lab, "kept_fraction"))) for c in cats]
         out.append(f"| {lab} | " + " | ".join(f"{a['mean']:.3f} s, {b['mean']:.4f}" if a else "-" for a, b in cells) + " |")
-    out += ["", "ISING+MAG and the baselines: sample (with exact budget) + coarsen; simplifiers: the whole decimation.", ""]
+    out += ["", "ISING+MAG and the baselines: sample (with exact budget) + coarsen; simplifiers: the whole decimation; "
+            "QEM_ORDER: `qem_removal_order` + coarsen.", ""]
+    agree = [lab for lab in labels if any((c, lab, "agreement_meshoptimizer") in get for c in cats)]
+    if agree:
+        out += ["## The greedy order's kept set against the simplifiers' (same k)", "",
+                "Fraction of QEM_ORDER's kept vertices that the simplifier keeps too, mean (std):", "",
+                "| simplifier | " + " | ".join(cats) + " |", "|---|" + "---|" * len(cats)]
+        for peer in ["pymeshlab", "meshoptimizer"]:
+            cells = [get.get((c, agree[0], f"agreement_{peer}")) for c in cats]
+            out.append(f"| {peer} | " + " | ".join(f"{r['mean']:.3f} ({r['std']:.2g})" if r else "-" for r in cells)
+                       + " |")
+        out.append("")
     return "\n".join(out)
 
 
@@ -662,7 +710,8 @@ def _task_row(item, Vc, Fc, keep=None):
 def _boundary_label(r):
     p = r.get("params") or {}
     if r["method"] == "ISING+MAG":
-        return f"ISING+MAG, task={p['task']}" + (f" (weight {p['boundary_weight']:g})" if p["task"] == "boundary" else "")
+        return (f"ISING+MAG, task={p['task']}" + (f" (weight {p['boundary_weight']:g})" if p["task"] == "boundary" else "")
+                + (f", prior={p['prior']} (scale {p['prior_scale']:g}), {p['epochs']} epochs" if p.get("prior") else ""))
     return _label(r)
 
 
@@ -685,10 +734,11 @@ def run_boundary(args, command, log):
             train = [items[i] for i in tr]
             models = {}
             for task in ["boundary"] + (["geometry"] if args.with_geometry else []):
-                sp = MeshSparsifier(field_model=field_model(args.field, fold, args.features), max_epochs=args.epochs,
-                                    lr=args.lr, n_samples=args.n_samples, n_sweeps=args.n_sweeps, penalty=args.penalty,
-                                    coarsening="qem", task=task, boundary_weight=args.boundary_weight,
-                                    features=tuple(args.features), random_state=fold)
+                sp = MeshSparsifier(field_model=field_model(args.field, fold, args.features, args.prior),
+                                    max_epochs=args.epochs, lr=args.lr, n_samples=args.n_samples,
+                                    n_sweeps=args.n_sweeps, penalty=args.penalty, coarsening="qem", task=task,
+                                    boundary_weight=args.boundary_weight, features=tuple(args.features),
+                                    prior=args.prior, prior_scale=args.prior_scale, random_state=fold)
                 (_, t_fit) = _timed(lambda: sp.fit(train))
                 log(f"[{cat}] fold {fold}: task={task} trained {args.epochs} epochs in {t_fit:.0f}s, losses "
                     + str([round(h["loss"], 3) for h in sp.history_]))
@@ -699,7 +749,8 @@ def run_boundary(args, command, log):
                 k = int(peers["pymeshlab"][2].sum())  # every vertex-keeping method keeps exactly MeshLab's count
                 row = {("pymeshlab", "own"): _task_row(it, *peers["pymeshlab"][:2]),
                        ("meshoptimizer", "own"): _task_row(it, *peers["meshoptimizer"][:2])}
-                masks = {("pymeshlab", "qem"): lambda r: peers["pymeshlab"][2]}
+                masks = {("pymeshlab", "qem"): lambda r: peers["pymeshlab"][2],
+                         ("QEM_ORDER", "qem"): lambda r: removal_rank(it.V, it.F, it.edges)[0] >= it.num_nodes - k}
                 for task, sp in models.items():
                     sp.set_params(target_fraction=k / it.num_nodes)
                     masks[("ISING+MAG", task)] = lambda r, sp=sp: sp.transform(it)
@@ -722,6 +773,8 @@ def run_boundary(args, command, log):
                                       exact_budget=True, features=list(args.features))
                         if how == "boundary":
                             params["boundary_weight"] = args.boundary_weight
+                        if args.prior:
+                            params.update(prior=args.prior, prior_scale=args.prior_scale)
                     else:
                         params = {"faces": "own"} if how == "own" else {"coarsening": how}
                         if name == "pymeshlab":
@@ -808,7 +861,7 @@ def _features_vs_learned(per_mesh):
     base = {r["dataset"]: r["mean"] for r in json.loads(src.read_text())
             if r["method"] == "ISING+MAG" and "/" in r["dataset"] and r["metric"] == "vertex_to_mesh"}
     ours = {r["dataset"]: r for r in per_mesh if r["method"] == "ISING+MAG" and r["params"]["task"] == "geometry"
-            and r["metric"] == "vertex_to_mesh" and r["dataset"] in base}
+            and not r["params"].get("prior") and r["metric"] == "vertex_to_mesh" and r["dataset"] in base}
     out = []
     for cat in dict.fromkeys(m.split("/")[0] for m in ours):
         meshes = sorted(m for m in ours if m.startswith(cat + "/"))
@@ -846,7 +899,8 @@ def render_boundary(recs, command):
            + ", ".join(f"{c} {n[c]}" for c in cats) + "). ISING+MAG is trained per fold on the training meshes' "
            "ground-truth PSB segmentations (`task='boundary'`: distance + weight x transfer error) or on geometry "
            "alone (`task='geometry'`); at test time it sees only the mesh. Every vertex-keeping row keeps exactly "
-           "MeshLab's vertex count of each mesh and is coarsened by `coarsen_mesh(method='qem')`; simplifier rows "
+           "MeshLab's vertex count of each mesh and is coarsened by `coarsen_mesh(method='qem')` (QEM_ORDER: the k "
+           "vertices `qem_removal_order` removes last, untrained); simplifier rows "
            "with own faces are the simplifiers' outputs. Mean (std) over the test meshes; 'wins' = meshes where "
            "the boundary-trained ISING+MAG has the lower transfer error (paired).", "",
            "## Segmentation transfer error (% of the original area whose part label the coarse mesh loses)", "",
@@ -908,6 +962,9 @@ def main(argv=None):
     p.add_argument("--timing", action="store_true", help="only time sampling/coarsening against vertex count")
     p.add_argument("--features", nargs="+", default=["curvature"], choices=["curvature", "qem_cost", "concavity"],
                    help="vertex inputs of ISING+MAG's field network (learned and boundary suites)")
+    p.add_argument("--prior", choices=["qem"], default=None,
+                   help="learned and boundary suites: MeshSparsifier(prior=...) for ISING+MAG")
+    p.add_argument("--prior-scale", type=float, default=32.0, help="MeshSparsifier(prior_scale=...)")
     p.add_argument("--boundary-weight", type=float, default=30.0,
                    help="boundary suite: weight of the transfer error (a fraction) in ISING+MAG's task loss")
     p.add_argument("--with-geometry", action=argparse.BooleanOptionalAction, default=True,

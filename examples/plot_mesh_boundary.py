@@ -82,7 +82,7 @@ def main(argv=None):
     V, F, labels = test.pos.numpy().astype(np.float64), test.data["faces"], test.data["face_labels"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        est = MeshSparsifier(task="boundary", features=FEATURES, max_epochs=args.epochs,
+        est = MeshSparsifier(task="boundary", features=FEATURES, prior=None, max_epochs=args.epochs,
                              random_state=0).fit(train)
     k = round(0.5 * len(V))
     coarse, kept = {}, {}

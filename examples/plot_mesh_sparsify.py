@@ -80,7 +80,7 @@ def main(argv=None):
     test = load_psb("bust", ids=[301])[0]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        est = MeshSparsifier(max_epochs=args.epochs, random_state=0).fit(train)
+        est = MeshSparsifier(prior=None, max_epochs=args.epochs, random_state=0).fit(train)  # the learned field alone
     V, F = test.pos.numpy().astype(np.float64), test.data["faces"]
     h = est.field(test)
     k = int(est.transform(test).sum())

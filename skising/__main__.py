@@ -231,7 +231,7 @@ def mesh(category="bust", n_train=8, n_test=4, seed=0, out=sys.stdout):
     t0 = time.perf_counter()
     sp = MeshSparsifier(random_state=seed).fit(train)
     t_fit = time.perf_counter() - t0
-    methods = [("ISING+MAG (learned field)", sp), ("RANDOM", RandomSubsampler(0.5, random_state=seed).fit()),
+    methods = [("ISING+MAG (QEM-order prior)", sp), ("RANDOM", RandomSubsampler(0.5, random_state=seed).fit()),
                ("FPS", FarthestPointSubsampler(0.5, random_state=seed).fit())]
     print(f"{'method':28s} {'distance':>9s} {'kept':>6s}", file=out)
     result = []

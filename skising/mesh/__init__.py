@@ -11,9 +11,10 @@ from ._io import mesh_edges, read_off, write_off
 from ._labels import transfer_face_labels
 from ._laplacian import cotangent_laplacian, curvature_features
 from ._mesh import as_mesh, check_mesh, mean_edge_length
+from ._qem import qem_removal_order
 
 __all__ = [
     "read_off", "write_off", "mesh_edges", "mesh_graph", "as_mesh", "check_mesh", "mean_edge_length",
     "cotangent_laplacian", "curvature_features", "coarsen_mesh", "COARSENINGS", "point_mesh_distance",
-    "transfer_face_labels",
+    "transfer_face_labels", "qem_removal_order",
 ]

@@ -21,6 +21,13 @@ first pass get a second pass without the normal check, and a third without
 the link condition (duplicate and degenerate faces are then dropped), so
 every removed vertex with a neighbour is removed.
 
+The same queue without a kept set gives a vertex *order*
+(:func:`qem_removal_order`): every vertex may collapse onto any neighbour,
+cheapest first (link and normal checks always on), until no admissible
+collapse remains; the step at which each vertex disappears ranks it, so the
+vertices removed last are, for every budget, the kept set of the greedy
+simplification stopped at that budget.
+
 The collapse loop is inherently sequential; it runs as one compiled
 ``numba`` loop over a binary heap (pure Python when numba is missing).
 """
@@ -31,7 +38,7 @@ import warnings
 
 import numpy as np
 
-__all__ = ["qem_collapse"]
+__all__ = ["qem_collapse", "qem_removal_order", "removal_rank"]
 
 try:
     import numba as _nb
@@ -105,7 +112,17 @@ def _heap_swap(hc, hi, a, b):
 
 
 @_njit
-def _heap_push(hc, hi, size, c, u, w, su, sw):
+def _heap_less(hc, hi, a, b, lex):
+    """Entry ``a`` before ``b``: by cost, and with ``lex`` equal costs by ``(u, w)`` (an order independent of rounding)."""
+    if hc[a] != hc[b] or not lex:
+        return hc[a] < hc[b]
+    if hi[a, 0] != hi[b, 0]:
+        return hi[a, 0] < hi[b, 0]
+    return hi[a, 1] < hi[b, 1]
+
+
+@_njit
+def _heap_push(hc, hi, size, c, u, w, su, sw, lex=False):
     if size == hc.shape[0]:
         hc2 = np.empty(2 * size)
         hi2 = np.empty((2 * size, 4), dtype=np.int64)
@@ -117,7 +134,7 @@ def _heap_push(hc, hi, size, c, u, w, su, sw):
     hi[k, 0], hi[k, 1], hi[k, 2], hi[k, 3] = u, w, su, sw
     while k > 0:
         p = (k - 1) >> 1
-        if hc[p] <= hc[k]:
+        if not _heap_less(hc, hi, k, p, lex):
             break
         _heap_swap(hc, hi, p, k)
         k = p
@@ -125,7 +142,7 @@ def _heap_push(hc, hi, size, c, u, w, su, sw):
 
 
 @_njit
-def _heap_pop(hc, hi, size):
+def _heap_pop(hc, hi, size, lex=False):
     """Move the minimum to slot ``size - 1`` and restore the heap on the rest."""
     last = size - 1
     _heap_swap(hc, hi, 0, last)
@@ -135,9 +152,9 @@ def _heap_pop(hc, hi, size):
         if lft >= last:
             break
         m = lft
-        if lft + 1 < last and hc[lft + 1] < hc[lft]:
+        if lft + 1 < last and _heap_less(hc, hi, lft + 1, lft, lex):
             m = lft + 1
-        if hc[k] <= hc[m]:
+        if not _heap_less(hc, hi, m, k, lex):
             break
         _heap_swap(hc, hi, k, m)
         k = m
@@ -225,15 +242,9 @@ def _admissible(u, w, V, F, fu, nfu, ru, nru, rw, nrw, min_cos, check_link, chec
 
 
 @_njit
-def _collapse_loop(V, F, keep, eu, ev, min_cos):
-    n = V.shape[0]
+def _vertex_face_lists(F, n):
+    """Per-vertex linked lists of face corners: ``head``, ``tail`` (n,) and ``nxt`` (3 m,)."""
     m = F.shape[0]
-    F = F.copy()
-    Q = _face_quadrics(V, F)
-    face_alive = np.ones(m, dtype=np.bool_)
-    alive = np.ones(n, dtype=np.bool_)
-    parent = np.arange(n)
-    version = np.zeros(n, dtype=np.int64)
     head = np.full(n, -1, dtype=np.int64)
     tail = np.full(n, -1, dtype=np.int64)
     nxt = np.full(3 * m, -1, dtype=np.int64)
@@ -244,12 +255,93 @@ def _collapse_loop(V, F, keep, eu, ev, min_cos):
         else:
             nxt[tail[v]] = node
         tail[v] = node
-    fu = np.empty(m, dtype=np.int64)
-    fw = np.empty(m, dtype=np.int64)
-    ru = np.empty(n, dtype=np.int64)
-    rw = np.empty(n, dtype=np.int64)
-    hc = np.empty(max(16, 4 * len(eu)))
-    hi = np.empty((hc.shape[0], 4), dtype=np.int64)
+    return head, tail, nxt
+
+
+@_njit
+def _loop_state(V, F, n_edges):
+    """Working state of a collapse loop: a copy of ``F``, quadrics, liveness, versions, face lists, buffers, heap."""
+    n = V.shape[0]
+    m = F.shape[0]
+    F = F.copy()
+    Q = _face_quadrics(V, F)
+    head, tail, nxt = _vertex_face_lists(F, n)
+    hc = np.empty(max(16, 4 * n_edges))
+    return (F, Q, np.ones(m, dtype=np.bool_), np.ones(n, dtype=np.bool_), np.zeros(n, dtype=np.int64), head, tail,
+            nxt, np.empty(m, dtype=np.int64), np.empty(m, dtype=np.int64), np.empty(n, dtype=np.int64),
+            np.empty(n, dtype=np.int64), hc, np.empty((hc.shape[0], 4), dtype=np.int64))
+
+
+@_njit
+def _try_collapse(u, w, V, F, Q, face_alive, alive, head, tail, nxt, fu, fw, ru, rw, min_cos, check_link,
+                  check_flip):
+    """Collapse ``u -> w`` if the edge exists and the collapse is admissible; returns whether it was made.
+
+    On success ``F``, the face lists, ``Q``, ``alive`` and ``face_alive``
+    are updated and ``fw`` / ``rw`` hold the faces and ring of ``w`` after
+    the collapse; the return value is then the ring size ``nrw`` + 1
+    (0 when nothing was collapsed).
+    """
+    nfu = _faces_of(u, head, tail, nxt, F, face_alive, fu)
+    nru = _ring(u, fu, nfu, F, ru)
+    nfw = _faces_of(w, head, tail, nxt, F, face_alive, fw)
+    nrw = _ring(w, fw, nfw, F, rw)
+    adjacent = False
+    for j in range(nru):
+        if ru[j] == w:
+            adjacent = True
+            break
+    if not adjacent:
+        return 0
+    if not _admissible(u, w, V, F, fu, nfu, ru, nru, rw, nrw, min_cos, check_link, check_flip):
+        return 0
+    for i in range(nfu):
+        f = fu[i]
+        if F[f, 0] == w or F[f, 1] == w or F[f, 2] == w:
+            face_alive[f] = False
+        else:
+            for k in range(3):
+                if F[f, k] == u:
+                    F[f, k] = w
+    if head[u] >= 0:
+        if head[w] < 0:
+            head[w] = head[u]
+        else:
+            nxt[tail[w]] = head[u]
+        tail[w] = tail[u]
+    head[u] = -1
+    tail[u] = -1
+    Q[w] += Q[u]
+    alive[u] = False
+    nfw = _faces_of(w, head, tail, nxt, F, face_alive, fw)
+    return _ring(w, fw, nfw, F, rw) + 1
+
+
+@_njit
+def _pop_collapse(hc, hi, size, lex, V, F, Q, face_alive, alive, version, head, tail, nxt, fu, fw, ru, rw, min_cos,
+                  check_link, check_flip):
+    """Pop the cheapest queued collapse ``u -> w`` and make it if it is current and admissible.
+
+    Returns ``(size, u, w, nrw)``: ``nrw`` is the ring size of ``w`` after
+    the collapse (ring in ``rw``, ``w``'s version bumped), -1 when nothing
+    was collapsed.
+    """
+    size = _heap_pop(hc, hi, size, lex)
+    u, w, su, sw = hi[size, 0], hi[size, 1], hi[size, 2], hi[size, 3]
+    if not (alive[u] and alive[w]) or version[u] != su or version[w] != sw:
+        return size, u, w, -1
+    nrw = _try_collapse(u, w, V, F, Q, face_alive, alive, head, tail, nxt, fu, fw, ru, rw, min_cos, check_link,
+                        check_flip) - 1
+    if nrw >= 0:
+        version[w] += 1
+    return size, u, w, nrw
+
+
+@_njit
+def _collapse_loop(V, F, keep, eu, ev, min_cos):
+    n = V.shape[0]
+    F, Q, face_alive, alive, version, head, tail, nxt, fu, fw, ru, rw, hc, hi = _loop_state(V, F, len(eu))
+    parent = np.arange(n)
     per_pass = np.zeros(3, dtype=np.int64)
     remaining = 0
     for v in range(n):
@@ -278,48 +370,13 @@ def _collapse_loop(V, F, keep, eu, ev, min_cos):
                     x = ru[j]
                     hc, hi, size = _heap_push(hc, hi, size, _qcost(Q, u, x, V), u, x, version[u], version[x])
         while size > 0:
-            size = _heap_pop(hc, hi, size)
-            u, w, su, sw = hi[size, 0], hi[size, 1], hi[size, 2], hi[size, 3]
-            if not (alive[u] and alive[w]) or version[u] != su or version[w] != sw:
+            size, u, w, nrw = _pop_collapse(hc, hi, size, False, V, F, Q, face_alive, alive, version, head, tail, nxt,
+                                            fu, fw, ru, rw, min_cos, check_link, check_flip)
+            if nrw < 0:
                 continue
-            nfu = _faces_of(u, head, tail, nxt, F, face_alive, fu)
-            nru = _ring(u, fu, nfu, F, ru)
-            nfw = _faces_of(w, head, tail, nxt, F, face_alive, fw)
-            nrw = _ring(w, fw, nfw, F, rw)
-            adjacent = False
-            for j in range(nru):
-                if ru[j] == w:
-                    adjacent = True
-                    break
-            if not adjacent:
-                continue
-            if not _admissible(u, w, V, F, fu, nfu, ru, nru, rw, nrw, min_cos, check_link, check_flip):
-                continue
-            # collapse u -> w
-            for i in range(nfu):
-                f = fu[i]
-                if F[f, 0] == w or F[f, 1] == w or F[f, 2] == w:
-                    face_alive[f] = False
-                else:
-                    for k in range(3):
-                        if F[f, k] == u:
-                            F[f, k] = w
-            if head[u] >= 0:
-                if head[w] < 0:
-                    head[w] = head[u]
-                else:
-                    nxt[tail[w]] = head[u]
-                tail[w] = tail[u]
-            head[u] = -1
-            tail[u] = -1
-            Q[w] += Q[u]
-            alive[u] = False
             parent[u] = w
             remaining -= 1
             per_pass[pas] += 1
-            version[w] += 1
-            nfw = _faces_of(w, head, tail, nxt, F, face_alive, fw)
-            nrw = _ring(w, fw, nfw, F, rw)
             for j in range(nrw):
                 x = rw[j]
                 if not keep[x]:
@@ -329,7 +386,74 @@ def _collapse_loop(V, F, keep, eu, ev, min_cos):
     return F, face_alive, parent, per_pass
 
 
+@_njit
+def _snapped_cost(Q, u, w, V, tol):
+    c = _qcost(Q, u, w, V)
+    return 0.0 if c <= tol else c
+
+
+@_njit
+def _removal_loop(V, F, eu, ev, min_cos, stop, tol, max_passes):
+    """Greedy half-edge collapses of any vertex, cheapest first, until ``stop`` vertices are left.
+
+    Returns the collapse step of every vertex (-1: never removed) and the
+    number of vertices left. Costs at most ``tol`` count as 0 and equal
+    costs go in ``(u, w)`` order, so flat regions do not depend on rounding.
+    A pass ends when the queue is empty; rejected collapses are queued again
+    in the next pass, until a pass removes nothing (or ``max_passes``).
+    """
+    n = V.shape[0]
+    F, Q, face_alive, alive, version, head, tail, nxt, fu, fw, ru, rw, hc, hi = _loop_state(V, F, len(eu))
+    step = np.full(n, -1, dtype=np.int64)
+    remaining = n
+    t = 0
+    for pas in range(max_passes):
+        if remaining <= stop:
+            break
+        size = 0
+        if pas == 0:
+            for i in range(len(eu)):
+                a, b = eu[i], ev[i]
+                hc, hi, size = _heap_push(hc, hi, size, _snapped_cost(Q, a, b, V, tol), a, b, 0, 0, True)
+                hc, hi, size = _heap_push(hc, hi, size, _snapped_cost(Q, b, a, V, tol), b, a, 0, 0, True)
+        else:
+            for u in range(n):
+                if not alive[u]:
+                    continue
+                nf = _faces_of(u, head, tail, nxt, F, face_alive, fu)
+                nr = _ring(u, fu, nf, F, ru)
+                for j in range(nr):
+                    x = ru[j]
+                    hc, hi, size = _heap_push(hc, hi, size, _snapped_cost(Q, u, x, V, tol), u, x, version[u],
+                                              version[x], True)
+        t0 = t
+        while size > 0 and remaining > stop:
+            size, u, w, nrw = _pop_collapse(hc, hi, size, True, V, F, Q, face_alive, alive, version, head, tail, nxt,
+                                            fu, fw, ru, rw, min_cos, True, True)
+            if nrw < 0:
+                continue
+            step[u] = t
+            t += 1
+            remaining -= 1
+            for j in range(nrw):
+                x = rw[j]
+                hc, hi, size = _heap_push(hc, hi, size, _snapped_cost(Q, x, w, V, tol), x, w, version[x],
+                                          version[w], True)
+                hc, hi, size = _heap_push(hc, hi, size, _snapped_cost(Q, w, x, V, tol), w, x, version[w],
+                                          version[x], True)
+        if t == t0:
+            break
+    return step, remaining
+
+
 _WARNED = [False]
+
+
+def _warn_no_numba():
+    if not HAVE_NUMBA and not _WARNED[0]:  # pragma: no cover
+        warnings.warn("the quadric collapse loops (coarsening='qem', prior='qem') run in pure Python without numba "
+                      "(pip install numba)", RuntimeWarning, stacklevel=4)
+        _WARNED[0] = True
 
 
 def qem_collapse(V, F, keep, edges, min_cos=0.0):
@@ -354,10 +478,7 @@ def qem_collapse(V, F, keep, edges, min_cos=0.0):
         The kept vertex each vertex ends in (itself when kept; -1 when its
         component kept nothing).
     """
-    if not HAVE_NUMBA and not _WARNED[0]:  # pragma: no cover
-        warnings.warn("coarsening='qem' runs its collapse loop in pure Python without numba (pip install numba)",
-                      RuntimeWarning, stacklevel=3)
-        _WARNED[0] = True
+    _warn_no_numba()
     Fo, face_alive, parent, _ = _collapse_loop(
         np.ascontiguousarray(V, dtype=np.float64), np.ascontiguousarray(F, dtype=np.int64),
         np.ascontiguousarray(keep, dtype=np.bool_), np.ascontiguousarray(edges[0], dtype=np.int64),
@@ -373,6 +494,94 @@ def qem_collapse(V, F, keep, edges, min_cos=0.0):
         target = nt
     target = np.where(keep[target], target, -1)
     return Fo, target
+
+
+def removal_rank(V, F, edges, stop=0, min_cos=0.0, max_passes=16):
+    """Kernel of :func:`qem_removal_order` (trusts its input).
+
+    Parameters
+    ----------
+    V : float64 (n, 3)
+    F : int64 (f, 3)
+    edges : int64 (2, e), the unique undirected edges of ``F``
+    stop : int, default=0
+        Stop when this many vertices are left.
+    min_cos : float, default=0.0
+        Smallest admissible cosine between a moved face's old and new normal.
+    max_passes : int, default=16
+        Passes over the queue (each re-queues the collapses rejected before).
+
+    Returns
+    -------
+    rank : int64 (n,)
+        A permutation of ``0 .. n-1``: removed vertices in the order they
+        were removed, then the vertices never removed (by index).
+    n_left : int
+        Vertices never removed.
+    """
+    _warn_no_numba()
+    V = np.ascontiguousarray(V, dtype=np.float64)
+    n = len(V)
+    u, w = np.asarray(edges[0], dtype=np.int64), np.asarray(edges[1], dtype=np.int64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        ell = float(np.linalg.norm(V[u] - V[w], axis=1).mean()) if len(u) else 1.0
+    if not (np.isfinite(ell) and ell > 0):
+        ell = 1.0
+    Vn = (V - V.mean(0)) / ell  # costs in units of the mean edge length squared: one tolerance for every mesh
+    step, n_left = _removal_loop(Vn, np.ascontiguousarray(F, dtype=np.int64), np.ascontiguousarray(u),
+                                 np.ascontiguousarray(w), float(min_cos), int(stop), 1e-10, int(max_passes))
+    key = np.where(step >= 0, step, n + np.arange(n))
+    rank = np.empty(n, dtype=np.int64)
+    rank[np.argsort(key, kind="stable")] = np.arange(n)
+    return rank, int(n_left)
+
+
+def qem_removal_order(mesh):
+    """Rank of every vertex in a greedy quadric simplification that removes as many vertices as it can.
+
+    Half-edge collapses ``u -> w`` (``u`` disappears, ``w`` stays where it
+    is) are taken cheapest first by the quadric error of ``Q_u + Q_w`` at
+    ``w`` (unit-weight face-plane quadrics, as the ``"qem"`` coarsening),
+    each only when it keeps the surface a 2-manifold (link condition) and
+    turns no face over, until no admissible collapse remains. The vertices
+    with the ``k`` highest ranks are, for every ``k`` down to the vertices
+    never removed, exactly the vertices left by the same simplification
+    stopped at ``k`` vertices: one ordering gives the greedy kept set of
+    every budget. Costs are measured on the mesh centred and scaled to unit
+    mean edge length; costs below ``1e-10`` (flat regions) count as 0, and
+    equal costs are taken in vertex-index order. The ranks are invariant to
+    rotations, translations and uniform scaling, up to collapses whose costs
+    differ only by rounding.
+
+    Parameters
+    ----------
+    mesh : mesh input
+        A ``(vertices, faces)`` pair, an ``.off`` path, or a skising Graph
+        with ``pos`` and ``data["faces"]``.
+
+    Returns
+    -------
+    rank : ndarray of int64, shape (n_vertices,)
+        A permutation of ``0 .. n-1``; 0 = removed first, higher = kept
+        longer (the vertices never removed have the highest ranks).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skising.datasets import load_bunny
+    >>> from skising.mesh import coarsen_mesh, qem_removal_order
+    >>> g = load_bunny()
+    >>> rank = qem_removal_order(g)
+    >>> keep = rank >= g.num_nodes - 251  # the greedy simplification's 251 vertices
+    >>> Vc, Fc = coarsen_mesh(g, keep)
+    >>> int(keep.sum()), Vc.shape
+    (251, (251, 3))
+    """
+    from ._io import mesh_edges
+    from ._mesh import as_mesh
+
+    V, F = as_mesh(mesh)
+    return removal_rank(V, F, mesh_edges(F))[0]
 
 
 def qem_vertex_cost(V, F, edges):

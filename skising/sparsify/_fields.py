@@ -19,6 +19,10 @@ uniform scaling too.
   two GINE layers on the curvature input with radial-basis edge-length
   features, the same centring and read-out. Rotation invariant by
   construction (it never sees directions).
+* :class:`MeshPriorField`: a static per-vertex score (the last column of
+  ``z``, e.g. the centred quadric-simplification rank of
+  ``MeshSparsifier(prior="qem")``) times a learned scale, plus a learned
+  correction network whose read-out starts at zero.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["EquivariantMeshField", "InvariantMeshField", "default_mesh_field", "has_e3nn"]
+__all__ = ["EquivariantMeshField", "InvariantMeshField", "MeshPriorField", "default_mesh_field", "has_e3nn"]
 
 
 def has_e3nn():
@@ -221,6 +225,65 @@ class InvariantMeshField(nn.Module):
         x = x + self.conv2(x, edge_index, emb)
         x = _center(x, batch, num_graphs)
         return self.readout(x).squeeze(-1)
+
+
+class MeshPriorField(nn.Module):
+    r"""A static vertex score as the prior of the field, plus a learned correction.
+
+    .. math:: h_i = a\, s_i + \mathrm{correction}(\mathrm{pos}, z, \ldots)_i
+
+    with ``s_i = z[:, -1]`` (the score column the estimator appends to the
+    vertex inputs, e.g. the centred rank of
+    :func:`~skising.mesh.qem_removal_order`) and ``a`` a learned scale that
+    starts at ``scale``. The correction network sees all columns of ``z``
+    (the score included) when its ``in_features`` equals ``z.shape[1]``,
+    else the columns before the score. Its ``readout`` (an ``nn.Linear``,
+    as in both mesh field networks) starts at zero, so before training
+    ``h = a s`` exactly; a correction without a ``readout`` is multiplied by
+    a learned gain that starts at zero instead.
+
+    Parameters
+    ----------
+    correction : torch.nn.Module
+        Called as ``correction(pos, z', edge_index, batch, num_graphs)``
+        with ``z'`` as above.
+    scale : float, default=8.0
+        Initial ``a``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skising.sparsify import InvariantMeshField, MeshPriorField
+    >>> net = MeshPriorField(InvariantMeshField(in_features=2), scale=4.0)
+    >>> pos = torch.randn(4, 3)
+    >>> z = torch.tensor([[0.3, -1.0], [0.1, 1.0], [0.7, 0.5], [0.2, -0.5]])
+    >>> edge_index = torch.tensor([[0, 1, 1, 2, 2, 3, 3, 0], [1, 0, 2, 1, 3, 2, 0, 3]])
+    >>> net(pos, z, edge_index).tolist()  # 4 x the score column
+    [-4.0, 4.0, 2.0, -2.0]
+    """
+
+    def __init__(self, correction, scale=8.0):
+        super().__init__()
+        self.correction = correction
+        self.scale = nn.Parameter(torch.tensor(float(scale)))
+        out = getattr(correction, "readout", None)
+        if isinstance(out, nn.Linear):
+            nn.init.zeros_(out.weight)
+            nn.init.zeros_(out.bias)
+            self.gain = None
+        else:
+            self.gain = nn.Parameter(torch.zeros(()))
+
+    def forward(self, pos, z, edge_index, batch=None, num_graphs=1):
+        out = getattr(self.correction, "readout", None)
+        if self.gain is None and not torch.is_grad_enabled() and not out.weight.any():
+            # an untrained (zero) read-out: the correction is its bias, whatever the hidden layers say
+            return self.scale * z[:, -1] + out.bias
+        zc = z if getattr(self.correction, "in_features", None) == z.shape[1] else z[:, :-1]
+        h = self.correction(pos, zc, edge_index, batch, num_graphs)
+        if self.gain is not None:
+            h = self.gain * h
+        return self.scale * z[:, -1] + h
 
 
 def default_mesh_field(in_features=1):

@@ -104,7 +104,7 @@ def test_boundary_task_trains_and_transforms_without_labels(bunny):
     b = MeshSparsifier(**kw).fit([labelled])  # labels from data["face_labels"]
     np.testing.assert_array_equal(a.transform(load_bunny()), b.transform(load_bunny()))
     assert int(a.transform(load_bunny()).sum()) == round(0.5 * g.num_nodes)
-    assert a.field_model_.in_features == 3
+    assert a.field_model_.correction.in_features == 4  # 3 features + the prior's score (prior="qem")
     s = a.score([g], [lab])
     geo = MeshSparsifier(**dict(kw, task="geometry")).fit([g])
     assert np.isfinite(s) and s < 0 and np.isfinite(geo.score([g]))
