@@ -92,6 +92,11 @@ METHODS = ["ISING+MAG", "ISING", "RANDOM", "SPECTRAL", "FPS", "POINT SAMPLER", "
 PAPER_EPOCH_SECONDS = dict(bust=35.2, fourleg=9.3, human=11.8, chair=13.0)
 
 
+def _json_records(recs):
+    """The records as a JSON list, one record per line (per-mesh suites write thousands of them)."""
+    return "[\n" + ",\n".join(json.dumps(r) for r in recs) + "\n]\n"
+
+
 def evaluate(item, keep, coarsening="nearest"):
     """(table, eq21, seconds for coarsening) for one mask."""
     t0 = time.perf_counter()
@@ -349,7 +354,7 @@ def run_timing(args, command):
     md = ["# Mesh sampling and coarsening time against vertex count", "", f"Command: `{command}`", "",
           "Seconds per mesh, best of 3, CPU (2 cores shared with other jobs, torch 1 thread). ISING+MAG and POINT SAMPLER include "
           f"their (untrained) networks (ISING+MAG: {args.field}; POINT SAMPLER: DevConv, 32 channels); QUADRIC is the whole fast_simplification decimation.", ""] + lines + [""]
-    (RESULTS / "mesh_timing.json").write_text(json.dumps(recs, indent=1))
+    (RESULTS / "mesh_timing.json").write_text(_json_records(recs))
     (RESULTS / "mesh_timing.md").write_text("\n".join(md))
     print("\n".join(md))
 
@@ -438,7 +443,7 @@ def run_coarsening(args, command, log):
                 recs.append(dict(task="mesh", dataset=cat, method=method, params=params, metric=metric,
                                  mean=float(v[:, col].mean()), std=float(v[:, col].std(ddof=1)), n=len(v), unit=unit,
                                  device=dev, command=command))
-        (RESULTS / f"{args.out}.json").write_text(json.dumps(recs, indent=1))
+        (RESULTS / f"{args.out}.json").write_text(_json_records(recs))
     md = render_coarsening(recs, command)
     (RESULTS / f"{args.out}.md").write_text(md)
     print(md)
@@ -623,7 +628,7 @@ def aggregate_learned(per_mesh):
 def _write_learned(per_mesh, args, command=None):
     recs = aggregate_learned(per_mesh)
     command = command or " ; ".join(dict.fromkeys(r["command"] for r in per_mesh))
-    (RESULTS / f"{args.out}.json").write_text(json.dumps(recs + per_mesh, indent=1))
+    (RESULTS / f"{args.out}.json").write_text(_json_records(recs + per_mesh))
     md = render_learned(recs, command, args)
     (RESULTS / f"{args.out}.md").write_text(md)
     print(md)
@@ -808,7 +813,7 @@ def _write_boundary(per_mesh, args):
                                 n=len(meshes), unit="meshes where the boundary-trained ISING+MAG's transfer error is "
                                 "lower (paired)", command=cmd))
     out += _features_vs_learned(per_mesh)
-    (RESULTS / f"{args.out}.json").write_text(json.dumps(out + per_mesh, indent=1))
+    (RESULTS / f"{args.out}.json").write_text(_json_records(out + per_mesh))
     md = render_boundary(out, " ; ".join(dict.fromkeys(r["command"] for r in per_mesh)))
     (RESULTS / f"{args.out}.md").write_text(md)
     print(md)
@@ -847,7 +852,7 @@ def run_features(args, command, log):
     for name in VERTEX_FEATURES:
         lines.append(f"| `{name}` | " + " | ".join(f"{get[(c, name)]['mean']:.3f} ({get[(c, name)]['std']:.2g})"
                                                  for c in cats) + " |")
-    (RESULTS / f"{args.out}.json").write_text(json.dumps(recs, indent=1))
+    (RESULTS / f"{args.out}.json").write_text(_json_records(recs))
     (RESULTS / f"{args.out}.md").write_text("\n".join(lines + [""]))
     print("\n".join(lines))
 
@@ -1019,7 +1024,7 @@ def main(argv=None):
                 merged[(r["dataset"], r["method"], r["metric"])] = r
         recs = list(merged.values())
         commands = " ; ".join(dict.fromkeys(r["command"] for r in recs))
-        path.write_text(json.dumps(recs, indent=1))
+        path.write_text(_json_records(recs))
         (RESULTS / f"{args.out}.md").write_text(render_md(recs, args, commands))
         print(render_md(recs, args, commands))
         return
@@ -1027,7 +1032,7 @@ def main(argv=None):
     for cat in args.categories:
         rows, epoch_s, ps_epoch_s, n_ver = run_category(cat, args, log)
         recs += records_for(cat, rows, epoch_s, ps_epoch_s, n_ver, args, command)
-        path.write_text(json.dumps(recs, indent=1))  # partial results after each category
+        path.write_text(_json_records(recs))  # partial results after each category
         (RESULTS / f"{args.out}.md").write_text(render_md(recs, args, command))
     print(render_md(recs, args, command))
 
