@@ -33,7 +33,7 @@ class _SAIInference:
             for s in range(0, len(items), bs):  # batches of matrices
                 b = _Batch(items[s : s + bs], self._device, 1)
                 h = self._field(b).float() + offset
-                x = self._sample_with(b, h, 1, gen)[0]
+                x = self._sample_with(b.graph, h, 1, gen)[0]
                 ent = b.ent_batch
                 kept = torch.zeros(b.G, device=x.device).index_add_(0, ent, (x > 0).float())
                 frac.append(kept / torch.bincount(ent, minlength=b.G).clamp_min(1))
@@ -66,11 +66,11 @@ class _SAIInference:
         return 0.5 * (lo + hi)
 
     # ------------------------------------------------------------ inference
-    def _sample_with(self, b, h, n, gen):
-        """Sample a batch with a given generator (evaluation and calibration reuse one fixed stream)."""
-        J = self._couplings(b).float()
-        return GraphCouplings(b.graph, J, device=h.device).sample(h.detach(), n, int(self.n_sweeps), float(self.beta),
-                                                                  self.update, "random", gen)
+    def _sample_with(self, graph, h, n, gen):
+        """``n`` samples of ``graph`` (one matrix's entry graph or a batch's) in the field ``h``, drawn from ``gen``."""
+        J = float(self.coupling) * graph.weight.to(device=h.device, dtype=torch.float32)
+        return GraphCouplings(graph, J, device=h.device).sample(h.detach(), n, int(self.n_sweeps), float(self.beta),
+                                                                self.update, "random", gen)
 
     def _sample_items(self, b, h, n):
         """``n`` samples of every matrix of the batch ``b`` (field ``h``), each matrix from its own
@@ -84,10 +84,7 @@ class _SAIInference:
                 continue
             gen = stream_generator(self._seed, "evaluate", self._device,
                                    item_key(it.A.indptr, it.A.indices, it.A.data, it.rows, it.cols))
-            g = it.graph
-            J = float(self.coupling) * g.weight.to(device=h.device, dtype=torch.float32)
-            xs.append(GraphCouplings(g, J, device=h.device).sample(
-                h[off[i] : off[i + 1]].detach(), n, int(self.n_sweeps), float(self.beta), self.update, "random", gen))
+            xs.append(self._sample_with(it.graph, h[off[i] : off[i + 1]], n, gen))
         return torch.cat(xs, 1)
 
     def _fresh_generator(self):
