@@ -105,59 +105,77 @@ def _qcost(Q, u, w, V):
 
 
 @_njit
-def _heap_swap(hc, hi, a, b):
-    hc[a], hc[b] = hc[b], hc[a]
-    for j in range(4):
-        hi[a, j], hi[b, j] = hi[b, j], hi[a, j]
+def _before(c1, u1, w1, c2, u2, w2, lex):
+    """Entry ``(c1, u1, w1)`` before ``(c2, u2, w2)``: by cost, and with ``lex`` equal costs by ``(u, w)`` (an order
+    independent of rounding)."""
+    if c1 != c2 or not lex:
+        return c1 < c2
+    if u1 != u2:
+        return u1 < u2
+    return w1 < w2
 
 
 @_njit
-def _heap_less(hc, hi, a, b, lex):
-    """Entry ``a`` before ``b``: by cost, and with ``lex`` equal costs by ``(u, w)`` (an order independent of rounding)."""
-    if hc[a] != hc[b] or not lex:
-        return hc[a] < hc[b]
-    if hi[a, 0] != hi[b, 0]:
-        return hi[a, 0] < hi[b, 0]
-    return hi[a, 1] < hi[b, 1]
+def _heap_move(hc, hi, dst, src):
+    hc[dst] = hc[src]
+    hi[dst, 0], hi[dst, 1], hi[dst, 2], hi[dst, 3] = hi[src, 0], hi[src, 1], hi[src, 2], hi[src, 3]
+
+
+@_njit
+def _heap_reserve(hc, hi, size, extra):
+    """The heap arrays, grown (doubled) when ``size + extra`` entries would not fit."""
+    if size + extra <= hc.shape[0]:
+        return hc, hi
+    cap = max(2 * hc.shape[0], size + extra)
+    hc2 = np.empty(cap)
+    hi2 = np.empty((cap, 4), dtype=np.int64)
+    hc2[:size] = hc[:size]
+    hi2[:size] = hi[:size]
+    return hc2, hi2
 
 
 @_njit
 def _heap_push(hc, hi, size, c, u, w, su, sw, lex=False):
-    if size == hc.shape[0]:
-        hc2 = np.empty(2 * size)
-        hi2 = np.empty((2 * size, 4), dtype=np.int64)
-        hc2[:size] = hc
-        hi2[:size] = hi
-        hc, hi = hc2, hi2
+    """Push one entry (room for it reserved by :func:`_heap_reserve`); returns the new size.
+
+    Returns only the size: handing arrays back costs reference-count updates on every call.
+    """
     k = size
+    while k > 0:  # sift the hole up, then write the entry once
+        p = (k - 1) >> 1
+        if not _before(c, u, w, hc[p], hi[p, 0], hi[p, 1], lex):
+            break
+        _heap_move(hc, hi, k, p)
+        k = p
     hc[k] = c
     hi[k, 0], hi[k, 1], hi[k, 2], hi[k, 3] = u, w, su, sw
-    while k > 0:
-        p = (k - 1) >> 1
-        if not _heap_less(hc, hi, k, p, lex):
-            break
-        _heap_swap(hc, hi, p, k)
-        k = p
-    return hc, hi, size + 1
+    return size + 1
 
 
 @_njit
 def _heap_pop(hc, hi, size, lex=False):
-    """Move the minimum to slot ``size - 1`` and restore the heap on the rest."""
+    """Move the minimum to slot ``size - 1`` and restore the heap on the rest (the last entry sifts down from the
+    root; the same arrangement as swapping it there)."""
     last = size - 1
-    _heap_swap(hc, hi, 0, last)
+    rc, r0, r1, r2, r3 = hc[0], hi[0, 0], hi[0, 1], hi[0, 2], hi[0, 3]
+    xc, x0, x1, x2, x3 = hc[last], hi[last, 0], hi[last, 1], hi[last, 2], hi[last, 3]
     k = 0
     while True:
         lft = 2 * k + 1
         if lft >= last:
             break
         m = lft
-        if lft + 1 < last and _heap_less(hc, hi, lft + 1, lft, lex):
+        if lft + 1 < last and _before(hc[lft + 1], hi[lft + 1, 0], hi[lft + 1, 1], hc[lft], hi[lft, 0], hi[lft, 1],
+                                      lex):
             m = lft + 1
-        if not _heap_less(hc, hi, m, k, lex):
+        if not _before(hc[m], hi[m, 0], hi[m, 1], xc, x0, x1, lex):
             break
-        _heap_swap(hc, hi, k, m)
+        _heap_move(hc, hi, k, m)
         k = m
+    hc[k] = xc
+    hi[k, 0], hi[k, 1], hi[k, 2], hi[k, 3] = x0, x1, x2, x3
+    hc[last] = rc
+    hi[last, 0], hi[last, 1], hi[last, 2], hi[last, 3] = r0, r1, r2, r3
     return last
 
 
@@ -186,40 +204,41 @@ def _faces_of(v, head, tail, nxt, F, face_alive, out):
 
 
 @_njit
-def _ring(v, faces, nf, F, out):
-    """Distinct neighbours of ``v`` over its ``nf`` faces into ``out``. Returns the count."""
+def _ring(v, faces, nf, F, out, seen):
+    """Distinct neighbours of ``v`` over its ``nf`` faces into ``out``, in first-seen order. Returns the count.
+
+    ``seen`` (n,) bool is all False on entry and on return (O(ring) marks, no pairwise search).
+    """
     cnt = 0
     for i in range(nf):
         f = faces[i]
         for k in range(3):
             x = F[f, k]
-            if x == v:
-                continue
-            seen = False
-            for j in range(cnt):
-                if out[j] == x:
-                    seen = True
-                    break
-            if not seen:
+            if x != v and not seen[x]:
+                seen[x] = True
                 out[cnt] = x
                 cnt += 1
+    for j in range(cnt):
+        seen[out[j]] = False
     return cnt
 
 
 @_njit
-def _admissible(u, w, V, F, fu, nfu, ru, nru, rw, nrw, min_cos, check_link, check_flip):
+def _admissible(u, w, V, F, fu, nfu, ru, nru, rw, nrw, min_cos, check_link, check_flip, seen):
     if check_link:
         shared = 0
         for i in range(nfu):
             f = fu[i]
             if F[f, 0] == w or F[f, 1] == w or F[f, 2] == w:
                 shared += 1
-        common = 0
         for i in range(nru):
-            for j in range(nrw):
-                if ru[i] == rw[j]:
-                    common += 1
-                    break
+            seen[ru[i]] = True
+        common = 0
+        for j in range(nrw):
+            if seen[rw[j]]:
+                common += 1
+        for i in range(nru):
+            seen[ru[i]] = False
         if common != shared:
             return False
         if nru <= 3 and nrw <= 3:  # a tetrahedron would fold flat
@@ -269,11 +288,11 @@ def _loop_state(V, F, n_edges):
     hc = np.empty(max(16, 4 * n_edges))
     return (F, Q, np.ones(m, dtype=np.bool_), np.ones(n, dtype=np.bool_), np.zeros(n, dtype=np.int64), head, tail,
             nxt, np.empty(m, dtype=np.int64), np.empty(m, dtype=np.int64), np.empty(n, dtype=np.int64),
-            np.empty(n, dtype=np.int64), hc, np.empty((hc.shape[0], 4), dtype=np.int64))
+            np.empty(n, dtype=np.int64), np.zeros(n, dtype=np.bool_), hc, np.empty((hc.shape[0], 4), dtype=np.int64))
 
 
 @_njit
-def _try_collapse(u, w, V, F, Q, face_alive, alive, head, tail, nxt, fu, fw, ru, rw, min_cos, check_link,
+def _try_collapse(u, w, V, F, Q, face_alive, alive, head, tail, nxt, fu, fw, ru, rw, seen, min_cos, check_link,
                   check_flip):
     """Collapse ``u -> w`` if the edge exists and the collapse is admissible; returns whether it was made.
 
@@ -283,9 +302,9 @@ def _try_collapse(u, w, V, F, Q, face_alive, alive, head, tail, nxt, fu, fw, ru,
     (0 when nothing was collapsed).
     """
     nfu = _faces_of(u, head, tail, nxt, F, face_alive, fu)
-    nru = _ring(u, fu, nfu, F, ru)
+    nru = _ring(u, fu, nfu, F, ru, seen)
     nfw = _faces_of(w, head, tail, nxt, F, face_alive, fw)
-    nrw = _ring(w, fw, nfw, F, rw)
+    nrw = _ring(w, fw, nfw, F, rw, seen)
     adjacent = False
     for j in range(nru):
         if ru[j] == w:
@@ -293,7 +312,7 @@ def _try_collapse(u, w, V, F, Q, face_alive, alive, head, tail, nxt, fu, fw, ru,
             break
     if not adjacent:
         return 0
-    if not _admissible(u, w, V, F, fu, nfu, ru, nru, rw, nrw, min_cos, check_link, check_flip):
+    if not _admissible(u, w, V, F, fu, nfu, ru, nru, rw, nrw, min_cos, check_link, check_flip, seen):
         return 0
     for i in range(nfu):
         f = fu[i]
@@ -314,33 +333,13 @@ def _try_collapse(u, w, V, F, Q, face_alive, alive, head, tail, nxt, fu, fw, ru,
     Q[w] += Q[u]
     alive[u] = False
     nfw = _faces_of(w, head, tail, nxt, F, face_alive, fw)
-    return _ring(w, fw, nfw, F, rw) + 1
-
-
-@_njit
-def _pop_collapse(hc, hi, size, lex, V, F, Q, face_alive, alive, version, head, tail, nxt, fu, fw, ru, rw, min_cos,
-                  check_link, check_flip):
-    """Pop the cheapest queued collapse ``u -> w`` and make it if it is current and admissible.
-
-    Returns ``(size, u, w, nrw)``: ``nrw`` is the ring size of ``w`` after
-    the collapse (ring in ``rw``, ``w``'s version bumped), -1 when nothing
-    was collapsed.
-    """
-    size = _heap_pop(hc, hi, size, lex)
-    u, w, su, sw = hi[size, 0], hi[size, 1], hi[size, 2], hi[size, 3]
-    if not (alive[u] and alive[w]) or version[u] != su or version[w] != sw:
-        return size, u, w, -1
-    nrw = _try_collapse(u, w, V, F, Q, face_alive, alive, head, tail, nxt, fu, fw, ru, rw, min_cos, check_link,
-                        check_flip) - 1
-    if nrw >= 0:
-        version[w] += 1
-    return size, u, w, nrw
+    return _ring(w, fw, nfw, F, rw, seen) + 1
 
 
 @_njit
 def _collapse_loop(V, F, keep, eu, ev, min_cos):
     n = V.shape[0]
-    F, Q, face_alive, alive, version, head, tail, nxt, fu, fw, ru, rw, hc, hi = _loop_state(V, F, len(eu))
+    F, Q, face_alive, alive, version, head, tail, nxt, fu, fw, ru, rw, seen, hc, hi = _loop_state(V, F, len(eu))
     parent = np.arange(n)
     per_pass = np.zeros(3, dtype=np.int64)
     remaining = 0
@@ -354,35 +353,44 @@ def _collapse_loop(V, F, keep, eu, ev, min_cos):
         check_link = pas < 2
         size = 0
         if pas == 0:
+            hc, hi = _heap_reserve(hc, hi, 0, 2 * len(eu))
             for i in range(len(eu)):
                 a, b = eu[i], ev[i]
                 if not keep[a]:
-                    hc, hi, size = _heap_push(hc, hi, size, _qcost(Q, a, b, V), a, b, 0, 0)
+                    size = _heap_push(hc, hi, size, _qcost(Q, a, b, V), a, b, 0, 0)
                 if not keep[b]:
-                    hc, hi, size = _heap_push(hc, hi, size, _qcost(Q, b, a, V), b, a, 0, 0)
+                    size = _heap_push(hc, hi, size, _qcost(Q, b, a, V), b, a, 0, 0)
         else:
             for u in range(n):
                 if keep[u] or not alive[u]:
                     continue
                 nf = _faces_of(u, head, tail, nxt, F, face_alive, fu)
-                nr = _ring(u, fu, nf, F, ru)
+                nr = _ring(u, fu, nf, F, ru, seen)
+                hc, hi = _heap_reserve(hc, hi, size, nr)
                 for j in range(nr):
                     x = ru[j]
-                    hc, hi, size = _heap_push(hc, hi, size, _qcost(Q, u, x, V), u, x, version[u], version[x])
+                    size = _heap_push(hc, hi, size, _qcost(Q, u, x, V), u, x, version[u], version[x])
         while size > 0:
-            size, u, w, nrw = _pop_collapse(hc, hi, size, False, V, F, Q, face_alive, alive, version, head, tail, nxt,
-                                            fu, fw, ru, rw, min_cos, check_link, check_flip)
+            # pop; the staleness check stays here (a call per queued entry would pass every array)
+            size = _heap_pop(hc, hi, size)
+            u, w = hi[size, 0], hi[size, 1]
+            if not (alive[u] and alive[w]) or version[u] != hi[size, 2] or version[w] != hi[size, 3]:
+                continue
+            nrw = _try_collapse(u, w, V, F, Q, face_alive, alive, head, tail, nxt, fu, fw, ru, rw, seen, min_cos,
+                                check_link, check_flip) - 1
             if nrw < 0:
                 continue
+            version[w] += 1
             parent[u] = w
             remaining -= 1
             per_pass[pas] += 1
+            hc, hi = _heap_reserve(hc, hi, size, 2 * nrw)
             for j in range(nrw):
                 x = rw[j]
                 if not keep[x]:
-                    hc, hi, size = _heap_push(hc, hi, size, _qcost(Q, x, w, V), x, w, version[x], version[w])
+                    size = _heap_push(hc, hi, size, _qcost(Q, x, w, V), x, w, version[x], version[w])
                 if not keep[w]:
-                    hc, hi, size = _heap_push(hc, hi, size, _qcost(Q, w, x, V), w, x, version[w], version[x])
+                    size = _heap_push(hc, hi, size, _qcost(Q, w, x, V), w, x, version[w], version[x])
     return F, face_alive, parent, per_pass
 
 
@@ -403,7 +411,7 @@ def _removal_loop(V, F, eu, ev, min_cos, stop, tol, max_passes):
     in the next pass, until a pass removes nothing (or ``max_passes``).
     """
     n = V.shape[0]
-    F, Q, face_alive, alive, version, head, tail, nxt, fu, fw, ru, rw, hc, hi = _loop_state(V, F, len(eu))
+    F, Q, face_alive, alive, version, head, tail, nxt, fu, fw, ru, rw, seen, hc, hi = _loop_state(V, F, len(eu))
     step = np.full(n, -1, dtype=np.int64)
     remaining = n
     t = 0
@@ -412,35 +420,40 @@ def _removal_loop(V, F, eu, ev, min_cos, stop, tol, max_passes):
             break
         size = 0
         if pas == 0:
+            hc, hi = _heap_reserve(hc, hi, 0, 2 * len(eu))
             for i in range(len(eu)):
                 a, b = eu[i], ev[i]
-                hc, hi, size = _heap_push(hc, hi, size, _snapped_cost(Q, a, b, V, tol), a, b, 0, 0, True)
-                hc, hi, size = _heap_push(hc, hi, size, _snapped_cost(Q, b, a, V, tol), b, a, 0, 0, True)
+                size = _heap_push(hc, hi, size, _snapped_cost(Q, a, b, V, tol), a, b, 0, 0, True)
+                size = _heap_push(hc, hi, size, _snapped_cost(Q, b, a, V, tol), b, a, 0, 0, True)
         else:
             for u in range(n):
                 if not alive[u]:
                     continue
                 nf = _faces_of(u, head, tail, nxt, F, face_alive, fu)
-                nr = _ring(u, fu, nf, F, ru)
+                nr = _ring(u, fu, nf, F, ru, seen)
+                hc, hi = _heap_reserve(hc, hi, size, nr)
                 for j in range(nr):
                     x = ru[j]
-                    hc, hi, size = _heap_push(hc, hi, size, _snapped_cost(Q, u, x, V, tol), u, x, version[u],
-                                              version[x], True)
+                    size = _heap_push(hc, hi, size, _snapped_cost(Q, u, x, V, tol), u, x, version[u], version[x], True)
         t0 = t
         while size > 0 and remaining > stop:
-            size, u, w, nrw = _pop_collapse(hc, hi, size, True, V, F, Q, face_alive, alive, version, head, tail, nxt,
-                                            fu, fw, ru, rw, min_cos, True, True)
+            size = _heap_pop(hc, hi, size, True)
+            u, w = hi[size, 0], hi[size, 1]
+            if not (alive[u] and alive[w]) or version[u] != hi[size, 2] or version[w] != hi[size, 3]:
+                continue
+            nrw = _try_collapse(u, w, V, F, Q, face_alive, alive, head, tail, nxt, fu, fw, ru, rw, seen, min_cos,
+                                True, True) - 1
             if nrw < 0:
                 continue
+            version[w] += 1
             step[u] = t
             t += 1
             remaining -= 1
+            hc, hi = _heap_reserve(hc, hi, size, 2 * nrw)
             for j in range(nrw):
                 x = rw[j]
-                hc, hi, size = _heap_push(hc, hi, size, _snapped_cost(Q, x, w, V, tol), x, w, version[x],
-                                          version[w], True)
-                hc, hi, size = _heap_push(hc, hi, size, _snapped_cost(Q, w, x, V, tol), w, x, version[w],
-                                          version[x], True)
+                size = _heap_push(hc, hi, size, _snapped_cost(Q, x, w, V, tol), x, w, version[x], version[w], True)
+                size = _heap_push(hc, hi, size, _snapped_cost(Q, w, x, V, tol), w, x, version[w], version[x], True)
         if t == t0:
             break
     return step, remaining
