@@ -10,7 +10,7 @@ from ._io import mesh_edges
 __all__ = ["mesh_graph"]
 
 
-def mesh_graph(vertices, faces, name=None):
+def mesh_graph(vertices, faces, name=None, *, edges=None):
     """A skising Graph of a triangle mesh: edges of the faces, ``pos``, ``data["faces"]``.
 
     Parameters
@@ -21,6 +21,8 @@ def mesh_graph(vertices, faces, name=None):
         Triangles (vertex indices), stored as ``data["faces"]``.
     name : str, optional
         Stored as ``data["name"]``.
+    edges : ndarray of shape (2, e), optional
+        ``mesh_edges(faces)`` when the caller already has it (not checked).
 
     Returns
     -------
@@ -34,7 +36,7 @@ def mesh_graph(vertices, faces, name=None):
     >>> square.num_nodes, square.edges.tolist()
     (4, [[0, 0, 1, 1, 2], [1, 2, 2, 3, 3]])
     """
-    g = as_graph(torch.as_tensor(mesh_edges(faces)), num_nodes=len(vertices), pos=vertices)
+    g = as_graph(torch.as_tensor(mesh_edges(faces) if edges is None else edges), num_nodes=len(vertices), pos=vertices)
     g.data["faces"] = faces
     if name is not None:
         g.data["name"] = str(name)

@@ -41,7 +41,7 @@ class _MeshItem:
         if not (np.isfinite(self.ell) and self.ell > 0):
             raise ValueError(f"{label}: mean edge length is {self.ell!r} (coincident vertices, or coordinates outside the "
                              "floating-point range); rescale the vertices")
-        self.graph = mesh_graph(V, F, name)
+        self.graph = mesh_graph(V, F, name, edges=self.edges)
         z = _curvature(V / self.ell, F)  # = curvature / ell^2, without under/overflow
         self.z = torch.as_tensor(np.log1p(z), dtype=torch.float32)[:, None]
         self.pos = torch.as_tensor(V / self.ell, dtype=torch.float32)
