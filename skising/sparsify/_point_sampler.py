@@ -44,6 +44,7 @@ from sklearn.utils._param_validation import Hidden, StrOptions
 from torch import nn
 
 from .._base import FRACTION
+from .._seeds import stream_seed
 from .._validation import check_int
 from ..sampling import IndependentSpins
 from ._sparsifier import MeshSparsifier
@@ -262,19 +263,24 @@ class PointSamplerSubsampler(MeshSparsifier):
     def select(self, mesh, n_draws=1):
         """Kept-vertex masks (n_draws, n_vertices) chosen as ``selection`` says.
 
-        A fresh random stream per call (like :meth:`sample`), so the result
-        is a function of the fitted state; ``"topk"`` repeats one mask.
+        The Gumbel noise comes from the mesh's own ``"sample"`` stream, seeded
+        by ``random_state`` and the mesh's content (like :meth:`sample`), so
+        the result is a function of the fitted state and that mesh, and
+        meshes of equal size get independent noise; ``"topk"`` repeats one
+        mask.
         """
         self._check_fitted()
         n_draws = check_int(n_draws, "n_draws", low=1)
         if self.selection == "sample":
             return self.sample(mesh, n_draws)
-        s = 2.0 * float(self.beta) * self.field(mesh).astype(np.float64)
+        it = self._item(mesh)
+        s = 2.0 * float(self.beta) * self.field(it).astype(np.float64)
         n = len(s)
         k = int(min(max(round(float(self._fraction) * n), 1), n))
         s = np.broadcast_to(s, (n_draws, n))
         if self.selection == "gumbel":
-            s = s + np.random.default_rng(self._seed + 3).gumbel(size=(n_draws, n))
+            rng = np.random.default_rng(stream_seed(self._seed, "sample", self._item_key(it)))
+            s = s + rng.gumbel(size=(n_draws, n))
         idx = np.argsort(-s, axis=1, kind="stable")[:, :k]
         keep = np.zeros((n_draws, n), dtype=bool)
         np.put_along_axis(keep, idx, True, axis=1)

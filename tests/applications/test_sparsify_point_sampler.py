@@ -92,6 +92,19 @@ def test_point_sampler_manners(bunny):
     assert est.score([bunny]) < 0
 
 
+def test_gumbel_noise_is_keyed_on_the_mesh(bunny):
+    """Equal-size meshes get independent Gumbel noise; a mesh's mask does not depend on the list it sits in."""
+    V, F = bunny
+    est = PointSamplerSubsampler(max_epochs=0, random_state=0, field_model=DevConvMeshField(8)).fit([bunny])
+    scaled = (2.0 * V, F)  # same size, same (scale-invariant) field, other content
+    np.testing.assert_allclose(est.field(scaled), est.field(bunny), atol=1e-5)
+    a, b = est.transform(bunny), est.transform(scaled)
+    assert (a != b).any()
+    masks = est.transform([scaled, bunny])
+    np.testing.assert_array_equal(masks[0], b)
+    np.testing.assert_array_equal(masks[1], a)
+
+
 def test_val_meshes_select_best_epoch_and_clipping(bunny):
     est = MeshSparsifier(field_model=InvariantMeshField, max_epochs=3, n_samples=2, n_sweeps=2, lr=1e-2,
                          max_grad_norm=0.5, random_state=0)
