@@ -432,9 +432,43 @@ def _collapse_loop(V, F, keep, eu, ev, min_cos):
 
 
 @_njit
-def _snapped_cost(Q, u, w, V, tol):
+def _quality(V, a, b, c):
+    """Triangle quality ``|(b - a) x (c - a)| / longest edge^2`` (MeshLab's; equilateral 0.87, degenerate 0)."""
+    x, y, z = _normal(V, a, b, c)
+    d = 0.0
+    for p, q in ((a, b), (a, c), (b, c)):
+        dx, dy, dz = V[p, 0] - V[q, 0], V[p, 1] - V[q, 1], V[p, 2] - V[q, 2]
+        d = max(d, dx * dx + dy * dy + dz * dz)
+    return np.sqrt(x * x + y * y + z * z) / d if d > 0.0 else 0.0
+
+
+@_njit
+def _min_quality(u, w, V, F, head, tail, nxt, face_alive, buf):
+    """Smallest quality among the faces around ``u -> w`` after it: ``u``'s faces moved to ``w`` and ``w``'s other
+    faces (the faces MeshLab's priority looks at)."""
+    mq = np.inf
+    nf = _faces_of(u, head, tail, nxt, F, face_alive, buf)
+    for i in range(nf):
+        a, b, c = F[buf[i], 0], F[buf[i], 1], F[buf[i], 2]
+        if a != w and b != w and c != w:
+            mq = min(mq, _quality(V, w if a == u else a, w if b == u else b, w if c == u else c))
+    nf = _faces_of(w, head, tail, nxt, F, face_alive, buf)
+    for i in range(nf):
+        a, b, c = F[buf[i], 0], F[buf[i], 1], F[buf[i], 2]
+        if a != u and b != u and c != u:
+            mq = min(mq, _quality(V, a, b, c))
+    return mq
+
+
+@_njit
+def _order_cost(Q, u, w, V, tol, F, head, tail, nxt, face_alive, buf):
+    """Priority of ``u -> w`` in the removal order: the quadric error, and for a flat collapse (error at most
+    ``tol``) ``tol / min(q, 0.3)`` with ``q`` the worst face quality it leaves (MeshLab's quality threshold), so
+    flat regions are thinned keeping triangles well shaped rather than in vertex-index order."""
     c = _qcost(Q, u, w, V)
-    return 0.0 if c <= tol else c
+    if c > tol:
+        return c
+    return tol / max(min(_min_quality(u, w, V, F, head, tail, nxt, face_alive, buf), 0.3), 1e-12)
 
 
 @_njit
@@ -442,13 +476,15 @@ def _removal_loop(V, F, eu, ev, min_cos, stop, tol, max_passes):
     """Greedy half-edge collapses of any vertex, cheapest first, until ``stop`` vertices are left.
 
     Returns the collapse step of every vertex (-1: never removed) and the
-    number of vertices left. Costs at most ``tol`` count as 0 and equal
-    costs go in ``(u, w)`` order, so flat regions do not depend on rounding.
+    number of vertices left. Costs at most ``tol`` are flat (see
+    :func:`_order_cost`) and equal costs go in ``(u, w)`` order, so flat
+    regions do not depend on rounding.
     A pass ends when the queue is empty; rejected collapses are queued again
     in the next pass, until a pass removes nothing (or ``max_passes``).
     """
     n = V.shape[0]
     F, Q, face_alive, alive, version, head, tail, nxt, fu, fw, ru, rw, seen, hc, hi = _loop_state(V, F, len(eu))
+    qbuf = np.empty(F.shape[0], dtype=np.int64)
     step = np.full(n, -1, dtype=np.int64)
     remaining = n
     t = 0
@@ -463,9 +499,10 @@ def _removal_loop(V, F, eu, ev, min_cos, stop, tol, max_passes):
             hc, hi = _heap_reserve(hc, hi, 0, 2 * len(eu))
             for i in range(len(eu)):
                 a, b = eu[i], ev[i]
-                hc[size], hi[size, 0], hi[size, 1], hi[size, 2], hi[size, 3] = _snapped_cost(Q, a, b, V, tol), a, b, 0, 0
-                hc[size + 1], hi[size + 1, 0], hi[size + 1, 1] = _snapped_cost(Q, b, a, V, tol), b, a
-                hi[size + 1, 2], hi[size + 1, 3] = 0, 0
+                hc[size] = _order_cost(Q, a, b, V, tol, F, head, tail, nxt, face_alive, qbuf)
+                hc[size + 1] = _order_cost(Q, b, a, V, tol, F, head, tail, nxt, face_alive, qbuf)
+                hi[size, 0], hi[size, 1], hi[size, 2], hi[size, 3] = a, b, 0, 0
+                hi[size + 1, 0], hi[size + 1, 1], hi[size + 1, 2], hi[size + 1, 3] = b, a, 0, 0
                 size += 2
         else:
             for u in range(n):
@@ -476,7 +513,8 @@ def _removal_loop(V, F, eu, ev, min_cos, stop, tol, max_passes):
                 hc, hi = _heap_reserve(hc, hi, size, nr)
                 for j in range(nr):
                     x = ru[j]
-                    hc[size], hi[size, 0], hi[size, 1] = _snapped_cost(Q, u, x, V, tol), u, x
+                    hc[size] = _order_cost(Q, u, x, V, tol, F, head, tail, nxt, face_alive, qbuf)
+                    hi[size, 0], hi[size, 1] = u, x
                     hi[size, 2], hi[size, 3] = version[u], version[x]
                     size += 1
         _heapify(hc, hi, size, True)
@@ -503,8 +541,10 @@ def _removal_loop(V, F, eu, ev, min_cos, stop, tol, max_passes):
             hc, hi = _heap_reserve(hc, hi, size, 2 * nrw)
             for j in range(nrw):
                 x = rw[j]
-                size = _heap_push(hc, hi, size, _snapped_cost(Q, x, w, V, tol), x, w, version[x], version[w], True)
-                size = _heap_push(hc, hi, size, _snapped_cost(Q, w, x, V, tol), w, x, version[w], version[x], True)
+                c = _order_cost(Q, x, w, V, tol, F, head, tail, nxt, face_alive, qbuf)
+                size = _heap_push(hc, hi, size, c, x, w, version[x], version[w], True)
+                c = _order_cost(Q, w, x, V, tol, F, head, tail, nxt, face_alive, qbuf)
+                size = _heap_push(hc, hi, size, c, w, x, version[w], version[x], True)
         if t == t0:
             break
     return step, remaining
@@ -612,10 +652,14 @@ def qem_removal_order(mesh):
     never removed, exactly the vertices left by the same simplification
     stopped at ``k`` vertices: one ordering gives the greedy kept set of
     every budget. Costs are measured on the mesh centred and scaled to unit
-    mean edge length; costs below ``1e-10`` (flat regions) count as 0, and
-    equal costs are taken in vertex-index order. The ranks are invariant to
-    rotations, translations and uniform scaling, up to collapses whose costs
-    differ only by rounding.
+    mean edge length. A flat collapse (error at most ``1e-10``) costs
+    ``1e-10 / min(q, 0.3)``, with ``q`` the worst quality (twice the area
+    over the longest edge squared, as MeshLab's) among the faces around it
+    afterwards: flat regions are thinned keeping triangles well shaped, as
+    MeshLab's ``qualitythr=0.3`` does. Equal costs are taken in
+    vertex-index order. The ranks are invariant to rotations, translations
+    and uniform scaling, up to collapses whose costs differ only by
+    rounding.
 
     Parameters
     ----------

@@ -146,3 +146,21 @@ def test_prior_accepts_a_correction_without_the_score_column(bunny):
                         n_sweeps=2, random_state=0).fit([(V, F)])  # in_features=1: the curvature column only
     assert sp.field_model_.correction.in_features == 1
     assert sp.transform((V, F)).sum() == round(0.5 * len(V))
+
+
+def test_flat_regions_are_thinned_without_degenerate_faces():
+    """Zero-error collapses go by the worst face quality they leave (MeshLab's quality threshold), not by vertex
+    index: a flat grid thinned to a half or a quarter keeps no zero-area face (index order left some)."""
+    from skising.mesh._qem import _quality
+
+    m = 21
+    x, y = np.meshgrid(np.arange(m), np.arange(m), indexing="ij")
+    V = np.c_[x.ravel(), y.ravel(), np.zeros(m * m)].astype(np.float64)
+    idx = np.arange(m * m).reshape(m, m)
+    a, b, c, d = idx[:-1, :-1].ravel(), idx[1:, :-1].ravel(), idx[1:, 1:].ravel(), idx[:-1, 1:].ravel()
+    F = np.r_[np.c_[a, b, c], np.c_[a, c, d]]
+    rank = qem_removal_order((V, F))
+    for k in (len(V) // 2, len(V) // 4):
+        Vc, Fc = coarsen_mesh((V, F), rank >= len(V) - k)
+        q = np.array([_quality.py_func(Vc, *f) for f in Fc])
+        assert len(Fc) > 0 and q.min() > 1e-3
