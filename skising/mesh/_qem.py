@@ -461,13 +461,11 @@ def _min_quality(u, w, V, F, head, tail, nxt, face_alive, buf):
 
 
 @_njit
-def _order_cost(Q, u, w, V, tol, F, head, tail, nxt, face_alive, buf):
-    """Priority of ``u -> w`` in the removal order: the quadric error, and for a flat collapse (error at most
-    ``tol``) ``tol / min(q, 0.3)`` with ``q`` the worst face quality it leaves (MeshLab's quality threshold), so
-    flat regions are thinned keeping triangles well shaped rather than in vertex-index order."""
-    c = _qcost(Q, u, w, V)
-    if c > tol:
-        return c
+def _flat_cost(u, w, V, tol, F, head, tail, nxt, face_alive, buf):
+    """Priority of a flat collapse ``u -> w`` (quadric error at most ``tol``) in the removal order:
+    ``tol / min(q, 0.3)`` with ``q`` the worst face quality it leaves (MeshLab's quality threshold), so flat
+    regions are thinned keeping triangles well shaped rather than in vertex-index order. Called only for flat
+    collapses: a call passing arrays costs reference-count updates, so the common case stays in the loop."""
     return tol / max(min(_min_quality(u, w, V, F, head, tail, nxt, face_alive, buf), 0.3), 1e-12)
 
 
@@ -477,7 +475,7 @@ def _removal_loop(V, F, eu, ev, min_cos, stop, tol, max_passes):
 
     Returns the collapse step of every vertex (-1: never removed) and the
     number of vertices left. Costs at most ``tol`` are flat (see
-    :func:`_order_cost`) and equal costs go in ``(u, w)`` order, so flat
+    :func:`_flat_cost`) and equal costs go in ``(u, w)`` order, so flat
     regions do not depend on rounding.
     A pass ends when the queue is empty; rejected collapses are queued again
     in the next pass, until a pass removes nothing (or ``max_passes``).
@@ -499,8 +497,12 @@ def _removal_loop(V, F, eu, ev, min_cos, stop, tol, max_passes):
             hc, hi = _heap_reserve(hc, hi, 0, 2 * len(eu))
             for i in range(len(eu)):
                 a, b = eu[i], ev[i]
-                hc[size] = _order_cost(Q, a, b, V, tol, F, head, tail, nxt, face_alive, qbuf)
-                hc[size + 1] = _order_cost(Q, b, a, V, tol, F, head, tail, nxt, face_alive, qbuf)
+                hc[size] = _qcost(Q, a, b, V)
+                if hc[size] <= tol:
+                    hc[size] = _flat_cost(a, b, V, tol, F, head, tail, nxt, face_alive, qbuf)
+                hc[size + 1] = _qcost(Q, b, a, V)
+                if hc[size + 1] <= tol:
+                    hc[size + 1] = _flat_cost(b, a, V, tol, F, head, tail, nxt, face_alive, qbuf)
                 hi[size, 0], hi[size, 1], hi[size, 2], hi[size, 3] = a, b, 0, 0
                 hi[size + 1, 0], hi[size + 1, 1], hi[size + 1, 2], hi[size + 1, 3] = b, a, 0, 0
                 size += 2
@@ -513,7 +515,9 @@ def _removal_loop(V, F, eu, ev, min_cos, stop, tol, max_passes):
                 hc, hi = _heap_reserve(hc, hi, size, nr)
                 for j in range(nr):
                     x = ru[j]
-                    hc[size] = _order_cost(Q, u, x, V, tol, F, head, tail, nxt, face_alive, qbuf)
+                    hc[size] = _qcost(Q, u, x, V)
+                    if hc[size] <= tol:
+                        hc[size] = _flat_cost(u, x, V, tol, F, head, tail, nxt, face_alive, qbuf)
                     hi[size, 0], hi[size, 1] = u, x
                     hi[size, 2], hi[size, 3] = version[u], version[x]
                     size += 1
@@ -541,9 +545,13 @@ def _removal_loop(V, F, eu, ev, min_cos, stop, tol, max_passes):
             hc, hi = _heap_reserve(hc, hi, size, 2 * nrw)
             for j in range(nrw):
                 x = rw[j]
-                c = _order_cost(Q, x, w, V, tol, F, head, tail, nxt, face_alive, qbuf)
+                c = _qcost(Q, x, w, V)
+                if c <= tol:
+                    c = _flat_cost(x, w, V, tol, F, head, tail, nxt, face_alive, qbuf)
                 size = _heap_push(hc, hi, size, c, x, w, version[x], version[w], True)
-                c = _order_cost(Q, w, x, V, tol, F, head, tail, nxt, face_alive, qbuf)
+                c = _qcost(Q, w, x, V)
+                if c <= tol:
+                    c = _flat_cost(w, x, V, tol, F, head, tail, nxt, face_alive, qbuf)
                 size = _heap_push(hc, hi, size, c, w, x, version[w], version[x], True)
         if t == t0:
             break
