@@ -153,19 +153,14 @@ def _heap_push(hc, hi, size, c, u, w, su, sw, lex=False):
 
 
 @_njit
-def _heap_pop(hc, hi, size, lex=False):
-    """Move the minimum to slot ``size - 1`` and restore the heap on the rest (the last entry sifts down from the
-    root; the same arrangement as swapping it there)."""
-    last = size - 1
-    rc, r0, r1, r2, r3 = hc[0], hi[0, 0], hi[0, 1], hi[0, 2], hi[0, 3]
-    xc, x0, x1, x2, x3 = hc[last], hi[last, 0], hi[last, 1], hi[last, 2], hi[last, 3]
-    k = 0
+def _sift_down(hc, hi, k, size, xc, x0, x1, x2, x3, lex):
+    """Place entry ``x`` at the hole ``k`` of the heap's first ``size`` entries, moving smaller children up."""
     while True:
         lft = 2 * k + 1
-        if lft >= last:
+        if lft >= size:
             break
         m = lft
-        if lft + 1 < last and _before(hc[lft + 1], hi[lft + 1, 0], hi[lft + 1, 1], hc[lft], hi[lft, 0], hi[lft, 1],
+        if lft + 1 < size and _before(hc[lft + 1], hi[lft + 1, 0], hi[lft + 1, 1], hc[lft], hi[lft, 0], hi[lft, 1],
                                       lex):
             m = lft + 1
         if not _before(hc[m], hi[m, 0], hi[m, 1], xc, x0, x1, lex):
@@ -174,6 +169,15 @@ def _heap_pop(hc, hi, size, lex=False):
         k = m
     hc[k] = xc
     hi[k, 0], hi[k, 1], hi[k, 2], hi[k, 3] = x0, x1, x2, x3
+
+
+@_njit
+def _heap_pop(hc, hi, size, lex=False):
+    """Move the minimum to slot ``size - 1`` and restore the heap on the rest (the last entry sifts down from the
+    root; the same arrangement as swapping it there)."""
+    last = size - 1
+    rc, r0, r1, r2, r3 = hc[0], hi[0, 0], hi[0, 1], hi[0, 2], hi[0, 3]
+    _sift_down(hc, hi, 0, last, hc[last], hi[last, 0], hi[last, 1], hi[last, 2], hi[last, 3], lex)
     hc[last] = rc
     hi[last, 0], hi[last, 1], hi[last, 2], hi[last, 3] = r0, r1, r2, r3
     return last
@@ -182,23 +186,8 @@ def _heap_pop(hc, hi, size, lex=False):
 @_njit
 def _heapify(hc, hi, size, lex):
     """Restore the heap order of the first ``size`` entries in O(size) (sift every parent down, last first)."""
-    for k0 in range(size // 2 - 1, -1, -1):
-        xc, x0, x1, x2, x3 = hc[k0], hi[k0, 0], hi[k0, 1], hi[k0, 2], hi[k0, 3]
-        k = k0
-        while True:
-            lft = 2 * k + 1
-            if lft >= size:
-                break
-            m = lft
-            if lft + 1 < size and _before(hc[lft + 1], hi[lft + 1, 0], hi[lft + 1, 1], hc[lft], hi[lft, 0],
-                                          hi[lft, 1], lex):
-                m = lft + 1
-            if not _before(hc[m], hi[m, 0], hi[m, 1], xc, x0, x1, lex):
-                break
-            _heap_move(hc, hi, k, m)
-            k = m
-        hc[k] = xc
-        hi[k, 0], hi[k, 1], hi[k, 2], hi[k, 3] = x0, x1, x2, x3
+    for k in range(size // 2 - 1, -1, -1):
+        _sift_down(hc, hi, k, size, hc[k], hi[k, 0], hi[k, 1], hi[k, 2], hi[k, 3], lex)
 
 
 @_njit
