@@ -65,10 +65,29 @@ def _normal(V, a, b, c):
 
 
 @_njit
+def _add_plane(Q, v, nx, ny, nz, d):
+    Q[v, 0] += nx * nx
+    Q[v, 1] += nx * ny
+    Q[v, 2] += nx * nz
+    Q[v, 3] += nx * d
+    Q[v, 4] += ny * ny
+    Q[v, 5] += ny * nz
+    Q[v, 6] += ny * d
+    Q[v, 7] += nz * nz
+    Q[v, 8] += nz * d
+    Q[v, 9] += d * d
+
+
+@_njit
 def _face_quadrics(V, F):
+    """Unit-weight plane quadrics (n, 10): every face's plane at its corners, and at the ends of every boundary
+    edge (an edge of one face) the plane through the edge perpendicular to that face, so open boundaries keep
+    their shape (MeshLab's boundary quadrics at its default weight 1). Closed meshes have no boundary planes."""
     n = V.shape[0]
+    m = F.shape[0]
     Q = np.zeros((n, 10))
-    for f in range(F.shape[0]):
+    unit = np.zeros((m, 3))
+    for f in range(m):
         a, b, c = F[f, 0], F[f, 1], F[f, 2]
         nx, ny, nz = _normal(V, a, b, c)
         ln = np.sqrt(nx * nx + ny * ny + nz * nz)
@@ -77,18 +96,37 @@ def _face_quadrics(V, F):
         nx /= ln
         ny /= ln
         nz /= ln
+        unit[f, 0], unit[f, 1], unit[f, 2] = nx, ny, nz
         d = -(nx * V[a, 0] + ny * V[a, 1] + nz * V[a, 2])
         for v in (a, b, c):
-            Q[v, 0] += nx * nx
-            Q[v, 1] += nx * ny
-            Q[v, 2] += nx * nz
-            Q[v, 3] += nx * d
-            Q[v, 4] += ny * ny
-            Q[v, 5] += ny * nz
-            Q[v, 6] += ny * d
-            Q[v, 7] += nz * nz
-            Q[v, 8] += nz * d
-            Q[v, 9] += d * d
+            _add_plane(Q, v, nx, ny, nz, d)
+    # boundary edges: undirected edges of exactly one face
+    key = np.empty(3 * m, dtype=np.int64)
+    for h in range(3 * m):
+        a, b = F[h // 3, h % 3], F[h // 3, (h % 3 + 1) % 3]
+        key[h] = min(a, b) * n + max(a, b)
+    order = np.argsort(key, kind="mergesort")
+    i = 0
+    while i < 3 * m:
+        j = i + 1
+        while j < 3 * m and key[order[j]] == key[order[i]]:
+            j += 1
+        if j == i + 1:
+            h = order[i]
+            f = h // 3
+            a, b = F[f, h % 3], F[f, (h % 3 + 1) % 3]
+            ex, ey, ez = V[b, 0] - V[a, 0], V[b, 1] - V[a, 1], V[b, 2] - V[a, 2]
+            fx, fy, fz = unit[f, 0], unit[f, 1], unit[f, 2]
+            nx, ny, nz = fy * ez - fz * ey, fz * ex - fx * ez, fx * ey - fy * ex  # face normal x edge
+            ln = np.sqrt(nx * nx + ny * ny + nz * nz)
+            if ln > 0.0:
+                nx /= ln
+                ny /= ln
+                nz /= ln
+                d = -(nx * V[a, 0] + ny * V[a, 1] + nz * V[a, 2])
+                _add_plane(Q, a, nx, ny, nz, d)
+                _add_plane(Q, b, nx, ny, nz, d)
+        i = j
     return Q
 
 
@@ -452,9 +490,10 @@ def _min_quality(u, w, V, F, head, tail, nxt, face_alive, buf):
 @_njit
 def _flat_cost(u, w, V, tol, F, head, tail, nxt, face_alive, buf):
     """Priority of a flat collapse ``u -> w`` (quadric error at most ``tol``) in the removal order:
-    ``tol / min(q, 0.3)`` with ``q`` the worst face quality it leaves (MeshLab's quality threshold), so flat
-    regions are thinned keeping triangles well shaped rather than in vertex-index order. Called only for flat
-    collapses: a call passing arrays costs reference-count updates, so the common case stays in the loop."""
+    ``tol / min(q, 0.3)`` with ``q`` the worst face quality it leaves (MeshLab's priority with its quality
+    threshold), so flat collapses that leave slivers go after the others instead of in vertex-index order.
+    Called only for flat collapses: a call passing arrays costs reference-count updates, so the common case
+    stays in the loop."""
     return tol / max(min(_min_quality(u, w, V, F, head, tail, nxt, face_alive, buf), 0.3), 1e-12)
 
 
@@ -642,7 +681,9 @@ def qem_removal_order(mesh):
 
     Half-edge collapses ``u -> w`` (``u`` disappears, ``w`` stays where it
     is) are taken cheapest first by the quadric error of ``Q_u + Q_w`` at
-    ``w`` (unit-weight face-plane quadrics, as the ``"qem"`` coarsening),
+    ``w`` (unit-weight face-plane quadrics, plus at open boundaries the
+    planes through each boundary edge perpendicular to its face, as the
+    ``"qem"`` coarsening),
     each only when it keeps the surface a 2-manifold (link condition) and
     turns no face over, until no admissible collapse remains. The vertices
     with the ``k`` highest ranks are, for every ``k`` down to the vertices
@@ -652,8 +693,8 @@ def qem_removal_order(mesh):
     mean edge length. A flat collapse (error at most ``1e-10``) costs
     ``1e-10 / min(q, 0.3)``, with ``q`` the worst quality (twice the area
     over the longest edge squared, as MeshLab's) among the faces around it
-    afterwards: flat regions are thinned keeping triangles well shaped, as
-    MeshLab's ``qualitythr=0.3`` does. Equal costs are taken in
+    afterwards (MeshLab's priority with ``qualitythr=0.3``), so flat
+    collapses that leave slivers go after the others. Equal costs are taken in
     vertex-index order. The ranks are invariant to rotations, translations
     and uniform scaling, up to collapses whose costs differ only by
     rounding.
