@@ -10,11 +10,14 @@ held-out bust we show
 
 * top row: the learned field ``h``, the kept vertices of one sample, and the
   original mesh;
-* bottom row: the coarse meshes of RANDOM and ISING+MAG (both through the
-  quadric-ordered coarsening), and MeshLab's quadric edge collapse to the same
-  vertex count (``pymeshlab``, when installed; else ISING, zero field and
-  ``J = -1``), with their Table 5 distance (10 x mean vertex-to-surface
-  distance / mean edge length).
+* bottom row: the coarse meshes of RANDOM, of ISING+MAG with the paper's
+  learned field (``prior=None``), and of the default ``MeshSparsifier()``
+  (the Ising model in the field of a greedy quadric simplification's vertex
+  order, untrained; see ``doc/mesh.md``), all through the quadric-ordered
+  coarsening, and MeshLab's quadric edge collapse to the same vertex count
+  (``pymeshlab``, when installed; else ISING, zero field and ``J = -1``),
+  with their Table 5 distance (10 x mean vertex-to-surface distance / mean
+  edge length).
 
 Run ``python examples/plot_mesh_sparsify.py`` (about a minute or two on a
 laptop CPU); it writes ``doc/figures/mesh_sparsify.png``.
@@ -84,9 +87,11 @@ def main(argv=None):
     V, F = test.pos.numpy().astype(np.float64), test.data["faces"]
     h = est.field(test)
     k = int(est.transform(test).sum())
+    default = MeshSparsifier(random_state=0).fit(train)  # the QEM-order prior, nothing trained
     coarse = {
         "RANDOM": coarsen_mesh((V, F), np.random.default_rng(0).permutation(len(V)) < k),
-        "ISING+MAG": est.coarsen(test),
+        "ISING+MAG (learned field)": est.coarsen(test),
+        "default MeshSparsifier()": default.coarsen(test),
     }
     try:
         import pymeshlab
@@ -98,10 +103,10 @@ def main(argv=None):
     except ImportError:
         ising = ConstantFieldIsingSubsampler(0.5, field=0.0, coupling=-1.0, random_state=0).fit().transform(test)
         coarse["ISING"] = coarsen_mesh((V, F), ising)
-    fig = plt.figure(figsize=(10, 7.5))
-    ax = fig.add_subplot(2, 3, 1, projection="3d")
+    fig = plt.figure(figsize=(13, 7.5))
+    ax = fig.add_subplot(2, 4, 1, projection="3d")
     draw(ax, V, F, values=h - h.mean(), title="learned field h - mean(h) (red: kept more often)")
-    ax = fig.add_subplot(2, 3, 2, projection="3d")
+    ax = fig.add_subplot(2, 4, 2, projection="3d")
     draw(ax, V, F, title="kept vertices (ISING+MAG sample)")
     kept = est.transform(test)
     W = view(V)
@@ -110,12 +115,12 @@ def main(argv=None):
     np.add.at(vn, F.ravel(), np.repeat(fn, 3, axis=0))
     front = kept & (vn[:, 1] < 0)  # kept and facing the camera (which looks along +y)
     ax.scatter(W[front, 0], W[front, 1] - 0.01, W[front, 2], s=0.5, c="crimson", depthshade=False)
-    ax = fig.add_subplot(2, 3, 3, projection="3d")
+    ax = fig.add_subplot(2, 4, 3, projection="3d")
     draw(ax, V, F, title=f"original ({len(V)} vertices)")
     for j, (name, (Vc, Fc)) in enumerate(coarse.items()):
         d = vertex_to_mesh_distance((V, F), (Vc, Fc))
-        ax = fig.add_subplot(2, 3, 4 + j, projection="3d")
-        draw(ax, Vc, Fc, title=f"{name}: {len(Vc)} vertices, distance {d:.3f}")
+        ax = fig.add_subplot(2, 4, 5 + j, projection="3d")
+        draw(ax, Vc, Fc, title=f"{name}\n{len(Vc)} vertices, distance {d:.3f}")
         print(f"{name}: kept {len(Vc) / len(V):.4f}, table distance {d:.4f}, eq.21 "
               f"{vertex_to_mesh_distance((V, F), (Vc, Fc), 'eq21'):.4g}")
     fig.tight_layout()
