@@ -100,21 +100,30 @@ def _face_quadrics(V, F):
         d = -(nx * V[a, 0] + ny * V[a, 1] + nz * V[a, 2])
         for v in (a, b, c):
             _add_plane(Q, v, nx, ny, nz, d)
-    # boundary edges: undirected edges of exactly one face
-    key = np.empty(3 * m, dtype=np.int64)
+    # boundary edges: edges of exactly one face, counted in an open-addressing hash table of the undirected
+    # edges (O(faces); a sort cost as much as the whole quadric build)
+    cap = 16
+    while cap < 3 * m:  # 1.5 m undirected edges on a closed mesh: load at most 1/2
+        cap *= 2
+    keys = np.full(cap, -1, dtype=np.int64)
+    count = np.zeros(cap, dtype=np.int32)
     for h in range(3 * m):
         a, b = F[h // 3, h % 3], F[h // 3, (h % 3 + 1) % 3]
-        key[h] = min(a, b) * n + max(a, b)
-    order = np.argsort(key, kind="mergesort")
-    i = 0
-    while i < 3 * m:
-        j = i + 1
-        while j < 3 * m and key[order[j]] == key[order[i]]:
-            j += 1
-        if j == i + 1:
-            h = order[i]
-            f = h // 3
-            a, b = F[f, h % 3], F[f, (h % 3 + 1) % 3]
+        key = min(a, b) * n + max(a, b)
+        i = (key * 0x9E3779B1) & (cap - 1)
+        while keys[i] != key and keys[i] != -1:
+            i = (i + 1) & (cap - 1)
+        keys[i] = key
+        count[i] += 1
+    for f in range(m):
+        for k in range(3):
+            a, b = F[f, k], F[f, (k + 1) % 3]
+            key = min(a, b) * n + max(a, b)
+            i = (key * 0x9E3779B1) & (cap - 1)
+            while keys[i] != key:
+                i = (i + 1) & (cap - 1)
+            if count[i] != 1:
+                continue
             ex, ey, ez = V[b, 0] - V[a, 0], V[b, 1] - V[a, 1], V[b, 2] - V[a, 2]
             fx, fy, fz = unit[f, 0], unit[f, 1], unit[f, 2]
             nx, ny, nz = fy * ez - fz * ey, fz * ex - fx * ez, fx * ey - fy * ex  # face normal x edge
@@ -126,7 +135,6 @@ def _face_quadrics(V, F):
                 d = -(nx * V[a, 0] + ny * V[a, 1] + nz * V[a, 2])
                 _add_plane(Q, a, nx, ny, nz, d)
                 _add_plane(Q, b, nx, ny, nz, d)
-        i = j
     return Q
 
 
