@@ -44,6 +44,9 @@ Two more suites (``--suite``), beyond the paper:
   Writes ``results/<out>.{json,md}``; fold runs merge with ``--merge``.
 * ``features``: ROC AUC of each vertex input of the field network for the
   part-boundary vertices (no training).
+* ``open``: open meshes (the Stanford bunny scan, the armadillo and fandisk cut
+  open): the greedy order with and without the planes through open boundary
+  edges against MeshLab, at 50 % and 10 % of the vertices (no training).
 
 The simplifiers are benchmark-only dependencies
 (``pip install pymeshlab meshoptimizer fast-simplification``).
@@ -56,6 +59,7 @@ Usage::
     python benchmarks/bench_mesh.py --suite boundary --categories human --only-folds 0 \
         --features curvature qem_cost concavity --out mesh_boundary_human_f0
     python benchmarks/bench_mesh.py --suite features --out mesh_features
+    python benchmarks/bench_mesh.py --suite open --out mesh_open
 """
 
 from __future__ import annotations
@@ -857,6 +861,90 @@ def run_features(args, command, log):
     print("\n".join(lines))
 
 
+def _open_meshes():
+    """Open meshes: the Stanford bunny scan as shipped (holes at the base), and two closed meshes cut open by
+    removing the faces whose centroids lie in the lowest 20 % (armadillo, along y) / 30 % (fandisk, along z)."""
+    import pymeshlab
+
+    from skising.datasets._home import data_path
+
+    out = []
+    for name, fname, axis, pct in (("stanford-bunny", "stanford-bunny.obj", None, 0),
+                                   ("armadillo-cut", "armadillo.off", 1, 20), ("fandisk-cut", "fandisk.obj", 2, 30)):
+        ms = pymeshlab.MeshSet()
+        ms.load_new_mesh(str(data_path("meshes", fname)))
+        ms.meshing_remove_unreferenced_vertices()
+        ms.meshing_remove_duplicate_vertices()
+        V = ms.current_mesh().vertex_matrix().astype(np.float64)
+        F = ms.current_mesh().face_matrix().astype(np.int64)
+        if axis is not None:
+            c = V[F].mean(1)
+            F = F[c[:, axis] > np.percentile(c[:, axis], pct)]
+            used = np.unique(F)
+            remap = np.full(len(V), -1, dtype=np.int64)
+            remap[used] = np.arange(len(used))
+            V, F = V[used], remap[F]
+        out.append((name, V, F))
+    return out
+
+
+def run_open(args, command, log):
+    """Open meshes: the greedy order with and without the boundary-edge planes, against MeshLab, same budget."""
+    import pymeshlab
+
+    from skising.mesh import coarsen_mesh
+
+    dev = "cpu (2 shared cores)"
+    recs = []
+    for name, V, F in _open_meshes():  # loop over meshes
+        it = _MeshItem(V, F, name)
+        e = np.sort(np.r_[F[:, [0, 1]], F[:, [1, 2]], F[:, [2, 0]]], axis=1)
+        u, cnt = np.unique(e, axis=0, return_counts=True)
+        boundary = np.unique(u[cnt == 1])
+        for frac in (0.5, 0.1):
+            ms = pymeshlab.MeshSet()
+            ms.add_mesh(pymeshlab.Mesh(V, F))
+            ms.meshing_decimation_quadric_edge_collapse(targetperc=frac, optimalplacement=False)
+            k = ms.current_mesh().vertex_number()
+            rows = [("pymeshlab", {"faces": "own", "optimalplacement": False},
+                     (ms.current_mesh().vertex_matrix(), ms.current_mesh().face_matrix()))]
+            for bw in (1.0, 0.0):
+                rank = removal_rank(V, F, it.edges, boundary_weight=bw)[0]
+                rows.append(("QEM_ORDER", {"coarsening": "qem", "boundary_weight": bw},
+                             coarsen_mesh((V, F), rank >= len(V) - k)))
+            for method, params, (Vc, Fc) in rows:
+                d = _distance(V, np.asarray(Vc, dtype=np.float64), np.asarray(Fc, dtype=np.int64))[0]
+                p = dict(params, target_fraction=frac, n_kept=int(len(Vc)))
+                for metric, val, unit in (("vertex_to_mesh", _normalize(d, "table", it.ell),
+                                           "10 x mean distance / mean edge length"),
+                                          ("boundary_distance", float(d[boundary].mean() / it.ell),
+                                           "mean distance of the open-boundary vertices / mean edge length")):
+                    recs.append(dict(task="mesh", dataset=name, method=method, params=p, metric=metric,
+                                     mean=float(val), std=None, n=1, unit=unit, device=dev, command=command))
+        log(f"[{name}] {len(V)} vertices, {len(boundary)} on open boundaries")
+    lines = ["# Open meshes: the quadric order with and without boundary planes", "", f"Command: `{command}`", "",
+             "The greedy removal order (`skising.mesh.qem_removal_order`; `boundary_weight` 1: the planes through "
+             "open boundary edges, the default; 0: none) keeps MeshLab's vertex count, coarsened by "
+             "`coarsen_mesh(method=\"qem\")` (which has the boundary planes), against MeshLab's quadric edge "
+             "collapse (own faces, `optimalplacement=False`). `stanford-bunny`: the scan with its holes; "
+             "`armadillo-cut` / `fandisk-cut`: the closed meshes with the faces of the lowest 20 % / 30 % removed. "
+             "Distance: 10 x mean vertex-to-surface distance / mean edge length; boundary: mean distance of the "
+             "original open-boundary vertices to the coarse surface / mean edge length.", "",
+             "| mesh | kept | MeshLab | order, boundary planes | order, no boundary planes |", "|---|---|---|---|---|"]
+    get = {(r["dataset"], r["method"], r["params"].get("boundary_weight"), r["params"]["target_fraction"],
+            r["metric"]): r["mean"] for r in recs}
+    for name in dict.fromkeys(r["dataset"] for r in recs):
+        for frac in (0.5, 0.1):
+            cells = []
+            for key in (("pymeshlab", None), ("QEM_ORDER", 1.0), ("QEM_ORDER", 0.0)):
+                cells.append(f"{get[(name, *key, frac, 'vertex_to_mesh')]:.4f} "
+                             f"(boundary {get[(name, *key, frac, 'boundary_distance')]:.4f})")
+            lines.append(f"| {name} | {frac:.0%} | " + " | ".join(cells) + " |")
+    (RESULTS / f"{args.out}.json").write_text(_json_records(recs))
+    (RESULTS / f"{args.out}.md").write_text("\n".join(lines + [""]))
+    print("\n".join(lines))
+
+
 def _features_vs_learned(per_mesh):
     """The geometry-trained ISING+MAG of this suite (its --features) against the curvature-only ISING+MAG of
     results/mesh_learned.json on the same test meshes (same split, seeds and budget; another process)."""
@@ -974,7 +1062,7 @@ def main(argv=None):
                    help="boundary suite: weight of the transfer error (a fraction) in ISING+MAG's task loss")
     p.add_argument("--with-geometry", action=argparse.BooleanOptionalAction, default=True,
                    help="boundary suite: also train and evaluate the geometry-only ISING+MAG")
-    p.add_argument("--suite", choices=["table5", "coarsening", "learned", "boundary", "features"], default="table5",
+    p.add_argument("--suite", choices=["table5", "coarsening", "learned", "boundary", "features", "open"], default="table5",
                    help="table5: the paper's table; coarsening: the simplifiers' own faces vs our coarsenings of "
                         "their vertices (no training); learned: ISING+MAG through --coarsening vs the simplifiers")
     p.add_argument("--coarsening", choices=["nearest", "qem"], default="nearest",
@@ -1002,6 +1090,9 @@ def main(argv=None):
         return
     if args.suite == "features":
         run_features(args, command, log)
+        return
+    if args.suite == "open":
+        run_open(args, command, log)
         return
     suites = {"boundary": (run_boundary, _write_boundary, _boundary_label),
               "learned": (run_learned, _write_learned, _label)}

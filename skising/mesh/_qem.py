@@ -79,10 +79,11 @@ def _add_plane(Q, v, nx, ny, nz, d):
 
 
 @_njit
-def _face_quadrics(V, F):
+def _face_quadrics(V, F, boundary_weight=1.0):
     """Unit-weight plane quadrics (n, 10): every face's plane at its corners, and at the ends of every boundary
-    edge (an edge of one face) the plane through the edge perpendicular to that face, so open boundaries keep
-    their shape (MeshLab's boundary quadrics at its default weight 1). Closed meshes have no boundary planes."""
+    edge (an edge of one face) the plane through the edge perpendicular to that face, times ``boundary_weight``,
+    so open boundaries keep their shape (MeshLab's boundary quadrics; its default weight is 1). Closed meshes
+    have no boundary planes."""
     n = V.shape[0]
     m = F.shape[0]
     Q = np.zeros((n, 10))
@@ -100,6 +101,8 @@ def _face_quadrics(V, F):
         d = -(nx * V[a, 0] + ny * V[a, 1] + nz * V[a, 2])
         for v in (a, b, c):
             _add_plane(Q, v, nx, ny, nz, d)
+    if boundary_weight == 0.0:
+        return Q
     # boundary edges: edges of exactly one face, counted in an open-addressing hash table of the undirected
     # edges (O(faces); a sort cost as much as the whole quadric build)
     cap = 16
@@ -133,8 +136,9 @@ def _face_quadrics(V, F):
                 ny /= ln
                 nz /= ln
                 d = -(nx * V[a, 0] + ny * V[a, 1] + nz * V[a, 2])
-                _add_plane(Q, a, nx, ny, nz, d)
-                _add_plane(Q, b, nx, ny, nz, d)
+                r = np.sqrt(boundary_weight)
+                _add_plane(Q, a, r * nx, r * ny, r * nz, r * d)
+                _add_plane(Q, b, r * nx, r * ny, r * nz, r * d)
     return Q
 
 
@@ -350,12 +354,12 @@ def _vertex_face_lists(F, n):
 
 
 @_njit
-def _loop_state(V, F, n_edges):
+def _loop_state(V, F, n_edges, boundary_weight=1.0):
     """Working state of a collapse loop: a copy of ``F``, quadrics, liveness, versions, face lists, buffers, heap."""
     n = V.shape[0]
     m = F.shape[0]
     F = F.copy()
-    Q = _face_quadrics(V, F)
+    Q = _face_quadrics(V, F, boundary_weight)
     head, tail, nxt = _vertex_face_lists(F, n)
     hc = np.empty(max(16, 4 * n_edges))
     return (F, Q, np.ones(m, dtype=np.bool_), np.ones(n, dtype=np.bool_), np.zeros(n, dtype=np.int64), head, tail,
@@ -506,7 +510,7 @@ def _flat_cost(u, w, V, tol, F, head, tail, nxt, face_alive, buf):
 
 
 @_njit
-def _removal_loop(V, F, eu, ev, min_cos, stop, tol, max_passes):
+def _removal_loop(V, F, eu, ev, min_cos, stop, tol, max_passes, boundary_weight=1.0):
     """Greedy half-edge collapses of any vertex, cheapest first, until ``stop`` vertices are left.
 
     Returns the collapse step of every vertex (-1: never removed) and the
@@ -517,7 +521,7 @@ def _removal_loop(V, F, eu, ev, min_cos, stop, tol, max_passes):
     in the next pass, until a pass removes nothing (or ``max_passes``).
     """
     n = V.shape[0]
-    F, Q, face_alive, alive, version, head, tail, nxt, fu, fw, ru, rw, seen, hc, hi = _loop_state(V, F, len(eu))
+    F, Q, face_alive, alive, version, head, tail, nxt, fu, fw, ru, rw, seen, hc, hi = _loop_state(V, F, len(eu), boundary_weight)
     qbuf = np.empty(F.shape[0], dtype=np.int64)
     step = np.full(n, -1, dtype=np.int64)
     remaining = n
@@ -644,7 +648,7 @@ def qem_collapse(V, F, keep, edges, min_cos=0.0):
     return Fo, target
 
 
-def removal_rank(V, F, edges, stop=0, min_cos=0.0, max_passes=16):
+def removal_rank(V, F, edges, stop=0, min_cos=0.0, max_passes=16, boundary_weight=1.0):
     """Kernel of :func:`qem_removal_order` (trusts its input).
 
     Parameters
@@ -658,6 +662,9 @@ def removal_rank(V, F, edges, stop=0, min_cos=0.0, max_passes=16):
         Smallest admissible cosine between a moved face's old and new normal.
     max_passes : int, default=16
         Passes over the queue (each re-queues the collapses rejected before).
+    boundary_weight : float, default=1.0
+        Weight of the planes through open boundary edges (0: none; closed
+        meshes have none).
 
     Returns
     -------
@@ -677,7 +684,8 @@ def removal_rank(V, F, edges, stop=0, min_cos=0.0, max_passes=16):
         ell = 1.0
     Vn = (V - V.mean(0)) / ell  # costs in units of the mean edge length squared: one tolerance for every mesh
     step, n_left = _removal_loop(Vn, np.ascontiguousarray(F, dtype=np.int64), np.ascontiguousarray(u),
-                                 np.ascontiguousarray(w), float(min_cos), int(stop), 1e-10, int(max_passes))
+                                 np.ascontiguousarray(w), float(min_cos), int(stop), 1e-10, int(max_passes),
+                                 float(boundary_weight))
     key = np.where(step >= 0, step, n + np.arange(n))
     rank = np.empty(n, dtype=np.int64)
     rank[np.argsort(key, kind="stable")] = np.arange(n)
