@@ -47,6 +47,11 @@ Two more suites (``--suite``), beyond the paper:
 * ``open``: open meshes (the Stanford bunny scan, the armadillo and fandisk cut
   open): the greedy order with and without the planes through open boundary
   edges against MeshLab, at 50 % and 10 % of the vertices (no training).
+* ``needs``: what keeping the part boundaries takes. Labels known: the
+  ground-truth part-boundary vertices locked in the greedy order and in
+  meshoptimizer (``vertex_lock``). Labels unknown: a supervised boundary
+  probe (gradient boosting on multi-scale curvature inputs, trained per fold)
+  whose top vertices are locked instead. No field is trained.
 
 The simplifiers are benchmark-only dependencies
 (``pip install pymeshlab meshoptimizer fast-simplification``).
@@ -60,6 +65,7 @@ Usage::
         --features curvature qem_cost concavity --out mesh_boundary_human_f0
     python benchmarks/bench_mesh.py --suite features --out mesh_features
     python benchmarks/bench_mesh.py --suite open --out mesh_open
+    python benchmarks/bench_mesh.py --suite needs --out mesh_needs
 """
 
 from __future__ import annotations
@@ -699,7 +705,7 @@ BOUNDARY_METRICS = [("segmentation_transfer_error", 0, "% of the original area w
 
 def _task_row(item, Vc, Fc, keep=None):
     """(transfer error %, table distance, boundary recall, kept fraction) of one coarse mesh of ``item``."""
-    from skising.mesh._labels import part_boundary_vertices
+    from skising.mesh._labels import part_boundary_mask
     from skising.sparsify._sparsifier import mesh_task_losses
 
     if keep is None:  # a simplifier that moves vertices: query every original vertex
@@ -712,7 +718,7 @@ def _task_row(item, Vc, Fc, keep=None):
                                                                             len(Fc)), np.nan
         return 100 * te, geo, rec, len(Vc) / n
     geo, te = mesh_task_losses(item, keep, Vc, Fc)
-    b = part_boundary_vertices(item.F, item.labels, item.num_nodes)
+    b = part_boundary_mask(item.F, item.labels, item.num_nodes)
     return 100 * te, geo, keep[b].mean(), keep.mean()
 
 
@@ -828,7 +834,7 @@ def run_features(args, command, log):
     from sklearn.metrics import roc_auc_score
 
     from skising.mesh._features import VERTEX_FEATURES, vertex_features
-    from skising.mesh._labels import part_boundary_vertices
+    from skising.mesh._labels import part_boundary_mask
 
     dev = "cpu (2 shared cores, torch 1 thread)"
     recs, lines = [], []
@@ -837,7 +843,7 @@ def run_features(args, command, log):
         for g in load_psb(cat, segmentation=True):  # loop over meshes
             it = _MeshItem(g.pos.numpy().astype(np.float64), g.data["faces"], g.data["name"])
             x = vertex_features(it.V / it.ell, it.F, it.edges, VERTEX_FEATURES)
-            b = part_boundary_vertices(it.F, g.data["face_labels"], it.num_nodes)
+            b = part_boundary_mask(it.F, g.data["face_labels"], it.num_nodes)
             auc.append([roc_auc_score(b, x[:, j]) for j in range(x.shape[1])])
         auc = np.asarray(auc)
         for j, name in enumerate(VERTEX_FEATURES):
@@ -857,6 +863,161 @@ def run_features(args, command, log):
         lines.append(f"| `{name}` | " + " | ".join(f"{get[(c, name)]['mean']:.3f} ({get[(c, name)]['std']:.2g})"
                                                  for c in cats) + " |")
     (RESULTS / f"{args.out}.json").write_text(_json_records(recs))
+    (RESULTS / f"{args.out}.md").write_text("\n".join(lines + [""]))
+    print("\n".join(lines))
+
+
+# --------------------------------------------------------------------------- what the part-boundary task needs
+def _meshopt_locked(item, k, lock):
+    """meshoptimizer's ``simplifyWithAttributes`` with ``vertex_lock`` (no attributes), at ``k`` vertices.
+
+    The Python binding leaves this function's ctypes signature unset (a float argument then fails to convert),
+    so it is set here from meshoptimizer.h.
+    """
+    import ctypes
+
+    import meshoptimizer.simplifier as ms
+
+    P, size = ctypes.POINTER, ctypes.c_size_t
+    fn = ms.lib.meshopt_simplifyWithAttributes
+    fn.argtypes = [P(ctypes.c_uint), P(ctypes.c_uint), size, P(ctypes.c_float), size, size, P(ctypes.c_float), size,
+                   P(ctypes.c_float), size, P(ctypes.c_ubyte), size, ctypes.c_float, ctypes.c_uint, P(ctypes.c_float)]
+    fn.restype = size
+    dest = np.zeros(item.F.size, dtype=np.uint32)
+    n = item.num_nodes
+    cnt, t = _timed(lambda: ms.simplify_with_attributes(
+        dest, item.F.astype(np.uint32).ravel(), item.V.astype(np.float32), np.zeros((n, 1), np.float32),
+        np.zeros(1, np.float32), vertex_lock=lock.astype(np.uint8), target_index_count=3 * (2 * k - 4),
+        target_error=1.0))
+    Fo = dest[:cnt].reshape(-1, 3).astype(np.int64)
+    keep = np.zeros(n, dtype=bool)
+    keep[Fo.ravel()] = True
+    return item.V[keep], (np.cumsum(keep) - 1)[Fo], keep, t
+
+
+PROBE_SCALES = (1, 4, 16, 64, 256)
+
+
+def _probe_features(item):
+    """Vertex inputs of the boundary probe (n, 16): the field's 3 inputs, the mean curvature diffused to 5 scales
+    (value and difference to the previous scale) and the absolute principal-axis coordinates / their extent."""
+    import scipy.sparse as sp
+    from scipy.sparse.linalg import splu
+
+    from skising.mesh._features import VERTEX_FEATURES, _vertex_normals, vertex_features
+    from skising.mesh._labels import face_areas
+    from skising.mesh._laplacian import _cotangent_laplacian
+
+    V, F = item.V / item.ell, item.F
+    L = _cotangent_laplacian(V, F).tocsc()
+    mass = np.bincount(F.ravel(), np.repeat(face_areas(V, F) / 3, 3), len(V))
+    H = np.clip(np.einsum("ij,ij->i", L @ V, _vertex_normals(V, F)) / np.maximum(mass, 1e-12), -5, 5)
+    cols, prev = [vertex_features(V, F, item.edges, VERTEX_FEATURES)], H
+    for t in PROBE_SCALES:  # loop over 5 diffusion scales: (M + tL) u = M H
+        u = splu((sp.diags(mass) + t * L).tocsc()).solve(mass * H)
+        cols.append(np.stack([u, u - prev], 1))
+        prev = u
+    P = V - V.mean(0)
+    C = np.abs(P @ np.linalg.eigh(P.T @ P)[1])
+    cols.append(C / np.maximum(C.max(0), 1e-12))
+    return np.concatenate(cols, 1)
+
+
+def run_needs(args, command, log):
+    """What keeping the part boundaries takes: the ground-truth boundary vertices locked (labels known) against a
+    boundary classifier trained per fold (labels unknown), both inside the quadric order, with the simplifiers."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import KFold
+
+    from skising.mesh._labels import part_boundary_mask
+
+    dev = "cpu (2 shared cores, 1 thread)"
+    recs = []
+    for cat in args.categories:
+        graphs = load_psb(cat, segmentation=True)
+        items = [_MeshItem(g.pos.numpy().astype(np.float64), g.data["faces"], g.data["name"]).set_labels(
+            g.data["face_labels"]) for g in graphs]
+        X = [_probe_features(it) for it in items]
+        y = [part_boundary_mask(it.F, it.labels, it.num_nodes) for it in items]
+        for fold, (tr, te) in enumerate(KFold(n_splits=args.folds, shuffle=True, random_state=0).split(items)):
+            clf = HistGradientBoostingClassifier(max_iter=200, random_state=fold).fit(
+                np.concatenate([X[i] for i in tr]), np.concatenate([y[i] for i in tr]))
+            frac = float(np.mean([y[i].mean() for i in tr]))
+            for i in te:
+                it, b, n = items[i], y[i], items[i].num_nodes
+                peers = peer_meshes(it, int(round(0.5 * n)))
+                k = int(peers["pymeshlab"][2].sum())
+                p = clf.predict_proba(X[i])[:, 1]
+                rank = removal_rank(it.V, it.F, it.edges)[0]
+                rows = {("pymeshlab", "none"): _task_row(it, *peers["pymeshlab"][:2]),
+                        ("meshoptimizer", "none"): _task_row(it, *peers["meshoptimizer"][:2]),
+                        ("meshoptimizer", "ground truth"): _task_row(it, *_meshopt_locked(it, k, b)[:2])}
+                for how, lock in [("none", np.zeros(n, bool)), ("ground truth", b),
+                                  ("predicted 1x", np.isin(np.arange(n), np.argsort(-p)[:int(frac * n)])),
+                                  ("predicted 3x", np.isin(np.arange(n), np.argsort(-p)[:int(3 * frac * n)]))]:
+                    r = rank if how == "none" else removal_rank(it.V, it.F, it.edges, locked=lock)[0]
+                    keep = r >= n - k
+                    Vc, Fc, _ = _coarsen(it.V, it.F, keep, it.edges, "qem")
+                    rows[("QEM_ORDER", how)] = _task_row(it, Vc, Fc, keep)
+                auc = roc_auc_score(b, p)
+                log(f"[{cat}] {it.label_source} k={k} probe AUC {auc:.3f}: " + ", ".join(
+                    f"{a}/{h} te {v[0]:.3f}% d {v[1]:.3f}" for (a, h), v in rows.items()))
+                base = dict(task="mesh", dataset=it.label_source, std=None, n=1, device=dev, command=command)
+                recs.append(dict(base, method="PROBE", params={"classifier": "HistGradientBoostingClassifier",
+                                                               "scales": list(PROBE_SCALES)},
+                                 metric="boundary_auc", mean=float(auc), unit="ROC AUC for 'is a part-boundary vertex'"))
+                for (name, how), v in rows.items():
+                    params = {"lock": how}
+                    params.update({"faces": "own"} if name != "QEM_ORDER" else {"coarsening": "qem"})
+                    for metric, col, unit in BOUNDARY_METRICS:
+                        recs.append(dict(base, method=name, params=params, metric=metric, mean=float(v[col]), unit=unit))
+        _write_needs(recs, args, command)
+
+
+def _write_needs(per_mesh, args, command):
+    out = []
+    for cat in dict.fromkeys(r["dataset"].split("/")[0] for r in per_mesh):
+        rs = [r for r in per_mesh if r["dataset"].split("/")[0] == cat]
+        for key in dict.fromkeys((r["method"], json.dumps(r["params"], sort_keys=True), r["metric"]) for r in rs):
+            v = np.array([r["mean"] for r in rs if (r["method"], json.dumps(r["params"], sort_keys=True),
+                                                      r["metric"]) == key])
+            proto = next(r for r in rs if (r["method"], json.dumps(r["params"], sort_keys=True), r["metric"]) == key)
+            out.append(dict(proto, dataset=cat, mean=float(np.nanmean(v)),
+                            std=float(np.nanstd(v, ddof=1)) if len(v) > 1 else None, n=len(v)))
+    cats = list(dict.fromkeys(r["dataset"] for r in out))
+    get = {(r["dataset"], r["method"], r["params"].get("lock"), r["metric"]): r for r in out}
+    labels = {("pymeshlab", "none"): "pymeshlab (own faces)", ("meshoptimizer", "none"): "meshoptimizer (own faces)",
+              ("meshoptimizer", "ground truth"): "meshoptimizer, ground-truth boundary vertices locked (labels known)",
+              ("QEM_ORDER", "none"): "QEM_ORDER, qem coarsening",
+              ("QEM_ORDER", "ground truth"): "QEM_ORDER, ground-truth boundary vertices locked (labels known)",
+              ("QEM_ORDER", "predicted 1x"): "QEM_ORDER, probe's top vertices locked (as many as boundary vertices)",
+              ("QEM_ORDER", "predicted 3x"): "QEM_ORDER, probe's top vertices locked (3x as many)"}
+
+    def cell(c, key, metric):
+        r = get.get((c, *key, metric))
+        return "-" if r is None or not np.isfinite(r["mean"]) else f"{r['mean']:.3f} ({r['std']:.2g})"
+
+    lines = ["# What keeping the part boundaries takes", "", f"Command: `{command}`", "",
+             "Every test mesh of the 5-fold split of the other suites, at MeshLab's vertex count (50 %). Labels known: "
+             "the ground-truth part-boundary vertices (incident faces of two PSB labels) are locked (never removed), "
+             "in our quadric order (`qem_removal_order(mesh, locked=part_boundary_vertices(mesh, labels))`, "
+             "coarsened by `coarsen_mesh(method='qem')`) and in meshoptimizer (`vertex_lock`, own faces). Labels unknown: a boundary probe, "
+             "scikit-learn's `HistGradientBoostingClassifier` trained per fold on the training meshes' boundary "
+             "vertices from 16 vertex inputs (the field network's 3, the mean curvature diffused to "
+             f"{len(PROBE_SCALES)} scales and its differences, absolute principal-axis coordinates), and its "
+             "highest-scored vertices locked instead. The probe is a supervised classifier, a stronger learner of "
+             "the boundaries from these inputs than a field trained through the sampler on the transfer error.", "",
+             "## Probe ROC AUC for 'is a part-boundary vertex' (held-out meshes)", "",
+             "| | " + " | ".join(cats) + " |", "|---|" + "---|" * len(cats),
+             "| probe | " + " | ".join(cell(c, ("PROBE", None), "boundary_auc") for c in cats) + " |"]
+    for title, metric in [("Segmentation transfer error (% of the area)", "segmentation_transfer_error"),
+                          ("Geometry: vertex-to-mesh distance (10 x mean distance / mean edge length)",
+                           "vertex_to_mesh"), ("Part-boundary vertices kept (fraction)", "part_boundary_recall")]:
+        lines += ["", f"## {title}", "", "| method | " + " | ".join(cats) + " |", "|---|" + "---|" * len(cats)]
+        for key, lab in labels.items():
+            lines.append(f"| {lab} | " + " | ".join(cell(c, key, metric) for c in cats) + " |")
+    (RESULTS / f"{args.out}.json").write_text(_json_records(out))
     (RESULTS / f"{args.out}.md").write_text("\n".join(lines + [""]))
     print("\n".join(lines))
 
@@ -1062,7 +1223,8 @@ def main(argv=None):
                    help="boundary suite: weight of the transfer error (a fraction) in ISING+MAG's task loss")
     p.add_argument("--with-geometry", action=argparse.BooleanOptionalAction, default=True,
                    help="boundary suite: also train and evaluate the geometry-only ISING+MAG")
-    p.add_argument("--suite", choices=["table5", "coarsening", "learned", "boundary", "features", "open"], default="table5",
+    p.add_argument("--suite", choices=["table5", "coarsening", "learned", "boundary", "features", "open", "needs"],
+                   default="table5",
                    help="table5: the paper's table; coarsening: the simplifiers' own faces vs our coarsenings of "
                         "their vertices (no training); learned: ISING+MAG through --coarsening vs the simplifiers")
     p.add_argument("--coarsening", choices=["nearest", "qem"], default="nearest",
@@ -1093,6 +1255,9 @@ def main(argv=None):
         return
     if args.suite == "open":
         run_open(args, command, log)
+        return
+    if args.suite == "needs":
+        run_needs(args, command, log)
         return
     suites = {"boundary": (run_boundary, _write_boundary, _boundary_label),
               "learned": (run_learned, _write_learned, _label)}

@@ -102,9 +102,9 @@ def main(argv=None):
     coarse["ISING+MAG (boundary task)"] = coarsen_mesh((V, F), kept["ISING+MAG (boundary task)"])
 
     # close-up: the shoulder, where the arm's part boundary runs (the boundary vertex farthest up and out)
-    from skising.mesh._labels import part_boundary_vertices
+    from skising.mesh._labels import part_boundary_mask
 
-    b = np.flatnonzero(part_boundary_vertices(F, labels, len(V)))
+    b = np.flatnonzero(part_boundary_mask(F, labels, len(V)))
     centre = V[b[np.argmax(V[b, 0] + V[b, 2])]]
     fig = plt.figure(figsize=(9, 8))
     ncol = 1 + len(coarse)

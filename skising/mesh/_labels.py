@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["check_face_labels", "part_boundary_vertices", "transfer_error", "transfer_face_labels"]
+__all__ = ["check_face_labels", "part_boundary_mask", "part_boundary_vertices", "transfer_error",
+           "transfer_face_labels"]
 
 
 def check_face_labels(labels, n_faces, name="face_labels"):
@@ -60,8 +61,8 @@ def check_face_labels(labels, n_faces, name="face_labels"):
     return np.ascontiguousarray(lab, dtype=np.int64)
 
 
-def part_boundary_vertices(F, labels, n_vertices):
-    """Bool (n_vertices,): vertices whose incident faces carry two or more labels."""
+def part_boundary_mask(F, labels, n_vertices):
+    """Kernel: bool (n_vertices,), the vertices whose incident faces carry two or more labels."""
     F = np.asarray(F, dtype=np.int64)
     lab = np.repeat(np.asarray(labels, dtype=np.int64), 3)
     v = F.ravel()
@@ -141,3 +142,35 @@ def transfer_face_labels(mesh, coarse, face_labels):
     labels = check_face_labels(face_labels, len(F))
     _, face, _ = _distance(V[F].mean(1), Vc, Fc)
     return transfer_labels(face, labels, face_areas(V, F), len(Fc))
+
+
+def part_boundary_vertices(mesh, face_labels):
+    """The vertices on a part boundary of a segmented mesh: incident faces of two or more labels.
+
+    Locking them in :func:`qem_removal_order` (``locked=``) keeps every part
+    boundary of the segmentation in the coarse mesh.
+
+    Parameters
+    ----------
+    mesh : mesh input
+        A ``(vertices, faces)`` pair, an ``.off`` path, or a skising Graph
+        with ``pos`` and ``data["faces"]``.
+    face_labels : int array-like of shape (n_faces,)
+        One part label per face (PSB's ``gt/*.seg``: ``load_psb(...,
+        segmentation=True)`` puts them in ``data["face_labels"]``).
+
+    Returns
+    -------
+    ndarray of bool, shape (n_vertices,)
+
+    Examples
+    --------
+    >>> from skising.mesh import part_boundary_vertices
+    >>> V = [[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0]]
+    >>> part_boundary_vertices((V, [[0, 1, 2], [0, 2, 3]]), [4, 7]).tolist()
+    [True, False, True, False]
+    """
+    from ._mesh import as_mesh
+
+    V, F = as_mesh(mesh, "mesh")
+    return part_boundary_mask(F, check_face_labels(face_labels, len(F)), len(V))

@@ -512,7 +512,7 @@ def _flat_cost(u, w, V, tol, F, head, tail, nxt, face_alive, buf):
 
 
 @_njit
-def _removal_loop(V, F, eu, ev, min_cos, stop, tol, max_passes, boundary_weight=1.0):
+def _removal_loop(V, F, eu, ev, min_cos, stop, tol, max_passes, boundary_weight, locked):
     """Greedy half-edge collapses of any vertex, cheapest first, until ``stop`` vertices are left.
 
     Returns the collapse step of every vertex (-1: never removed) and the
@@ -521,6 +521,8 @@ def _removal_loop(V, F, eu, ev, min_cos, stop, tol, max_passes, boundary_weight=
     regions do not depend on rounding.
     A pass ends when the queue is empty; rejected collapses are queued again
     in the next pass, until a pass removes nothing (or ``max_passes``).
+    A ``locked`` vertex is never removed (no collapse ``u -> w`` with ``u``
+    locked is queued); it can still be the target ``w``.
     """
     n = V.shape[0]
     F, Q, face_alive, alive, version, head, tail, nxt, fu, fw, ru, rw, seen, hc, hi = _loop_state(V, F, len(eu), boundary_weight)
@@ -537,20 +539,18 @@ def _removal_loop(V, F, eu, ev, min_cos, stop, tol, max_passes, boundary_weight=
         # (on PSB meshes 1.7x faster than purging at doubling, 3x faster than never)
         if pas == 0:
             hc, hi = _heap_reserve(hc, hi, 0, 2 * len(eu))
-            for i in range(len(eu)):
-                a, b = eu[i], ev[i]
+            for i in range(2 * len(eu)):
+                a, b = (eu[i >> 1], ev[i >> 1]) if i & 1 == 0 else (ev[i >> 1], eu[i >> 1])
+                if locked[a]:
+                    continue
                 hc[size] = _qcost(Q, a, b, V)
                 if hc[size] <= tol:
                     hc[size] = _flat_cost(a, b, V, tol, F, head, tail, nxt, face_alive, qbuf)
-                hc[size + 1] = _qcost(Q, b, a, V)
-                if hc[size + 1] <= tol:
-                    hc[size + 1] = _flat_cost(b, a, V, tol, F, head, tail, nxt, face_alive, qbuf)
                 hi[size, 0], hi[size, 1], hi[size, 2], hi[size, 3] = a, b, 0, 0
-                hi[size + 1, 0], hi[size + 1, 1], hi[size + 1, 2], hi[size + 1, 3] = b, a, 0, 0
-                size += 2
+                size += 1
         else:
             for u in range(n):
-                if not alive[u]:
+                if not alive[u] or locked[u]:
                     continue
                 nf = _faces_of(u, head, tail, nxt, F, face_alive, fu)
                 nr = _ring(u, fu, nf, F, ru, seen)
@@ -586,14 +586,16 @@ def _removal_loop(V, F, eu, ev, min_cos, stop, tol, max_passes, boundary_weight=
             hc, hi = _heap_reserve(hc, hi, size, 2 * nrw)
             for j in range(nrw):
                 x = rw[j]
-                c = _qcost(Q, x, w, V)
-                if c <= tol:
-                    c = _flat_cost(x, w, V, tol, F, head, tail, nxt, face_alive, qbuf)
-                size = _heap_push(hc, hi, size, c, x, w, version[x], version[w], True)
-                c = _qcost(Q, w, x, V)
-                if c <= tol:
-                    c = _flat_cost(w, x, V, tol, F, head, tail, nxt, face_alive, qbuf)
-                size = _heap_push(hc, hi, size, c, w, x, version[w], version[x], True)
+                if not locked[x]:
+                    c = _qcost(Q, x, w, V)
+                    if c <= tol:
+                        c = _flat_cost(x, w, V, tol, F, head, tail, nxt, face_alive, qbuf)
+                    size = _heap_push(hc, hi, size, c, x, w, version[x], version[w], True)
+                if not locked[w]:
+                    c = _qcost(Q, w, x, V)
+                    if c <= tol:
+                        c = _flat_cost(w, x, V, tol, F, head, tail, nxt, face_alive, qbuf)
+                    size = _heap_push(hc, hi, size, c, w, x, version[w], version[x], True)
         if t == t0:
             break
     return step, remaining
@@ -649,7 +651,7 @@ def qem_collapse(V, F, keep, edges, min_cos=0.0):
     return Fo, target
 
 
-def removal_rank(V, F, edges, stop=0, min_cos=0.0, max_passes=16, boundary_weight=1.0):
+def removal_rank(V, F, edges, stop=0, min_cos=0.0, max_passes=16, boundary_weight=1.0, locked=None):
     """Kernel of :func:`qem_removal_order` (trusts its input).
 
     Parameters
@@ -666,6 +668,8 @@ def removal_rank(V, F, edges, stop=0, min_cos=0.0, max_passes=16, boundary_weigh
     boundary_weight : float, default=1.0
         Weight of the planes through open boundary edges (0: none; closed
         meshes have none).
+    locked : bool (n,) or None
+        Vertices never removed.
 
     Returns
     -------
@@ -686,14 +690,15 @@ def removal_rank(V, F, edges, stop=0, min_cos=0.0, max_passes=16, boundary_weigh
     Vn = (V - V.mean(0)) / ell  # costs in units of the mean edge length squared: one tolerance for every mesh
     step, n_left = _removal_loop(Vn, np.ascontiguousarray(F, dtype=np.int64), np.ascontiguousarray(u),
                                  np.ascontiguousarray(w), float(min_cos), int(stop), 1e-10, int(max_passes),
-                                 float(boundary_weight))
+                                 float(boundary_weight),
+                                 np.zeros(n, dtype=np.bool_) if locked is None else np.ascontiguousarray(locked, bool))
     key = np.where(step >= 0, step, n + np.arange(n))
     rank = np.empty(n, dtype=np.int64)
     rank[np.argsort(key, kind="stable")] = np.arange(n)
     return rank, int(n_left)
 
 
-def qem_removal_order(mesh):
+def qem_removal_order(mesh, locked=None):
     """Rank of every vertex in a greedy quadric simplification that removes as many vertices as it can.
 
     Half-edge collapses ``u -> w`` (``u`` disappears, ``w`` stays where it
@@ -716,11 +721,21 @@ def qem_removal_order(mesh):
     and uniform scaling, up to collapses whose costs differ only by
     rounding.
 
+    ``locked`` vertices are never removed (collapses onto them are allowed),
+    as meshoptimizer's ``vertex_lock``: for a segmented mesh, locking
+    :func:`part_boundary_vertices` keeps every part boundary in the coarse
+    mesh (``benchmarks/results/mesh_needs.md``: no transfer error left, at
+    1-3 % more distance).
+
     Parameters
     ----------
     mesh : mesh input
         A ``(vertices, faces)`` pair, an ``.off`` path, or a skising Graph
         with ``pos`` and ``data["faces"]``.
+    locked : bool array-like of shape (n_vertices,), optional
+        Vertices the simplification must keep. They rank above every
+        removed vertex; a budget below their count cuts into them by
+        vertex index.
 
     Returns
     -------
@@ -744,7 +759,16 @@ def qem_removal_order(mesh):
     from ._mesh import as_mesh
 
     V, F = as_mesh(mesh)
-    return removal_rank(V, F, mesh_edges(F))[0]
+    if locked is not None:
+        lk = np.asarray(locked.detach().cpu().numpy() if hasattr(locked, "detach") else locked)
+        if lk.shape != (len(V),):
+            raise ValueError(f"locked: expected a bool mask of shape ({len(V)},), got {lk.shape}")
+        if lk.dtype != np.bool_:
+            if not (np.issubdtype(lk.dtype, np.number) and np.isin(lk, (0, 1)).all()):
+                raise ValueError(f"locked: expected booleans (or 0/1), got dtype {lk.dtype}")
+            lk = lk.astype(bool)
+        locked = lk
+    return removal_rank(V, F, mesh_edges(F), locked=locked)[0]
 
 
 def qem_vertex_cost(V, F, edges):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..mesh._distance import NORMALIZATIONS, _distance, _normalize
-from ..mesh._labels import check_face_labels, face_areas, part_boundary_vertices, transfer_error
+from ..mesh._labels import check_face_labels, face_areas, part_boundary_mask, transfer_error
 from ..mesh._mesh import as_mesh, mean_edge_length
 
 __all__ = ["vertex_to_mesh_distance", "segmentation_transfer_error", "part_boundary_recall"]
@@ -127,5 +127,5 @@ def part_boundary_recall(mesh, keep, face_labels):
     k = np.asarray(keep)
     if k.shape != (len(V),):
         raise ValueError(f"keep: expected shape ({len(V)},), got {k.shape}")
-    b = part_boundary_vertices(F, labels, len(V))
+    b = part_boundary_mask(F, labels, len(V))
     return float(k.astype(bool)[b].mean()) if b.any() else float("nan")

@@ -7,7 +7,7 @@ import torch
 from skising.datasets import load_bunny, load_psb, load_psb_segmentation
 from skising.mesh import coarsen_mesh
 from skising.mesh._features import vertex_features
-from skising.mesh._labels import part_boundary_vertices
+from skising.mesh._labels import part_boundary_mask
 from skising.metrics import part_boundary_recall, segmentation_transfer_error
 from skising.sparsify import EquivariantMeshField, MeshSparsifier
 from skising.sparsify._sparsifier import _MeshItem, mesh_loss
@@ -29,7 +29,7 @@ def bunny():
 def test_keeping_the_part_boundary_beats_dropping_it(bunny):
     g, lab = bunny
     V, F = g.pos.numpy().astype(np.float64), g.data["faces"]
-    b = part_boundary_vertices(F, lab, len(V))
+    b = part_boundary_mask(F, lab, len(V))
     assert 0 < b.sum() < 0.3 * len(V)
     base = np.random.default_rng(0).random(len(V)) < 0.5
     with_b, without_b = base | b, base & ~b
@@ -141,3 +141,40 @@ def test_multi_input_equivariant_field_matches_e3nn():
     net.use_e3nn_tp = False
     Q, _ = torch.linalg.qr(torch.randn(3, 3))
     torch.testing.assert_close(net(pos @ Q.T, z, ei), h, atol=1e-5, rtol=1e-5)
+
+
+def test_locked_part_boundaries_survive_the_quadric_order(bunny):
+    """Labels known: locking the part-boundary vertices in the greedy order keeps the segmentation in the coarse
+    mesh, where the plain order loses some of it; no locked vertex is removed, and nothing locked = the plain order."""
+    from skising.mesh import part_boundary_vertices, qem_removal_order
+
+    g, lab = bunny
+    V, F = g.pos.numpy().astype(np.float64), g.data["faces"]
+    n = len(V)
+    b = part_boundary_vertices((V, F), lab)
+    np.testing.assert_array_equal(b, part_boundary_mask(F, lab, n))
+    plain = qem_removal_order((V, F))
+    np.testing.assert_array_equal(qem_removal_order((V, F), locked=np.zeros(n, bool)), plain)
+    for frac in (0.5, 0.2):
+        k = int(frac * n)
+        rank = qem_removal_order((V, F), locked=b)
+        assert np.array_equal(np.sort(rank), np.arange(n)) and (rank[b] >= n - k).all()
+        keep, keep_plain = rank >= n - k, plain >= n - k
+        err = segmentation_transfer_error((V, F), coarsen_mesh((V, F), keep), lab)
+        err_plain = segmentation_transfer_error((V, F), coarsen_mesh((V, F), keep_plain), lab)
+        assert err < 0.5 * err_plain and err < 1e-3
+
+
+def test_locked_and_boundary_inputs_are_checked(bunny):
+    from skising.mesh import part_boundary_vertices, qem_removal_order
+
+    g, lab = bunny
+    V, F = g.pos.numpy().astype(np.float64), g.data["faces"]
+    with pytest.raises(ValueError, match="locked"):
+        qem_removal_order((V, F), locked=np.zeros(len(V) - 1, bool))
+    with pytest.raises(ValueError, match="locked"):
+        qem_removal_order((V, F), locked=np.full(len(V), 2))
+    np.testing.assert_array_equal(qem_removal_order((V, F), locked=torch.zeros(len(V), dtype=torch.bool)),
+                                  qem_removal_order((V, F)))
+    with pytest.raises(ValueError, match="face_labels"):
+        part_boundary_vertices((V, F), lab[:-1])

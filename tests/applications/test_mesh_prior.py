@@ -126,7 +126,9 @@ def test_removal_loop_compiled_matches_python(bunny):
         pytest.skip("numba not installed")
     V, F, _ = bunny
     e = mesh_edges(F)
-    args = (V / 0.01, F, e[0], e[1], 0.0, 100, 1e-10, 16)
+    locked = np.zeros(len(V), dtype=bool)
+    locked[::7] = True
+    args = (V / 0.01, F, e[0], e[1], 0.0, 100, 1e-10, 16, 1.0, locked)
     for a, b in zip(_removal_loop(*args), _removal_loop.py_func(*args)):
         np.testing.assert_array_equal(a, b)
 
