@@ -19,6 +19,14 @@ learned coarse mesh (quadric-ordered coarsening of its kept vertices), each
 coloured by the labels carried to it (:func:`skising.mesh.transfer_face_labels`),
 with the transfer error and the Table 5 distance in the titles.
 
+The learned field does not find the part boundaries from geometry alone, and
+MeshLab carries the labels better (``benchmarks/results/mesh_boundary_prior.md``).
+The last column is what to do when the labels *are* known at simplification
+time: the greedy quadric order with the part-boundary vertices locked
+(:func:`skising.mesh.qem_removal_order` with ``locked=``
+:func:`skising.mesh.part_boundary_vertices`), which keeps every boundary
+(``benchmarks/results/mesh_needs.md``).
+
 A few meshes and epochs keep this under a minute on a laptop CPU; the
 cross-validated comparison is ``benchmarks/bench_mesh.py --suite boundary``
 (``benchmarks/results/mesh_boundary.md``). It writes
@@ -42,7 +50,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 
 from skising.baselines import FarthestPointSubsampler  # noqa: E402
 from skising.datasets import load_psb  # noqa: E402
-from skising.mesh import coarsen_mesh, transfer_face_labels  # noqa: E402
+from skising.mesh import (  # noqa: E402
+    coarsen_mesh, part_boundary_vertices, qem_removal_order, transfer_face_labels)
 from skising.metrics import part_boundary_recall, segmentation_transfer_error, vertex_to_mesh_distance  # noqa: E402
 from skising.sparsify import MeshSparsifier  # noqa: E402
 
@@ -100,13 +109,14 @@ def main(argv=None):
     est.set_params(target_fraction=k / len(V))
     kept["ISING+MAG (boundary task)"] = est.transform(test)
     coarse["ISING+MAG (boundary task)"] = coarsen_mesh((V, F), kept["ISING+MAG (boundary task)"])
+    lock = part_boundary_vertices((V, F), labels)
+    kept["QEM order, boundaries locked"] = qem_removal_order((V, F), locked=lock) >= len(V) - k  # labels known
+    coarse["QEM order, boundaries locked"] = coarsen_mesh((V, F), kept["QEM order, boundaries locked"])
 
     # close-up: the shoulder, where the arm's part boundary runs (the boundary vertex farthest up and out)
-    from skising.mesh._labels import part_boundary_mask
-
-    b = np.flatnonzero(part_boundary_mask(F, labels, len(V)))
+    b = np.flatnonzero(lock)
     centre = V[b[np.argmax(V[b, 0] + V[b, 2])]]
-    fig = plt.figure(figsize=(9, 8))
+    fig = plt.figure(figsize=(12, 8))
     ncol = 1 + len(coarse)
     ax = fig.add_subplot(2, ncol, 1, projection="3d")
     draw(ax, V, F, labels, f"original, ground-truth parts\n{len(V)} vertices")
