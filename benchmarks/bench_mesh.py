@@ -730,6 +730,16 @@ def _boundary_label(r):
     return _label(r)
 
 
+def _labelled_items(cat):
+    """The PSB meshes of ``cat`` as items carrying their ground-truth face labels (``item.graph``: the Graph)."""
+    graphs = load_psb(cat, segmentation=True)
+    items = [_MeshItem(g.pos.numpy().astype(np.float64), g.data["faces"], g.data["name"]).set_labels(
+        g.data["face_labels"]) for g in graphs]
+    for g, it in zip(graphs, items):
+        it.graph = g
+    return items
+
+
 def run_boundary(args, command, log):
     """ISING+MAG trained for part boundaries vs geometry-trained ISING+MAG and the simplifiers (#21 item 4)."""
     from sklearn.model_selection import KFold
@@ -737,11 +747,7 @@ def run_boundary(args, command, log):
     dev = "cpu (2 shared cores, torch 1 thread)"
     recs = []
     for cat in args.categories:
-        graphs = load_psb(cat, segmentation=True)
-        items = [_MeshItem(g.pos.numpy().astype(np.float64), g.data["faces"], g.data["name"]).set_labels(
-            g.data["face_labels"]) for g in graphs]
-        for g, it in zip(graphs, items):
-            it.graph = g
+        items = _labelled_items(cat)
         kf = KFold(n_splits=args.folds, shuffle=True, random_state=0)
         for fold, (tr, te) in enumerate(kf.split(items)):
             if args.only_folds is not None and fold not in args.only_folds:
@@ -935,9 +941,7 @@ def run_needs(args, command, log):
     dev = "cpu (2 shared cores, 1 thread)"
     recs = []
     for cat in args.categories:
-        graphs = load_psb(cat, segmentation=True)
-        items = [_MeshItem(g.pos.numpy().astype(np.float64), g.data["faces"], g.data["name"]).set_labels(
-            g.data["face_labels"]) for g in graphs]
+        items = _labelled_items(cat)
         X = [_probe_features(it) for it in items]
         y = [part_boundary_mask(it.F, it.labels, it.num_nodes) for it in items]
         for fold, (tr, te) in enumerate(KFold(n_splits=args.folds, shuffle=True, random_state=0).split(items)):
