@@ -206,3 +206,48 @@ def test_fuzz_coarsen_mesh(mesh, mask_kind):
         return
     assert np.isfinite(Vc).all() and Vc.ndim == 2 and Vc.shape[1] == 3
     assert Fc.size == 0 or (Fc.min() >= 0 and Fc.max() < len(Vc))
+
+
+# ---------------------------------------------------------------- locked vertices in the greedy order
+def _grid_sphere(m):
+    """A closed, irregular-enough mesh: an m x m grid per cube face, projected to the unit sphere."""
+    from skising.datasets import load_bunny
+
+    if m == 0:
+        g = load_bunny()
+        return g.pos.numpy().astype(np.float64), np.asarray(g.data["faces"])
+    import itertools
+
+    pts, faces, index = [], [], {}
+    t = np.linspace(-1, 1, m + 1)
+    for axis, sign in itertools.product(range(3), (-1, 1)):  # loop over the 6 cube faces
+        ids = np.empty((m + 1, m + 1), dtype=np.int64)
+        for i, a in enumerate(t):
+            for j, b in enumerate(t):
+                p = np.insert(np.array([a, b]), axis, sign)
+                key = tuple(np.round(p, 9))
+                if key not in index:
+                    index[key] = len(pts)
+                    pts.append(p)
+                ids[i, j] = index[key]
+        for i in range(m):
+            for j in range(m):
+                a, b, c, d = ids[i, j], ids[i + 1, j], ids[i + 1, j + 1], ids[i, j + 1]
+                faces += [[a, b, c], [a, c, d]] if sign > 0 else [[a, c, b], [a, d, c]]
+    V = np.array(pts)
+    return V / np.linalg.norm(V, axis=1, keepdims=True), np.array(faces)
+
+
+@given(m=st.sampled_from([0, 3, 4]), p=st.floats(0.0, 0.6), seed=st.integers(0, 2**16), stop=st.integers(0, 60))
+@FEW
+def test_fuzz_locked_vertices_are_never_removed(m, p, seed, stop):
+    from skising.mesh import mesh_edges
+    from skising.mesh._qem import removal_rank
+
+    V, F = _grid_sphere(m)
+    n = len(V)
+    locked = np.random.default_rng(seed).random(n) < p
+    rank, left = removal_rank(V, F, mesh_edges(F), stop=stop, locked=locked)
+    assert np.array_equal(np.sort(rank), np.arange(n))
+    assert left >= max(int(locked.sum()), min(stop, n))
+    assert (rank[locked] >= n - left).all()  # locked vertices are among the ones never removed
