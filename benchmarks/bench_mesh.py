@@ -947,6 +947,7 @@ def run_needs(args, command, log):
         for fold, (tr, te) in enumerate(KFold(n_splits=args.folds, shuffle=True, random_state=0).split(items)):
             clf = HistGradientBoostingClassifier(max_iter=200, random_state=fold).fit(
                 np.concatenate([X[i] for i in tr]), np.concatenate([y[i] for i in tr]))
+            sp = MeshSparsifier(random_state=fold).fit([items[i] for i in tr])  # the default: untrained prior
             frac = float(np.mean([y[i].mean() for i in tr]))
             for i in te:
                 it, b, n = items[i], y[i], items[i].num_nodes
@@ -964,6 +965,12 @@ def run_needs(args, command, log):
                     keep = r >= n - k
                     Vc, Fc, _ = _coarsen(it.V, it.F, keep, it.edges, "qem")
                     rows[("QEM_ORDER", how)] = _task_row(it, Vc, Fc, keep)
+                sp.set_params(target_fraction=k / n)
+                for how, lock in [("none", np.zeros(n, bool)), ("ground truth", b)]:
+                    keep = sp.transform(it.set_locked(lock))
+                    Vc, Fc, _ = _coarsen(it.V, it.F, keep, it.edges, "qem")
+                    rows[("ISING+MAG", how)] = _task_row(it, Vc, Fc, keep)
+                it.set_locked(np.zeros(n, bool))
                 auc = roc_auc_score(b, p)
                 log(f"[{cat}] {it.label_source} k={k} probe AUC {auc:.3f}: " + ", ".join(
                     f"{a}/{h} te {v[0]:.3f}% d {v[1]:.3f}" for (a, h), v in rows.items()))
@@ -973,7 +980,9 @@ def run_needs(args, command, log):
                                  metric="boundary_auc", mean=float(auc), unit="ROC AUC for 'is a part-boundary vertex'"))
                 for (name, how), v in rows.items():
                     params = {"lock": how}
-                    params.update({"faces": "own"} if name != "QEM_ORDER" else {"coarsening": "qem"})
+                    params.update({"faces": "own"} if name not in ("QEM_ORDER", "ISING+MAG") else {"coarsening": "qem"})
+                    if name == "ISING+MAG":
+                        params.update(prior="qem", prior_scale=32.0, epochs=0, exact_budget=True)
                     for metric, col, unit in BOUNDARY_METRICS:
                         recs.append(dict(base, method=name, params=params, metric=metric, mean=float(v[col]), unit=unit))
         _write_needs(recs, args, command)
@@ -996,7 +1005,10 @@ def _write_needs(per_mesh, args, command):
               ("QEM_ORDER", "none"): "QEM_ORDER, qem coarsening",
               ("QEM_ORDER", "ground truth"): "QEM_ORDER, ground-truth boundary vertices locked (labels known)",
               ("QEM_ORDER", "predicted 1x"): "QEM_ORDER, probe's top vertices locked (as many as boundary vertices)",
-              ("QEM_ORDER", "predicted 3x"): "QEM_ORDER, probe's top vertices locked (3x as many)"}
+              ("QEM_ORDER", "predicted 3x"): "QEM_ORDER, probe's top vertices locked (3x as many)",
+              ("ISING+MAG", "none"): "ISING+MAG, `MeshSparsifier()` default (untrained quadric prior)",
+              ("ISING+MAG", "ground truth"): "ISING+MAG, default, ground-truth boundary vertices locked "
+                                             "(`data['locked']`, labels known)"}
 
     def cell(c, key, metric):
         r = get.get((c, *key, metric))
@@ -1006,7 +1018,8 @@ def _write_needs(per_mesh, args, command):
              "Every test mesh of the 5-fold split of the other suites, at MeshLab's vertex count (50 %). Labels known: "
              "the ground-truth part-boundary vertices (incident faces of two PSB labels) are locked (never removed), "
              "in our quadric order (`qem_removal_order(mesh, locked=part_boundary_vertices(mesh, labels))`, "
-             "coarsened by `coarsen_mesh(method='qem')`) and in meshoptimizer (`vertex_lock`, own faces). Labels unknown: a boundary probe, "
+             "coarsened by `coarsen_mesh(method='qem')`), in the default `MeshSparsifier` (`data['locked']`) and in "
+             "meshoptimizer (`vertex_lock`, own faces). Labels unknown: a boundary probe, "
              "scikit-learn's `HistGradientBoostingClassifier` trained per fold on the training meshes' boundary "
              "vertices from 16 vertex inputs (the field network's 3, the mean curvature diffused to "
              f"{len(PROBE_SCALES)} scales and its differences, absolute principal-axis coordinates), and its "

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-__all__ = ["check_mesh", "as_mesh", "mean_edge_length"]
+__all__ = ["check_mesh", "as_mesh", "mean_edge_length", "check_vertex_mask"]
 
 
 def check_mesh(vertices, faces, name="mesh"):
@@ -149,3 +149,15 @@ def mean_edge_length(vertices, faces):
     V = np.asarray(vertices, dtype=np.float64)
     e = mesh_edges(faces)
     return float(np.linalg.norm(V[e[0]] - V[e[1]], axis=1).mean())
+
+
+def check_vertex_mask(mask, n_vertices, name="locked"):
+    """Validate a per-vertex boolean mask (bools or 0/1 numbers; numpy, lists or torch): bool ndarray (n,)."""
+    m = np.asarray(mask.detach().cpu().numpy() if hasattr(mask, "detach") else mask)
+    if m.shape != (n_vertices,):
+        raise ValueError(f"{name}: expected a bool mask of shape ({n_vertices},), got {m.shape}")
+    if m.dtype != np.bool_:
+        if not (np.issubdtype(m.dtype, np.number) and np.isin(m, (0, 1)).all()):
+            raise ValueError(f"{name}: expected booleans (or 0/1), got dtype {m.dtype}")
+        m = m.astype(bool)
+    return np.ascontiguousarray(m)

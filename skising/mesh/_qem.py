@@ -756,18 +756,10 @@ def qem_removal_order(mesh, locked=None):
     (251, (251, 3))
     """
     from ._io import mesh_edges
-    from ._mesh import as_mesh
+    from ._mesh import as_mesh, check_vertex_mask
 
     V, F = as_mesh(mesh)
-    if locked is not None:
-        lk = np.asarray(locked.detach().cpu().numpy() if hasattr(locked, "detach") else locked)
-        if lk.shape != (len(V),):
-            raise ValueError(f"locked: expected a bool mask of shape ({len(V)},), got {lk.shape}")
-        if lk.dtype != np.bool_:
-            if not (np.issubdtype(lk.dtype, np.number) and np.isin(lk, (0, 1)).all()):
-                raise ValueError(f"locked: expected booleans (or 0/1), got dtype {lk.dtype}")
-            lk = lk.astype(bool)
-        locked = lk
+    locked = None if locked is None else check_vertex_mask(locked, len(V), "locked")
     return removal_rank(V, F, mesh_edges(F), locked=locked)[0]
 
 

@@ -19,6 +19,7 @@ from ..mesh._distance import _distance, _normalize
 from ..mesh._features import VERTEX_FEATURES, vertex_features
 from ..mesh._labels import check_face_labels, face_areas, transfer_error
 from ..mesh._laplacian import _curvature
+from ..mesh._mesh import check_vertex_mask
 from ..mesh._qem import removal_rank
 from ._fields import MeshPriorField, default_mesh_field
 
@@ -26,6 +27,7 @@ __all__ = ["MeshSparsifier", "exact_budget", "mesh_loss"]
 
 _LOSSES = ("table", "eq21", "mean")
 TASKS = ("geometry", "boundary")
+LOCKED_FIELD = 1e4  # x beta: a locked vertex never flips (Metropolis acceptance exp(-2e4))
 PRIORS = ("qem",)
 
 
@@ -49,6 +51,7 @@ class _MeshItem:
         self.edge_index = torch.cat([e, e.flip(0)], dim=1)
         self.num_nodes = len(V)
         self.labels = None  # part label per face (task="boundary"), set by set_labels
+        self.locked = None  # vertices every mask keeps, set by set_locked
         self.label_source = name or label
         self._inputs = {("curvature",): self.z}
         self._rank = None
@@ -57,7 +60,7 @@ class _MeshItem:
         """Centred quadric-simplification score (n,) float32: positive exactly on the ``k`` vertices the greedy
         simplification keeps (:func:`~skising.mesh.qem_removal_order`), ``(2 rank - 2 (n - k) + 1) / n``."""
         if self._rank is None:
-            self._rank = removal_rank(self.V, self.F, self.edges)[0]
+            self._rank = removal_rank(self.V, self.F, self.edges, locked=self.locked)[0]
         n = self.num_nodes
         return torch.as_tensor((2.0 * self._rank - 2.0 * (n - k) + 1.0) / n, dtype=torch.float32)[:, None]
 
@@ -68,6 +71,13 @@ class _MeshItem:
             x = vertex_features(self.V / self.ell, self.F, self.edges, key)
             self._inputs[key] = torch.as_tensor(x, dtype=torch.float32)
         return self._inputs[key]
+
+    def set_locked(self, mask, name="locked"):
+        """Vertices every mask keeps (bool (n,)); the prior's order is the greedy order with them locked."""
+        m = check_vertex_mask(mask, self.num_nodes, name)
+        self.locked = m if m.any() else None
+        self._rank = None
+        return self
 
     def set_labels(self, labels, name="face_labels"):
         """Attach a part segmentation (one label per face); caches the face areas and centroids it needs."""
@@ -145,7 +155,7 @@ def is_mesh_list(X):
     return True
 
 
-def exact_budget(keep, h, edge_index, coupling, k):
+def exact_budget(keep, h, edge_index, coupling, k, locked=None):
     """Flip the fewest spins of ``keep`` so that exactly ``k`` vertices are kept.
 
     Kept vertices with the lowest local field ``h_i + J sum_j s_j`` are
@@ -163,12 +173,16 @@ def exact_budget(keep, h, edge_index, coupling, k):
         Both directions of every edge.
     coupling : float
     k : int
+    locked : bool ndarray (n,) or None
+        Vertices that are kept and never dropped (at most ``k`` of them).
 
     Returns
     -------
     bool ndarray (n,) with exactly ``k`` True entries.
     """
     keep = keep.copy()
+    if locked is not None:
+        keep |= locked
     src, dst = edge_index
     n = len(keep)
     for _ in range(64):  # rounds halve the gap: at most log2(n) + 1 are needed
@@ -179,7 +193,7 @@ def exact_budget(keep, h, edge_index, coupling, k):
         field = h + coupling * np.bincount(src, weights=s[dst], minlength=n)
         step = abs(diff) if abs(diff) <= 2 else (abs(diff) + 1) // 2
         if diff > 0:  # drop the weakest kept vertices
-            cand = np.flatnonzero(keep)
+            cand = np.flatnonzero(keep if locked is None else keep & ~locked)
             pick = cand[np.argpartition(field[cand], step - 1)[:step]]
             keep[pick] = False
         else:  # add the strongest removed vertices
@@ -201,6 +215,10 @@ class _MeshBatch:
             z = [torch.cat([x, it.prior_score(k)], dim=1) for x, it, k in zip(z, items, prior_k)]
         self.z = torch.cat(z).to(device)
         self.edge_index = torch.cat([it.edge_index + int(o) for it, o in zip(items, offs[:-1])], dim=1).to(device)
+        self.locked = None
+        if any(it.locked is not None for it in items):
+            self.locked = torch.as_tensor(np.concatenate([
+                np.zeros(it.num_nodes, dtype=bool) if it.locked is None else it.locked for it in items])).to(device)
         self.batch = None if len(items) == 1 else self.graph.batch
         self.num_graphs = len(items)
 
@@ -229,6 +247,16 @@ class MeshSparsifier(TransformerMixin, ItemInferenceMixin, BaseIsingEstimator):
     ``prior=None, max_epochs=4`` (lr 3e-2, 8 channels: the Table 5 recipe of
     ``benchmarks/results/mesh.md``); its Table 5 setting adds
     ``coarsening="nearest", exact_budget=False`` (see ``doc/mesh.md``).
+
+    A mesh given as a Graph with ``data["locked"]`` (bool per vertex) keeps
+    those vertices in every mask, in :meth:`fit` and at inference: their
+    field is ``1e4 / min(beta, 1)``, which no sweep flips, the exact budget
+    never drops them, and the prior's order is the greedy order with them
+    locked (:func:`~skising.mesh.qem_removal_order` ``locked=``). Locking a
+    segmentation's :func:`~skising.mesh.part_boundary_vertices` keeps the
+    segmentation in the coarse mesh when the labels are known at
+    simplification time (``doc/mesh.md``). More locked vertices than the
+    budget raise a ``ValueError``.
 
     Parameters
     ----------
@@ -430,6 +458,9 @@ class MeshSparsifier(TransformerMixin, ItemInferenceMixin, BaseIsingEstimator):
             it = _MeshItem(V, F, data.get("name"), f"{name}[{i}]")
             if data.get("face_labels") is not None:
                 it.set_labels(data["face_labels"], f"{name}[{i}].data['face_labels']")
+            if data.get("locked") is not None:
+                it.set_locked(data["locked"], f"{name}[{i}].data['locked']")
+                self._check_lock_budget(it, f"{name}[{i}].data['locked']")
             items.append(it)
         return items
 
@@ -468,17 +499,35 @@ class MeshSparsifier(TransformerMixin, ItemInferenceMixin, BaseIsingEstimator):
         h = self.field_model_(batch.pos, batch.z, batch.edge_index, batch.batch, batch.num_graphs)
         if h.dim() != 1 or h.shape[0] != batch.pos.shape[0]:
             raise ValueError(f"field_model: expected an output of shape ({batch.pos.shape[0]},), got {tuple(h.shape)}")
+        if batch.locked is not None:  # a field no sweep can flip: locked vertices are +1 in every sample
+            h = torch.where(batch.locked, h.new_tensor(LOCKED_FIELD / min(float(self.beta), 1.0)), h)
         batch.h = h.detach()  # the budget fix reads the field of the samples' model
         return h
 
     def _budget(self, keep, item, h):
-        """``keep`` (K, n) with the exact budget applied when ``exact_budget`` (else unchanged)."""
+        """``keep`` (K, n) with the exact budget applied when ``exact_budget`` (else unchanged), locked vertices
+        kept."""
+        if item.locked is not None:
+            keep = keep | item.locked
         if not getattr(self, "exact_budget", False) or getattr(self, "target_fraction", None) is None:
             return keep
         k = self._budget_size(item)
+        self._check_lock_budget(item, "locked", k)
         h = np.asarray(h, dtype=np.float64)
         ei = item.edge_index.numpy()
-        return np.stack([exact_budget(m, h, ei, float(self.coupling), k) for m in keep])  # loop over samples
+        return np.stack([exact_budget(m, h, ei, float(self.coupling), k, item.locked) for m in keep])  # per sample
+
+    def _check_lock_budget(self, item, name, k=None):
+        """ValueError when the exact budget is below the mesh's locked vertex count."""
+        if item.locked is None or not getattr(self, "exact_budget", False) or getattr(
+                self, "target_fraction", None) is None:
+            return
+        k = self._budget_size(item) if k is None else k
+        n_locked = int(item.locked.sum())
+        if n_locked > k:
+            raise ValueError(f"{name}: {n_locked} locked vertices of {item.label_source} exceed the budget of {k} "
+                             f"vertices (target_fraction={self.target_fraction}); lock fewer vertices or raise "
+                             "target_fraction")
 
     def _task_loss(self, x, batch):
         keep = (x > 0).cpu().numpy()

@@ -178,3 +178,49 @@ def test_locked_and_boundary_inputs_are_checked(bunny):
                                   qem_removal_order((V, F)))
     with pytest.raises(ValueError, match="face_labels"):
         part_boundary_vertices((V, F), lab[:-1])
+
+
+def _locked_bunny():
+    g = load_bunny()
+    lab = _bunny_labels(g)
+    from skising.mesh import part_boundary_vertices
+
+    g.data["locked"] = part_boundary_vertices(g, lab)
+    return g, lab
+
+
+def test_mesh_sparsifier_keeps_locked_vertices():
+    """data['locked'] vertices are in every mask, at the exact budget, whatever the batch; locking the part
+    boundaries carries the segmentation to the coarse mesh (labels known at simplification time)."""
+    from skising.sparsify._sparsifier import LOCKED_FIELD
+
+    g, lab = _locked_bunny()
+    b = g.data["locked"]
+    V, F = g.pos.numpy().astype(np.float64), g.data["faces"]
+    plain = load_bunny()
+    sp = MeshSparsifier(random_state=0).fit([plain])
+    keep, keep_plain = sp.transform(g), sp.transform(plain)
+    k = round(0.5 * len(V))
+    assert keep.sum() == keep_plain.sum() == k and keep[b].all() and not keep_plain[b].all()
+    err = segmentation_transfer_error((V, F), coarsen_mesh((V, F), keep), lab)
+    assert err < 1e-3 < segmentation_transfer_error((V, F), coarsen_mesh((V, F), keep_plain), lab)
+    np.testing.assert_array_equal(sp.transform([plain, g])[1], keep)  # same mask in a batch
+    assert (sp.field(g)[b] == LOCKED_FIELD).all()
+    assert sp.sample(g, n_samples=3)[:, b].all()
+    loose = MeshSparsifier(exact_budget=False, random_state=0).fit([plain])
+    assert loose.transform(g)[b].all()
+
+
+def test_mesh_sparsifier_trains_with_locked_vertices():
+    g, _ = _locked_bunny()
+    sp = MeshSparsifier(prior=None, max_epochs=1, n_samples=2, n_sweeps=2, random_state=0).fit([g])
+    assert np.isfinite(sp.history_[0]["loss"]) and sp.transform(g)[g.data["locked"]].all()
+
+
+def test_locked_vertices_are_checked():
+    g, _ = _locked_bunny()
+    with pytest.raises(ValueError, match=r"X\[0\].data\['locked'\].*target_fraction"):
+        MeshSparsifier(target_fraction=0.05, random_state=0).fit([load_bunny()]).transform([g])
+    g.data["locked"] = g.data["locked"][:-1]
+    with pytest.raises(ValueError, match=r"data\['locked'\]"):
+        MeshSparsifier(random_state=0).fit([g])
