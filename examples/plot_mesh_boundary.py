@@ -22,10 +22,12 @@ with the transfer error and the Table 5 distance in the titles.
 The learned field does not find the part boundaries from geometry alone, and
 MeshLab carries the labels better (``benchmarks/results/mesh_boundary_prior.md``).
 The last column is what to do when the labels *are* known at simplification
-time: the greedy quadric order with the part-boundary vertices locked
-(:func:`skising.mesh.qem_removal_order` with ``locked=``
-:func:`skising.mesh.part_boundary_vertices`), which keeps every boundary
-(``benchmarks/results/mesh_needs.md``).
+time: the default :class:`~skising.sparsify.MeshSparsifier` (untrained
+quadric prior) on the mesh with its part-boundary vertices locked
+(``data["locked"]`` = :func:`skising.mesh.part_boundary_vertices`), which
+keeps every boundary (``benchmarks/results/mesh_needs.md``; the greedy order
+alone does the same with :func:`skising.mesh.qem_removal_order`'s
+``locked=``).
 
 A few meshes and epochs keep this under a minute on a laptop CPU; the
 cross-validated comparison is ``benchmarks/bench_mesh.py --suite boundary``
@@ -50,8 +52,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 
 from skising.baselines import FarthestPointSubsampler  # noqa: E402
 from skising.datasets import load_psb  # noqa: E402
-from skising.mesh import (  # noqa: E402
-    coarsen_mesh, part_boundary_vertices, qem_removal_order, transfer_face_labels)
+from skising.mesh import coarsen_mesh, part_boundary_vertices, transfer_face_labels  # noqa: E402
 from skising.metrics import part_boundary_recall, segmentation_transfer_error, vertex_to_mesh_distance  # noqa: E402
 from skising.sparsify import MeshSparsifier  # noqa: E402
 
@@ -109,9 +110,11 @@ def main(argv=None):
     est.set_params(target_fraction=k / len(V))
     kept["ISING+MAG (boundary task)"] = est.transform(test)
     coarse["ISING+MAG (boundary task)"] = coarsen_mesh((V, F), kept["ISING+MAG (boundary task)"])
-    lock = part_boundary_vertices((V, F), labels)
-    kept["QEM order, boundaries locked"] = qem_removal_order((V, F), locked=lock) >= len(V) - k  # labels known
-    coarse["QEM order, boundaries locked"] = coarsen_mesh((V, F), kept["QEM order, boundaries locked"])
+    lock = part_boundary_vertices((V, F), labels)  # labels known: the default sampler with the boundaries locked
+    test.data["locked"] = lock
+    name = "MeshSparsifier(), boundaries locked"
+    kept[name] = MeshSparsifier(target_fraction=k / len(V), random_state=0).fit(train).transform(test)
+    coarse[name] = coarsen_mesh((V, F), kept[name])
 
     # close-up: the shoulder, where the arm's part boundary runs (the boundary vertex farthest up and out)
     b = np.flatnonzero(lock)
