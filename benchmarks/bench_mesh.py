@@ -471,6 +471,8 @@ def _label(r):
         name = f"{name} (own faces)"
     elif p.get("coarsening"):
         name = f"{name}, {p['coarsening']} coarsening"
+    if p.get("lock"):
+        name += f", {p['lock']} locked (labels known)"
     return name
 
 
@@ -744,6 +746,8 @@ def run_boundary(args, command, log):
     """ISING+MAG trained for part boundaries vs geometry-trained ISING+MAG and the simplifiers (#21 item 4)."""
     from sklearn.model_selection import KFold
 
+    from skising.mesh._labels import part_boundary_mask
+
     dev = "cpu (2 shared cores, torch 1 thread)"
     recs = []
     for cat in args.categories:
@@ -766,12 +770,15 @@ def run_boundary(args, command, log):
                 models[task] = sp
             for i in te:
                 it = items[i]
-                peers = peer_meshes(it, int(round(0.5 * it.num_nodes)))
+                peers = peer_meshes(it, int(round(args.fraction * it.num_nodes)))
                 k = int(peers["pymeshlab"][2].sum())  # every vertex-keeping method keeps exactly MeshLab's count
                 row = {("pymeshlab", "own"): _task_row(it, *peers["pymeshlab"][:2]),
                        ("meshoptimizer", "own"): _task_row(it, *peers["meshoptimizer"][:2])}
                 masks = {("pymeshlab", "qem"): lambda r: peers["pymeshlab"][2],
-                         ("QEM_ORDER", "qem"): lambda r: removal_rank(it.V, it.F, it.edges)[0] >= it.num_nodes - k}
+                         ("QEM_ORDER", "qem"): lambda r: removal_rank(it.V, it.F, it.edges)[0] >= it.num_nodes - k,
+                         ("QEM_ORDER", "locked"): lambda r: removal_rank(  # labels known: part boundaries locked
+                             it.V, it.F, it.edges, locked=part_boundary_mask(it.F, it.labels, it.num_nodes))[0]
+                         >= it.num_nodes - k}
                 for task, sp in models.items():
                     sp.set_params(target_fraction=k / it.num_nodes)
                     masks[("ISING+MAG", task)] = lambda r, sp=sp: sp.transform(it)
@@ -791,13 +798,15 @@ def run_boundary(args, command, log):
                 for (name, how), v in row.items():
                     if name == "ISING+MAG":
                         params = dict(task=how, coarsening="qem", epochs=args.epochs, lr=args.lr, field=args.field,
-                                      exact_budget=True, features=list(args.features))
+                                      exact_budget=True, features=list(args.features), target_fraction=args.fraction)
                         if how == "boundary":
                             params["boundary_weight"] = args.boundary_weight
                         if args.prior:
                             params.update(prior=args.prior, prior_scale=args.prior_scale)
                     else:
-                        params = {"faces": "own"} if how == "own" else {"coarsening": how}
+                        params = {"faces": "own"} if how == "own" else {"coarsening": "qem"}
+                        if how == "locked":
+                            params["lock"] = "part boundaries"
                         if name == "pymeshlab":
                             params["optimalplacement"] = False
                     for metric, col, unit in BOUNDARY_METRICS:
@@ -1252,7 +1261,7 @@ def main(argv=None):
     p.add_argument("--prior", choices=["qem"], default=None,
                    help="learned and boundary suites: MeshSparsifier(prior=...) for ISING+MAG")
     p.add_argument("--prior-scale", type=float, default=32.0, help="MeshSparsifier(prior_scale=...)")
-    p.add_argument("--fraction", type=float, default=0.5, help="needs suite: fraction of the vertices kept")
+    p.add_argument("--fraction", type=float, default=0.5, help="boundary and needs suites: fraction of the vertices kept")
     p.add_argument("--boundary-weight", type=float, default=30.0,
                    help="boundary suite: weight of the transfer error (a fraction) in ISING+MAG's task loss")
     p.add_argument("--with-geometry", action=argparse.BooleanOptionalAction, default=True,
