@@ -967,7 +967,8 @@ def run_needs(args, command, log):
                 rows = {("pymeshlab", "none"): _task_row(it, *peers["pymeshlab"][:2]),
                         ("meshoptimizer", "none"): _task_row(it, *peers["meshoptimizer"][:2]),
                         ("meshoptimizer", "ground truth"): _task_row(it, *_meshopt_locked(it, k, b)[:2])}
-                for how, lock in [("none", np.zeros(n, bool)), ("ground truth", b),
+                half = b & (np.random.default_rng(fold).random(n) < 0.5)
+                for how, lock in [("none", np.zeros(n, bool)), ("ground truth", b), ("ground truth, random half", half),
                                   ("predicted 1x", np.isin(np.arange(n), np.argsort(-p)[:int(frac * n)])),
                                   ("predicted 3x", np.isin(np.arange(n), np.argsort(-p)[:int(3 * frac * n)]))]:
                     r = rank if how == "none" else removal_rank(it.V, it.F, it.edges, locked=lock)[0]
@@ -1024,6 +1025,8 @@ def _write_needs(per_mesh, args, command):
               ("meshoptimizer", "ground truth"): "meshoptimizer, ground-truth boundary vertices locked (labels known)",
               ("QEM_ORDER", "none"): "QEM_ORDER, qem coarsening",
               ("QEM_ORDER", "ground truth"): "QEM_ORDER, ground-truth boundary vertices locked (labels known)",
+              ("QEM_ORDER", "ground truth, random half"): "QEM_ORDER, a random half of the ground-truth boundary "
+                                                          "vertices locked (labels known)",
               ("QEM_ORDER", "predicted 1x"): "QEM_ORDER, probe's top vertices locked (as many as boundary vertices)",
               ("QEM_ORDER", "predicted 3x"): "QEM_ORDER, probe's top vertices locked (3x as many)",
               ("ISING+MAG", "none"): "ISING+MAG, `MeshSparsifier()` default (untrained quadric prior)",
