@@ -724,8 +724,8 @@ def qem_removal_order(mesh, locked=None):
     ``locked`` vertices are never removed (collapses onto them are allowed),
     as meshoptimizer's ``vertex_lock``: for a segmented mesh, locking
     :func:`part_boundary_vertices` keeps every part boundary in the coarse
-    mesh (``benchmarks/results/mesh_needs.md``: no transfer error left, at
-    1-3 % more distance).
+    mesh (``benchmarks/results/mesh_needs.md``: at half of the vertices, no
+    transfer error left for 1-3 % more distance).
 
     Parameters
     ----------

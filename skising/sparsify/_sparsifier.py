@@ -27,7 +27,7 @@ __all__ = ["MeshSparsifier", "exact_budget", "mesh_loss"]
 
 _LOSSES = ("table", "eq21", "mean")
 TASKS = ("geometry", "boundary")
-LOCKED_FIELD = 1e4  # x beta: a locked vertex never flips (Metropolis acceptance exp(-2e4))
+LOCKED_FIELD = 1e4  # locked vertices get 1e4 / min(beta, 1): beta h >= 1e4, no sweep flips them
 PRIORS = ("qem",)
 
 
