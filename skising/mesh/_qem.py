@@ -725,7 +725,7 @@ def qem_removal_order(mesh, locked=None):
     as meshoptimizer's ``vertex_lock``: for a segmented mesh, locking
     :func:`part_boundary_vertices` keeps every part boundary in the coarse
     mesh (``benchmarks/results/mesh_needs.md``: at half of the vertices, no
-    transfer error left for 1-3 % more distance).
+    transfer error left for at most 3 % more distance).
 
     Parameters
     ----------
