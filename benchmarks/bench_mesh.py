@@ -1002,11 +1002,12 @@ def _write_needs(per_mesh, args, command):
     out = []
     for cat in dict.fromkeys(r["dataset"].split("/")[0] for r in per_mesh):
         rs = [r for r in per_mesh if r["dataset"].split("/")[0] == cat]
-        for key in dict.fromkeys((r["method"], json.dumps(r["params"], sort_keys=True), r["metric"]) for r in rs):
-            v = np.array([r["mean"] for r in rs if (r["method"], json.dumps(r["params"], sort_keys=True),
-                                                      r["metric"]) == key])
-            proto = next(r for r in rs if (r["method"], json.dumps(r["params"], sort_keys=True), r["metric"]) == key)
-            out.append(dict(proto, dataset=cat, mean=float(np.nanmean(v)),
+        groups = {}
+        for r in rs:  # per-mesh records grouped by method, params and metric
+            groups.setdefault((r["method"], json.dumps(r["params"], sort_keys=True), r["metric"]), []).append(r)
+        for group in groups.values():
+            v = np.array([r["mean"] for r in group])
+            out.append(dict(group[0], dataset=cat, mean=float(np.nanmean(v)),
                             std=float(np.nanstd(v, ddof=1)) if len(v) > 1 else None, n=len(v)))
         for metric in ("segmentation_transfer_error", "vertex_to_mesh"):  # paired: locked default vs MeshLab
             pair = {}
@@ -1293,17 +1294,9 @@ def main(argv=None):
     def log(msg):
         print(msg, flush=True)
 
-    if args.suite == "coarsening":
-        run_coarsening(args, command, log)
-        return
-    if args.suite == "features":
-        run_features(args, command, log)
-        return
-    if args.suite == "open":
-        run_open(args, command, log)
-        return
-    if args.suite == "needs":
-        run_needs(args, command, log)
+    standalone = {"coarsening": run_coarsening, "features": run_features, "open": run_open, "needs": run_needs}
+    if args.suite in standalone:  # suites that write their own records
+        standalone[args.suite](args, command, log)
         return
     suites = {"boundary": (run_boundary, _write_boundary, _boundary_label),
               "learned": (run_learned, _write_learned, _label)}
